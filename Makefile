@@ -1,0 +1,100 @@
+# postern's build. Read README first; INSTALL says what `make setup` does.
+#
+#   make            build every program for the home in conf-home
+#   make test       build, then run the unit and system tests
+#   make test-asan  the same under AddressSanitizer and UBSan
+#   make setup      (root) install into conf-home, create users and queue
+#   make run        a self-contained single-user instance under ./run
+#   make stop       stop it
+#
+# CONF_HOME=/path and SINGLE=1 build (and with setup, install) another
+# instance; each instance links its own copy of the programs, because the
+# home directory is compiled in.
+
+SHELL := /bin/bash
+CONF_HOME ?= $(shell head -n1 conf-home)
+SINGLE ?=
+SAN ?=
+CXX_CMD := $(shell head -n1 conf-cc)
+LD_CMD := $(shell head -n1 conf-ld)
+ifneq ($(SAN),)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+OBJ := build/obj$(if $(SAN),-asan)
+INST := build/inst/$(subst /,_,$(CONF_HOME))$(if $(SINGLE),-single)$(if $(SAN),-asan)
+LIBS := -lsodium -lfmt -lcdb -lssl -lcrypto
+
+PROGRAMS := $(sort $(filter-out lib,$(notdir $(wildcard src/*))))
+LIB_SRC := $(wildcard src/lib/*.cpp)
+LIB_OBJ := $(LIB_SRC:src/%.cpp=$(OBJ)/%.o)
+UNIT_SRC := $(wildcard tests/unit/*.cpp)
+UNIT_OBJ := $(UNIT_SRC:tests/%.cpp=$(OBJ)/%.o)
+BINS := $(PROGRAMS:%=$(INST)/%)
+
+.PHONY: all deps test test-asan unit system setup run stop clean sendmail-links bench
+.SECONDARY:
+
+all: deps-stamp $(BINS)
+
+deps:
+	@./tools/deps
+deps-stamp:
+	@./tools/deps --quiet
+
+$(OBJ)/%.o: src/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX_CMD) $(SANFLAGS) -MMD -MP -Isrc/lib -c $< -o $@
+
+$(OBJ)/unit/%.o: tests/unit/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX_CMD) $(SANFLAGS) -MMD -MP -Isrc/lib -c $< -o $@
+
+$(OBJ)/libpostern.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The compiled-in settings of one instance.
+$(INST)/auto_conf.cpp: conf-users Makefile
+	@mkdir -p $(dir $@)
+	./tools/auto-conf '$(CONF_HOME)' '$(SINGLE)' conf-users > $@.tmp && mv $@.tmp $@
+
+$(INST)/auto_conf.o: $(INST)/auto_conf.cpp
+	$(CXX_CMD) $(SANFLAGS) -Isrc/lib -c $< -o $@
+
+.SECONDEXPANSION:
+$(INST)/%: $$(addprefix $(OBJ)/,$$(subst .cpp,.o,$$(subst src/,,$$(wildcard src/$$*/*.cpp)))) $(OBJ)/libpostern.a $(INST)/auto_conf.o
+	$(LD_CMD) $(SANFLAGS) -o $@ $(filter %.o,$^) $(OBJ)/libpostern.a $(LIBS)
+
+UNIT_HOME := $(CURDIR)/build/unit-home
+$(OBJ)/unit-tests: $(UNIT_OBJ) $(OBJ)/libpostern.a
+	$(MAKE) --no-print-directory CONF_HOME=$(UNIT_HOME) SINGLE=1 SAN=$(SAN) build/inst/$(subst /,_,$(UNIT_HOME))-single$(if $(SAN),-asan)/auto_conf.o
+	$(LD_CMD) $(SANFLAGS) -o $@ $(UNIT_OBJ) build/inst/$(subst /,_,$(UNIT_HOME))-single$(if $(SAN),-asan)/auto_conf.o $(OBJ)/libpostern.a $(LIBS)
+
+unit: all $(OBJ)/unit-tests
+
+test: all $(OBJ)/unit-tests
+	@./tests/run --unit $(OBJ)/unit-tests $(if $(SAN),--san)
+
+test-asan:
+	@$(MAKE) --no-print-directory SAN=1 test
+
+setup: all
+	@./tools/setup '$(CONF_HOME)' '$(INST)' '$(SINGLE)'
+
+run:
+	@$(MAKE) --no-print-directory CONF_HOME=$(CURDIR)/run SINGLE=1 setup
+	@./tools/run-instance start '$(CURDIR)/run'
+
+stop:
+	@./tools/run-instance stop '$(CURDIR)/run'
+
+sendmail-links:
+	@./tools/sendmail-links '$(CONF_HOME)'
+
+bench: all
+	@./bench/local
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

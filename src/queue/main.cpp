@@ -1,0 +1,134 @@
+// queue: puts one message into the queue (qmail-queue's interface).
+//
+// Reads the message on fd 0 and the envelope on fd 1 (F sender NUL, T
+// recipient NUL ..., NUL), writes both into conf-home/queue, and exits 0
+// only when both are durable: file data fsync'ed and the directory entries
+// that name them fsync'ed too. Then it pokes send through the trigger fifo.
+//
+// Trusts nothing from its caller: it is setuid posternq in a multi-user
+// install and any local user may run it. It takes no path and no setting
+// from the environment or the arguments. Exit codes are qmail-queue's:
+// 0 queued; 11 address too long (permanent); 52 timeout; 53 write error or
+// disk full; 54 unable to read message or envelope; 62 queue directory
+// missing; 63/64 trouble in queue/pid or queue/mess; 81 internal error;
+// 91 malformed envelope (permanent). Codes 11-40 and 91 are permanent.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <string>
+
+#include "date.hpp"
+#include "envelope.hpp"
+#include "io.hpp"
+#include "log.hpp"
+#include "queue_dirs.hpp"
+#include "strings.hpp"
+#include "unique.hpp"
+
+using namespace postern;
+
+namespace {
+
+constexpr int ex_too_long = 11;
+constexpr int ex_timeout = 52;
+constexpr int ex_write = 53;
+constexpr int ex_read = 54;
+constexpr int ex_queue_dir = 62;
+constexpr int ex_pid_dir = 63;
+constexpr int ex_mess_dir = 64;
+constexpr int ex_envelope = 91;
+
+constexpr std::size_t max_envelope = 64 << 20;
+
+std::string pid_file;  // removed on any failure
+std::string mess_file;
+
+[[noreturn]] void fail(int code, const char* why) {
+  if (!pid_file.empty()) ::unlink(pid_file.c_str());
+  if (!mess_file.empty()) ::unlink(mess_file.c_str());
+  log::die(code, why);
+}
+
+void on_alarm(int) { fail(ex_timeout, "timeout reading the message or envelope"); }
+
+// Copies the message on fd 0 to out.
+void copy_message(int out) {
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(0, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail(ex_read, "unable to read the message");
+    }
+    if (n == 0) return;
+    if (!write_all(out, std::string_view(buf, static_cast<std::size_t>(n))))
+      fail(ex_write, "unable to write the message (disk full?)");
+  }
+}
+
+}  // namespace
+
+int main() {
+  log::set_program("queue");
+  ::umask(027);
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGALRM, on_alarm);
+  ::alarm(86400);
+
+  if (::chdir(queue_dirs::root().c_str()) != 0) fail(ex_queue_dir, "cannot chdir to the queue");
+
+  std::time_t now = std::time(nullptr);
+  pid_file = "pid/" + std::to_string(::getpid()) + "." + std::to_string(now) + "." + random_hex(4);
+  Fd mess(::open(pid_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  if (!mess.ok()) {
+    pid_file.clear();
+    fail(ex_pid_dir, "cannot create a file in queue/pid");
+  }
+  struct stat st {};
+  if (::fstat(mess.get(), &st) != 0) fail(ex_pid_dir, "cannot stat the new queue file");
+  std::string id = std::to_string(st.st_ino);
+  if (::link(pid_file.c_str(), ("mess/" + id).c_str()) != 0) fail(ex_mess_dir, "cannot link into queue/mess");
+  mess_file = "mess/" + id;
+  ::unlink(pid_file.c_str());
+  pid_file.clear();
+
+  std::string received = "Received: (postern " + std::to_string(::getpid()) + " invoked by uid " +
+                         std::to_string(::getuid()) + "); " + rfc5322_date(now) + "\n";
+  if (!write_all(mess.get(), received)) fail(ex_write, "unable to write the message (disk full?)");
+  copy_message(mess.get());
+  if (::fsync(mess.get()) != 0) fail(ex_write, "unable to fsync the message (disk full?)");
+  mess.reset();
+
+  auto envelope_bytes = read_all(1, max_envelope);
+  if (!envelope_bytes) fail(ex_read, "unable to read the envelope");
+  for (auto& field : split(*envelope_bytes, '\0'))
+    if (field.size() > 1001) fail(ex_too_long, "address too long");
+  auto envelope = decode_envelope(*envelope_bytes);
+  if (!envelope) fail(ex_envelope, "malformed envelope");
+  ::alarm(0);
+
+  // The envelope is written beside the message first and renamed into todo/
+  // only when durable: a file in todo/ always names a complete message.
+  std::string envelope_tmp = "pid/" + id + ".envelope";
+  Fd env(::open(envelope_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  if (!env.ok()) fail(ex_pid_dir, "cannot create the envelope in queue/pid");
+  pid_file = envelope_tmp;
+  if (!write_all(env.get(), encode_envelope(*envelope)) || ::fsync(env.get()) != 0)
+    fail(ex_write, "unable to write the envelope (disk full?)");
+  env.reset();
+  if (!fsync_dir("mess")) fail(ex_mess_dir, "cannot fsync queue/mess");
+  if (::rename(envelope_tmp.c_str(), ("todo/" + id).c_str()) != 0) fail(ex_queue_dir, "cannot rename into queue/todo");
+  pid_file.clear();
+  if (!fsync_dir("todo")) {
+    // The rename may or may not be durable; the message is complete either
+    // way, so leaving it is safe, but the sender must hear of the failure.
+    mess_file.clear();
+    log::die(ex_write, "cannot fsync queue/todo");
+  }
+  queue_dirs::poke_send();
+  return 0;
+}
