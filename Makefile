@@ -24,7 +24,7 @@ OBJ := build/obj$(if $(SAN),-asan)
 INST := build/inst/$(subst /,_,$(CONF_HOME))$(if $(SINGLE),-single)$(if $(SAN),-asan)
 LIBS := -lsodium -lfmt -lcdb -lssl -lcrypto
 
-PROGRAMS := $(sort $(filter-out lib,$(notdir $(wildcard src/*))))
+PROGRAMS := $(sort $(patsubst src/%/main.cpp,%,$(wildcard src/*/main.cpp)))
 LIB_SRC := $(wildcard src/lib/*.cpp)
 LIB_OBJ := $(LIB_SRC:src/%.cpp=$(OBJ)/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.cpp)

@@ -16,6 +16,7 @@ bool valid_envelope_address(std::string_view addr) {
   if (addr.size() > 1000 || has_control(addr)) return false;
   bool quoted = false;
   for (char c : addr) {
+    if (c == '\t') return false;  // tabs separate fields in the queue's state files
     if (c == '"') quoted = !quoted;
     else if (!quoted && (c == ' ' || c == '\t' || c == '<' || c == '>')) return false;
   }

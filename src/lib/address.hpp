@@ -15,8 +15,8 @@ struct Address {
 // Splits at the last '@'.
 Address split_address(std::string_view addr);
 
-// An envelope address postern accepts: at most 1000 bytes, no control bytes,
-// no white space outside quotes, at most one unquoted '@'-separated domain.
+// An envelope address postern accepts: at most 1000 bytes, no control bytes
+// or tabs, no spaces outside quotes, at most one unquoted '@'-separated domain.
 // The null sender "" is valid.
 bool valid_envelope_address(std::string_view addr);
 

@@ -1,0 +1,48 @@
+// cdb: constant databases (tinycdb), the format qmail users know: written
+// once, atomically, read by many without locks. Used for users/assign.cdb
+// and the aliases database.
+#pragma once
+#include <cdb.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "io.hpp"
+
+namespace postern {
+
+class CdbReader {
+ public:
+  // Opens path; false with errno set when it cannot (ENOENT: no database).
+  bool open(const std::string& path);
+  ~CdbReader();
+  // The value of key; nullopt when absent. read_error() tells a failure apart.
+  std::optional<std::string> find(std::string_view key);
+  bool read_error() const { return error_; }
+
+ private:
+  Fd fd_;
+  struct cdb db_ {};
+  bool open_ = false;
+  bool error_ = false;
+};
+
+class CdbWriter {
+ public:
+  // Writes into path.tmp; finish() renames it over path.
+  bool start(const std::string& path);
+  bool add(std::string_view key, std::string_view value);
+  // fsync, rename, directory fsync; false with errno on any failure (the old
+  // database then stays in place).
+  bool finish();
+  ~CdbWriter();
+
+ private:
+  std::string path_, tmp_;
+  Fd fd_;
+  struct cdb_make make_ {};
+  bool started_ = false;
+};
+
+}  // namespace postern

@@ -1,0 +1,53 @@
+// spawn_protocol: see spawn_protocol.hpp.
+#include "spawn_protocol.hpp"
+
+#include "address.hpp"
+#include "log.hpp"
+#include "queue_dirs.hpp"
+#include "strings.hpp"
+
+namespace postern::spawn {
+
+std::string encode(const Request& r) {
+  std::string out = std::to_string(r.delnum);
+  for (const std::string& f : {r.id, r.sender, r.recipient}) {
+    out += '\0';
+    out += f;
+  }
+  out += '\0';
+  out += '\n';
+  return out;
+}
+
+std::string encode(const Report& r) {
+  // The text is made printable and cut so the record stays atomic.
+  std::string text = log::printable(r.text, 1000);
+  return std::to_string(r.delnum) + '\0' + r.result + '\0' + text + '\n';
+}
+
+std::optional<Request> decode_request(std::string_view line) {
+  if (line.size() > request_max || line.empty() || line.back() != '\n') return std::nullopt;
+  line.remove_suffix(1);
+  if (line.empty() || line.back() != '\0') return std::nullopt;
+  line.remove_suffix(1);
+  auto f = split(line, '\0');
+  if (f.size() != 4) return std::nullopt;
+  auto delnum = to_number(f[0]);
+  if (!delnum || !queue_dirs::valid_id(f[1]) || !valid_envelope_address(f[2]) || f[3].empty() ||
+      !valid_envelope_address(f[3]))
+    return std::nullopt;
+  return Request{*delnum, f[1], f[2], f[3]};
+}
+
+std::optional<Report> decode_report(std::string_view line) {
+  if (line.size() > report_max || line.empty() || line.back() != '\n') return std::nullopt;
+  line.remove_suffix(1);
+  auto f = split(line, '\0');
+  if (f.size() != 3 || f[1].size() != 1) return std::nullopt;
+  auto delnum = to_number(f[0]);
+  char result = f[1][0];
+  if (!delnum || (result != 'K' && result != 'Z' && result != 'D')) return std::nullopt;
+  return Report{*delnum, result, f[2]};
+}
+
+}  // namespace postern::spawn

@@ -1,0 +1,39 @@
+// spawn_protocol: the records send exchanges with lspawn (and later rspawn).
+//
+//   request  send -> spawn:  delnum NUL id NUL sender NUL recipient NUL LF
+//   report   spawn -> send:  delnum NUL result NUL text LF
+//
+// result is status::delivered, deferred or failed ('K', 'Z', 'D'). A report
+// is at most report_max bytes, so that the concurrent deliveries of one
+// spawn, each writing its own report with one write(2) to the same pipe,
+// never interleave (writes up to PIPE_BUF are atomic).
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace postern::spawn {
+
+constexpr std::size_t report_max = 1100;
+constexpr std::size_t request_max = 2200;
+
+struct Request {
+  unsigned long delnum = 0;
+  std::string id;
+  std::string sender;
+  std::string recipient;
+};
+
+struct Report {
+  unsigned long delnum = 0;
+  char result = 'Z';
+  std::string text;
+};
+
+std::string encode(const Request& r);
+std::string encode(const Report& r);
+// The parsers check every field; nullopt on anything malformed.
+std::optional<Request> decode_request(std::string_view line);
+std::optional<Report> decode_report(std::string_view line);
+
+}  // namespace postern::spawn

@@ -1,0 +1,55 @@
+// newu: compiles conf-home/users/assign into users/assign.cdb.
+//
+// Reads qmail-users(5) lines (see assign.hpp) up to a line holding a single
+// ".", reports each bad line with its number, and on any error leaves the
+// old assign.cdb in place. The new database replaces the old one
+// atomically, so getpw never sees half of it. Exit 0 on success, 100 on a
+// bad file, 111 when it cannot read or write.
+#include <cstdio>
+#include <string>
+
+#include "assign.hpp"
+#include "cdb.hpp"
+#include "conf.hpp"
+#include "io.hpp"
+#include "log.hpp"
+#include "strings.hpp"
+
+using namespace postern;
+
+int main() {
+  log::set_program("newu");
+  std::string source = conf::path("users/assign");
+  auto text = read_file(source, 64 << 20);
+  if (!text) log::die(111, "unable to read " + source);
+  CdbWriter out;
+  if (!out.start(conf::path("users/assign.cdb"))) log::die(111, "unable to create users/assign.cdb.tmp");
+  int bad = 0;
+  bool ended = false;
+  int number = 0;
+  for (auto& raw : split(*text, '\n')) {
+    ++number;
+    std::string_view line = raw;
+    if (line == ".") {
+      ended = true;
+      break;
+    }
+    if (line.empty() || line[0] == '#') continue;
+    std::string why;
+    auto entry = parse_assign_line(line, why);
+    if (!entry) {
+      std::fprintf(stderr, "newu: %s line %d: %s\n", source.c_str(), number, why.c_str());
+      ++bad;
+      continue;
+    }
+    std::string value = encode_mail_user(entry->user);
+    if (!out.add(entry->key, value)) log::die(111, "unable to write users/assign.cdb.tmp");
+  }
+  if (!ended) {
+    std::fprintf(stderr, "newu: %s: no final line holding a single dot\n", source.c_str());
+    ++bad;
+  }
+  if (bad) log::die(100, "users/assign.cdb left unchanged");
+  if (!out.finish()) log::die(111, "unable to install users/assign.cdb");
+  return 0;
+}
