@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
     switch (lookup_assign(assign, local, u)) {
       case Lookup::error: log::die(111, "unable to read users/assign.cdb");
       case Lookup::found:
-        if (u.uid != 0 && (!conf::single_user || u.uid == ::getuid())) answer(u);
+        if (conf::single_user ? u.uid == ::getuid() : u.uid != 0) answer(u);
         log::line("ignored users/assign entry for {} with uid {}", local, u.uid);
         break;
       case Lookup::absent: break;

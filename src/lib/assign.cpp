@@ -53,10 +53,6 @@ std::optional<AssignEntry> parse_assign_line(std::string_view line, std::string&
     why = "bad user, uid, gid, home (absolute) or dash (- or empty)";
     return std::nullopt;
   }
-  if (u->uid == 0) {
-    why = "uid 0 never receives mail";
-    return std::nullopt;
-  }
   e.user = *u;
   return e;
 }

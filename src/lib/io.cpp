@@ -75,11 +75,11 @@ bool fsync_dir(const std::string& dir) {
   return ::fsync(fd.get()) == 0;
 }
 
-bool write_file_atomic(const std::string& path, std::string_view data, int mode) {
+bool write_file_atomic(const std::string& path, std::string_view data, int mode, bool durable) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd.ok()) return false;
-  if (!write_all(fd.get(), data) || ::fsync(fd.get()) != 0) {
+  if (!write_all(fd.get(), data) || (durable && ::fsync(fd.get()) != 0)) {
     int e = errno;
     ::unlink(tmp.c_str());
     errno = e;
@@ -92,7 +92,7 @@ bool write_file_atomic(const std::string& path, std::string_view data, int mode)
     errno = e;
     return false;
   }
-  return fsync_dir(dir_of(path));
+  return !durable || fsync_dir(dir_of(path));
 }
 
 bool LineReader::fill() {

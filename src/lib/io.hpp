@@ -41,7 +41,8 @@ std::optional<std::string> read_file(const std::string& path, std::size_t max = 
 
 // Writes path atomically: a temporary file beside it, fsync, rename, and
 // an fsync of the directory. Readers see the old or the new file, never half.
-bool write_file_atomic(const std::string& path, std::string_view data, int mode = 0644);
+// With durable false the fsyncs are skipped: for records that can be rebuilt.
+bool write_file_atomic(const std::string& path, std::string_view data, int mode = 0644, bool durable = true);
 
 // fsync()s a directory so the names created or removed in it are durable.
 bool fsync_dir(const std::string& dir);

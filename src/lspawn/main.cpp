@@ -114,8 +114,14 @@ spawn::Report deliver(const spawn::Request& req) {
     return rep;
   }
   auto user = decode_mail_user(answer);
-  if (!user || user->uid == 0) {
+  if (!user) {
     rep.text = "getpw gave a malformed answer";
+    return rep;
+  }
+  // Mail is never delivered as root in a real install; a single-user
+  // instance delivers everything as the one user that runs it.
+  if (conf::single_user ? user->uid != ::getuid() : user->uid == 0) {
+    rep.text = "refused to deliver as uid " + std::to_string(user->uid);
     return rep;
   }
 

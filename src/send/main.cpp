@@ -1,0 +1,146 @@
+// send: the scheduler. Delivers every queued message, retrying and bouncing.
+//
+// start runs send as posterns in conf-home/queue with these descriptors:
+//   3, 4   requests to and reports from lspawn (local deliveries)
+//   5, 6   requests to and reports from rspawn (remote); closed when absent
+//   7, 8   requests to and replies from clean
+//   2      the log
+// send takes every envelope that queue leaves in queue/todo, classifies each
+// recipient as local (control/locals, control/virtualdomains) or remote,
+// and hands deliveries to the spawns within control/concurrencylocal and
+// concurrencyremote. A temporary failure is tried again on a schedule that
+// grows with the message's age, until control/queuelifetime; a permanent
+// one is bounced to the envelope sender as an RFC 3464 report (never to <>:
+// those go to control/doublebounceto). A message whose every recipient is
+// delivered or bounced is removed by clean.
+//
+// Signals: SIGALRM (or an 'R' written to the trigger, as sendmail -q does)
+// retries everything now; SIGHUP rereads the control files; SIGTERM stops
+// starting deliveries, waits for those in flight and exits.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "controls.hpp"
+#include "io.hpp"
+#include "log.hpp"
+#include "queue_dirs.hpp"
+#include "scheduler.hpp"
+
+using namespace postern;
+using namespace postern::send;
+
+namespace {
+
+volatile sig_atomic_t got_alarm = 0, got_hup = 0, got_term = 0;
+int wake_pipe[2] = {-1, -1};
+
+void on_signal(int sig) {
+  int saved = errno;
+  if (sig == SIGALRM) got_alarm = 1;
+  if (sig == SIGHUP) got_hup = 1;
+  if (sig == SIGTERM) got_term = 1;
+  char c = 's';
+  [[maybe_unused]] auto n = ::write(wake_pipe[1], &c, 1);
+  errno = saved;
+}
+
+bool valid_fd(int fd) { return ::fcntl(fd, F_GETFD) >= 0; }
+
+Channel make_channel(char name, int to, int from) {
+  Channel ch;
+  ch.name = name;
+  if (valid_fd(to) && valid_fd(from)) {
+    ch.to = to;
+    ch.from = from;
+    ch.reader = std::make_unique<LineReader>(from, 4096);
+  }
+  return ch;
+}
+
+}  // namespace
+
+int main() {
+  log::set_program("send");
+  if (::chdir(queue_dirs::root().c_str()) != 0) log::die(111, "unable to chdir to the queue");
+  Fd lock(::open(queue_dirs::send_lock().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock.ok() || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
+    log::die(111, "another send is running on this queue (or queue/lock is unwritable)");
+
+  Controls controls;
+  std::string why;
+  if (!load_controls(controls, why)) log::die(111, why);
+
+  // The trigger is opened for writing too, so that it never reports end of
+  // file when the last queue closes it.
+  Fd trigger(::open(queue_dirs::trigger().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  Fd trigger_keep(::open(queue_dirs::trigger().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!trigger.ok() || !trigger_keep.ok()) log::die(111, "unable to open queue/lock/trigger");
+  if (::pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) log::die(111, "unable to create a pipe");
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  ::sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGALRM, SIGHUP, SIGTERM}) ::sigaction(sig, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  Channel local = make_channel('L', 3, 4);
+  Channel remote = make_channel('R', 5, 6);
+  if (local.to < 0) log::die(111, "no lspawn on descriptors 3 and 4");
+  if (!valid_fd(7) || !valid_fd(8)) log::die(111, "no clean on descriptors 7 and 8");
+
+  Scheduler scheduler(controls, &local, &remote, 7, 8);
+  scheduler.recover();
+  scheduler.scan_todo();
+  log::line("status: started with {} message(s) in the queue", scheduler.messages());
+
+  for (;;) {
+    std::time_t now = std::time(nullptr);
+    if (got_hup) {
+      got_hup = 0;
+      if (load_controls(controls, why)) {
+        scheduler.set_controls(controls);
+        log::line("reread the control files");
+      } else {
+        log::line("kept the old settings: {}", why);
+      }
+    }
+    if (got_alarm) {
+      got_alarm = 0;
+      scheduler.retry_all();
+    }
+    if (got_term) {
+      if (scheduler.in_flight() == 0) break;
+    } else {
+      scheduler.start_due(now);
+      scheduler.settle(now);
+    }
+    if (local.from < 0 && scheduler.in_flight() == 0 && got_term) break;
+
+    pollfd fds[4] = {{wake_pipe[0], POLLIN, 0}, {trigger.get(), POLLIN, 0}, {local.from, POLLIN, 0}, {remote.from, POLLIN, 0}};
+    int timeout = got_term ? 1000 : scheduler.timeout_ms(now);
+    int r = ::poll(fds, 4, timeout);
+    if (r < 0 && errno != EINTR) log::die(111, "poll failed");
+    if (r <= 0) continue;
+    char buf[512];
+    if (fds[0].revents) while (::read(wake_pipe[0], buf, sizeof buf) > 0) {}
+    if (fds[1].revents) {
+      ssize_t n;
+      bool retry = false;
+      while ((n = ::read(trigger.get(), buf, sizeof buf)) > 0)
+        retry |= std::memchr(buf, queue_dirs::retry_all, static_cast<std::size_t>(n)) != nullptr;
+      if (retry) scheduler.retry_all();
+      if (!got_term) scheduler.scan_todo();
+    }
+    if (fds[2].revents) scheduler.read_reports(local);
+    if (fds[3].revents) scheduler.read_reports(remote);
+    if (local.from < 0 && !got_term) log::die(111, "lspawn has exited; stopping");
+  }
+  log::line("status: exiting with {} message(s) in the queue", scheduler.messages());
+  return 0;
+}

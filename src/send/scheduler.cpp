@@ -1,0 +1,328 @@
+// scheduler: see scheduler.hpp.
+#include "scheduler.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
+#include "bounce.hpp"
+#include "address.hpp"
+#include "envelope.hpp"
+#include "log.hpp"
+#include "queue_client.hpp"
+#include "queue_dirs.hpp"
+#include "spawn_protocol.hpp"
+#include "status.hpp"
+#include "strings.hpp"
+
+namespace postern::send {
+
+namespace {
+
+std::vector<std::string> list_dir(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) {
+    log::line("unable to read {}: {}", dir, std::strerror(errno));
+    return out;
+  }
+  while (auto* e = ::readdir(d)) out.emplace_back(e->d_name);
+  ::closedir(d);
+  return out;
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(Controls controls, Channel* local, Channel* remote, int clean_to, int clean_from)
+    : controls_(std::move(controls)), local_(local), remote_(remote), clean_to_(clean_to), clean_from_(clean_from) {}
+
+void Scheduler::recover() {
+  for (auto& name : list_dir(queue_dirs::state_dir())) {
+    if (name == "." || name == "..") continue;
+    std::string path = queue_dirs::state(name);
+    if (!queue_dirs::valid_id(name)) {
+      ::unlink(path.c_str());  // a temporary file from an interrupted save
+      continue;
+    }
+    if (exists(queue_dirs::todo(name))) continue;
+    // The envelope is gone: the message was finished but not cleaned up.
+    if (ask_clean(name)) ::unlink(path.c_str());
+  }
+}
+
+void Scheduler::scan_todo() {
+  for (auto& name : list_dir(queue_dirs::todo_dir())) {
+    if (!queue_dirs::valid_id(name) || messages_.count(name)) continue;
+    load(name);
+  }
+}
+
+bool Scheduler::load(const std::string& id) {
+  Message m;
+  m.id = id;
+  if (auto text = read_file(queue_dirs::state(id), 64 << 20)) {
+    if (auto st = decode_state(*text)) {
+      m.state = std::move(*st);
+      m.busy.assign(m.state.recipients.size(), false);
+      messages_.emplace(id, std::move(m));
+      return true;
+    }
+    log::line("rebuilding the damaged record of msg {} from its envelope", id);
+  }
+  auto bytes = read_file(queue_dirs::todo(id), 64 << 20);
+  auto envelope = bytes ? decode_envelope(*bytes) : std::nullopt;
+  if (!envelope) {
+    log::line("unable to read the envelope of msg {}; will try again", id);
+    return false;
+  }
+  struct stat st {};
+  m.state.arrived = ::stat(queue_dirs::todo(id).c_str(), &st) == 0 ? st.st_mtime : std::time(nullptr);
+  m.state.sender = envelope->sender;
+  for (auto& rcpt : envelope->recipients) {
+    Route route = classify(controls_, rcpt);
+    RecipientState r;
+    r.address = route.address;
+    r.channel = route.channel;
+    r.next_try = m.state.arrived;
+    m.state.recipients.push_back(std::move(r));
+  }
+  m.busy.assign(m.state.recipients.size(), false);
+  long size = ::stat(queue_dirs::mess(id).c_str(), &st) == 0 ? static_cast<long>(st.st_size) : -1;
+  log::line("new msg {} from <{}> size {} recipients {}", id, envelope->sender, size, envelope->recipients.size());
+  auto [it, inserted] = messages_.emplace(id, std::move(m));
+  save(it->second);
+  return true;
+}
+
+void Scheduler::save(Message& m) {
+  // Not fsync'ed: the envelope in todo/ stays until the message is finished,
+  // so a record lost in a crash costs a repeated delivery, never a lost one.
+  if (!write_file_atomic(queue_dirs::state(m.id), encode_state(m.state), 0640, false))
+    log::line("unable to write the record of msg {}: {}", m.id, std::strerror(errno));
+  m.dirty = false;
+}
+
+void Scheduler::retry_all() {
+  std::time_t now = std::time(nullptr);
+  for (auto& [id, m] : messages_) {
+    for (auto& r : m.state.recipients)
+      if (r.state == 'P' && r.next_try > now) r.next_try = now;
+    m.next_settle = 0;
+  }
+}
+
+std::time_t Scheduler::next_retry(const RecipientState& r, std::time_t arrived, std::time_t now) const {
+  // qmail's schedule: tries at arrival + (n * step)^2, so the gaps grow with
+  // the message's age; the next n is the first one still in the future.
+  double step = r.channel == 'L' ? 10 : 20;
+  double age = static_cast<double>(std::max<std::time_t>(0, now - arrived));
+  auto n = static_cast<std::time_t>(std::floor(std::sqrt(age) / step)) + 1;
+  auto gap = static_cast<std::time_t>(step) * n;
+  return arrived + gap * gap;
+}
+
+void Scheduler::start_due(std::time_t now) {
+  for (auto& [id, m] : messages_) {
+    for (std::size_t i = 0; i < m.state.recipients.size(); ++i) {
+      auto& r = m.state.recipients[i];
+      if (r.state != 'P' || r.next_try > now || m.busy[i]) continue;
+      Channel* ch = r.channel == 'L' ? local_ : remote_;
+      if (ch->to < 0) {
+        // Nothing delivers on this channel yet; the recipient waits in the
+        // queue (mailq shows why) until its lifetime ends.
+        if (now - m.state.arrived > controls_.queue_lifetime) {
+          r.state = 'B';
+          r.reason = "I could not deliver this message before its queue lifetime ran out: " + r.reason;
+        } else {
+          r.reason = "remote delivery is not running on this host";
+          r.next_try = next_retry(r, m.state.arrived, now);
+        }
+        m.dirty = true;
+        continue;
+      }
+      unsigned long limit = r.channel == 'L' ? controls_.concurrency_local : controls_.concurrency_remote;
+      if (ch->busy >= limit) continue;
+      unsigned long delnum = next_delnum_++;
+      spawn::Request req{delnum, id, m.state.sender, r.address};
+      if (!write_all(ch->to, spawn::encode(req))) {
+        log::line("unable to talk to the {} spawn: {}", r.channel == 'L' ? "local" : "remote", std::strerror(errno));
+        ch->to = -1;
+        continue;
+      }
+      ++ch->busy;
+      ++m.in_flight;
+      m.busy[i] = true;
+      ++r.attempts;
+      deliveries_.emplace(delnum, Delivery{id, i, ch});
+    }
+    if (m.dirty) save(m);
+  }
+}
+
+void Scheduler::read_reports(Channel& channel) {
+  std::string line;
+  for (;;) {
+    auto r = channel.reader->next(line);
+    if (r == LineReader::Result::eof || r == LineReader::Result::error) {
+      log::line("the {} spawn has exited", channel.name == 'L' ? "local" : "remote");
+      channel.from = -1;
+      channel.to = -1;
+      return;
+    }
+    if (r == LineReader::Result::line) {
+      auto rep = spawn::decode_report(line);
+      auto d = rep ? deliveries_.find(rep->delnum) : deliveries_.end();
+      if (d == deliveries_.end()) {
+        log::line("ignored a malformed report from the {} spawn", channel.name == 'L' ? "local" : "remote");
+      } else {
+        Delivery del = d->second;
+        deliveries_.erase(d);
+        apply(del, rep->result, rep->text, std::time(nullptr));
+        log::line("delivery {}: msg {} to {} {}: {}: {}", rep->delnum, del.id,
+                  channel.name == 'L' ? "local" : "remote",
+                  messages_.at(del.id).state.recipients[del.index].address,
+                  rep->result == status::delivered ? "success" : rep->result == status::failed ? "failure" : "deferral",
+                  rep->text);
+      }
+    }
+    if (channel.reader->buffered() == 0) return;
+  }
+}
+
+void Scheduler::apply(const Delivery& d, char result, const std::string& text, std::time_t now) {
+  --d.channel->busy;
+  Message& m = messages_.at(d.id);
+  --m.in_flight;
+  m.busy[d.index] = false;
+  RecipientState& r = m.state.recipients[d.index];
+  r.reason = text;
+  if (result == status::delivered) {
+    r.state = 'D';
+  } else if (result == status::failed) {
+    r.state = 'B';
+  } else if (now - m.state.arrived > controls_.queue_lifetime) {
+    r.state = 'B';
+    r.reason = "I could not deliver this message before its queue lifetime ran out. The last failure was: " + text;
+  } else {
+    r.next_try = next_retry(r, m.state.arrived, now);
+  }
+  save(m);
+}
+
+void Scheduler::settle(std::time_t now) {
+  std::vector<std::string> finished;
+  for (auto& [id, m] : messages_) {
+    if (m.in_flight || m.next_settle > now) continue;
+    bool pending = false, owed = false;
+    for (auto& r : m.state.recipients) {
+      pending |= r.state == 'P';
+      owed |= r.state == 'B';
+    }
+    if (owed && !bounce(m, now)) {
+      m.next_settle = now + 60;
+      continue;
+    }
+    if (pending) continue;
+    if (finish(m)) {
+      finished.push_back(id);
+    } else {
+      m.next_settle = now + 60;
+    }
+  }
+  for (auto& id : finished) messages_.erase(id);
+}
+
+bool Scheduler::bounce(Message& m, std::time_t now) {
+  std::vector<FailedRecipient> failed;
+  for (auto& r : m.state.recipients)
+    if (r.state == 'B') failed.push_back({r.address, r.reason, r.channel});
+  std::string sender = m.state.sender;
+  std::string to, envelope_sender;
+  if (sender == double_bounce_sender) {
+    log::line("triple bounce: discarding bounce/{}", m.id);
+  } else if (sender.empty()) {
+    to = controls_.double_bounce_to;
+    envelope_sender = std::string(double_bounce_sender);
+    if (to.empty()) log::line("double bounce: discarding bounce/{} (doublebounceto is empty)", m.id);
+  } else {
+    to = sender;
+  }
+  if (!to.empty()) {
+    Fd original(::open(queue_dirs::mess(m.id).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!original.ok()) {
+      log::line("unable to read msg {} for its bounce: {}", m.id, std::strerror(errno));
+      return false;
+    }
+    std::string report = compose_bounce(controls_, to, m.state.arrived, failed, original.get());
+    QueueClient q;
+    q.write(report);
+    int code = q.finish(Envelope{envelope_sender, {to}});
+    if (code != 0) {
+      log::line("unable to queue the bounce of msg {}: {}", m.id, queue_failure_text(code));
+      return false;
+    }
+    log::line("bounce msg {} to <{}> for {} recipient(s)", m.id, to, failed.size());
+  }
+  for (auto& r : m.state.recipients)
+    if (r.state == 'B') r.state = 'X';
+  (void)now;
+  save(m);
+  return true;
+}
+
+bool Scheduler::finish(Message& m) {
+  if (!ask_clean(m.id)) return false;
+  ::unlink(queue_dirs::state(m.id).c_str());
+  log::line("end msg {}", m.id);
+  return true;
+}
+
+bool Scheduler::ask_clean(const std::string& id) {
+  if (clean_to_ < 0 || !write_all(clean_to_, "D" + id + "\n")) {
+    log::line("unable to talk to clean");
+    return false;
+  }
+  std::string reply;
+  char c;
+  while (reply.size() < 1000) {
+    ssize_t n = ::read(clean_from_, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      log::line("clean has exited");
+      clean_to_ = -1;
+      return false;
+    }
+    if (c == '\n') break;
+    reply += c;
+  }
+  if (reply != "+") {
+    log::line("clean could not remove msg {}: {}", id, reply.empty() ? "" : reply.substr(1));
+    return false;
+  }
+  return true;
+}
+
+int Scheduler::timeout_ms(std::time_t now) const {
+  std::time_t next = now + 60;
+  for (auto& [id, m] : messages_) {
+    if (!m.in_flight && m.next_settle > now) next = std::min(next, m.next_settle);
+    // Due recipients that wait for a free slot are started when a report
+    // frees one, so only future tries set the timeout.
+    for (auto& r : m.state.recipients)
+      if (r.state == 'P' && r.next_try > now) next = std::min(next, r.next_try);
+  }
+  if (next <= now) return 0;
+  return static_cast<int>(next - now) * 1000;
+}
+
+}  // namespace postern::send

@@ -1,0 +1,85 @@
+// scheduler: send's picture of the queue and the decisions made from it:
+// which recipient to try now, what each delivery's result means, when to
+// bounce and when a message is finished.
+//
+// Messages enter from queue/todo (the envelopes queue wrote), are recorded in
+// queue/state, and leave through clean once every recipient is delivered or
+// bounced. Deliveries go out to lspawn (local) and rspawn (remote) as
+// spawn_protocol requests; their reports come back through on_report().
+#pragma once
+#include <ctime>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "controls.hpp"
+#include "io.hpp"
+#include "queue_state.hpp"
+
+namespace postern::send {
+
+// One way out of the queue: a spawn program and its two pipes.
+struct Channel {
+  char name;           // 'L' or 'R'
+  int to = -1;         // requests; -1 when the channel is not running
+  int from = -1;       // reports
+  unsigned long busy = 0;
+  std::unique_ptr<LineReader> reader;
+};
+
+class Scheduler {
+ public:
+  Scheduler(Controls controls, Channel* local, Channel* remote, int clean_to, int clean_from);
+
+  void set_controls(Controls controls) { controls_ = std::move(controls); }
+  // At start: finishes messages whose envelope is gone but record is not.
+  void recover();
+  // Loads every envelope in todo/ that is not known yet.
+  void scan_todo();
+  // Makes every pending recipient due now (SIGALRM, sendmail -q).
+  void retry_all();
+  // Starts the deliveries that are due and fit the concurrency limits.
+  void start_due(std::time_t now);
+  // Sends owed bounces and finishes completed messages.
+  void settle(std::time_t now);
+  // Reads and applies every complete report waiting on a channel.
+  void read_reports(Channel& channel);
+  // Milliseconds until something becomes due (at most a minute).
+  int timeout_ms(std::time_t now) const;
+  std::size_t in_flight() const { return deliveries_.size(); }
+  std::size_t messages() const { return messages_.size(); }
+
+ private:
+  struct Message {
+    std::string id;
+    MessageState state;
+    std::vector<bool> busy;  // per recipient: a delivery is in flight
+    unsigned in_flight = 0;
+    std::time_t next_settle = 0;  // when a failed bounce or clean-up is tried again
+    bool dirty = false;
+  };
+  struct Delivery {
+    std::string id;
+    std::size_t index;
+    Channel* channel;
+  };
+
+  bool load(const std::string& id);
+  void save(Message& m);
+  void apply(const Delivery& d, char result, const std::string& text, std::time_t now);
+  bool bounce(Message& m, std::time_t now);
+  bool finish(Message& m);
+  bool ask_clean(const std::string& id);
+  std::time_t next_retry(const RecipientState& r, std::time_t arrived, std::time_t now) const;
+
+  Controls controls_;
+  Channel* local_;
+  Channel* remote_;
+  int clean_to_, clean_from_;
+  std::map<std::string, Message> messages_;
+  std::map<unsigned long, Delivery> deliveries_;
+  unsigned long next_delnum_ = 1;
+};
+
+}  // namespace postern::send
