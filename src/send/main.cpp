@@ -67,6 +67,11 @@ Channel make_channel(char name, int to, int from) {
 
 int main() {
   log::set_program("send");
+  // The descriptors from start are checked before anything else is opened.
+  Channel local = make_channel('L', 3, 4);
+  Channel remote = make_channel('R', 5, 6);
+  if (local.to < 0) log::die(111, "no lspawn on descriptors 3 and 4");
+  if (!valid_fd(7) || !valid_fd(8)) log::die(111, "no clean on descriptors 7 and 8");
   if (::chdir(queue_dirs::root().c_str()) != 0) log::die(111, "unable to chdir to the queue");
   Fd lock(::open(queue_dirs::send_lock().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
   if (!lock.ok() || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
@@ -88,11 +93,6 @@ int main() {
   ::sigemptyset(&sa.sa_mask);
   for (int sig : {SIGALRM, SIGHUP, SIGTERM}) ::sigaction(sig, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
-
-  Channel local = make_channel('L', 3, 4);
-  Channel remote = make_channel('R', 5, 6);
-  if (local.to < 0) log::die(111, "no lspawn on descriptors 3 and 4");
-  if (!valid_fd(7) || !valid_fd(8)) log::die(111, "no clean on descriptors 7 and 8");
 
   Scheduler scheduler(controls, &local, &remote, 7, 8);
   scheduler.recover();

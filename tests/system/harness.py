@@ -1,0 +1,231 @@
+"""The system tests' harness: a real postern instance in a throwaway
+conf-home, built and installed with `make setup`, started and stopped by
+the test, with helpers to make users, inject mail and wait for it.
+
+Multi-user instances (real users, setuid queue) need root; the harness
+makes single-user instances otherwise. Every process an instance starts is
+in its own process group and is killed when the instance is stopped."""
+import email
+import email.policy
+import glob
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+IS_ROOT = os.geteuid() == 0
+_users_made = []
+
+
+def make_env():
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": "/root" if IS_ROOT else os.environ.get("HOME", "/tmp")}
+    if os.environ.get("POSTERN_SAN"):
+        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0:exitcode=86"
+        env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+    return env
+
+
+def wait_for(predicate, timeout=20, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def maildir_files(maildir, sub="new"):
+    return sorted(glob.glob(os.path.join(maildir, sub, "*")))
+
+
+def read_message(path):
+    with open(path, "rb") as f:
+        return email.message_from_binary_file(f, policy=email.policy.default)
+
+
+class User:
+    def __init__(self, name, uid, gid, home):
+        self.name, self.uid, self.gid, self.home = name, uid, gid, home
+
+    @property
+    def maildir(self):
+        return os.path.join(self.home, "Maildir")
+
+    def write(self, relpath, text, mode=0o644):
+        path = os.path.join(self.home, relpath)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        os.chown(path, self.uid, self.gid)
+        return path
+
+    def mkdir(self, relpath, mode=0o700):
+        path = os.path.join(self.home, relpath)
+        os.makedirs(path, exist_ok=True)
+        os.chmod(path, mode)
+        os.chown(path, self.uid, self.gid)
+        return path
+
+    def make_maildir(self, relpath="Maildir"):
+        for sub in ("", "/cur", "/new", "/tmp"):
+            self.mkdir(relpath + sub)
+        return os.path.join(self.home, relpath)
+
+
+class Instance:
+    """One installed postern. multi=None means multi-user when root."""
+
+    def __init__(self, multi=None, delivery="./Maildir/"):
+        self.multi = IS_ROOT if multi is None else multi
+        self.tmp = tempfile.mkdtemp(prefix="postern-test-")
+        os.chmod(self.tmp, 0o755)
+        self.home = os.path.join(self.tmp, "home")
+        self.delivery = delivery
+        self.proc = None
+        self.logfile = os.path.join(self.tmp, "log")
+        self.users = []
+        cmd = ["make", "-s", "--no-print-directory", "-C", SRC, f"CONF_HOME={self.home}", "setup"]
+        if not self.multi:
+            cmd.append("SINGLE=1")
+        if os.environ.get("POSTERN_SAN"):
+            cmd.append("SAN=1")
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if out.returncode != 0:
+            raise RuntimeError("make setup failed:\n" + out.stdout + out.stderr)
+        self.me = self.control_value("me")
+        self.bin = os.path.join(self.home, "bin")
+
+    # -- control files -------------------------------------------------
+    def control(self, name, text):
+        with open(os.path.join(self.home, "control", name), "w") as f:
+            f.write(text if text.endswith("\n") or text == "" else text + "\n")
+
+    def control_value(self, name):
+        with open(os.path.join(self.home, "control", name)) as f:
+            return f.readline().strip()
+
+    # -- users ---------------------------------------------------------
+    def add_user(self, name):
+        """A mail user with a home and a Maildir: a real Unix user in a
+        multi-user instance, a users/assign entry for us otherwise."""
+        home = os.path.join(self.tmp, "users", name)
+        os.makedirs(home, exist_ok=True)
+        os.chmod(os.path.dirname(home), 0o755)
+        if self.multi:
+            login = f"pt{os.getpid() % 10000}{name}"[:32]
+            subprocess.run(["useradd", "-M", "-d", home, "-s", "/bin/sh", login], check=True,
+                           capture_output=True)
+            _users_made.append(login)
+            pw = pwd.getpwnam(login)
+            user = User(login, pw.pw_uid, pw.pw_gid, home)
+        else:
+            user = User(name, os.getuid(), os.getgid(), home)
+            with open(os.path.join(self.home, "users", "assign"), "a") as f:
+                f.write(f"={name}:{name}:{user.uid}:{user.gid}:{home}:::\n")
+                f.write(f"+{name}-:{name}:{user.uid}:{user.gid}:{home}:-::\n")
+            self._newu()
+        os.chown(home, user.uid, user.gid)
+        os.chmod(home, 0o755)
+        user.make_maildir()
+        user.address = f"{user.name}@{self.me}"
+        self.users.append(user)
+        return user
+
+    def _newu(self):
+        path = os.path.join(self.home, "users", "assign")
+        with open(path) as f:
+            lines = [l for l in f.read().splitlines() if l != "."]
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n.\n")
+        subprocess.run([os.path.join(self.home, "bin", "newu")], check=True, env=make_env())
+
+    @property
+    def alias_home(self):
+        return os.path.join(self.home, "alias")
+
+    # -- running ---------------------------------------------------------
+    def start(self):
+        log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen([os.path.join(self.bin, "start"), self.delivery], stdout=log, stderr=log,
+                                     stdin=subprocess.DEVNULL, start_new_session=True, env=make_env(),
+                                     cwd="/")
+        log.close()
+        wait_for(lambda: "status: started" in self.log(), 10, "send to start")
+
+    def stop(self):
+        if not self.proc:
+            return
+        try:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def log(self):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    # -- mail --------------------------------------------------------------
+    def run(self, program, args, input=b"", user=None, timeout=60, env=None):
+        e = make_env()
+        if env:
+            e.update(env)
+        kwargs = {}
+        if user is not None and IS_ROOT and self.multi:
+            kwargs["user"] = user.uid
+            kwargs["group"] = user.gid
+            kwargs["extra_groups"] = []
+            e["USER"] = e["LOGNAME"] = user.name
+        return subprocess.run([os.path.join(self.bin, program)] + list(args), input=input, capture_output=True,
+                              timeout=timeout, env=e, cwd="/", **kwargs)
+
+    def sendmail(self, args, message, **kw):
+        if isinstance(message, str):
+            message = message.encode()
+        return self.run("sendmail", args, message, **kw)
+
+    def inject(self, args, message, **kw):
+        if isinstance(message, str):
+            message = message.encode()
+        return self.run("inject", args, message, **kw)
+
+    def queue_count(self):
+        return len(os.listdir(os.path.join(self.home, "queue", "todo")))
+
+    def wait_queue_empty(self, timeout=30):
+        wait_for(lambda: self.queue_count() == 0, timeout, "the queue to empty\n" + self.log()[-3000:])
+
+    def wait_maildir(self, maildir, count=1, timeout=20):
+        return wait_for(lambda: len(maildir_files(maildir)) >= count and maildir_files(maildir), timeout,
+                        f"{count} message(s) in {maildir}\nlog:\n" + self.log()[-3000:])
+
+    def mailq(self):
+        return self.run("mailq", []).stdout.decode(errors="replace")
+
+    def retry(self):
+        """sendmail -q: retry the whole queue now."""
+        return self.sendmail(["-q"], b"")
+
+
+def remove_test_users():
+    for login in _users_made:
+        subprocess.run(["userdel", login], capture_output=True)
+    _users_made.clear()
