@@ -18,7 +18,7 @@ SAN ?=
 CXX_CMD := $(shell head -n1 conf-cc)
 LD_CMD := $(shell head -n1 conf-ld)
 ifneq ($(SAN),)
-SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANFLAGS := -Wno-error=maybe-uninitialized -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 OBJ := build/obj$(if $(SAN),-asan)
 INST := build/inst/$(subst /,_,$(CONF_HOME))$(if $(SINGLE),-single)$(if $(SAN),-asan)

@@ -54,8 +54,8 @@ bool same_name(std::string_view a, std::string_view b);
 const Field* find(const std::vector<Field>& fields, std::string_view name);
 std::vector<const Field*> find_all(const std::vector<Field>& fields, std::string_view name);
 
-// The value with folding undone (each line break with its following white
-// space becomes one space) and outer white space trimmed.
+// The value with folding undone (line breaks removed, the white space after
+// them kept, as RFC 5322 unfolds) and outer white space trimmed.
 std::string unfold(std::string_view value);
 
 struct Mailbox {
@@ -73,6 +73,10 @@ struct Mailbox {
 // "<@r1,@r2:a@b>" (the route is dropped), and groups "list: a@b, c@d;"
 // (flattened; an empty group yields nothing). Empty elements are skipped.
 std::vector<Mailbox> parse_address_list(std::string_view value);
+
+// The same, one mailbox at a time, in order, without building a list: for
+// address lists of any size. each returns false to stop early.
+void for_each_mailbox(std::string_view value, const std::function<bool(const Mailbox&)>& each);
 
 // Returns value with each mailbox's address replaced by change(address);
 // everything else (names, comments, folding) stays as written. An address

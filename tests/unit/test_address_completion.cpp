@@ -6,7 +6,7 @@
 using namespace postern;
 
 TEST_CASE("address completion") {
-  CompletionRules r{"mail.example.com", "example.com", "plus.example.org"};
+  CompletionRules r{"mail.example.com", "example.com", "plus.example.org", {}};
   CHECK(complete_address("joe", r) == "joe@mail.example.com");
   CHECK(complete_address("joe@", r) == "joe@mail.example.com");
   CHECK(complete_address("joe@box", r) == "joe@box.example.com");
@@ -21,7 +21,15 @@ TEST_CASE("address completion") {
 }
 
 TEST_CASE("defaulthost is completed too") {
-  CHECK(complete_address("joe", {"mail", "example.com", "p.example"}) == "joe@mail.example.com");
-  CHECK(complete_address("joe", {"mail+", "example.com", "p.example"}) == "joe@mail.p.example");
-  CHECK(complete_address("joe@x", {"mail", "", "p.example"}) == "joe@x");
+  CHECK(complete_address("joe", {"mail", "example.com", "p.example", {}}) == "joe@mail.example.com");
+  CHECK(complete_address("joe", {"mail+", "example.com", "p.example", {}}) == "joe@mail.p.example");
+  CHECK(complete_address("joe@x", {"mail", "", "p.example", {}}) == "joe@x");
+}
+
+TEST_CASE("a dotless local name is not extended with defaultdomain") {
+  CompletionRules rules{"vm", "vm", "vm", {"vm", "localhost"}};
+  CHECK(complete_address("jo", rules) == "jo@vm");
+  CHECK(complete_address("jo@localhost", rules) == "jo@localhost");
+  CHECK(complete_address("jo@VM", rules) == "jo@VM");
+  CHECK(complete_address("jo@other", rules) == "jo@other.vm");
 }

@@ -1,0 +1,178 @@
+"""send: retries, bounces, double bounces, queue lifetime, control files."""
+import email
+import os
+import signal
+import time
+import unittest
+
+from harness import Instance, maildir_files, read_message, remove_test_users, wait_for
+
+
+def report_parts(msg):
+    """The three parts of an RFC 3464 report, checked for shape."""
+    assert msg.get_content_type() == "multipart/report", msg.get_content_type()
+    assert msg.get_param("report-type") == "delivery-status"
+    parts = list(msg.iter_parts())
+    assert parts[0].get_content_type() == "text/plain"
+    assert parts[1].get_content_type() == "message/delivery-status"
+    return parts
+
+
+class Send(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.inst = Instance()
+        cls.alice = cls.inst.add_user("alice")
+        cls.carol = cls.inst.add_user("carol")
+        cls.inst.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.inst.cleanup()
+        remove_test_users()
+
+    def test_program_deferred_then_delivered_after_sendmail_q(self):
+        inst, carol = self.inst, self.carol
+        flag = os.path.join(carol.home, "flag")
+        out = os.path.join(carol.home, "retry-out")
+        script = carol.write("retry.sh", f"#!/bin/sh\nif [ -e {flag} ]; then cat > {out}; exit 0; fi\n"
+                                         f": > {flag}; echo 'not yet, try later'; exit 111\n", 0o755)
+        carol.write(".qmail-retry", f"|{script}\n")
+        p = inst.inject([f"{carol.name}-retry@{inst.me}"], "Subject: retry me\n\nbody\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        wait_for(lambda: os.path.exists(flag), 20, "the first attempt")
+        wait_for(lambda: "deferral: not yet, try later" in inst.log(), 10, "the deferral in the log")
+        q = inst.mailq()
+        self.assertIn(f"{carol.name}-retry@{inst.me}", q)
+        self.assertIn("not yet, try later", q)
+        self.assertFalse(os.path.exists(out))
+        self.assertEqual(inst.retry().returncode, 0)
+        wait_for(lambda: os.path.exists(out), 20, "the retry after sendmail -q")
+        with open(out) as f:
+            self.assertIn("Subject: retry me", f.read())
+        inst.wait_queue_empty()
+
+    def test_permanent_failure_bounces_to_sender(self):
+        inst, alice, carol = self.inst, self.alice, self.carol
+        carol.write(".qmail-nope", "|echo 'this mailbox is closed (#5.2.1)'; exit 100\n")
+        before = len(maildir_files(alice.maildir))
+        p = inst.inject(["-f", alice.address, f"{carol.name}-nope@{inst.me}", f"{carol.name}@{inst.me}"],
+                        "Subject: doomed\n\noriginal body text\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        files = inst.wait_maildir(alice.maildir, before + 1)
+        bounce = read_message(files[-1])
+        self.assertEqual(bounce["Return-Path"], "<>")
+        parts = report_parts(bounce)
+        text = parts[0].get_content()
+        self.assertIn(f"{carol.name}-nope@{inst.me}", text)
+        self.assertIn("this mailbox is closed", text)
+        status = parts[1].as_string()
+        self.assertIn(f"Final-Recipient: rfc822; {carol.name}-nope@{inst.me}", status)
+        self.assertIn("Action: failed", status)
+        self.assertIn("Status: 5.2.1", status)
+        self.assertNotIn(f"Final-Recipient: rfc822; {carol.name}@{inst.me}\n", status,
+                         "the delivered recipient must not be in the bounce")
+        self.assertIn("original body text", parts[2].as_string())
+        inst.wait_queue_empty()
+
+    def test_bounce_of_a_bounce_goes_to_doublebounceto(self):
+        inst, carol = self.inst, self.carol
+        carol.write(".qmail-nope2", "|echo gone; exit 100\n")
+        alias_maildir = os.path.join(inst.alias_home, "Maildir")
+        before = len(maildir_files(alias_maildir))
+        p = inst.inject(["-f", "", f"{carol.name}-nope2@{inst.me}"], "Subject: null sender\n\nx\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        files = inst.wait_maildir(alias_maildir, before + 1)
+        dbl = read_message(files[-1])
+        self.assertEqual(dbl["Return-Path"], "<#@[]>")
+        report_parts(dbl)
+        inst.wait_queue_empty()
+
+    def test_queue_lifetime_turns_deferral_into_bounce(self):
+        inst, alice, carol = self.inst, self.alice, self.carol
+        carol.write(".qmail-later", "|echo 'disk on fire'; exit 111\n")
+        inst.control("queuelifetime", "2")
+        os.kill(inst.proc.pid, signal.SIGHUP)
+        try:
+            wait_for(lambda: "reread the control files" in inst.log(), 10, "SIGHUP")
+            before = len(maildir_files(alice.maildir))
+            p = inst.inject(["-f", alice.address, f"{carol.name}-later@{inst.me}"], "Subject: too slow\n\nx\n")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            wait_for(lambda: "deferral: disk on fire" in inst.log(), 10, "the first deferral")
+            time.sleep(2.5)
+            inst.retry()
+            files = inst.wait_maildir(alice.maildir, before + 1)
+            parts = report_parts(read_message(files[-1]))
+            self.assertIn("disk on fire", parts[0].get_content())
+            self.assertIn("lifetime", parts[0].get_content())
+            inst.wait_queue_empty()
+        finally:
+            inst.control("queuelifetime", "604800")
+            os.kill(inst.proc.pid, signal.SIGHUP)
+
+    def test_unknown_user_bounces(self):
+        inst, alice = self.inst, self.alice
+        before = len(maildir_files(alice.maildir))
+        p = inst.inject(["-f", alice.address, f"nosuchuser@{inst.me}"], "Subject: to nobody\n\nx\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        files = inst.wait_maildir(alice.maildir, before + 1)
+        parts = report_parts(read_message(files[-1]))
+        self.assertIn(f"nosuchuser@{inst.me}", parts[0].get_content())
+        self.assertIn("Status: 5.1.1", parts[1].as_string())
+
+    def test_unknown_user_goes_to_alias_default_when_present(self):
+        inst = self.inst
+        path = os.path.join(inst.alias_home, ".qmail-default")
+        alias_maildir = os.path.join(inst.alias_home, "Maildir")
+        with open(path, "w") as f:
+            f.write("./Maildir/\n")
+        if inst.multi:
+            import pwd
+            pw = pwd.getpwnam("postalias")
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+        try:
+            before = len(maildir_files(alias_maildir))
+            p = inst.inject([f"whoever@{inst.me}"], "Subject: catch all\n\nx\n")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            files = inst.wait_maildir(alias_maildir, before + 1)
+            self.assertEqual(read_message(files[-1])["Subject"], "catch all")
+        finally:
+            os.unlink(path)
+        inst.wait_queue_empty()
+
+    def test_sighup_rereads_locals(self):
+        inst, carol = self.inst, self.carol
+        inst.control("locals", f"{inst.me}\nlocalhost\nextra.example")
+        os.kill(inst.proc.pid, signal.SIGHUP)
+        wait_for(lambda: inst.log().count("reread the control files") >= 1, 10, "SIGHUP")
+        time.sleep(0.2)
+        before = len(maildir_files(carol.maildir))
+        p = inst.inject([f"{carol.name}@extra.example"], "Subject: new local domain\n\nx\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        inst.wait_maildir(carol.maildir, before + 1)
+
+
+class RemoteWaits(unittest.TestCase):
+    """Until remote delivery exists, remote recipients wait and show in mailq."""
+
+    def test_remote_recipient_stays_in_mailq(self):
+        inst = Instance()
+        try:
+            inst.start()
+            p = inst.inject(["-f", "someone@example.org", "friend@remote.example"], "Subject: far away\n\nx\n")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            wait_for(lambda: "remote delivery is not running" in inst.mailq(), 10, "mailq to show the reason")
+            q = inst.mailq()
+            self.assertIn("remote <friend@remote.example>", q)
+            self.assertIn("<someone@example.org>", q)
+            self.assertIn("1 message in the queue", q)
+            # Still there after a restart.
+            inst.stop()
+            inst.start()
+            self.assertIn("friend@remote.example", inst.mailq())
+        finally:
+            inst.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
