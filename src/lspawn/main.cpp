@@ -49,7 +49,8 @@ int run_collect(char* const* argv, int in, std::size_t max, std::string& output,
   pid_t pid = ::fork();
   if (pid < 0) return -1;
   if (pid == 0) {
-    if (in >= 0 ? ::dup2(in, 0) < 0 : false) ::_exit(111);
+    if (in < 0) in = ::open("/dev/null", O_RDONLY);
+    if (in < 0 || ::dup2(in, 0) < 0) ::_exit(111);
     if (::dup2(p[1], 1) < 0) ::_exit(111);
     if (drop && !become(uid, gid)) {
       const char msg[] = "unable to switch to the recipient's user id\n";

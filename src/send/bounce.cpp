@@ -11,7 +11,8 @@
 namespace postern::send {
 
 std::string status_code_of(const std::string& reason) {
-  static const std::regex code(R"(#?([245])\.(\d{1,3})\.(\d{1,3}))");
+  // "(#5.1.1)" as local writes it, or the code after an SMTP reply code.
+  static const std::regex code(R"((?:#|^|\d\d\d[ -])([245])\.(\d{1,3})\.(\d{1,3}))");
   std::smatch m;
   if (std::regex_search(reason, m, code) && m[1] == "5") return m[1].str() + "." + m[2].str() + "." + m[3].str();
   return "5.0.0";
@@ -62,9 +63,9 @@ std::string compose_bounce(const Controls& c, const std::string& to, std::time_t
   out += "\nThis is a MIME-formatted message.  Its first part reads as plain text.\n\n";
 
   out += "--" + boundary + "\nContent-Type: text/plain; charset=us-ascii\n\n";
-  out += "Hi. This is the postern program at " + c.me + ".\n";
-  out += "I'm afraid I wasn't able to deliver your message to the following addresses.\n";
-  out += "This is a permanent error; I've given up. Sorry it didn't work out.\n\n";
+  out += "This is the mail system at " + c.me + ".\n\n";
+  out += "Your message could not be delivered to the addresses below, and\n";
+  out += "no further attempts will be made. The reason follows each address.\n\n";
   for (auto& f : failed) out += "<" + f.address + ">:\n" + f.reason + "\n\n";
 
   out += "--" + boundary + "\nContent-Type: message/delivery-status\n\n";

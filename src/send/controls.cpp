@@ -1,6 +1,8 @@
 // controls: see controls.hpp.
 #include "controls.hpp"
 
+#include <cerrno>
+
 #include "control.hpp"
 #include "conf.hpp"
 #include "address.hpp"
@@ -36,19 +38,33 @@ bool load_controls(Controls& out, std::string& why) {
       why = "control/virtualdomains: a line without a colon: " + v;
       return false;
     }
-    c.virtualdomains.emplace(lower(v.substr(0, colon)), v.substr(colon + 1));
+    std::string prefix = v.substr(colon + 1);
+    if (!valid_envelope_address(prefix) || prefix.find('@') != std::string::npos || prefix.size() > 200) {
+      why = "control/virtualdomains: a prefix that is not a valid local part: " + v;
+      return false;
+    }
+    c.virtualdomains.emplace(lower(v.substr(0, colon)), prefix);
   }
   c.concurrency_local = std::min(*cl, 1000ul);
   c.concurrency_remote = std::min(*cr, 1000ul);
   c.queue_lifetime = static_cast<std::time_t>(*life);
   c.bounce_max_bytes = *bmax;
 
-  // doublebounceto: a file whose first line is empty discards double bounces.
+  // doublebounceto: as qmail, a file whose first line (after comments) is
+  // empty, or that holds no line at all, discards double bounces.
+  errno = 0;
   auto dbt_text = read_file(conf::path("control/doublebounceto"), 4096);
   if (dbt_text) {
-    c.double_bounce_to = std::string(trim(split(*dbt_text, '\n')[0]));
-  } else {
+    for (auto& l : split(*dbt_text, '\n')) {
+      if (!l.empty() && l[0] == '#') continue;
+      c.double_bounce_to = std::string(trim(l));
+      break;
+    }
+  } else if (errno == ENOENT) {
     c.double_bounce_to = "postmaster";
+  } else {
+    why = "unable to read control/doublebounceto";
+    return false;
   }
   auto dbh = control::line("doublebouncehost", c.me);
   auto bf = control::line("bouncefrom", "MAILER-DAEMON");

@@ -99,8 +99,14 @@ int main() {
   scheduler.scan_todo();
   log::line("status: started with {} message(s) in the queue", scheduler.messages());
 
+  std::time_t last_scan = std::time(nullptr);
   for (;;) {
     std::time_t now = std::time(nullptr);
+    if (now - last_scan >= 60 && !got_term) {
+      // A trigger byte can be lost (send busy, pipe full): look anyway.
+      scheduler.scan_todo();
+      last_scan = now;
+    }
     if (got_hup) {
       got_hup = 0;
       if (load_controls(controls, why)) {

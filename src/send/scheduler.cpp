@@ -47,16 +47,13 @@ Scheduler::Scheduler(Controls controls, Channel* local, Channel* remote, int cle
     : controls_(std::move(controls)), local_(local), remote_(remote), clean_to_(clean_to), clean_from_(clean_from) {}
 
 void Scheduler::recover() {
+  // A record is removed before clean removes the envelope, so a record with
+  // no envelope is only the remnant of a crash in a save; the message file,
+  // if any, belongs to a message being queued now and must be left alone.
   for (auto& name : list_dir(queue_dirs::state_dir())) {
     if (name == "." || name == "..") continue;
-    std::string path = queue_dirs::state(name);
-    if (!queue_dirs::valid_id(name)) {
-      ::unlink(path.c_str());  // a temporary file from an interrupted save
-      continue;
-    }
-    if (exists(queue_dirs::todo(name))) continue;
-    // The envelope is gone: the message was finished but not cleaned up.
-    if (ask_clean(name)) ::unlink(path.c_str());
+    if (queue_dirs::valid_id(name) && exists(queue_dirs::todo(name))) continue;
+    ::unlink(queue_dirs::state(name).c_str());
   }
 }
 
@@ -137,14 +134,21 @@ void Scheduler::start_due(std::time_t now) {
       auto& r = m.state.recipients[i];
       if (r.state != 'P' || r.next_try > now || m.busy[i]) continue;
       Channel* ch = r.channel == 'L' ? local_ : remote_;
+      if (!valid_envelope_address(r.address) || m.state.sender.size() + r.address.size() > 2000) {
+        r.state = 'B';
+        r.reason = "This address is not valid here. (#5.1.3)";
+        m.dirty = true;
+        continue;
+      }
       if (ch->to < 0) {
-        // Nothing delivers on this channel yet; the recipient waits in the
+        // Nothing delivers on this channel (yet); the recipient waits in the
         // queue (mailq shows why) until its lifetime ends.
         if (now - m.state.arrived > controls_.queue_lifetime) {
           r.state = 'B';
-          r.reason = "I could not deliver this message before its queue lifetime ran out: " + r.reason;
+          r.reason = "This message could not be delivered before its queue lifetime ran out: " + r.reason;
         } else {
-          r.reason = "remote delivery is not running on this host";
+          r.reason = r.channel == 'R' ? "remote delivery is not running on this host"
+                                      : "local delivery is not running (lspawn has exited)";
           r.next_try = next_retry(r, m.state.arrived, now);
         }
         m.dirty = true;
@@ -177,6 +181,15 @@ void Scheduler::read_reports(Channel& channel) {
       log::line("the {} spawn has exited", channel.name == 'L' ? "local" : "remote");
       channel.from = -1;
       channel.to = -1;
+      // Its deliveries in flight are retried later: they may or may not
+      // have happened, and a duplicate is better than a loss.
+      std::vector<std::pair<unsigned long, Delivery>> lost;
+      for (auto& [n, d] : deliveries_)
+        if (d.channel == &channel) lost.emplace_back(n, d);
+      for (auto& [n, d] : lost) {
+        deliveries_.erase(n);
+        apply(d, status::deferred, "the delivery program exited during this delivery", std::time(nullptr));
+      }
       return;
     }
     if (r == LineReader::Result::line) {
@@ -212,7 +225,7 @@ void Scheduler::apply(const Delivery& d, char result, const std::string& text, s
     r.state = 'B';
   } else if (now - m.state.arrived > controls_.queue_lifetime) {
     r.state = 'B';
-    r.reason = "I could not deliver this message before its queue lifetime ran out. The last failure was: " + text;
+    r.reason = "This message could not be delivered before its queue lifetime ran out. The last failure was: " + text;
   } else {
     r.next_try = next_retry(r, m.state.arrived, now);
   }
@@ -281,8 +294,18 @@ bool Scheduler::bounce(Message& m, std::time_t now) {
 }
 
 bool Scheduler::finish(Message& m) {
-  if (!ask_clean(m.id)) return false;
-  ::unlink(queue_dirs::state(m.id).c_str());
+  // The record goes first: while the message file exists its inode (the id)
+  // cannot be reused, so a record can never be taken for a newer message's.
+  // A crash before clean answers leaves the envelope without a record, and
+  // the message is delivered again: a duplicate, never a loss.
+  if (::unlink(queue_dirs::state(m.id).c_str()) != 0 && errno != ENOENT) {
+    log::line("unable to remove the record of msg {}: {}", m.id, std::strerror(errno));
+    return false;
+  }
+  if (!ask_clean(m.id)) {
+    save(m);
+    return false;
+  }
   log::line("end msg {}", m.id);
   return true;
 }

@@ -33,7 +33,7 @@ class Scheduler {
   Scheduler(Controls controls, Channel* local, Channel* remote, int clean_to, int clean_from);
 
   void set_controls(Controls controls) { controls_ = std::move(controls); }
-  // At start: finishes messages whose envelope is gone but record is not.
+  // At start: removes records left without an envelope by a crash.
   void recover();
   // Loads every envelope in todo/ that is not known yet.
   void scan_todo();

@@ -4,8 +4,9 @@
 //
 // Each line becomes one syslog message at LOG_INFO (LOG_MAIL by default),
 // tagged "postern" unless a tag is given; lines that mention a fatal
-// error or an alert go at LOG_ALERT. start runs it as posternl. Long lines
-// are cut at 800 bytes, as syslog would otherwise split them.
+// error or an alert go at LOG_ALERT. start runs it as posternl. Lines are
+// cut at 800 bytes, as syslog would otherwise split them; a line over 64 KB
+// is dropped with a note.
 #include <syslog.h>
 
 #include <string>
@@ -17,6 +18,7 @@
 using namespace postern;
 
 int main(int argc, char** argv) {
+  log::set_program("splogger");
   std::string tag = argc > 1 ? argv[1] : "postern";
   int facility = LOG_MAIL;
   if (argc > 2) {
@@ -25,13 +27,13 @@ int main(int argc, char** argv) {
     facility = static_cast<int>(*f) << 3;
   }
   ::openlog(tag.c_str(), 0, facility);
-  LineReader in(0, 800);
+  LineReader in(0, 65536);
   std::string line;
   for (;;) {
     auto r = in.next(line);
     if (r == LineReader::Result::eof || r == LineReader::Result::error) return 0;
     if (r == LineReader::Result::too_long) {
-      ::syslog(LOG_INFO, "(a log line longer than 800 bytes was dropped)");
+      ::syslog(LOG_INFO, "(a log line longer than 64 KB was dropped)");
       continue;
     }
     std::string text = log::printable(chomp(line), 800);

@@ -77,6 +77,9 @@ void spawn(const std::string& user, const std::vector<std::pair<int, int>>& fds,
 int main(int argc, char** argv) {
   log::set_program("start");
   if (argc < 2) log::die(100, "usage: start defaultdelivery [logger [args...]]");
+  // Nothing inherited beyond 0, 1 and 2 may reach send, which takes the
+  // descriptors it finds open for its spawns.
+  ::close_range(3, ~0U, 0);
   if (!conf::single_user && ::getuid() != 0) log::die(100, "start must be run as root");
   if (::chdir(conf::path("queue").c_str()) != 0) log::die(111, "unable to chdir to the queue");
   ::signal(SIGPIPE, SIG_IGN);
@@ -114,7 +117,12 @@ int main(int argc, char** argv) {
     send_fds.emplace_back(to_rspawn.write, 5);
     send_fds.emplace_back(from_rspawn.read, 6);
   }
+  bool have_rspawn = send_fds.size() > 7;
   place_fds(send_fds);
+  if (!have_rspawn) {
+    ::close(5);
+    ::close(6);
+  }
   if (!become_user(conf::user_send)) log::die(111, std::string("unable to become ") + conf::user_send);
   exec_program("send", {});
 }

@@ -12,7 +12,7 @@ import unittest
 
 from harness import Instance, maildir_files, remove_test_users, wait_for
 
-MESSAGES = 300
+MESSAGES = 400
 INJECTORS = 4
 
 
@@ -53,7 +53,7 @@ class Crash(unittest.TestCase):
             def killer():
                 rng = random.Random(1234)
                 while not stop_killing.is_set():
-                    time.sleep(rng.uniform(0.02, 0.25))
+                    time.sleep(rng.uniform(0.01, 0.1))
                     victims = pids_of({"send", "lspawn", "local", "clean", "queue"}, inst.home)
                     if not victims:
                         continue
@@ -89,7 +89,7 @@ class Crash(unittest.TestCase):
                             delivered.add(line.split()[1])
                             break
             lost = accepted - delivered
-            self.assertGreater(len(kills), 5, "the test must actually kill processes")
+            self.assertGreaterEqual(len(kills), 5, "the test must actually kill processes")
             self.assertGreater(len(accepted), MESSAGES // 2)
             self.assertEqual(lost, set(), f"lost {len(lost)} accepted messages; kills: {kills}")
             # Nothing is left behind in the queue directories.
