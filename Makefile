@@ -15,6 +15,7 @@ SHELL := /bin/bash
 CONF_HOME ?= $(shell head -n1 conf-home)
 SINGLE ?=
 SAN ?=
+ALIASES ?= /etc/aliases
 CXX_CMD := $(shell head -n1 conf-cc)
 LD_CMD := $(shell head -n1 conf-ld)
 ifneq ($(SAN),)
@@ -79,10 +80,10 @@ test-asan:
 	@$(MAKE) --no-print-directory SAN=1 test
 
 setup: all
-	@./tools/setup '$(CONF_HOME)' '$(INST)' '$(SINGLE)'
+	@./tools/setup '$(CONF_HOME)' '$(INST)' '$(SINGLE)' '$(ALIASES)'
 
 run:
-	@$(MAKE) --no-print-directory CONF_HOME=$(CURDIR)/run SINGLE=1 setup
+	@$(MAKE) --no-print-directory CONF_HOME=$(CURDIR)/run SINGLE=1 ALIASES=$(CURDIR)/run/aliases setup
 	@./tools/run-instance start '$(CURDIR)/run'
 
 stop:

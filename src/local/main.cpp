@@ -2,6 +2,11 @@
 // recipient's .qmail file (dot-qmail(5)), as qmail-local does.
 //
 //   local USER HOME LOCAL DASH EXT DOMAIN SENDER DEFAULTDELIVERY
+//   local -i USER HOME LOCAL DASH EXT DOMAIN SENDER INSTRUCTIONS
+//
+// With -i the instructions are given, in .qmail syntax, instead of being
+// looked for in HOME: aliasforward uses that to deliver an alias's targets
+// with the very same code.
 //
 // lspawn runs it as the recipient (never root), in HOME, with the queue's
 // message file on fd 0. local
@@ -97,8 +102,13 @@ Outcome deliver_mbox(const Context& c, const std::string& path) {
 }
 
 Outcome run(int argc, char** argv) {
+  bool given = argc == 10 && std::string_view(argv[1]) == "-i";
+  if (given) {
+    --argc;
+    ++argv;
+  }
   if (argc != 9)
-    return temporary("usage: local USER HOME LOCAL DASH EXT DOMAIN SENDER DEFAULTDELIVERY (#4.3.5)");
+    return temporary("usage: local [-i] USER HOME LOCAL DASH EXT DOMAIN SENDER DEFAULTDELIVERY (#4.3.5)");
   Context c = make_context(argv);
   if (c.home.empty() || c.home[0] != '/') return temporary("local: HOME is not an absolute path. (#4.3.5)");
   if (::chdir(c.home.c_str()) != 0)
@@ -109,7 +119,12 @@ Outcome run(int argc, char** argv) {
   if (Outcome o = check_loop(c); !o.ok()) return o;
 
   std::string text, source;
-  if (Outcome o = find_instructions(c, text, source); !o.ok()) return o;
+  if (given) {
+    text = c.default_delivery;
+    source = "the instructions given";
+  } else if (Outcome o = find_instructions(c, text, source); !o.ok()) {
+    return o;
+  }
   auto lines = dot_qmail::parse(text);
 
   std::vector<std::string> forwards;

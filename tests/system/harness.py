@@ -89,7 +89,9 @@ class Instance:
         self.proc = None
         self.logfile = os.path.join(self.tmp, "log")
         self.users = []
-        cmd = ["make", "-s", "--no-print-directory", "-C", SRC, f"CONF_HOME={self.home}", "setup"]
+        self.aliases = os.path.join(self.tmp, "aliases")
+        cmd = ["make", "-s", "--no-print-directory", "-C", SRC, f"CONF_HOME={self.home}",
+               f"ALIASES={self.aliases}", "setup"]
         if not self.multi:
             cmd.append("SINGLE=1")
         if os.environ.get("POSTERN_SAN"):

@@ -99,7 +99,7 @@ class Send(unittest.TestCase):
             p = inst.inject(["-f", alice.address, f"{carol.name}-later@{inst.me}"], "Subject: too slow\n\nx\n")
             self.assertEqual(p.returncode, 0, p.stderr)
             wait_for(lambda: "deferral: disk on fire" in inst.log(), 10, "the first deferral")
-            time.sleep(2.5)
+            time.sleep(3.5)  # the queue counts whole seconds
             inst.retry()
             files = inst.wait_maildir(alice.maildir, before + 1)
             parts = report_parts(read_message(files[-1]))
@@ -124,12 +124,11 @@ class Send(unittest.TestCase):
         inst = self.inst
         path = os.path.join(inst.alias_home, ".qmail-default")
         alias_maildir = os.path.join(inst.alias_home, "Maildir")
+        with open(path) as f:
+            installed = f.read()
+        self.assertIn("aliasforward", installed, "make setup installs the aliases catch-all")
         with open(path, "w") as f:
             f.write("./Maildir/\n")
-        if inst.multi:
-            import pwd
-            pw = pwd.getpwnam("postalias")
-            os.chown(path, pw.pw_uid, pw.pw_gid)
         try:
             before = len(maildir_files(alias_maildir))
             p = inst.inject([f"whoever@{inst.me}"], "Subject: catch all\n\nx\n")
@@ -137,7 +136,8 @@ class Send(unittest.TestCase):
             files = inst.wait_maildir(alias_maildir, before + 1)
             self.assertEqual(read_message(files[-1])["Subject"], "catch all")
         finally:
-            os.unlink(path)
+            with open(path, "w") as f:
+                f.write(installed)
         inst.wait_queue_empty()
 
     def test_sighup_rereads_locals(self):

@@ -1,0 +1,183 @@
+// aliasforward: delivers mail for the names in the aliases database, from a
+// .qmail file of the alias user (as qmail's fastforward did):
+//
+//   alias/.qmail-default:   |CONF-HOME/bin/aliasforward
+//   alias/.qmail-root:      |CONF-HOME/bin/aliasforward -p
+//                           ./Maildir/
+//
+// It looks up $DEFAULT (or $EXT, else $LOCAL), lowercased, in the database
+// newaliases wrote, expands the entry (aliases of aliases, :include: files
+// read now, \name), and hands the result to local as .qmail instructions
+// (&address, |command, /file), so that every kind of delivery, its exit
+// codes and its loop check are local's own. When "owner-NAME" is an alias
+// too, owner-NAME@HOST becomes the envelope sender of the deliveries, so
+// that their bounces go to the list's owner.
+//
+// A name not in the database bounces ("no mailbox here by that name"),
+// unless -p is given: then aliasforward exits 0 without delivering, so the
+// next line of the .qmail file applies; and when it does deliver, exits 99
+// so that the next line does not.
+//
+// Names that lead back to themselves deliver to the Unix user of that name
+// (sendmail's rule); a circle with no such user bounces as a loop.
+#include <pwd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "aliases.hpp"
+#include "aliases_path.hpp"
+#include "cdb.hpp"
+#include "conf.hpp"
+#include "io.hpp"
+#include "log.hpp"
+#include "status.hpp"
+#include "strings.hpp"
+
+using namespace postern;
+
+namespace {
+
+constexpr int max_depth = 20;
+constexpr std::size_t max_targets = 10000;
+
+[[noreturn]] void quit(int code, const std::string& text) {
+  write_all(1, text + "\n");
+  std::exit(code);
+}
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+struct Expansion {
+  CdbReader& db;
+  std::string host;
+  std::vector<std::string> lines;  // .qmail instructions
+
+  void add(const std::string& line) {
+    if (lines.size() >= max_targets) quit(status::permanent, "The alias expands to too many targets. (#5.4.6)");
+    lines.push_back(line);
+  }
+
+  void targets(const std::vector<std::string>& list, std::vector<std::string>& chain) {
+    for (auto& t : list) target(t, chain);
+  }
+
+  void target(const std::string& t, std::vector<std::string>& chain) {
+    switch (aliases::kind_of(t)) {
+      case aliases::Kind::program: add(t); return;
+      case aliases::Kind::file: add(t); return;
+      case aliases::Kind::local_only: add("&" + t.substr(1) + "@" + host); return;
+      case aliases::Kind::include: include(t.substr(9), chain); return;
+      case aliases::Kind::address: break;
+    }
+    if (t.find('@') != std::string::npos) {
+      add("&" + t);
+      return;
+    }
+    std::string name = lower(t);
+    bool in_chain = false;
+    for (auto& c : chain) in_chain |= c == name;
+    auto value = in_chain ? std::nullopt : db.find(name);
+    if (db.read_error()) quit(status::temporary, "Unable to read the aliases database. (#4.3.0)");
+    if (value) {
+      if (chain.size() >= max_depth) quit(status::permanent, "Aliases nest too deeply. (#5.4.6)");
+      chain.push_back(name);
+      targets(aliases::decode_targets(*value), chain);
+      chain.pop_back();
+      return;
+    }
+    if (in_chain && !::getpwnam(name.c_str())) {
+      std::string circle;
+      for (auto& c : chain) circle += c + " -> ";
+      quit(status::permanent, "The aliases form a loop: " + circle + name + ". (#5.4.6)");
+    }
+    add("&" + t + "@" + host);
+  }
+
+  void include(std::string path, std::vector<std::string>& chain) {
+    path = std::string(trim(path));
+    errno = 0;
+    auto text = read_file(path, 16 << 20);
+    if (!text)
+      quit(errno == ENOENT ? status::permanent : status::temporary,
+           "Unable to read the include file " + path + ": " + std::strerror(errno) + ". (#4.3.0)");
+    for (auto& line : split(*text, '\n')) {
+      auto l = trim(line);
+      if (l.empty() || l.front() == '#') continue;
+      std::string why;
+      auto list = aliases::split_targets(l, why);
+      if (!why.empty()) quit(status::temporary, "The include file " + path + " has a bad line: " + why + " (#4.3.0)");
+      targets(list, chain);
+    }
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  log::set_program("aliasforward");
+  bool pass = argc == 2 && std::string_view(argv[1]) == "-p";
+  if (argc > 2 || (argc == 2 && !pass)) quit(status::temporary, "usage: aliasforward [-p] (#4.3.5)");
+  std::string key = env("DEFAULT");
+  if (key.empty()) key = env("EXT");
+  if (key.empty()) key = env("LOCAL");
+  key = lower(key);
+  std::string host = env("HOST");
+  if (key.empty() || host.empty()) quit(status::temporary, "aliasforward runs from a .qmail file. (#4.3.5)");
+
+  auto path = aliases::file_path();
+  if (!path) quit(status::temporary, "Unable to read control/aliases. (#4.3.0)");
+  CdbReader db;
+  if (!db.open(*path + ".cdb")) {
+    if (errno != ENOENT) quit(status::temporary, "Unable to open " + *path + ".cdb. (#4.3.0)");
+    if (pass) return 0;
+    quit(status::permanent, "Sorry, no mailbox here by that name. (#5.1.1)");
+  }
+  auto value = db.find(key);
+  if (db.read_error()) quit(status::temporary, "Unable to read the aliases database. (#4.3.0)");
+  if (!value) {
+    if (pass) return 0;
+    quit(status::permanent, "Sorry, no mailbox here by that name. (#5.1.1)");
+  }
+
+  Expansion x{db, host, {}};
+  std::vector<std::string> chain{key};
+  x.targets(aliases::decode_targets(*value), chain);
+  if (x.lines.empty()) quit(status::permanent, "The alias " + key + " has no targets. (#5.1.1)");
+  std::string instructions;
+  for (auto& l : x.lines) instructions += l + "\n";
+
+  std::string sender = env("SENDER");
+  if (db.find("owner-" + key)) sender = "owner-" + key + "@" + host;
+
+  // local does the deliveries, as this same user, on the same message.
+  std::string prog = conf::path("bin/local");
+  std::vector<std::string> args = {prog, "-i", env("USER"), env("HOME"), env("LOCAL"), "", "", host, sender,
+                                   instructions};
+  std::vector<char*> cargv;
+  for (auto& a : args) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  if (::lseek(0, 0, SEEK_SET) != 0 && errno != ESPIPE) quit(status::temporary, "Unable to rewind the message. (#4.3.0)");
+  pid_t pid = ::fork();
+  if (pid < 0) quit(status::temporary, "Unable to fork. (#4.3.0)");
+  if (pid == 0) {
+    ::execv(prog.c_str(), cargv.data());
+    quit(status::temporary, "Unable to run " + prog + ". (#4.3.0)");
+  }
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) quit(status::temporary, "Unable to wait for local. (#4.3.0)");
+  if (!WIFEXITED(st)) return status::temporary;
+  int code = WEXITSTATUS(st);
+  if (code == status::ok && pass) return status::ok_stop;
+  return code;
+}

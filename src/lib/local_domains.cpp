@@ -1,0 +1,53 @@
+// local_domains: see local_domains.hpp.
+#include "local_domains.hpp"
+
+#include "address.hpp"
+#include "control.hpp"
+#include "strings.hpp"
+#include "unique.hpp"
+
+namespace postern {
+
+bool LocalDomains::load(std::string& why) {
+  auto m = control::line("me", host_name());
+  auto l = control::lines("locals");
+  auto v = control::lines("virtualdomains");
+  if (!m || !l || !v) {
+    why = "unable to read control/me, locals or virtualdomains";
+    return false;
+  }
+  me = lower(*m);
+  locals.clear();
+  virtualdomains.clear();
+  for (auto& d : *l) locals.insert(lower(d));
+  if (l->empty()) locals.insert(me);
+  for (auto& line : *v) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) {
+      why = "control/virtualdomains: a line without a colon: " + line;
+      return false;
+    }
+    virtualdomains.emplace(lower(line.substr(0, colon)), line.substr(colon + 1));
+  }
+  return true;
+}
+
+std::optional<std::string> LocalDomains::local_part(std::string_view address) const {
+  Address a = split_address(address);
+  std::string domain = a.domain.empty() ? me : lower(a.domain);
+  std::string local = lower(a.local);
+  if (locals.count(domain)) return local;
+  auto find = [&](const std::string& key) -> std::optional<std::optional<std::string>> {
+    auto it = virtualdomains.find(key);
+    if (it == virtualdomains.end()) return std::nullopt;
+    if (it->second.empty()) return std::optional<std::string>();  // an exception: remote
+    return std::optional<std::string>(lower(it->second) + "-" + local);
+  };
+  if (auto r = find(local + "@" + domain)) return *r;
+  if (auto r = find(domain)) return *r;
+  for (auto dot = domain.find('.'); dot != std::string::npos; dot = domain.find('.', dot + 1))
+    if (auto r = find(domain.substr(dot))) return *r;
+  return std::nullopt;
+}
+
+}  // namespace postern

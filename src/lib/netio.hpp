@@ -1,0 +1,72 @@
+// netio: how the network daemons (smtpd, later pop3d and imapd) talk to
+// their client. Every read waits at most a timeout, every line read is
+// bounded, replies are buffered and flushed before the daemon waits for
+// input (so pipelined commands get their replies in one write, in order).
+// The bytes move through a Transport: a pair of descriptors today (a socket
+// from tcpserver or inetd, or a pipe pair from sendmail -bs), and later a
+// TLS process's pipes, without the protocol code knowing which.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+namespace postern {
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // Reads at most n bytes, waiting at most timeout seconds. Returns the
+  // count, 0 at end of input, -1 on error (errno ETIMEDOUT on timeout).
+  virtual ssize_t read(char* buf, std::size_t n, int timeout) = 0;
+  // Writes all of data within timeout seconds; false (errno set) otherwise.
+  virtual bool write(std::string_view data, int timeout) = 0;
+};
+
+// Reads from one descriptor and writes to another (0 and 1).
+class FdTransport : public Transport {
+ public:
+  FdTransport(int in, int out) : in_(in), out_(out) {}
+  ssize_t read(char* buf, std::size_t n, int timeout) override;
+  bool write(std::string_view data, int timeout) override;
+
+ private:
+  int in_, out_;
+};
+
+class NetIO {
+ public:
+  enum class Read {
+    line,     // a whole line, its '\n' included
+    partial,  // max bytes of a line with no '\n' yet; the rest follows
+    eof,      // the client closed (a last unterminated line comes first, as partial)
+    timeout,  // nothing arrived for timeout seconds
+    error,    // a read or write error
+  };
+  NetIO(Transport& t, int timeout) : t_(t), timeout_(timeout) {}
+  void set_timeout(int seconds) { timeout_ = seconds; }
+
+  // The next line, or the next max bytes of a line longer than max.
+  Read line(std::string& out, std::size_t max);
+  // Up to max bytes (at least one), whatever is buffered or arrives next.
+  Read some(std::string& out, std::size_t max);
+  // Bytes received and not yet read: nonzero when the client pipelines.
+  std::size_t buffered() const { return buf_.size() - pos_; }
+
+  // Queues a reply; it goes out at flush() or before the next wait for input.
+  void put(std::string_view text) { out_ += text; }
+  bool flush();
+  bool failed() const { return failed_; }
+
+ private:
+  Read fill();
+  Transport& t_;
+  int timeout_;
+  std::string buf_;
+  std::size_t pos_ = 0;
+  std::string out_;
+  bool eof_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace postern

@@ -1,0 +1,94 @@
+// smtp_data: the message text of an SMTP transaction, as smtpd receives it
+// with DATA or BDAT, turned into what the queue stores (LF line ends), with
+// the checks that keep SMTP smuggling and mail loops out:
+//
+//  - Only CRLF ends a line. A bare LF or a lone CR anywhere in the text is
+//    a problem: the message is refused (nothing is queued), but the text is
+//    still read to its real end, so no byte of it is ever taken as a
+//    command.
+//  - Only CRLF "." CRLF ends DATA: a line holding a single "." that follows
+//    a line ended by CRLF (or the DATA command itself). "<LF>.<LF>",
+//    "<CR>.<CR>", "<LF>.<CR><LF>", "<CR><LF>.<LF>" and the rest are text.
+//  - The size is bounded (databytes), the header is bounded, and too many
+//    Received: or Delivered-To: fields (a mail loop) refuse the message.
+//
+// Nothing here reads or writes a descriptor, so every rule is unit-tested.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace postern::smtp {
+
+enum class Problem {
+  none,
+  bare_lf,        // a LF not preceded by CR
+  lone_cr,        // a CR not followed by LF
+  too_big,        // more than max_bytes after conversion
+  header_too_big, // a header longer than max_header
+  too_many_hops,  // more than max_hops Received:/Delivered-To: fields
+};
+
+struct Limits {
+  std::size_t max_bytes = 0;  // 0: no limit
+  std::size_t max_header = 256 * 1024;
+  int max_hops = 100;
+};
+
+// CRLF text in, LF text out, with the checks above. Feed it pieces of any
+// size (a CRLF may be split between two pieces); take() what is ready.
+class MessageText {
+ public:
+  explicit MessageText(const Limits& limits) : limits_(limits) {}
+  void feed(std::string_view crlf_text);
+  // The end of the text: a CR left waiting is a lone CR.
+  void finish();
+  // The converted text so far (cleared). Nothing more comes out once there
+  // is a problem: the message will not be queued.
+  std::string take();
+  Problem problem() const { return problem_; }
+  std::size_t size() const { return size_; }  // bytes after conversion
+  int hops() const { return hops_; }
+
+ private:
+  void emit(char c);
+  void header_byte(char c);
+  void set(Problem p) {
+    if (problem_ == Problem::none) problem_ = p;
+  }
+  Limits limits_;
+  std::string out_;
+  Problem problem_ = Problem::none;
+  bool pending_cr_ = false;
+  std::size_t size_ = 0;
+  // The header, seen one byte at a time.
+  bool in_header_ = true;
+  std::size_t header_bytes_ = 0;
+  std::size_t col_ = 0;        // bytes in the current line
+  std::string head_;           // its first bytes, lowercased
+  bool field_ = false;         // the current line starts a field
+  bool not_field_ = false;     // ... or can be no field (ends the header)
+  bool space_ = false;         // white space after the name
+  int hops_ = 0;
+};
+
+// The DATA reader: takes the pieces NetIO::line gives (whole lines ending
+// in '\n', or fragments of longer lines), finds the end, undoes the dot
+// stuffing and passes the rest to a MessageText.
+class DataDecoder {
+ public:
+  explicit DataDecoder(MessageText& text) : text_(text) {}
+  // True when piece is the line that ends DATA (it is not fed).
+  bool piece(std::string_view p);
+
+ private:
+  MessageText& text_;
+  bool line_start_ = true;  // the next piece starts a line
+  bool after_crlf_ = true;  // the line before ended in CRLF
+  char last_ = '\n';
+};
+
+// Short reply text for a problem, e.g. for a log line.
+std::string problem_text(Problem p);
+
+}  // namespace postern::smtp

@@ -1,0 +1,86 @@
+// newaliases: compiles the aliases file (control/aliases, default
+// /etc/aliases) into FILE.cdb, which aliasforward reads.
+//
+// Every bad line is reported with its number, and then nothing changes: the
+// old database stays in place. The new one replaces it atomically, so a
+// delivery never reads half a database. Aliases that refer to each other in
+// a circle are reported as a warning (a circle is fine when one of its
+// names is also a user, who then gets the mail). Exit 0 on success, 100 on
+// a bad file, 111 when a file cannot be read or written.
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+
+#include "aliases.hpp"
+#include "aliases_path.hpp"
+#include "cdb.hpp"
+#include "io.hpp"
+#include "log.hpp"
+#include "strings.hpp"
+
+using namespace postern;
+
+namespace {
+
+// Reports each circle of alias names once.
+void warn_loops(const std::map<std::string, const aliases::Entry*>& byname) {
+  std::set<std::string> done;
+  std::vector<std::string> path;
+  std::set<std::string> on_path;
+  std::function<void(const std::string&)> visit = [&](const std::string& name) {
+    if (on_path.count(name)) {
+      std::string circle;
+      bool in = false;
+      for (auto& p : path) {
+        if (p == name) in = true;
+        if (in) circle += p + " -> ";
+      }
+      std::fprintf(stderr, "newaliases: warning: a loop: %s%s\n", circle.c_str(), name.c_str());
+      return;
+    }
+    if (done.count(name)) return;
+    auto it = byname.find(name);
+    if (it == byname.end()) return;
+    path.push_back(name);
+    on_path.insert(name);
+    for (auto& t : it->second->targets)
+      if (aliases::kind_of(t) == aliases::Kind::address && t.find('@') == std::string::npos) visit(lower(t));
+    on_path.erase(name);
+    path.pop_back();
+    done.insert(name);
+  };
+  for (auto& [name, e] : byname) visit(name);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  log::set_program("newaliases");
+  (void)argv;
+  if (argc > 1) log::die(100, "usage: newaliases");
+  auto path = aliases::file_path();
+  if (!path) log::die(111, "unable to read control/aliases");
+  auto text = read_file(*path, 64 << 20);
+  if (!text) log::die(111, "unable to read " + *path);
+  std::vector<aliases::Error> errors;
+  auto entries = aliases::parse(*text, errors);
+  std::map<std::string, const aliases::Entry*> byname;
+  for (auto& e : entries) {
+    auto [it, fresh] = byname.emplace(e.name, &e);
+    if (!fresh) errors.push_back({e.line, e.name + " is already defined on line " + std::to_string(it->second->line)});
+  }
+  for (auto& e : errors) std::fprintf(stderr, "newaliases: %s line %d: %s\n", path->c_str(), e.line, e.why.c_str());
+  if (!errors.empty()) log::die(100, path->substr(0) + ".cdb left unchanged");
+  warn_loops(byname);
+
+  CdbWriter out;
+  std::string db = *path + ".cdb";
+  if (!out.start(db)) log::die(111, "unable to create " + db + ".tmp");
+  for (auto& e : entries)
+    if (!out.add(e.name, aliases::encode_targets(e.targets))) log::die(111, "unable to write " + db + ".tmp");
+  if (!out.finish()) log::die(111, "unable to install " + db);
+  std::printf("newaliases: %zu aliases in %s\n", entries.size(), db.c_str());
+  return 0;
+}

@@ -1,0 +1,56 @@
+// client: who is talking to smtpd. tcpserver (or tcp-env under inetd) puts
+// the client's address in TCPREMOTEIP and its reverse name in
+// TCPREMOTEHOST, and tcpserver's rules may set RELAYCLIENT. Without
+// TCPREMOTEIP, a socket on descriptor 0 still names its peer (inetd with no
+// tcp-env); anything else is a local caller (sendmail -bs), who could run
+// inject anyway and so may relay.
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "log.hpp"
+#include "smtpd.hpp"
+
+namespace postern::smtpd {
+
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(log::printable(v, 255)) : std::string();
+}
+
+}  // namespace
+
+std::string Client::name() const { return local ? "local uid " + std::to_string(uid) : ip; }
+
+Client identify_client() {
+  Client c;
+  if (const char* r = std::getenv("RELAYCLIENT")) c.relayclient = std::string(r);
+  if (std::getenv("TCPREMOTEIP")) {
+    c.ip = env("TCPREMOTEIP");
+    c.host = env("TCPREMOTEHOST");
+    c.info = env("TCPREMOTEINFO");
+    return c;
+  }
+  struct sockaddr_storage sa {};
+  socklen_t len = sizeof sa;
+  if (::getpeername(0, reinterpret_cast<struct sockaddr*>(&sa), &len) == 0) {
+    char host[NI_MAXHOST];
+    if (::getnameinfo(reinterpret_cast<struct sockaddr*>(&sa), len, host, sizeof host, nullptr, 0,
+                      NI_NUMERICHOST) == 0)
+      c.ip = host;
+    else
+      c.ip = "unknown";
+    return c;
+  }
+  c.local = true;
+  c.uid = ::getuid();
+  if (!c.relayclient) c.relayclient = "";
+  return c;
+}
+
+}  // namespace postern::smtpd

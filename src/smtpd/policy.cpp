@@ -1,0 +1,84 @@
+// policy: the control files smtpd reads when a connection starts, with
+// qmail-smtpd's names and meanings, and the decisions they make.
+#include <cerrno>
+
+#include "address.hpp"
+#include "conf.hpp"
+#include "control.hpp"
+#include "recipients.hpp"
+#include "smtpd.hpp"
+#include "strings.hpp"
+#include "unique.hpp"
+
+namespace postern::smtpd {
+
+bool Policy::load(std::string& why) {
+  auto m = control::line("me", host_name());
+  if (!m) return why = "unable to read control/me", false;
+  me = *m;
+  auto g = control::line("smtpgreeting", me);
+  auto db = control::number("databytes", 52428800);
+  auto t = control::number("timeoutsmtpd", 1200);
+  auto mr = control::number("maxrcpt", 1000);
+  auto bad = control::lines("badmailfrom");
+  auto hosts = control::lines("rcpthosts");
+  if (!g || !db || !t || !mr || !bad || !hosts)
+    return why = "unable to read control/smtpgreeting, databytes, timeoutsmtpd, maxrcpt, badmailfrom or rcpthosts, or a number there is malformed", false;
+  greeting = *g;
+  databytes = *db;
+  timeout = *t == 0 ? 1200 : *t;
+  max_rcpt = *mr == 0 ? 1000 : *mr;
+  for (auto& b : *bad) badmailfrom_.insert(lower(b));
+  for (auto& h : *hosts) rcpthosts_.insert(lower(h));
+  if (more_.open(conf::path("control/morercpthosts.cdb"))) {
+    have_more_ = true;
+  } else if (errno != ENOENT) {
+    return why = "unable to open control/morercpthosts.cdb", false;
+  }
+  if (recipients_.open(conf::path("control/recipients.cdb"))) {
+    have_recipients_ = true;
+  } else if (errno != ENOENT) {
+    return why = "unable to open control/recipients.cdb", false;
+  }
+  return domains_.load(why);
+}
+
+bool Policy::bad_sender(const std::string& address) const {
+  if (badmailfrom_.empty() || address.empty()) return false;
+  std::string a = lower(address);
+  if (badmailfrom_.count(a)) return true;
+  auto at = a.rfind('@');
+  return at != std::string::npos && badmailfrom_.count(a.substr(at));
+}
+
+// qmail's rules: the domain itself, or an entry ".example.org" for any
+// name below example.org; in morercpthosts.cdb the same keys.
+bool Policy::relay_allowed(const std::string& address) {
+  Address a = split_address(address);
+  if (a.domain.empty()) return false;
+  std::string d = lower(a.domain);
+  if (!d.empty() && d.back() == '.') d.pop_back();
+  auto listed = [&](const std::string& key) {
+    if (rcpthosts_.count(key)) return true;
+    return have_more_ && more_.find(key).has_value();
+  };
+  if (listed(d)) return true;
+  for (auto dot = d.find('.'); dot != std::string::npos; dot = d.find('.', dot + 1))
+    if (listed(d.substr(dot))) return true;
+  return false;
+}
+
+Policy::Rcpt Policy::check_local(const std::string& address) {
+  auto local = domains_.local_part(address);
+  if (!local) return Rcpt::ok;  // not ours to know
+  if (*local == "postmaster") return Rcpt::ok;  // RFC 5321 4.5.1
+  if (!have_recipients_) return Rcpt::ok;       // no database: accept, as qmail
+  switch (recipients::lookup(recipients_, *local)) {
+    case recipients::Known::yes: return Rcpt::ok;
+    case recipients::Known::no: return Rcpt::unknown;
+    case recipients::Known::error: return Rcpt::error;
+  }
+  return Rcpt::error;
+}
+
+}  // namespace postern::smtpd

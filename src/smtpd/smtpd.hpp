@@ -1,0 +1,121 @@
+// smtpd's parts: who the client is (client.cpp), the control files and
+// the checks they decide (policy.cpp), the message reader for DATA and BDAT
+// (message.cpp) and the protocol state machine (session.cpp).
+#pragma once
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cdb.hpp"
+#include "envelope.hpp"
+#include "local_domains.hpp"
+#include "netio.hpp"
+#include "queue_client.hpp"
+#include "smtp_data.hpp"
+
+namespace postern::smtpd {
+
+// Bounds that no control file changes.
+constexpr std::size_t max_command_line = 1000;  // RFC 5321 4.5.3.1.4 says 512; extensions need more
+constexpr std::size_t data_piece = 65536;        // DATA lines longer than this arrive in pieces
+constexpr int max_errors = 10;                   // bad commands before the connection is closed
+constexpr int max_commands = 10000;              // commands in one connection
+
+struct Client {
+  bool local = false;        // sendmail -bs: a local user on stdin/stdout
+  std::string ip;            // TCPREMOTEIP
+  std::string host;          // TCPREMOTEHOST, or empty
+  std::string info;          // TCPREMOTEINFO, or empty
+  std::optional<std::string> relayclient;  // RELAYCLIENT's value, when set
+  unsigned uid = 0;          // the caller, in local mode
+  // "1.2.3.4" or "local uid 1000", for log lines.
+  std::string name() const;
+};
+
+// Works out the client from tcpserver's (or tcp-env's) variables; without
+// them, from the socket on descriptor 0, or as a local caller when 0 is no
+// socket.
+Client identify_client();
+
+class Policy {
+ public:
+  // Reads the control files; false with why set when one is unreadable.
+  bool load(std::string& why);
+
+  std::string me, greeting;
+  unsigned long databytes = 0;    // 0: no limit
+  unsigned long timeout = 1200;
+  unsigned long max_rcpt = 1000;
+  int max_hops = 100;
+
+  bool bad_sender(const std::string& address) const;
+  // May this client send to this recipient? rcpthosts, morercpthosts.cdb.
+  bool relay_allowed(const std::string& address);
+  enum class Rcpt { ok, unknown, error };
+  // Unknown local recipients, from control/recipients.cdb (when there is one).
+  Rcpt check_local(const std::string& address);
+
+ private:
+  std::set<std::string> badmailfrom_;  // lowercased addresses and "@domain"
+  std::set<std::string> rcpthosts_;
+  bool have_more_ = false;
+  CdbReader more_;
+  LocalDomains domains_;
+  bool have_recipients_ = false;
+  CdbReader recipients_;
+};
+
+// The message of one transaction, on its way into the queue.
+class Incoming {
+ public:
+  Incoming(const smtp::Limits& limits, std::string received);
+  // Adds text in SMTP form (CRLF line ends, dot stuffing undone).
+  void feed(std::string_view text);
+  // Ends the text and queues the message: the SMTP reply.
+  std::string finish(const Envelope& envelope, const std::string& id, const std::string& client);
+  smtp::MessageText& text() { return text_; }
+
+ private:
+  void drain();
+  smtp::MessageText text_;
+  std::unique_ptr<QueueClient> queue_;
+  bool write_failed_ = false;
+};
+
+class Session {
+ public:
+  Session(NetIO& io, Policy& policy, const Client& client) : io_(io), policy_(policy), client_(client) {}
+  // Greets the client and serves it until QUIT, end of input, a timeout or
+  // too many errors. Returns the exit code.
+  int run();
+
+ private:
+  bool command(const std::string& line);  // false: close the connection
+  void reply(const std::string& text);
+  void helo(const std::string& arg, bool extended);
+  void mail(const std::string& arg);
+  void rcpt(const std::string& arg);
+  bool data();
+  bool bdat(const std::string& arg);
+  void reset();
+  std::string received_line(const std::string& id) const;
+  std::string accept_message(Incoming& in);
+  bool error();  // counts a bad command; false when there were too many
+
+  NetIO& io_;
+  Policy& policy_;
+  const Client& client_;
+  std::string helo_;
+  bool extended_ = false;
+  bool have_mail_ = false;
+  bool utf8_ = false;
+  Envelope envelope_;
+  std::unique_ptr<Incoming> chunks_;  // a BDAT transaction in progress
+  bool chunks_refused_ = false;       // BDAT without valid recipients
+  int errors_ = 0;
+  int messages_ = 0;
+};
+
+}  // namespace postern::smtpd
