@@ -21,11 +21,10 @@
 // Names that lead back to themselves deliver to the Unix user of that name
 // (sendmail's rule); a circle with no such user bounces as a loop.
 #include <pwd.h>
-#include <sys/wait.h>
-#include <unistd.h>
+
+#include <cstdlib>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <string>
@@ -34,7 +33,7 @@
 #include "aliases.hpp"
 #include "aliases_path.hpp"
 #include "cdb.hpp"
-#include "conf.hpp"
+#include "delivery_env.hpp"
 #include "io.hpp"
 #include "log.hpp"
 #include "status.hpp"
@@ -50,11 +49,6 @@ constexpr std::size_t max_targets = 10000;
 [[noreturn]] void quit(int code, const std::string& text) {
   write_all(1, text + "\n");
   std::exit(code);
-}
-
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
 }
 
 struct Expansion {
@@ -127,11 +121,11 @@ int main(int argc, char** argv) {
   log::set_program("aliasforward");
   bool pass = argc == 2 && std::string_view(argv[1]) == "-p";
   if (argc > 2 || (argc == 2 && !pass)) quit(status::temporary, "usage: aliasforward [-p] (#4.3.5)");
-  std::string key = env("DEFAULT");
-  if (key.empty()) key = env("EXT");
-  if (key.empty()) key = env("LOCAL");
+  std::string key = delivery_env::get("DEFAULT");
+  if (key.empty()) key = delivery_env::get("EXT");
+  if (key.empty()) key = delivery_env::get("LOCAL");
   key = lower(key);
-  std::string host = env("HOST");
+  std::string host = delivery_env::get("HOST");
   if (key.empty() || host.empty()) quit(status::temporary, "aliasforward runs from a .qmail file. (#4.3.5)");
 
   auto path = aliases::file_path();
@@ -156,28 +150,10 @@ int main(int argc, char** argv) {
   std::string instructions;
   for (auto& l : x.lines) instructions += l + "\n";
 
-  std::string sender = env("SENDER");
+  std::string sender = delivery_env::get("SENDER");
   if (db.find("owner-" + key)) sender = "owner-" + key + "@" + host;
 
-  // local does the deliveries, as this same user, on the same message.
-  std::string prog = conf::path("bin/local");
-  std::vector<std::string> args = {prog, "-i", env("USER"), env("HOME"), env("LOCAL"), "", "", host, sender,
-                                   instructions};
-  std::vector<char*> cargv;
-  for (auto& a : args) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  if (::lseek(0, 0, SEEK_SET) != 0 && errno != ESPIPE) quit(status::temporary, "Unable to rewind the message. (#4.3.0)");
-  pid_t pid = ::fork();
-  if (pid < 0) quit(status::temporary, "Unable to fork. (#4.3.0)");
-  if (pid == 0) {
-    ::execv(prog.c_str(), cargv.data());
-    quit(status::temporary, "Unable to run " + prog + ". (#4.3.0)");
-  }
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR) quit(status::temporary, "Unable to wait for local. (#4.3.0)");
-  if (!WIFEXITED(st)) return status::temporary;
-  int code = WEXITSTATUS(st);
+  int code = delivery_env::deliver(instructions, sender);
   if (code == status::ok && pass) return status::ok_stop;
   return code;
 }

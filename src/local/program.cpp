@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "conf.hpp"
 #include "dot_qmail.hpp"
 #include "io.hpp"
 #include "local.hpp"
@@ -35,7 +36,8 @@ constexpr auto max_run = std::chrono::hours(1);
 
 std::vector<std::string> environment(const Context& c) {
   std::vector<std::string> env = {
-      "PATH=/usr/local/bin:/usr/bin:/bin",
+      // postern's own programs first, so that |preline procmail just works.
+      "PATH=" + conf::path("bin") + ":/usr/local/bin:/usr/bin:/bin",
       "SENDER=" + c.sender,
       "NEWSENDER=" + c.sender,
       "RECIPIENT=" + c.recipient,
