@@ -40,7 +40,14 @@ def wait_for(predicate, timeout=20, what="condition"):
 
 
 def maildir_files(maildir, sub="new"):
-    return sorted(glob.glob(os.path.join(maildir, sub, "*")))
+    """The messages in a Maildir folder, oldest first (by the time they
+    were written: Maildir names do not sort by time)."""
+    def key(path):
+        try:
+            return (os.stat(path).st_mtime_ns, path)
+        except FileNotFoundError:
+            return (0, path)
+    return sorted(glob.glob(os.path.join(maildir, sub, "*")), key=key)
 
 
 def read_message(path):
