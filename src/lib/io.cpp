@@ -98,9 +98,10 @@ bool write_file_atomic(const std::string& path, std::string_view data, int mode,
 bool LineReader::fill() {
   if (pos_ > 0 && pos_ == buf_.size()) {
     buf_.clear();
-    pos_ = 0;
+    scanned_ = pos_ = 0;
   } else if (pos_ > 65536) {
     buf_.erase(0, pos_);
+    scanned_ -= std::min(scanned_, pos_);
     pos_ = 0;
   }
   char tmp[16384];
@@ -119,7 +120,10 @@ bool LineReader::fill() {
 LineReader::Result LineReader::next(std::string& line) {
   line.clear();
   for (;;) {
-    std::size_t nl = buf_.find('\n', pos_);
+    // Only bytes not searched before are searched: a long line costs
+    // linear time, not quadratic.
+    std::size_t nl = buf_.find('\n', std::max(pos_, scanned_));
+    scanned_ = nl == std::string::npos ? buf_.size() : nl + 1;
     if (nl != std::string::npos) {
       if (nl + 1 - pos_ > max_) {
         pos_ = nl + 1;
@@ -133,7 +137,7 @@ LineReader::Result LineReader::next(std::string& line) {
       // Too long already: discard through the end of this line.
       for (;;) {
         buf_.clear();
-        pos_ = 0;
+        scanned_ = pos_ = 0;
         if (eof_) return Result::too_long;
         if (!fill()) return Result::error;
         std::size_t e = buf_.find('\n');

@@ -69,6 +69,7 @@ class LineReader {
   std::size_t max_;
   std::string buf_;
   std::size_t pos_ = 0;
+  std::size_t scanned_ = 0;  // bytes before this hold no '\n' past pos_
   bool eof_ = false;
 };
 
