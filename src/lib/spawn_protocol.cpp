@@ -9,12 +9,16 @@
 namespace postern::spawn {
 
 std::string encode(const Request& r) {
-  std::string out = std::to_string(r.delnum);
-  for (const std::string& f : {r.id, r.sender, r.recipient}) {
-    out += '\0';
-    out += f;
-  }
+  std::string out = r.id;
   out += '\0';
+  out += r.sender;
+  out += '\0';
+  for (auto& t : r.targets) {
+    out += std::to_string(t.delnum);
+    out += '\0';
+    out += t.recipient;
+    out += '\0';
+  }
   out += '\n';
   return out;
 }
@@ -31,12 +35,15 @@ std::optional<Request> decode_request(std::string_view line) {
   if (line.empty() || line.back() != '\0') return std::nullopt;
   line.remove_suffix(1);
   auto f = split(line, '\0');
-  if (f.size() != 4) return std::nullopt;
-  auto delnum = to_number(f[0]);
-  if (!delnum || !queue_dirs::valid_id(f[1]) || !valid_envelope_address(f[2]) || f[3].empty() ||
-      !valid_envelope_address(f[3]))
-    return std::nullopt;
-  return Request{*delnum, f[1], f[2], f[3]};
+  if (f.size() < 4 || f.size() % 2 != 0 || (f.size() - 2) / 2 > max_recipients) return std::nullopt;
+  Request r{f[0], f[1], {}};
+  if (!queue_dirs::valid_id(r.id) || !valid_envelope_address(r.sender)) return std::nullopt;
+  for (std::size_t i = 2; i < f.size(); i += 2) {
+    auto delnum = to_number(f[i]);
+    if (!delnum || f[i + 1].empty() || !valid_envelope_address(f[i + 1])) return std::nullopt;
+    r.targets.push_back({*delnum, f[i + 1]});
+  }
+  return r;
 }
 
 std::optional<Report> decode_report(std::string_view line) {

@@ -1,7 +1,12 @@
-// spawn_protocol: the records send exchanges with lspawn (and later rspawn).
+// spawn_protocol: the records send exchanges with lspawn and rspawn.
 //
-//   request  send -> spawn:  delnum NUL id NUL sender NUL recipient NUL LF
+//   request  send -> spawn:  id NUL sender NUL (delnum NUL recipient NUL)... LF
 //   report   spawn -> send:  delnum NUL result NUL text LF
+//
+// A request names one message and one or more of its recipients, each with
+// the delivery number its report will carry. lspawn gets one recipient a
+// request; rspawn gets all the recipients of a message at one domain, so
+// one SMTP session carries them (at most max_recipients).
 //
 // result is status::delivered, deferred or failed ('K', 'Z', 'D'). A report
 // is at most report_max bytes, so that the concurrent deliveries of one
@@ -11,17 +16,23 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace postern::spawn {
 
 constexpr std::size_t report_max = 1100;
-constexpr std::size_t request_max = 2200;
+constexpr std::size_t max_recipients = 100;
+constexpr std::size_t request_max = 1100 * (max_recipients + 1);
+
+struct Target {
+  unsigned long delnum = 0;
+  std::string recipient;
+};
 
 struct Request {
-  unsigned long delnum = 0;
   std::string id;
   std::string sender;
-  std::string recipient;
+  std::vector<Target> targets;
 };
 
 struct Report {

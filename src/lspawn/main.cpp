@@ -84,7 +84,7 @@ int run_collect(char* const* argv, int in, std::size_t max, std::string& output,
 
 spawn::Report deliver(const spawn::Request& req) {
   spawn::Report rep;
-  rep.delnum = req.delnum;
+  rep.delnum = req.targets[0].delnum;
   rep.result = status::deferred;
 
   Fd mess(::open(queue_dirs::mess(req.id).c_str(), O_RDONLY | O_CLOEXEC));
@@ -93,7 +93,7 @@ spawn::Report deliver(const spawn::Request& req) {
     return rep;
   }
 
-  Address rcpt = split_address(req.recipient);
+  Address rcpt = split_address(req.targets[0].recipient);
   std::string local = lower(rcpt.local);
   std::string getpw = conf::path("bin/getpw");
   char* gargv[] = {getpw.data(), local.data(), nullptr};
@@ -162,13 +162,13 @@ int main(int argc, char** argv) {
     auto r = in.next(line);
     if (r == LineReader::Result::eof || r == LineReader::Result::error) return 0;
     auto req = r == LineReader::Result::line ? spawn::decode_request(line) : std::nullopt;
-    if (!req) {
+    if (!req || req->targets.size() != 1) {
       log::line("refused a malformed request from send");
       continue;
     }
     pid_t pid = ::fork();
     if (pid < 0) {
-      write_all(1, spawn::encode(spawn::Report{req->delnum, status::deferred, "unable to fork"}));
+      write_all(1, spawn::encode(spawn::Report{req->targets[0].delnum, status::deferred, "unable to fork"}));
       continue;
     }
     if (pid == 0) {

@@ -156,18 +156,34 @@ void Scheduler::start_due(std::time_t now) {
       }
       unsigned long limit = r.channel == 'L' ? controls_.concurrency_local : controls_.concurrency_remote;
       if (ch->busy >= limit) continue;
-      unsigned long delnum = next_delnum_++;
-      spawn::Request req{delnum, id, m.state.sender, r.address};
+      // A remote request carries every due recipient of this message at the
+      // same domain, so that one SMTP session delivers them all.
+      std::vector<std::size_t> batch{i};
+      if (r.channel == 'R') {
+        std::string domain = lower(split_address(r.address).domain);
+        for (std::size_t j = i + 1; j < m.state.recipients.size() && batch.size() < spawn::max_recipients; ++j) {
+          auto& o = m.state.recipients[j];
+          if (o.channel == 'R' && o.state == 'P' && o.next_try <= now && !m.busy[j] &&
+              valid_envelope_address(o.address) && lower(split_address(o.address).domain) == domain)
+            batch.push_back(j);
+        }
+      }
+      spawn::Request req{id, m.state.sender, {}};
+      unsigned long first = next_delnum_;
+      for (auto j : batch) req.targets.push_back({next_delnum_++, m.state.recipients[j].address});
       if (!write_all(ch->to, spawn::encode(req))) {
         log::line("unable to talk to the {} spawn: {}", r.channel == 'L' ? "local" : "remote", std::strerror(errno));
         ch->to = -1;
         continue;
       }
       ++ch->busy;
-      ++m.in_flight;
-      m.busy[i] = true;
-      ++r.attempts;
-      deliveries_.emplace(delnum, Delivery{id, i, ch});
+      requests_[first] = batch.size();
+      for (std::size_t k = 0; k < batch.size(); ++k) {
+        ++m.in_flight;
+        m.busy[batch[k]] = true;
+        ++m.state.recipients[batch[k]].attempts;
+        deliveries_.emplace(first + k, Delivery{id, batch[k], ch, first});
+      }
     }
     if (m.dirty) save(m);
   }
@@ -213,7 +229,11 @@ void Scheduler::read_reports(Channel& channel) {
 }
 
 void Scheduler::apply(const Delivery& d, char result, const std::string& text, std::time_t now) {
-  --d.channel->busy;
+  // The spawn's slot is free once every recipient of the request reported.
+  if (auto req = requests_.find(d.request); req != requests_.end() && --req->second == 0) {
+    requests_.erase(req);
+    --d.channel->busy;
+  }
   Message& m = messages_.at(d.id);
   --m.in_flight;
   m.busy[d.index] = false;

@@ -63,6 +63,7 @@ class Scheduler {
     std::string id;
     std::size_t index;
     Channel* channel;
+    unsigned long request;  // the first delnum of the request it went in
   };
 
   bool load(const std::string& id);
@@ -79,6 +80,7 @@ class Scheduler {
   int clean_to_, clean_from_;
   std::map<std::string, Message> messages_;
   std::map<unsigned long, Delivery> deliveries_;
+  std::map<unsigned long, std::size_t> requests_;  // request -> recipients not yet reported
   unsigned long next_delnum_ = 1;
 };
 
