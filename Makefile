@@ -23,7 +23,7 @@ SANFLAGS := -Wno-error=maybe-uninitialized -fsanitize=address,undefined -fno-omi
 endif
 OBJ := build/obj$(if $(SAN),-asan)
 INST := build/inst/$(subst /,_,$(CONF_HOME))$(if $(SINGLE),-single)$(if $(SAN),-asan)
-LIBS := -lsodium -lfmt -lcdb -lssl -lcrypto
+LIBS := -lsodium -lfmt -lcdb -lssl -lcrypto -lresolv -lcrypt
 
 PROGRAMS := $(sort $(patsubst src/%/main.cpp,%,$(wildcard src/*/main.cpp)))
 LIB_SRC := $(wildcard src/lib/*.cpp)
