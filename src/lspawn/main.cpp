@@ -126,9 +126,15 @@ spawn::Report deliver(const spawn::Request& req) {
     return rep;
   }
 
+  // getpw worked on the lowercased local part; local gets the extension as
+  // it was written (it lowercases it for file names itself), so DEFAULT and
+  // EXT keep the sender's case.
+  std::string ext = user->ext;
+  if (ext.size() <= rcpt.local.size() && lower(rcpt.local.substr(rcpt.local.size() - ext.size())) == ext)
+    ext = rcpt.local.substr(rcpt.local.size() - ext.size());
   std::string prog = conf::path("bin/local");
   std::vector<std::string> args = {prog,          user->user, user->home, rcpt.local, user->dash,
-                                   user->ext,     rcpt.domain, req.sender, default_delivery};
+                                   ext,           rcpt.domain, req.sender, default_delivery};
   std::vector<char*> largv;
   for (auto& a : args) largv.push_back(a.data());
   largv.push_back(nullptr);

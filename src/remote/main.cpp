@@ -1,0 +1,61 @@
+// remote: delivers one message over SMTP to the recipients at one domain.
+//
+//   remote DOMAIN SENDER RECIPIENT...
+//
+// rspawn runs it as posternr with the queue's message file on fd 0. It
+// finds the route (route.hpp: control/smtproutes, MX, A/AAAA, literals),
+// connects (skipping hosts that timed out lately, see tcpto(8)) and talks
+// SMTP (session.hpp), all recipients in one session. It prints one line
+// for each recipient, in order: "K text" delivered, "Z text" try again
+// later, "D text" failed for good, where text is the remote host's reply
+// or our reason. Exit 0 after printing; 111 when it could not work at all
+// (rspawn then defers every recipient).
+//
+// Control files: helohost (default me), timeoutconnect (60 s),
+// timeoutremote (1200 s), outgoingip, smtproutes, me, locals.
+#include <signal.h>
+
+#include <string>
+#include <vector>
+
+#include "control.hpp"
+#include "io.hpp"
+#include "log.hpp"
+#include "route.hpp"
+#include "session.hpp"
+#include "unique.hpp"
+
+using namespace postern;
+using namespace postern::remote;
+
+int main(int argc, char** argv) {
+  log::set_program("remote");
+  ::signal(SIGPIPE, SIG_IGN);
+  if (argc < 4) log::die(111, "usage: remote domain sender recipient...");
+  std::string domain = argv[1];
+  std::string sender = argv[2];
+  std::vector<std::string> recipients(argv + 3, argv + argc);
+
+  auto me = control::line("me", host_name());
+  auto helo = me ? control::line("helohost", *me) : std::nullopt;
+  auto tc = control::number("timeoutconnect", 60);
+  auto tr = control::number("timeoutremote", 1200);
+  auto ip = control::line("outgoingip", "");
+  if (!helo || !tc || !tr || !ip) log::die(111, "unable to read a control file (helohost, timeouts, outgoingip)");
+  Settings settings{*helo, static_cast<int>(std::min(*tc, 3600ul)), static_cast<int>(std::min(*tr, 86400ul)), *ip};
+  int port = 25;
+  auto p = control::number("smtpport", 25);
+  if (p && *p > 0 && *p < 65536) port = static_cast<int>(*p);
+
+  std::vector<Outcome> outcomes;
+  Route route = find_route(domain, port);
+  if (route.result != Route::Result::ok) {
+    outcomes.assign(recipients.size(), Outcome{route.result == Route::Result::permanent ? 'D' : 'Z', route.why});
+  } else {
+    outcomes = deliver(route.destinations, settings, sender, recipients);
+  }
+  std::string out;
+  for (auto& o : outcomes) out += std::string(1, o.result) + " " + log::printable(o.text, 900) + "\n";
+  if (!write_all(1, out)) return 111;
+  return 0;
+}

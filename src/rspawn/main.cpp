@@ -1,0 +1,113 @@
+// rspawn: runs each remote delivery that send asks for, and reports the
+// result of every recipient.
+//
+// start runs it as posternr with send's requests on fd 0 and the reports
+// to send on fd 1 (spawn_protocol.hpp). A request names a message and the
+// recipients at one domain; for each, rspawn forks a worker that opens the
+// message file, runs remote DOMAIN SENDER RECIPIENT... with the message on
+// fd 0, reads remote's one line per recipient and writes one report per
+// recipient. A recipient remote says nothing about (it crashed) is
+// deferred. Concurrency is send's to limit (control/concurrencyremote).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "address.hpp"
+#include "conf.hpp"
+#include "io.hpp"
+#include "log.hpp"
+#include "queue_dirs.hpp"
+#include "spawn_protocol.hpp"
+#include "status.hpp"
+#include "strings.hpp"
+
+using namespace postern;
+
+namespace {
+
+void report_all(const spawn::Request& req, char result, const std::string& text) {
+  for (auto& t : req.targets) write_all(1, spawn::encode(spawn::Report{t.delnum, result, text}));
+}
+
+void deliver(const spawn::Request& req) {
+  Fd mess(::open(queue_dirs::mess(req.id).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!mess.ok()) {
+    report_all(req, status::deferred, "unable to open the message file: " + std::string(std::strerror(errno)));
+    return;
+  }
+  std::string domain = split_address(req.targets[0].recipient).domain;
+  std::vector<std::string> args = {conf::path("bin/remote"), domain, req.sender};
+  for (auto& t : req.targets) args.push_back(t.recipient);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) {
+    report_all(req, status::deferred, "unable to create a pipe");
+    return;
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    report_all(req, status::deferred, "unable to fork");
+    return;
+  }
+  if (pid == 0) {
+    if (::dup2(mess.get(), 0) < 0 || ::dup2(p[1], 1) < 0) ::_exit(111);
+    ::signal(SIGPIPE, SIG_DFL);
+    char* env[] = {const_cast<char*>("PATH=/usr/bin:/bin"), nullptr};
+    ::execve(argv[0], argv.data(), env);
+    ::_exit(111);
+  }
+  ::close(p[1]);
+  LineReader out(p[0], 2000);
+  std::string line;
+  for (auto& t : req.targets) {
+    auto r = out.next(line);
+    std::string_view l = chomp(line);
+    if (r != LineReader::Result::line || l.size() < 2 || std::string_view("KZD").find(l[0]) == std::string_view::npos) {
+      write_all(1, spawn::encode(spawn::Report{t.delnum, status::deferred, "remote ended without a result"}));
+      continue;
+    }
+    write_all(1, spawn::encode(spawn::Report{t.delnum, l[0], std::string(l.substr(2))}));
+  }
+  ::close(p[0]);
+  int st;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+int main() {
+  log::set_program("rspawn");
+  ::signal(SIGCHLD, SIG_IGN);
+  ::signal(SIGPIPE, SIG_IGN);
+  LineReader in(0, spawn::request_max);
+  std::string line;
+  for (;;) {
+    auto r = in.next(line);
+    if (r == LineReader::Result::eof || r == LineReader::Result::error) return 0;
+    auto req = r == LineReader::Result::line ? spawn::decode_request(line) : std::nullopt;
+    if (!req) {
+      log::line("refused a malformed request from send");
+      continue;
+    }
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      report_all(*req, status::deferred, "unable to fork");
+      continue;
+    }
+    if (pid == 0) {
+      ::signal(SIGCHLD, SIG_DFL);
+      deliver(*req);
+      ::_exit(0);
+    }
+  }
+}
