@@ -43,12 +43,8 @@ int main(int argc, char** argv) {
   auto ip = control::line("outgoingip", "");
   if (!helo || !tc || !tr || !ip) log::die(111, "unable to read a control file (helohost, timeouts, outgoingip)");
   Settings settings{*helo, static_cast<int>(std::min(*tc, 3600ul)), static_cast<int>(std::min(*tr, 86400ul)), *ip};
-  int port = 25;
-  auto p = control::number("smtpport", 25);
-  if (p && *p > 0 && *p < 65536) port = static_cast<int>(*p);
-
   std::vector<Outcome> outcomes;
-  Route route = find_route(domain, port);
+  Route route = find_route(domain, 25);
   if (route.result != Route::Result::ok) {
     outcomes.assign(recipients.size(), Outcome{route.result == Route::Result::permanent ? 'D' : 'Z', route.why});
   } else {
