@@ -55,6 +55,7 @@ struct Expansion {
   CdbReader& db;
   std::string host;
   std::vector<std::string> lines;  // .qmail instructions
+  int include_depth = 0;
 
   void add(const std::string& line) {
     if (lines.size() >= max_targets) quit(status::permanent, "The alias expands to too many targets. (#5.4.6)");
@@ -99,11 +100,14 @@ struct Expansion {
 
   void include(std::string path, std::vector<std::string>& chain) {
     path = std::string(trim(path));
+    if (include_depth >= 10) quit(status::permanent, "Include files nest too deeply (a loop?): " + path + ". (#5.4.6)");
     errno = 0;
     auto text = read_file(path, 16 << 20);
-    if (!text)
-      quit(errno == ENOENT ? status::permanent : status::temporary,
-           "Unable to read the include file " + path + ": " + std::strerror(errno) + ". (#4.3.0)");
+    if (!text) {
+      // A missing list is the admin's to fix: wait for it rather than bounce.
+      quit(status::temporary, "Unable to read the include file " + path + ": " + std::strerror(errno) + ". (#4.3.0)");
+    }
+    ++include_depth;
     for (auto& line : split(*text, '\n')) {
       auto l = trim(line);
       if (l.empty() || l.front() == '#') continue;
@@ -112,6 +116,7 @@ struct Expansion {
       if (!why.empty()) quit(status::temporary, "The include file " + path + " has a bad line: " + why + " (#4.3.0)");
       targets(list, chain);
     }
+    --include_depth;
   }
 };
 

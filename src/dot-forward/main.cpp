@@ -79,10 +79,8 @@ int main(int argc, char** argv) {
     }
     if (!why.empty()) quit(status::temporary, "Uh-oh: " + file + " has a bad line: " + why + " (#4.7.0)");
   }
-  if (instructions.empty()) {
-    if (keep_copy) return status::ok;
-    quit(status::temporary, "Uh-oh: " + file + " has no addresses. (#4.7.0)");
-  }
+  // A .forward with nothing in it (or only \USER) leaves the mail here.
+  if (instructions.empty()) return status::ok;
   int code = delivery_env::deliver(instructions, delivery_env::get("SENDER"));
   if (code == status::ok && !keep_copy) return status::ok_stop;
   return code;

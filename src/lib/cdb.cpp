@@ -2,6 +2,7 @@
 #include "cdb.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -41,9 +42,11 @@ std::optional<std::string> CdbReader::find(std::string_view key) {
 
 bool CdbWriter::start(const std::string& path) {
   path_ = path;
-  tmp_ = path + ".tmp";
+  tmp_ = path + ".tmp." + std::to_string(::getpid());
   fd_.reset(::open(tmp_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd_.ok()) return false;
+  // Readers run as other users (postalias, posternd): whatever the umask.
+  if (::fchmod(fd_.get(), 0644) != 0) return false;
   if (cdb_make_start(&make_, fd_.get()) != 0) return false;
   started_ = true;
   return true;

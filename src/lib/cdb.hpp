@@ -30,7 +30,7 @@ class CdbReader {
 
 class CdbWriter {
  public:
-  // Writes into path.tmp; finish() renames it over path.
+  // Writes into path.tmp.PID (mode 0644); finish() renames it over path.
   bool start(const std::string& path);
   bool add(std::string_view key, std::string_view value);
   // fsync, rename, directory fsync; false with errno on any failure (the old

@@ -9,9 +9,9 @@
 // line, -r the Return-Path, -d the Delivered-To. So `|preline procmail` in a
 // .qmail file hands procmail what it gets from a traditional MTA.
 //
-// Exits with program's exit code, so local sees procmail's own 0, 75 or
-// 77 (EX_TEMPFAIL is then temporary as any code but 100 and 64-78 ones).
-// 111 when preline itself fails; 100 on bad usage.
+// Exits with program's exit code, so local judges procmail's own: 0
+// delivered, 75 (EX_TEMPFAIL) temporary, 77 and the other codes local
+// counts as permanent bounce. 111 when preline itself fails; 100 on bad usage.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -6,7 +6,9 @@
 // inject anyway and so may relay.
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -39,6 +41,16 @@ Client identify_client() {
   struct sockaddr_storage sa {};
   socklen_t len = sizeof sa;
   if (::getpeername(0, reinterpret_cast<struct sockaddr*>(&sa), &len) == 0) {
+    // inetd without tcp-env: descriptor 2 is the client too, and log
+    // lines are not for it.
+    struct stat s0 {}, s2 {};
+    if (::fstat(0, &s0) == 0 && ::fstat(2, &s2) == 0 && s0.st_ino == s2.st_ino && s0.st_dev == s2.st_dev) {
+      int null = ::open("/dev/null", O_WRONLY);
+      if (null >= 0 && null != 2) {
+        ::dup2(null, 2);
+        ::close(null);
+      }
+    }
     char host[NI_MAXHOST];
     if (::getnameinfo(reinterpret_cast<struct sockaddr*>(&sa), len, host, sizeof host, nullptr, 0,
                       NI_NUMERICHOST) == 0)

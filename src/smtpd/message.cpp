@@ -9,7 +9,8 @@
 
 namespace postern::smtpd {
 
-Incoming::Incoming(const smtp::Limits& limits, std::string received) : text_(limits) {
+Incoming::Incoming(const smtp::Limits& limits, std::string id, const std::string& received)
+    : text_(limits), id_(std::move(id)) {
   queue_ = std::make_unique<QueueClient>();
   if (!queue_->ok() || !queue_->write(received)) write_failed_ = true;
 }
@@ -25,7 +26,8 @@ void Incoming::drain() {
   if (!queue_->write(ready)) write_failed_ = true;
 }
 
-std::string Incoming::finish(const Envelope& envelope, const std::string& id, const std::string& client) {
+std::string Incoming::finish(const Envelope& envelope, const std::string& client) {
+  const std::string& id = id_;
   text_.finish();
   drain();
   auto problem = text_.problem();
@@ -42,15 +44,18 @@ std::string Incoming::finish(const Envelope& envelope, const std::string& id, co
       case smtp::Problem::none: break;
     }
   }
-  int code = write_failed_ ? 0 : -1;
-  code = queue_->finish(envelope);
+  if (write_failed_) {
+    queue_.reset();  // queue stopped reading: it failed, and queued nothing
+    log::line("queue failed for message {} from {}: unable to write the message", id, client);
+    return "451 4.3.0 the queue failed; try again later";
+  }
+  int code = queue_->finish(envelope);
   queue_.reset();
-  if (code == 0 && !write_failed_) {
+  if (code == 0) {
     log::line("accepted message {} from {} sender <{}> recipients {} bytes {}", id, client,
               log::printable(envelope.sender), envelope.recipients.size(), text_.size());
     return "250 2.0.0 ok " + id;
   }
-  if (code == 0) code = 53;
   log::line("queue failed for message {} from {}: {}", id, client, queue_failure_text(code));
   if (queue_failure_is_permanent(code)) return "554 5.3.0 the queue refused the message: " + queue_failure_text(code);
   return "451 4.3.0 the queue failed: " + queue_failure_text(code) + "; try again later";

@@ -12,7 +12,7 @@
 
 namespace postern::smtpd {
 
-bool Policy::load(std::string& why) {
+bool Policy::load(std::string& why, bool local) {
   auto m = control::line("me", host_name());
   if (!m) return why = "unable to read control/me", false;
   me = *m;
@@ -35,9 +35,12 @@ bool Policy::load(std::string& why) {
   } else if (errno != ENOENT) {
     return why = "unable to open control/morercpthosts.cdb", false;
   }
+  // A local caller (sendmail -bs) may not read the database; it could
+  // inject to any address anyway, and an unknown one bounces to it, so it
+  // goes unchecked then.
   if (recipients_.open(conf::path("control/recipients.cdb"))) {
     have_recipients_ = true;
-  } else if (errno != ENOENT) {
+  } else if (errno != ENOENT && !(local && errno == EACCES)) {
     return why = "unable to open control/recipients.cdb", false;
   }
   return domains_.load(why);

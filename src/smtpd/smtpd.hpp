@@ -42,7 +42,8 @@ Client identify_client();
 class Policy {
  public:
   // Reads the control files; false with why set when one is unreadable.
-  bool load(std::string& why);
+  // local: the client is a local caller (see check_local).
+  bool load(std::string& why, bool local);
 
   std::string me, greeting;
   unsigned long databytes = 0;    // 0: no limit
@@ -70,16 +71,20 @@ class Policy {
 // The message of one transaction, on its way into the queue.
 class Incoming {
  public:
-  Incoming(const smtp::Limits& limits, std::string received);
+  // id names the message in the replies and log lines; received is the
+  // Received: line that goes first.
+  Incoming(const smtp::Limits& limits, std::string id, const std::string& received);
   // Adds text in SMTP form (CRLF line ends, dot stuffing undone).
   void feed(std::string_view text);
+  // Passes what text() has converted on to the queue.
+  void drain();
   // Ends the text and queues the message: the SMTP reply.
-  std::string finish(const Envelope& envelope, const std::string& id, const std::string& client);
+  std::string finish(const Envelope& envelope, const std::string& client);
   smtp::MessageText& text() { return text_; }
 
  private:
-  void drain();
   smtp::MessageText text_;
+  std::string id_;
   std::unique_ptr<QueueClient> queue_;
   bool write_failed_ = false;
 };
@@ -100,9 +105,11 @@ class Session {
   bool data();
   bool bdat(const std::string& arg);
   void reset();
-  std::string received_line(const std::string& id) const;
-  std::string accept_message(Incoming& in);
-  bool error();  // counts a bad command; false when there were too many
+  std::unique_ptr<Incoming> start_message();
+  std::string finish_message(Incoming& in);
+  // Answers a bad command with text, or with 421 when there were too
+  // many; false then (close the connection).
+  bool error(const std::string& text);
 
   NetIO& io_;
   Policy& policy_;
