@@ -57,7 +57,10 @@ struct Expansion {
   std::vector<std::string> lines;  // .qmail instructions
   int include_depth = 0;
 
+  std::set<std::string> seen;  // each target once, however many ways lead to it
+
   void add(const std::string& line) {
+    if (!seen.insert(line[0] == '&' ? lower(line) : line).second) return;
     if (lines.size() >= max_targets) quit(status::permanent, "The alias expands to too many targets. (#5.4.6)");
     lines.push_back(line);
   }
@@ -129,6 +132,15 @@ int main(int argc, char** argv) {
   std::string key = delivery_env::get("DEFAULT");
   if (key.empty()) key = delivery_env::get("EXT");
   if (key.empty()) key = delivery_env::get("LOCAL");
+  // A quoted local part ("x y"@host) names the alias x y.
+  if (key.size() >= 2 && key.front() == '"' && key.back() == '"') {
+    std::string plain;
+    for (std::size_t i = 1; i + 1 < key.size(); ++i) {
+      if (key[i] == '\\' && i + 2 < key.size()) ++i;
+      plain += key[i];
+    }
+    key = plain;
+  }
   key = lower(key);
   std::string host = delivery_env::get("HOST");
   if (key.empty() || host.empty()) quit(status::temporary, "aliasforward runs from a .qmail file. (#4.3.5)");
@@ -148,7 +160,7 @@ int main(int argc, char** argv) {
     quit(status::permanent, "Sorry, no mailbox here by that name. (#5.1.1)");
   }
 
-  Expansion x{db, host, {}};
+  Expansion x{db, host, {}, 0, {}};
   std::vector<std::string> chain{key};
   x.targets(aliases::decode_targets(*value), chain);
   if (x.lines.empty()) quit(status::permanent, "The alias " + key + " has no targets. (#5.1.1)");
