@@ -22,6 +22,7 @@
 
 #include "control.hpp"
 #include "strings.hpp"
+#include "unique.hpp"
 
 namespace postern::remote {
 
@@ -205,12 +206,15 @@ Route find_route(const std::string& raw_domain, int default_port) {
   std::sort(mxes.begin(), mxes.end(),
             [](const Mx& a, const Mx& b) { return a.pref != b.pref ? a.pref < b.pref : a.tiebreak < b.tiebreak; });
 
-  auto me = control::line("me", "");
+  auto me = control::line("me", host_name());
   auto locals = control::lines("locals");
-  std::set<std::string> my_names;
-  if (me) my_names.insert(lower(*me));
-  if (locals)
-    for (auto& l : *locals) my_names.insert(lower(l));
+  if (!me || !locals) {
+    route.result = Route::Result::temporary;
+    route.why = "Unable to read control/me or control/locals. (#4.3.0)";
+    return route;
+  }
+  std::set<std::string> my_names{lower(*me)};
+  for (auto& l : *locals) my_names.insert(lower(l));
   auto mine = local_addresses();
   bool dns_trouble = false;
   std::vector<int> prefs;  // the preference of each destination

@@ -32,6 +32,7 @@ namespace {
 struct Reply {
   int code = 0;  // 0: the connection failed or timed out
   std::string text;  // the whole reply, lines joined by " / "
+  std::vector<std::string> lines;  // each line after the code
 };
 
 Reply read_reply(NetIO& io) {
@@ -39,17 +40,21 @@ Reply read_reply(NetIO& io) {
   for (int lines = 0; lines < 100; ++lines) {
     std::string line;
     auto got = io.line(line, 4096);
-    if (got != NetIO::Read::line && got != NetIO::Read::partial) return Reply{0, r.text.empty() ? "the connection was lost" : r.text};
+    if (got == NetIO::Read::timeout) return Reply{0, "the remote host stopped answering (timeout)", {}};
+    if (got != NetIO::Read::line && got != NetIO::Read::partial)
+      return Reply{0, r.text.empty() ? "the connection was lost" : r.text, {}};
     std::string_view l = chomp(line);
-    if (l.size() < 3 || !std::isdigit(static_cast<unsigned char>(l[0]))) return Reply{0, "a malformed reply: " + std::string(l)};
+    if (l.size() < 3 || !std::isdigit(static_cast<unsigned char>(l[0])))
+      return Reply{0, "a malformed reply: " + std::string(l), {}};
     if (!r.text.empty()) r.text += " / ";
     r.text += std::string(l);
+    r.lines.emplace_back(l.size() > 4 ? l.substr(4) : "");
     if (l.size() == 3 || l[3] != '-') {
       r.code = std::atoi(std::string(l.substr(0, 3)).c_str());
       return r;
     }
   }
-  return Reply{0, "a reply of more than 100 lines"};
+  return Reply{0, "a reply of more than 100 lines", {}};
 }
 
 // A connected socket, or -1 (timed_out set when the host did not answer).
@@ -82,6 +87,7 @@ int connect_to(const Destination& d, const Settings& s, bool& timed_out) {
   if (r <= 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
     timed_out = r == 0 || err == ETIMEDOUT;
     ::close(fd);
+    errno = r == 0 ? ETIMEDOUT : err;
     return -1;
   }
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
@@ -133,7 +139,13 @@ std::vector<Outcome> all(std::size_t n, char result, const std::string& text) {
   return std::vector<Outcome>(n, Outcome{result, text});
 }
 
-char by_code(int code) { return code >= 200 && code < 300 ? 'K' : code >= 500 ? 'D' : 'Z'; }
+// What a reply means for a recipient: only the codes that say so deliver
+// (`good`); any other success code is a protocol error, tried again later.
+char by_code(int code, std::initializer_list<int> good = {250, 251}) {
+  for (int g : good)
+    if (code == g) return 'K';
+  return code >= 500 && code < 600 ? 'D' : 'Z';
+}
 
 // One conversation; try_next is set when another host should be tried.
 std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, const std::string& sender,
@@ -154,8 +166,8 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
   bool pipelining = false, eight_bit = false;
   long max_size = 0;
   if (ehlo.code == 250) {
-    for (auto& l : split(ehlo.text, '/')) {
-      std::string kw = lower(trim(l).size() > 4 ? trim(l).substr(4) : "");
+    for (auto& l : ehlo.lines) {
+      std::string kw = lower(trim(l));
       if (kw == "pipelining") pipelining = true;
       if (kw == "8bitmime") eight_bit = true;
       if (kw.rfind("size", 0) == 0 && kw.size() > 5) max_size = static_cast<long>(to_number(kw.substr(5)).value_or(0));
@@ -192,7 +204,7 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
     mail_reply = read_reply(io);
     if (mail_reply.code != 250) {
       try_next = mail_reply.code > 0 && mail_reply.code < 500;
-      return all(rcpts.size(), by_code(mail_reply.code), said(mail_reply));
+      return all(rcpts.size(), by_code(mail_reply.code, {}), said(mail_reply));
     }
   }
   std::size_t accepted = 0;
@@ -214,7 +226,7 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
     }
     if (mail_reply.code != 250) {
       try_next = mail_reply.code > 0 && mail_reply.code < 500;
-      return all(rcpts.size(), by_code(mail_reply.code), said(mail_reply));
+      return all(rcpts.size(), by_code(mail_reply.code, {}), said(mail_reply));
     }
   }
   if (accepted == 0) {
@@ -227,7 +239,7 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
   Reply data = read_reply(io);
   if (data.code != 354) {
     for (auto& o : out)
-      if (o.result == 'K') o = {by_code(data.code == 0 ? 421 : data.code), said(data)};
+      if (o.result == 'K') o = {by_code(data.code == 0 ? 421 : data.code, {}), said(data)};
     return out;
   }
   if (!send_message(io)) {
@@ -242,7 +254,7 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
       o = {'Z', who + ": the connection was lost after the final dot: the message may have been accepted, and a "
                       "retry may deliver it twice. (#4.4.2)"};
     } else {
-      o = {by_code(final_reply.code), said(final_reply)};
+      o = {by_code(final_reply.code, {250}), said(final_reply)};
     }
   }
   io.put("QUIT\r\n");
