@@ -1,0 +1,201 @@
+// pop3d's pre-auth stage: runs as posternd (conf-users' daemon user) and
+// speaks POP3 with the client until a login succeeds. It knows no
+// passwords: it passes each attempt to the parent as a checkpassword
+// request and waits for one byte back. Everything it reads is bounded
+// (pop3::max_line a line, max_errors bad commands, cfg.timeout seconds of
+// silence).
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <ctime>
+#include <string>
+
+#include "log.hpp"
+#include "netio.hpp"
+#include "pop3.hpp"
+#include "pop3d.hpp"
+#include "secret.hpp"
+#include "unique.hpp"
+
+using namespace postern;
+
+namespace pop3d {
+
+namespace {
+
+constexpr int max_errors = 20;
+
+class Session {
+ public:
+  Session(const Config& cfg, int fd, NetIO& io) : cfg_(cfg), fd_(fd), io_(io) {
+    timestamp_ = "<" + std::to_string(::getpid()) + "." + std::to_string(std::time(nullptr)) + "." +
+                 random_hex(6) + "@" + cfg.me + ">";
+  }
+
+  [[noreturn]] void run() {
+    io_.put("+OK " + cfg_.me + " POP3 server ready " + timestamp_ + "\r\n");
+    std::string line;
+    line.reserve(pop3::max_line + 1);
+    for (;;) {
+      auto r = io_.line(line, pop3::max_line);
+      if (r == NetIO::Read::timeout) {
+        io_.put("-ERR autologout: idle for too long\r\n");
+        io_.flush();
+        end();
+      }
+      if (r == NetIO::Read::eof || r == NetIO::Read::error) end();
+      if (r == NetIO::Read::partial) {
+        secret::wipe(line);
+        skip_rest();
+        error("-ERR line too long");
+        continue;
+      }
+      auto cmd = pop3::parse_command(line);
+      secret::wipe(line);
+      if (!cmd) {
+        error("-ERR unknown command");
+        continue;
+      }
+      handle(*cmd);
+      secret::wipe(cmd->rest);
+      for (auto& a : cmd->args) secret::wipe(a);
+    }
+  }
+
+ private:
+  [[noreturn]] void end() {
+    io_.flush();
+    std::_Exit(0);
+  }
+
+  void error(const char* text) {
+    io_.put(std::string(text) + "\r\n");
+    if (++errors_ >= max_errors) {
+      io_.put("-ERR too many errors\r\n");
+      end();
+    }
+  }
+
+  void skip_rest() {
+    std::string rest;
+    for (;;) {
+      auto r = io_.line(rest, pop3::max_line);
+      secret::wipe(rest);
+      if (r == NetIO::Read::line) return;
+      if (r != NetIO::Read::partial) end();
+    }
+  }
+
+  void handle(pop3::Command& c) {
+    const std::string& v = c.verb;
+    if (v == "CAPA") {
+      io_.put(
+          "+OK capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+          "SASL PLAIN\r\nEXPIRE NEVER\r\nIMPLEMENTATION postern\r\n.\r\n");
+    } else if (v == "QUIT") {
+      io_.put("+OK " + cfg_.me + " closing connection\r\n");
+      end();
+    } else if (v == "USER") {
+      if (c.args.size() != 1 || !pop3::valid_user(c.args[0])) return error("-ERR bad user name");
+      user_ = c.args[0];
+      io_.put("+OK send PASS\r\n");
+    } else if (v == "PASS") {
+      if (user_.empty()) return error("-ERR send USER first");
+      if (c.rest.empty() || c.rest.size() > 512) return error("-ERR bad password");
+      std::string user = std::move(user_);
+      user_.clear();
+      login(user, c.rest, "");
+    } else if (v == "APOP") {
+      if (c.args.size() != 2 || !pop3::valid_user(c.args[0]) || c.args[1].size() != 32)
+        return error("-ERR usage: APOP name digest");
+      user_.clear();
+      login(c.args[0], c.args[1], timestamp_);
+    } else if (v == "AUTH") {
+      auth(c);
+    } else if (v == "STLS") {
+      error("-ERR STLS is not available");
+    } else {
+      error("-ERR log in first");
+    }
+  }
+
+  void auth(pop3::Command& c) {
+    if (c.args.empty()) {
+      io_.put("+OK methods follow\r\nPLAIN\r\n.\r\n");
+      return;
+    }
+    std::string mech = c.args[0];
+    for (auto& ch : mech)
+      if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 32);
+    if (mech != "PLAIN") return error("-ERR unsupported authentication mechanism");
+    if (c.args.size() > 2) return error("-ERR usage: AUTH PLAIN [initial-response]");
+    secret::String response;
+    if (c.args.size() == 2) {
+      response.get() = c.args[1];
+    } else {
+      io_.put("+ \r\n");
+      auto r = io_.line(response.get(), pop3::max_line);
+      if (r == NetIO::Read::partial) {
+        skip_rest();
+        return error("-ERR line too long");
+      }
+      if (r != NetIO::Read::line) end();
+      std::string_view sv = response.get();
+      while (!sv.empty() && (sv.back() == '\n' || sv.back() == '\r')) sv.remove_suffix(1);
+      response.get().resize(sv.size());
+    }
+    if (response.get() == "*") return error("-ERR authentication cancelled");
+    auto plain = pop3::decode_plain(response.get());
+    if (!plain) return error("-ERR [AUTH] malformed AUTH PLAIN response");
+    if (!plain->authzid.empty() && plain->authzid != plain->authcid)
+      return error("-ERR [AUTH] no authorization as another user");
+    login(plain->authcid, plain->password, "");
+  }
+
+  void login(const std::string& user, const std::string& password, const std::string& timestamp) {
+    secret::String req(pop3::encode_request(user, password, timestamp));
+    io_.flush();
+    ssize_t n;
+    do n = ::send(fd_, req.get().data(), req.get().size(), MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(req.get().size())) {
+      io_.put("-ERR [SYS/TEMP] temporary problem; try again later\r\n");
+      end();
+    }
+    char reply = 0;
+    do n = ::recv(fd_, &reply, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) end();
+    switch (reply) {
+      case reply_done:
+        std::_Exit(0);  // the mailbox stage served the client
+      case reply_refused:
+        return error("-ERR [AUTH] authentication failed");
+      case reply_too_many:
+        io_.put("-ERR [AUTH] authentication failed; too many failures\r\n");
+        end();
+      default:
+        io_.put("-ERR [SYS/TEMP] temporary problem; try again later\r\n");
+    }
+  }
+
+  const Config& cfg_;
+  int fd_;
+  NetIO& io_;
+  std::string timestamp_;
+  std::string user_;
+  int errors_ = 0;
+};
+
+}  // namespace
+
+void preauth(const Config& cfg, int fd) {
+  FdTransport t(0, 1);
+  NetIO io(t, cfg.timeout);
+  Session s(cfg, fd, io);
+  s.run();
+}
+
+}  // namespace pop3d
