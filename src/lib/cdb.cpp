@@ -40,13 +40,16 @@ std::optional<std::string> CdbReader::find(std::string_view key) {
   return value;
 }
 
-bool CdbWriter::start(const std::string& path) {
+bool CdbWriter::start(const std::string& path, int mode) {
   path_ = path;
   tmp_ = path + ".tmp." + std::to_string(::getpid());
-  fd_.reset(::open(tmp_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd_.ok()) return false;
-  // Readers run as other users (postalias, posternd): whatever the umask.
-  if (::fchmod(fd_.get(), 0644) != 0) return false;
+  ::unlink(tmp_.c_str());
+  fd_.reset(::open(tmp_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (!fd_.ok()) {
+    tmp_.clear();
+    return false;
+  }
+  if (::fchmod(fd_.get(), static_cast<mode_t>(mode)) != 0) return false;
   if (cdb_make_start(&make_, fd_.get()) != 0) return false;
   started_ = true;
   return true;

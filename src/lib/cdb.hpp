@@ -30,8 +30,10 @@ class CdbReader {
 
 class CdbWriter {
  public:
-  // Writes into path.tmp.PID (mode 0644); finish() renames it over path.
-  bool start(const std::string& path);
+  // Writes into path.tmp.PID, created with mode (whatever the umask: the
+  // readers are other users, or, for secrets, only the owner from the first
+  // byte on); finish() renames it over path.
+  bool start(const std::string& path, int mode = 0644);
   bool add(std::string_view key, std::string_view value);
   // fsync, rename, directory fsync; false with errno on any failure (the old
   // database then stays in place).

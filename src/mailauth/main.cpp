@@ -29,8 +29,9 @@
 
 #include <fmt/format.h>
 
-#include <cdb.h>
 
+
+#include "cdb.hpp"
 #include "conf.hpp"
 #include "io.hpp"
 #include "lock.hpp"
@@ -104,50 +105,6 @@ std::string hash_password(const std::string& password) {
   return hash;
 }
 
-// The compiled database, written like CdbWriter does (temporary file,
-// fsync, rename, directory fsync) but private from its first byte:
-// CdbWriter makes files any user can read, and a reader who opened the
-// temporary file in time would keep the hashes.
-class PrivateCdb {
- public:
-  ~PrivateCdb() {
-    if (started_) cdb_make_finish(&make_);
-    if (!tmp_.empty()) ::unlink(tmp_.c_str());
-  }
-  bool start(const std::string& path) {
-    path_ = path;
-    tmp_ = path + ".tmp." + std::to_string(::getpid());
-    ::unlink(tmp_.c_str());
-    fd_.reset(::open(tmp_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd_.ok()) {
-      tmp_.clear();
-      return false;
-    }
-    if (::fchmod(fd_.get(), 0600) != 0 || cdb_make_start(&make_, fd_.get()) != 0) return false;
-    started_ = true;
-    return true;
-  }
-  bool add(std::string_view key, std::string_view value) {
-    return started_ && cdb_make_add(&make_, key.data(), static_cast<unsigned>(key.size()), value.data(),
-                                    static_cast<unsigned>(value.size())) == 0;
-  }
-  bool finish() {
-    if (!started_) return false;
-    started_ = false;
-    if (cdb_make_finish(&make_) != 0 || ::fsync(fd_.get()) != 0) return false;
-    fd_.reset();
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0) return false;
-    tmp_.clear();
-    return fsync_dir(dir_of(path_));
-  }
-
- private:
-  std::string path_, tmp_;
-  Fd fd_;
-  struct cdb_make make_ {};
-  bool started_ = false;
-};
-
 struct Db {
   std::vector<std::string> lines;  // the text file, comments included
   ~Db() {
@@ -185,8 +142,8 @@ struct Db {
 
   // Checks every line, then writes the text and the cdb.
   void save() {
-    PrivateCdb w;
-    if (!w.start(mailauth::cdb_path())) fail("cannot write " + mailauth::cdb_path() + ": " + std::strerror(errno));
+    CdbWriter w;
+    if (!w.start(mailauth::cdb_path(), 0600)) fail("cannot write " + mailauth::cdb_path() + ": " + std::strerror(errno));
     std::vector<std::string> seen;
     for (std::size_t i = 0; i < lines.size(); ++i) {
       if (comment(lines[i])) continue;
