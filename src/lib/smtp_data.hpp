@@ -78,7 +78,9 @@ class MessageText {
 class DataDecoder {
  public:
   explicit DataDecoder(MessageText& text) : text_(text) {}
-  // True when piece is the line that ends DATA (it is not fed).
+  // True when piece is the line that ends DATA (it is not fed). Pieces
+  // must be whole lines, or fragments of at least 3 bytes of longer ones
+  // (NetIO::line with max >= 3), so that the end line is never cut.
   bool piece(std::string_view p);
 
  private:

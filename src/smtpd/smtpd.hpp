@@ -120,7 +120,6 @@ class Session {
   bool utf8_ = false;
   Envelope envelope_;
   std::unique_ptr<Incoming> chunks_;  // a BDAT transaction in progress
-  bool chunks_refused_ = false;       // BDAT without valid recipients
   int errors_ = 0;
   int messages_ = 0;
 };

@@ -1,0 +1,64 @@
+// imapd-mailbox: imapd's mailbox stage, IMAP's authenticated and selected
+// states over the user's Maildir++ tree. checkpassword starts it as the
+// mail's owner, in the owner's home, with the client on descriptors 0 and 1:
+//
+//   checkpassword imapd-mailbox [maildir]     (maildir defaults to Maildir)
+//
+// With IMAPLOGINTAG set (by imapd, for the LOGIN or AUTHENTICATE that
+// succeeded) it answers that command's tagged OK; without it, it greets
+// with "* PREAUTH" (for tests and for running it over a trusted channel).
+// It never runs as root. Before its first line it exits 111 on failure
+// without writing; after it, always 0. See imapd(8).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "conf.hpp"
+#include "imap_parse.hpp"
+#include "log.hpp"
+#include "netio.hpp"
+#include "session.hpp"
+
+using namespace postern;
+
+int main(int argc, char** argv) {
+  log::set_program("imapd-mailbox");
+  std::signal(SIGPIPE, SIG_IGN);
+  if (argc > 2) log::die(111, "usage: imapd-mailbox [maildir]");
+  if (!conf::single_user && (::getuid() == 0 || ::geteuid() == 0)) log::die(111, "refusing to run as root");
+  ::umask(077);
+  std::string dir = argc == 2 ? argv[1] : "Maildir";
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (dir.empty() || dir[0] != '/') {
+    const char* home = std::getenv("HOME");
+    if (!home || home[0] != '/') log::die(111, "HOME is not set");
+    dir = std::string(home) + "/" + dir;
+  }
+  const char* user = std::getenv("USER");
+  const char* ip = std::getenv("TCPREMOTEIP");
+  std::string who = log::printable(user ? user : "?", 64) + " from " + log::printable(ip ? ip : "unknown", 64);
+  const char* t = std::getenv("IMAPLOGINTAG");
+  std::string tag = t ? t : "";
+  if (!tag.empty() && (tag.size() > 64 || !imap::tag_of(tag + " x"))) log::die(111, "bad IMAPLOGINTAG");
+  ::unsetenv("IMAPLOGINTAG");
+
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    // A user who never got mail has no Maildir yet: make one.
+    ::mkdir(dir.c_str(), 0700);
+    for (const char* sub : {"/cur", "/new", "/tmp"}) ::mkdir((dir + sub).c_str(), 0700);
+  }
+  if (::stat((dir + "/cur").c_str(), &st) != 0 || ::stat((dir + "/new").c_str(), &st) != 0)
+    log::die(111, who + ": no Maildir " + dir + " (new/ and cur/)");
+  log::line("{}: logged in", who);
+
+  FdTransport tr(0, 1);
+  NetIO io(tr, 1800);
+  imapd::Session s(dir, io, who);
+  s.run(tag);
+}

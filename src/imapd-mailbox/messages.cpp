@@ -1,0 +1,513 @@
+// imapd-mailbox: the selected-state commands that read and change
+// messages: FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "io.hpp"
+#include "log.hpp"
+#include "maildir.hpp"
+#include "session.hpp"
+
+namespace imapd {
+
+namespace {
+
+constexpr std::size_t header_budget = 32 << 20;
+constexpr std::size_t max_header = 1 << 20;
+
+}  // namespace
+
+std::string uid_set_text(std::vector<std::uint32_t> uids) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < uids.size()) {
+    std::size_t j = i;
+    while (j + 1 < uids.size() && uids[j + 1] == uids[j] + 1) ++j;
+    if (!out.empty()) out += ',';
+    out += j == i ? std::to_string(uids[i]) : fmt::format("{}:{}", uids[i], uids[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+std::optional<std::vector<std::size_t>> Session::resolve(std::string_view text, bool uid) {
+  auto set = parse_seqset(text);
+  if (!set) return std::nullopt;
+  auto& msgs = sel_->msgs;
+  std::vector<std::size_t> out;
+  if (uid) {
+    std::uint32_t max = msgs.empty() ? 0 : msgs.back().uid;
+    for (auto [a, b] : *set) {
+      std::uint32_t lo = a == star ? max : a, hi = b == star ? max : b;
+      if (lo > hi) std::swap(lo, hi);
+      auto it = std::lower_bound(msgs.begin(), msgs.end(), lo, [](const Msg& m, std::uint32_t u) { return m.uid < u; });
+      for (; it != msgs.end() && it->uid <= hi; ++it) out.push_back(static_cast<std::size_t>(it - msgs.begin()));
+    }
+  } else {
+    auto max = static_cast<std::uint32_t>(msgs.size());
+    for (auto [a, b] : *set) {
+      std::uint32_t lo = a == star ? max : a, hi = b == star ? max : b;
+      if (lo > hi) std::swap(lo, hi);
+      if (lo == 0 || hi > max) return std::nullopt;
+      for (std::uint32_t n = lo; n <= hi; ++n) out.push_back(n - 1);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string Session::path_of(Msg& m) { return sel_->folder->dir() + "/cur/" + m.name; }
+
+void Session::refresh_names() {
+  // Another session renamed files (flag changes): find them by base name.
+  std::unordered_map<std::string, std::string> by_base;
+  DIR* d = ::opendir((sel_->folder->dir() + "/cur").c_str());
+  if (!d) return;
+  while (auto* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n[0] != '.') by_base.emplace(std::string(base_of(n)), n);
+  }
+  ::closedir(d);
+  for (auto& m : sel_->msgs) {
+    auto it = by_base.find(std::string(base_of(m.name)));
+    if (it != by_base.end()) m.name = it->second;
+  }
+}
+
+std::optional<std::string> Session::read_msg(Msg& m, bool header_only) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Fd fd(::open(path_of(m).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (!fd.ok()) {
+      if (errno == ENOENT && attempt == 0) {
+        refresh_names();
+        continue;
+      }
+      return std::nullopt;
+    }
+    std::string data;
+    char buf[65536];
+    for (;;) {
+      ssize_t r = ::read(fd.get(), buf, sizeof buf);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return std::nullopt;
+      if (r == 0) break;
+      data.append(buf, static_cast<std::size_t>(r));
+      if (header_only) {
+        auto e = data.find("\n\n");
+        auto e2 = data.find("\n\r\n");
+        if (data.starts_with("\n")) return std::string("\n");
+        if (e != std::string::npos && (e2 == std::string::npos || e < e2)) return data.substr(0, e + 2);
+        if (e2 != std::string::npos) return data.substr(0, e2 + 3);
+        if (data.size() > max_header) return data;
+      }
+    }
+    return data;
+  }
+  return std::nullopt;
+}
+
+const Message* Session::parsed(Msg& m, bool header_only) {
+  if (cached_ && cached_uid_ == m.uid && (!cached_header_only_ || header_only)) return cached_.get();
+  if (header_only) {
+    auto it = headers_.find(m.uid);
+    if (it == headers_.end()) {
+      auto h = read_msg(m, true);
+      if (!h) return nullptr;
+      std::string crlf = to_crlf(*h);
+      if (headers_bytes_ + crlf.size() > header_budget) {
+        headers_.clear();
+        headers_bytes_ = 0;
+      }
+      headers_bytes_ += crlf.size();
+      it = headers_.emplace(m.uid, std::move(crlf)).first;
+    }
+    cached_ = std::make_unique<Message>(it->second);
+  } else {
+    auto t = read_msg(m, false);
+    if (!t) return nullptr;
+    cached_ = std::make_unique<Message>(to_crlf(*t));
+  }
+  cached_uid_ = m.uid;
+  cached_header_only_ = header_only;
+  return cached_.get();
+}
+
+std::optional<std::time_t> Session::internal_date(Msg& m) {
+  struct stat st {};
+  if (::stat(path_of(m).c_str(), &st) != 0) {
+    refresh_names();
+    if (::stat(path_of(m).c_str(), &st) != 0) return std::nullopt;
+  }
+  return st.st_mtime;
+}
+
+bool Session::set_flags(Msg& m, const Flags& f) {
+  if (f == m.flags) return true;
+  std::string to = name_with(base_of(m.name), f);
+  std::string dir = sel_->folder->dir() + "/cur/";
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (::rename((dir + m.name).c_str(), (dir + to).c_str()) == 0) {
+      m.name = to;
+      m.flags = f;
+      return true;
+    }
+    if (errno != ENOENT || attempt) break;
+    refresh_names();
+    to = name_with(base_of(m.name), f);
+  }
+  return false;
+}
+
+// -- FETCH ---------------------------------------------------------------------
+
+namespace {
+
+struct Item {
+  enum Kind { uid, flags, internaldate, size, envelope, body, bodystructure, section, rfc822, rfc822_header, rfc822_text };
+  Kind kind;
+  Section sec;
+  bool peek = false;
+  bool partial = false;
+  std::uint64_t origin = 0, count = 0;
+};
+
+bool parse_item(Parser& p, std::vector<Item>& items) {
+  std::size_t start = p.pos();
+  std::string name;
+  while (!p.at_end()) {
+    char c = p.peek();
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.') {
+      name += c;
+      p.set_pos(p.pos() + 1);
+    } else {
+      break;
+    }
+  }
+  (void)start;
+  std::string u = upper(name);
+  if (u == "ALL" || u == "FAST" || u == "FULL") {
+    items.push_back({Item::flags, {}});
+    items.push_back({Item::internaldate, {}});
+    items.push_back({Item::size, {}});
+    if (u != "FAST") items.push_back({Item::envelope, {}});
+    if (u == "FULL") items.push_back({Item::body, {}});
+    return true;
+  }
+  if (u == "UID") items.push_back({Item::uid, {}});
+  else if (u == "FLAGS") items.push_back({Item::flags, {}});
+  else if (u == "INTERNALDATE") items.push_back({Item::internaldate, {}});
+  else if (u == "RFC822.SIZE") items.push_back({Item::size, {}});
+  else if (u == "ENVELOPE") items.push_back({Item::envelope, {}});
+  else if (u == "BODYSTRUCTURE") items.push_back({Item::bodystructure, {}});
+  else if (u == "RFC822") items.push_back({Item::rfc822, {}});
+  else if (u == "RFC822.HEADER") items.push_back({Item::rfc822_header, {}});
+  else if (u == "RFC822.TEXT") items.push_back({Item::rfc822_text, {}});
+  else if (u == "BODY" && p.peek() != '[') items.push_back({Item::body, {}});
+  else if (u == "BODY" || u == "BODY.PEEK") {
+    if (!p.accept('[')) return false;
+    auto sec = parse_section(p);
+    if (!sec) return false;
+    Item it{Item::section, *sec};
+    it.peek = u == "BODY.PEEK";
+    if (p.accept('<')) {
+      auto o = p.number64();
+      if (!o || !p.accept('.')) return false;
+      auto c = p.number64();
+      if (!c || *c == 0 || !p.accept('>')) return false;
+      it.partial = true;
+      it.origin = *o;
+      it.count = *c;
+    }
+    items.push_back(std::move(it));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void Session::cmd_fetch(const std::string& tag, Parser& p, bool uid) {
+  auto which = resolve(p.word(), uid);
+  if (!which) return bad(tag, "Invalid message set");
+  if (!p.sp()) return bad(tag, "Missing fetch items");
+  std::vector<Item> items;
+  if (p.accept('(')) {
+    while (!p.accept(')')) {
+      if (!parse_item(p, items)) return bad(tag, "Invalid fetch item");
+      p.sp();
+      if (p.at_end()) return bad(tag, "Unterminated list");
+    }
+  } else if (!parse_item(p, items)) {
+    return bad(tag, "Invalid fetch item");
+  }
+  if (!p.eol()) return bad(tag, "Unexpected arguments");
+  if (uid && std::none_of(items.begin(), items.end(), [](const Item& i) { return i.kind == Item::uid; }))
+    items.insert(items.begin(), Item{Item::uid, {}});
+  bool need_full = false, need_header = false, sets_seen = false;
+  for (auto& i : items) {
+    switch (i.kind) {
+      case Item::body: case Item::bodystructure: case Item::rfc822: case Item::rfc822_text:
+        need_full = true;
+        break;
+      case Item::envelope: case Item::rfc822_header:
+        need_header = true;
+        break;
+      case Item::section:
+        if (i.sec.header_only()) need_header = true;
+        else need_full = true;
+        break;
+      default: break;
+    }
+    if ((i.kind == Item::section && !i.peek) || i.kind == Item::rfc822 || i.kind == Item::rfc822_text) sets_seen = true;
+  }
+  bool failed = false;
+  for (auto idx : *which) {
+    Msg& m = sel_->msgs[idx];
+    const Message* msg = nullptr;
+    if (need_full || need_header) {
+      msg = parsed(m, !need_full);
+      if (!msg) {
+        failed = true;
+        continue;
+      }
+    }
+    std::string out = fmt::format("* {} FETCH (", idx + 1);
+    bool first = true;
+    auto add = [&](const std::string& s) {
+      if (!first) out += ' ';
+      first = false;
+      out += s;
+    };
+    bool flags_sent = false;
+    if (sets_seen && !sel_->readonly && !(m.flags.sys & f_seen)) {
+      Flags f = m.flags;
+      f.sys |= f_seen;
+      set_flags(m, f);
+      if (std::none_of(items.begin(), items.end(), [](const Item& i) { return i.kind == Item::flags; }))
+        items.push_back(Item{Item::flags, {}});
+    }
+    for (auto& i : items) {
+      switch (i.kind) {
+        case Item::uid: add(fmt::format("UID {}", m.uid)); break;
+        case Item::flags:
+          if (!flags_sent) add("FLAGS (" + flags_text(m) + ")");
+          flags_sent = true;
+          break;
+        case Item::internaldate: {
+          auto t = internal_date(m);
+          add("INTERNALDATE \"" + format_date_time(t ? *t : 0) + "\"");
+          break;
+        }
+        case Item::size: add(fmt::format("RFC822.SIZE {}", m.vsize)); break;
+        case Item::envelope: add("ENVELOPE " + msg->envelope()); break;
+        case Item::body: add("BODY " + msg->bodystructure(false)); break;
+        case Item::bodystructure: add("BODYSTRUCTURE " + msg->bodystructure(true)); break;
+        case Item::rfc822: add("RFC822 " + literal_of(msg->text())); break;
+        case Item::rfc822_header: add("RFC822.HEADER " + literal_of(msg->header())); break;
+        case Item::rfc822_text: add("RFC822.TEXT " + literal_of(msg->body())); break;
+        case Item::section: {
+          std::string data = msg->section(i.sec);
+          std::string name = "BODY[" + i.sec.name() + "]";
+          if (i.partial) {
+            name += fmt::format("<{}>", i.origin);
+            data = i.origin >= data.size() ? std::string() : data.substr(i.origin, i.count);
+          }
+          add(name + " " + literal_of(data));
+          break;
+        }
+      }
+    }
+    out += ")\r\n";
+    io_.put(out);
+    if (need_full) io_.flush();
+  }
+  if (sets_seen) {  // drop the FLAGS item added above for the next message set
+  }
+  if (failed) {
+    update(false);
+    return no(tag, "Some messages could not be read (expunged by another session?)");
+  }
+  if (uid) update(false);
+  ok(tag, uid ? "UID FETCH completed" : "FETCH completed");
+}
+
+// -- STORE -------------------------------------------------------------------
+
+void Session::cmd_store(const std::string& tag, Parser& p, bool uid) {
+  auto which = resolve(p.word(), uid);
+  if (!which) return bad(tag, "Invalid message set");
+  if (!p.sp()) return bad(tag, "Missing arguments");
+  auto what = p.atom();
+  if (!what || !p.sp()) return bad(tag, "Missing arguments");
+  std::string w = upper(*what);
+  bool silent = w.ends_with(".SILENT");
+  if (silent) w.resize(w.size() - 7);
+  int mode = w == "FLAGS" ? 0 : w == "+FLAGS" ? 1 : w == "-FLAGS" ? -1 : 2;
+  if (mode == 2) return bad(tag, "Expected FLAGS, +FLAGS or -FLAGS");
+  auto list = p.flag_list(true);
+  if (!list || !p.eol()) return bad(tag, "Bad flag list");
+  if (sel_->readonly) return no(tag, "Mailbox is read-only");
+  Flags change;
+  std::vector<std::string> kws;
+  for (auto& f : *list) {
+    std::string u = upper(f);
+    if (u == "\\SEEN") change.sys |= f_seen;
+    else if (u == "\\ANSWERED") change.sys |= f_answered;
+    else if (u == "\\FLAGGED") change.sys |= f_flagged;
+    else if (u == "\\DELETED") change.sys |= f_deleted;
+    else if (u == "\\DRAFT") change.sys |= f_draft;
+    else if (u == "\\RECENT") {
+    } else if (f[0] == '\\') return bad(tag, "Invalid flag " + log::printable(f, 40));
+    else kws.push_back(f);
+  }
+  bool good = true;
+  change.kw = keyword_bits(kws, *sel_->folder, mode >= 0, good);
+  if (!good) return no(tag, "[LIMIT] Too many keywords in this mailbox");
+  auto known = sel_->keywords.size();
+  sel_->keywords = sel_->folder->keywords();
+  if (sel_->keywords.size() != known) send_flags_list();
+  bool failed = false;
+  for (auto idx : *which) {
+    Msg& m = sel_->msgs[idx];
+    if (m.gone) continue;
+    Flags f = m.flags;
+    if (mode == 0) f.sys = change.sys, f.kw = change.kw;
+    else if (mode == 1) f.sys |= change.sys, f.kw |= change.kw;
+    else f.sys &= static_cast<std::uint8_t>(~change.sys), f.kw &= ~change.kw;
+    if (!set_flags(m, f)) {
+      failed = true;
+      continue;
+    }
+    if (!silent)
+      io_.put(uid ? fmt::format("* {} FETCH (UID {} FLAGS ({}))\r\n", idx + 1, m.uid, flags_text(m))
+                  : fmt::format("* {} FETCH (FLAGS ({}))\r\n", idx + 1, flags_text(m)));
+  }
+  if (uid) update(false);
+  if (failed) return no(tag, "Some flags could not be changed (expunged by another session?)");
+  ok(tag, uid ? "UID STORE completed" : "STORE completed");
+}
+
+// -- EXPUNGE -----------------------------------------------------------------
+
+void Session::cmd_expunge(const std::string& tag, const SeqSet* uids) {
+  if (sel_->readonly) return no(tag, "Mailbox is read-only");
+  std::uint32_t max = sel_->msgs.empty() ? 0 : sel_->msgs.back().uid;
+  std::size_t removed = 0;
+  for (auto& m : sel_->msgs) {
+    if (!(m.flags.sys & f_deleted) || m.gone) continue;
+    if (uids && !seq_contains(*uids, m.uid, max)) continue;
+    if (::unlink(path_of(m).c_str()) != 0 && errno == ENOENT) {
+      refresh_names();
+      ::unlink(path_of(m).c_str());
+    }
+    ++removed;
+  }
+  if (removed) fsync_dir(sel_->folder->dir() + "/cur");
+  update(true);
+  ok(tag, uids ? "UID EXPUNGE completed" : "EXPUNGE completed");
+}
+
+// -- COPY, MOVE ---------------------------------------------------------------
+
+void Session::cmd_copy(const std::string& tag, Parser& p, bool uid, bool move) {
+  auto which = resolve(p.word(), uid);
+  if (!which) return bad(tag, "Invalid message set");
+  if (!p.sp()) return bad(tag, "Missing mailbox");
+  auto name = p.astring();
+  if (!name || !p.eol()) return bad(tag, "Bad mailbox name");
+  if (move && sel_->readonly) return no(tag, "Mailbox is read-only");
+  std::string n = *name;
+  if (n.size() >= 5 && is_inbox(std::string_view(n).substr(0, 5)) && (n.size() == 5 || n[5] == '.')) n.replace(0, 5, "INBOX");
+  std::string dir = folder_dir(root_, n);
+  struct stat st {};
+  if (!valid_name(n) || ::stat((dir + "/cur").c_str(), &st) != 0) return no(tag, "[TRYCREATE] No such mailbox");
+  Folder target(dir);
+  std::vector<std::pair<std::uint32_t, std::string>> copied;  // source UID, new base name
+  for (auto idx : *which) {
+    Msg& m = sel_->msgs[idx];
+    if (m.gone) continue;
+    Flags f = m.flags;
+    if (f.kw) {
+      std::vector<std::string> names;
+      for (std::size_t i = 0; i < 26 && i < sel_->keywords.size(); ++i)
+        if (f.kw & (1u << i)) names.push_back(sel_->keywords[i]);
+      bool good;
+      f.kw = keyword_bits(names, target, true, good);
+    }
+    std::string base = maildir::unique_name() + fmt::format(",S={},W={}", name_size(base_of(m.name), 'S').value_or(0), m.vsize);
+    std::string to = dir + "/cur/" + name_with(base, f);
+    bool done = false;
+    for (int attempt = 0; attempt < 2 && !done; ++attempt) {
+      if (::link(path_of(m).c_str(), to.c_str()) == 0) {
+        done = true;
+      } else if (errno == ENOENT && attempt == 0) {
+        refresh_names();
+      } else if (errno == EXDEV || errno == EPERM || errno == EMLINK) {
+        auto data = read_msg(m, false);
+        maildir::Writer w(dir + "/");
+        if (data && w.open() && w.write(*data) && w.commit(name_with("", f).substr(1))) {
+          auto file = w.path().substr(w.path().rfind('/') + 1);
+          base = std::string(base_of(file));
+          done = true;
+        }
+        break;
+      } else {
+        break;
+      }
+    }
+    if (!done) {
+      log::line("{}: COPY of UID {} failed: {}", who_, m.uid, std::strerror(errno));
+      return no(tag, "[SERVERBUG] Copy failed; some messages may have been copied");
+    }
+    copied.emplace_back(m.uid, base);
+  }
+  fsync_dir(dir + "/cur");
+  std::vector<Entry> entries;
+  std::string err;
+  std::vector<std::uint32_t> src, dst;
+  bool same = sel_->name == n;
+  if (same) {
+    update(false);
+  } else if (!target.sync(entries, false, err)) {
+    log::line("{}: {}", who_, err);
+  }
+  for (auto& [u, base] : copied) {
+    if (same) {
+      for (auto& m : sel_->msgs)
+        if (base_of(m.name) == base) src.push_back(u), dst.push_back(m.uid);
+    } else {
+      for (auto& e : entries)
+        if (base_of(e.name) == base) src.push_back(u), dst.push_back(e.uid);
+    }
+  }
+  std::string code;
+  std::uint32_t validity = same ? sel_->folder->uidvalidity() : target.uidvalidity();
+  if (!src.empty() && src.size() == copied.size())
+    code = fmt::format("[COPYUID {} {} {}] ", validity, uid_set_text(src), uid_set_text(dst));
+  if (move) {
+    if (!code.empty()) io_.put("* OK " + code + "Moved\r\n");
+    for (auto idx : *which) {
+      Msg& m = sel_->msgs[idx];
+      if (!m.gone && ::unlink(path_of(m).c_str()) != 0 && errno == ENOENT) {
+        refresh_names();
+        ::unlink(path_of(m).c_str());
+      }
+    }
+    fsync_dir(sel_->folder->dir() + "/cur");
+    update(true);
+    return ok(tag, "MOVE completed");
+  }
+  ok(tag, code + (uid ? "UID COPY completed" : "COPY completed"));
+}
+
+}  // namespace imapd

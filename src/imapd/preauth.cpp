@@ -1,0 +1,202 @@
+// imapd's pre-auth stage: runs as posternd (conf-users' daemon user) and
+// speaks IMAP's not-authenticated state with the client until LOGIN or
+// AUTHENTICATE PLAIN succeeds. It knows no passwords: it passes each
+// attempt to the parent ("tag\n" + checkpassword request) and waits for
+// one byte back; on success the mailbox stage, started by checkpassword
+// as the user, has answered the tagged OK and served the session. Every
+// input is bounded (imap::Limits, a small literal limit, max_errors bad
+// commands, cfg.timeout seconds of silence).
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+
+#include <sodium.h>
+
+#include "imap_parse.hpp"
+#include "imapd.hpp"
+#include "log.hpp"
+#include "netio.hpp"
+#include "pop3.hpp"
+#include "secret.hpp"
+
+using namespace postern;
+
+namespace imapd {
+
+namespace {
+
+constexpr int max_errors = 20;
+const char* const caps = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE AUTH=PLAIN";
+
+class Session {
+ public:
+  Session(const Config& cfg, int fd, NetIO& io) : cfg_(cfg), fd_(fd), io_(io) {
+    lim_.max_line = 8192;
+    lim_.max_literal = 1024;
+    lim_.max_command = 12288;
+  }
+
+  [[noreturn]] void run() {
+    io_.put(std::string("* OK [CAPABILITY ") + caps + "] postern imapd ready\r\n");
+    secret::String raw;
+    for (;;) {
+      auto r = imap::read_command(io_, lim_, raw.get());
+      switch (r) {
+        case imap::ReadStatus::ok: break;
+        case imap::ReadStatus::timeout:
+          io_.put("* BYE Autologout; idle for too long\r\n");
+          end();
+        case imap::ReadStatus::eof:
+        case imap::ReadStatus::error: end();
+        case imap::ReadStatus::too_long:
+          error(imap::tag_of(raw.get()).value_or("*"), "BAD Command line too long");
+          continue;
+        case imap::ReadStatus::literal_big:
+          error(imap::tag_of(raw.get()).value_or("*"), "BAD Literal too large");
+          continue;
+        case imap::ReadStatus::literal_plus_big:
+          io_.put("* BYE Literal too large\r\n");
+          end();
+      }
+      handle(raw.get());
+      secret::wipe(raw.get());
+    }
+  }
+
+ private:
+  [[noreturn]] void end() {
+    io_.flush();
+    std::_Exit(0);
+  }
+
+  void error(const std::string& tag, const std::string& text) {
+    io_.put(tag + " " + text + "\r\n");
+    if (++errors_ >= max_errors) {
+      io_.put("* BYE Too many errors\r\n");
+      end();
+    }
+  }
+
+  void handle(const std::string& raw) {
+    imap::Parser p(raw);
+    auto tag = p.atom();
+    if (!tag || tag->find('+') != std::string::npos || tag->size() > 64 || !p.sp())
+      return error("*", "BAD Missing or invalid tag");
+    auto verb = p.atom();
+    if (!verb) return error(*tag, "BAD Missing command");
+    std::string v = imap::upper(*verb);
+    const std::string& t = *tag;
+    if (v == "CAPABILITY" && p.eol()) {
+      io_.put(std::string("* CAPABILITY ") + caps + "\r\n" + t + " OK Capability completed\r\n");
+    } else if (v == "NOOP" && p.eol()) {
+      io_.put(t + " OK NOOP completed\r\n");
+    } else if (v == "LOGOUT" && p.eol()) {
+      io_.put("* BYE Logging out\r\n" + t + " OK Logout completed\r\n");
+      end();
+    } else if (v == "ID") {
+      io_.put("* ID (\"name\" \"postern\")\r\n" + t + " OK ID completed\r\n");
+    } else if (v == "ENABLE") {
+      io_.put(t + " BAD Log in first\r\n");
+    } else if (v == "STARTTLS") {
+      error(t, "BAD STARTTLS is not available");
+    } else if (v == "LOGIN") {
+      secret::String user, pass;
+      std::optional<std::string> u, pw;
+      if (!p.sp() || !(u = p.astring()) || !p.sp() || !(pw = p.astring()) || !p.eol())
+        return error(t, "BAD Usage: LOGIN user password");
+      user.get() = std::move(*u);
+      pass.get() = std::move(*pw);
+      secret::wipe(*pw);
+      if (!pop3::valid_user(user.get()) || pass.get().empty() || pass.get().size() > 512)
+        return error(t, "NO [AUTHENTICATIONFAILED] Authentication failed");
+      login(t, user.get(), pass.get());
+    } else if (v == "AUTHENTICATE") {
+      auto mech = p.sp() ? p.atom() : std::nullopt;
+      if (!mech) return error(t, "BAD Usage: AUTHENTICATE PLAIN");
+      if (imap::upper(*mech) != "PLAIN") return error(t, "NO Unsupported authentication mechanism");
+      secret::String response;
+      if (p.sp()) {  // SASL-IR
+        auto ir = p.atom("=");
+        if (!ir || !p.eol()) return error(t, "BAD Bad initial response");
+        response.get() = *ir;
+        secret::wipe(*ir);
+        if (response.get() == "=") response.get().clear();
+      } else {
+        if (!p.eol()) return error(t, "BAD Unexpected arguments");
+        io_.put("+ \r\n");
+        auto r = io_.line(response.get(), 2048);
+        if (r == NetIO::Read::partial) return error(t, "BAD Response too long");
+        if (r != NetIO::Read::line) end();
+        std::string_view sv = response.get();
+        while (!sv.empty() && (sv.back() == '\n' || sv.back() == '\r')) sv.remove_suffix(1);
+        response.get().resize(sv.size());
+      }
+      if (response.get() == "*") return error(t, "BAD Authentication cancelled");
+      auto plain = pop3::decode_plain(response.get());
+      if (!plain) return error(t, "BAD Malformed AUTHENTICATE PLAIN response");
+      if (!plain->authzid.empty() && plain->authzid != plain->authcid)
+        return error(t, "NO [AUTHORIZATIONFAILED] No authorization as another user");
+      if (!pop3::valid_user(plain->authcid) || plain->password.empty() || plain->password.size() > 512)
+        return error(t, "NO [AUTHENTICATIONFAILED] Authentication failed");
+      login(t, plain->authcid, plain->password);
+    } else if (v == "SELECT" || v == "EXAMINE" || v == "LIST" || v == "LSUB" || v == "STATUS" || v == "APPEND" ||
+               v == "CREATE" || v == "DELETE" || v == "RENAME" || v == "SUBSCRIBE" || v == "UNSUBSCRIBE" ||
+               v == "FETCH" || v == "STORE" || v == "SEARCH" || v == "UID" || v == "IDLE" || v == "NAMESPACE" ||
+               v == "CHECK" || v == "CLOSE" || v == "EXPUNGE" || v == "COPY" || v == "MOVE") {
+      error(t, "BAD Log in first");
+    } else {
+      error(t, "BAD Unknown command");
+    }
+  }
+
+  void login(const std::string& tag, const std::string& user, const std::string& password) {
+    secret::String req(tag + "\n" + pop3::encode_request(user, password, ""));
+    if (io_.buffered() > 0) {
+      // Commands pipelined after LOGIN would be lost to the mailbox stage.
+      return error(tag, "BAD Do not pipeline commands after LOGIN");
+    }
+    io_.flush();
+    ssize_t n;
+    do n = ::send(fd_, req.get().data(), req.get().size(), MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(req.get().size())) {
+      io_.put(tag + " NO [UNAVAILABLE] Temporary problem; try again later\r\n");
+      end();
+    }
+    char reply = 0;
+    do n = ::recv(fd_, &reply, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) end();
+    switch (reply) {
+      case reply_done:
+        std::_Exit(0);  // the mailbox stage served the client
+      case reply_refused:
+        return error(tag, "NO [AUTHENTICATIONFAILED] Authentication failed");
+      case reply_too_many:
+        io_.put(tag + " NO [AUTHENTICATIONFAILED] Authentication failed\r\n* BYE Too many failures\r\n");
+        end();
+      default:
+        io_.put(tag + " NO [UNAVAILABLE] Temporary problem; try again later\r\n");
+    }
+  }
+
+  const Config& cfg_;
+  int fd_;
+  NetIO& io_;
+  imap::Limits lim_;
+  int errors_ = 0;
+};
+
+}  // namespace
+
+void preauth(const Config& cfg, int fd) {
+  FdTransport t(0, 1);
+  NetIO io(t, cfg.timeout);
+  Session s(cfg, fd, io);
+  s.run();
+}
+
+}  // namespace imapd

@@ -1,0 +1,40 @@
+// smtpd: receives mail over SMTP and puts it into the queue.
+//
+// It runs once for each connection, under tcpserver or inetd (through
+// tcp-env) as posternd, or for sendmail -bs as the calling user, and
+// speaks SMTP on descriptors 0 and 1. It learns who the client is from
+// TCPREMOTEIP and TCPREMOTEHOST, and whether it may relay from RELAYCLIENT.
+// It reads its control files (me, smtpgreeting, rcpthosts,
+// morercpthosts.cdb, badmailfrom, databytes, timeoutsmtpd, maxrcpt, locals,
+// virtualdomains, recipients.cdb), greets, and serves the client: each
+// message goes to bin/queue with a Received: line added, and is answered
+// 250 with its id only once queue has made it durable. See smtpd(8).
+#include <csignal>
+
+#include "log.hpp"
+#include "netio.hpp"
+#include "smtpd.hpp"
+
+using namespace postern;
+
+int main() {
+  log::set_program("smtpd");
+  std::signal(SIGPIPE, SIG_IGN);
+  // A caller that ignores SIGCHLD (swaks --pipe does, and the setting
+  // survives exec) would make waiting for queue fail.
+  std::signal(SIGCHLD, SIG_DFL);
+  smtpd::Client client = smtpd::identify_client();
+
+  FdTransport transport(0, 1);
+  smtpd::Policy policy;
+  std::string why;
+  if (!policy.load(why, client.local)) {
+    NetIO io(transport, 60);
+    io.put("421 4.3.0 temporary configuration problem; try again later\r\n");
+    io.flush();
+    log::die(111, why);
+  }
+  NetIO io(transport, static_cast<int>(policy.timeout));
+  smtpd::Session session(io, policy, client);
+  return session.run();
+}
