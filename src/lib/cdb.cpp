@@ -60,6 +60,8 @@ bool CdbWriter::add(std::string_view key, std::string_view value) {
                                   static_cast<unsigned>(value.size())) == 0;
 }
 
+bool CdbWriter::set_group(gid_t group) { return started_ && ::fchown(fd_.get(), static_cast<uid_t>(-1), group) == 0; }
+
 bool CdbWriter::finish() {
   if (!started_) return false;
   started_ = false;

@@ -3,6 +3,7 @@
 // and the aliases database.
 #pragma once
 #include <cdb.h>
+#include <sys/types.h>
 
 #include <optional>
 #include <string>
@@ -35,6 +36,8 @@ class CdbWriter {
   // byte on); finish() renames it over path.
   bool start(const std::string& path, int mode = 0644);
   bool add(std::string_view key, std::string_view value);
+  // Gives the new file a group before it is installed (a reader's group).
+  bool set_group(gid_t group);
   // fsync, rename, directory fsync; false with errno on any failure (the old
   // database then stays in place).
   bool finish();

@@ -1,8 +1,8 @@
 // local_domains: which recipients are delivered on this host, by qmail's
 // rules (control/locals and control/virtualdomains), and the local part
 // getpw then sees. The same rules as send's classification (see send(8)),
-// kept here so that smtpd can check recipients at RCPT time; send may use
-// this unit later instead of its own copy.
+// shared by send (which recipients go to lspawn, and as what address) and
+// smtpd (which recipients to check at RCPT time).
 #pragma once
 #include <map>
 #include <optional>
@@ -21,10 +21,15 @@ struct LocalDomains {
   // one cannot be read or is malformed.
   bool load(std::string& why);
 
-  // For a local recipient, the local part as getpw sees it: the local part
-  // (for a domain in locals) or prefix-local (for a virtual domain),
-  // lowercased. nullopt for a remote recipient. An address without a
-  // domain gets me.
+  // For a local recipient, the address local delivery is for: local@domain
+  // for a domain in locals, prefix-local@domain for a virtual domain (the
+  // local part as written, the domain lowercased; the most specific
+  // virtualdomains entry wins: user@domain, domain, the longest .suffix; an
+  // empty prefix makes an exception). nullopt for a remote recipient. An
+  // address without a domain gets me.
+  std::optional<std::string> local_address(std::string_view address) const;
+
+  // The local part of local_address, lowercased: what getpw looks up.
   std::optional<std::string> local_part(std::string_view address) const;
 };
 

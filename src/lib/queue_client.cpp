@@ -19,6 +19,9 @@ QueueClient::QueueClient() {
     return;
   }
   ::signal(SIGPIPE, SIG_IGN);
+  // A caller that ignores SIGCHLD (inherited through exec, as from swaks)
+  // would lose queue's exit code to the kernel's automatic reaping.
+  ::signal(SIGCHLD, SIG_DFL);
   pid_t pid = ::fork();
   if (pid == 0) {
     if (::dup2(m[0], 0) < 0 || ::dup2(e[0], 1) < 0) ::_exit(81);

@@ -170,12 +170,8 @@ int main() {
 
   std::string path = conf::path("control/recipients.cdb");
   CdbWriter out;
-  if (!out.start(path)) log::die(111, "unable to create control/recipients.cdb.tmp");
-  for (auto& k : keys)
-    if (!out.add(k, "")) log::die(111, "unable to write control/recipients.cdb.tmp");
-  if (!out.finish()) log::die(111, "unable to install control/recipients.cdb");
   // smtpd reads it as posternd (group nofiles); nobody else needs to.
-  // (CdbWriter makes its files 0644; the mode is narrowed right after.)
+  if (!out.start(path, conf::single_user ? 0644 : 0640)) log::die(111, "unable to create control/recipients.cdb.tmp");
   if (!conf::single_user) {
     // /etc/group may be in the middle of being replaced (groupadd): look
     // again before giving up.
@@ -185,10 +181,13 @@ int main() {
       g = ::getgrnam(conf::group_nofiles);
     }
     if (!g) log::die(111, "unable to find the group " + std::string(conf::group_nofiles));
-    if (::chown(path.c_str(), 0, g->gr_gid) != 0 || ::chmod(path.c_str(), 0640) != 0)
-      log::die(111, "unable to give control/recipients.cdb the group " + std::string(conf::group_nofiles) +
-                        ": " + std::strerror(errno));
+    if (!out.set_group(g->gr_gid))
+      log::die(111, "unable to give control/recipients.cdb the group " + std::string(conf::group_nofiles) + ": " +
+                        std::strerror(errno));
   }
+  for (auto& k : keys)
+    if (!out.add(k, "")) log::die(111, "unable to write control/recipients.cdb.tmp");
+  if (!out.finish()) log::die(111, "unable to install control/recipients.cdb");
   std::printf("newrcpt: %zu entries in %s\n", keys.size(), path.c_str());
   return 0;
 }

@@ -63,13 +63,13 @@ std::string compose_bounce(const Controls& c, const std::string& to, std::time_t
   out += "\nThis is a MIME-formatted message.  Its first part reads as plain text.\n\n";
 
   out += "--" + boundary + "\nContent-Type: text/plain; charset=us-ascii\n\n";
-  out += "This is the mail system at " + c.me + ".\n\n";
+  out += "This is the mail system at " + c.domains.me + ".\n\n";
   out += "Your message could not be delivered to the addresses below, and\n";
   out += "no further attempts will be made. The reason follows each address.\n\n";
   for (auto& f : failed) out += "<" + f.address + ">:\n" + f.reason + "\n\n";
 
   out += "--" + boundary + "\nContent-Type: message/delivery-status\n\n";
-  out += "Reporting-MTA: dns; " + c.me + "\n";
+  out += "Reporting-MTA: dns; " + c.domains.me + "\n";
   out += "Arrival-Date: " + rfc5322_date(arrived) + "\n";
   for (auto& f : failed) {
     out += "\nFinal-Recipient: rfc822; " + f.address + "\n";

@@ -2,19 +2,16 @@
 // classification of a recipient as local or remote that they decide.
 #pragma once
 #include <ctime>
-#include <map>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "local_domains.hpp"
+
 namespace postern::send {
 
 struct Controls {
-  std::string me;
-  std::set<std::string> locals;  // lowercased domains
-  // virtualdomains: user@domain, domain or .suffix (lowercased) -> prefix.
-  std::map<std::string, std::string> virtualdomains;
+  LocalDomains domains;  // me, locals, virtualdomains
   unsigned long concurrency_local = 10;
   unsigned long concurrency_remote = 20;
   std::time_t queue_lifetime = 604800;
@@ -33,10 +30,8 @@ struct Route {
   std::string address;  // for a virtual domain, prefix-local@domain
 };
 
-// qmail-send's rules: a domain in locals is local; an entry of
-// virtualdomains makes it local with its prefix, the most specific entry
-// winning (user@domain, then domain, then the longest .suffix); an empty
-// prefix makes an exception. Everything else is remote. An address with no domain gets me.
+// qmail-send's rules, as LocalDomains applies them: local (with the
+// virtualdomains prefix applied) or remote.
 Route classify(const Controls& c, const std::string& address);
 
 }  // namespace postern::send
