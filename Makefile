@@ -12,6 +12,8 @@
 # home directory is compiled in.
 
 SHELL := /bin/bash
+# Both cores (or all): a clean build is a few hundred files.
+MAKEFLAGS += -j$(shell nproc)
 CONF_HOME ?= $(shell head -n1 conf-home)
 SINGLE ?=
 SAN ?=
@@ -32,7 +34,7 @@ UNIT_SRC := $(wildcard tests/unit/*.cpp)
 UNIT_OBJ := $(UNIT_SRC:tests/%.cpp=$(OBJ)/%.o)
 BINS := $(PROGRAMS:%=$(INST)/%)
 
-.PHONY: all deps test test-asan unit system setup run stop clean sendmail-links bench
+.PHONY: all deps deps-stamp test test-asan unit system setup run stop clean sendmail-links bench
 .SECONDARY:
 
 all: deps-stamp $(BINS)
@@ -42,11 +44,12 @@ deps:
 deps-stamp:
 	@./tools/deps --quiet
 
-$(OBJ)/%.o: src/%.cpp
+# Nothing compiles before the packages it needs are installed.
+$(OBJ)/%.o: src/%.cpp | deps-stamp
 	@mkdir -p $(dir $@)
 	$(CXX_CMD) $(SANFLAGS) -MMD -MP -Isrc/lib -c $< -o $@
 
-$(OBJ)/unit/%.o: tests/unit/%.cpp
+$(OBJ)/unit/%.o: tests/unit/%.cpp | deps-stamp
 	@mkdir -p $(dir $@)
 	$(CXX_CMD) $(SANFLAGS) -MMD -MP -Isrc/lib -c $< -o $@
 
