@@ -39,7 +39,6 @@ class Crash(unittest.TestCase):
             inst.start()
             accepted = set()
             lock = threading.Lock()
-            stop_killing = threading.Event()
             kills = []
 
             def inject(worker):
@@ -50,9 +49,14 @@ class Crash(unittest.TestCase):
                         with lock:
                             accepted.add(tag)
 
+            injecting = threading.Event()
+            injecting.set()
+
             def killer():
+                # Kills until the injectors are done and at least 10 kills
+                # were made, so every run really crashes the system.
                 rng = random.Random(1234)
-                while not stop_killing.is_set():
+                while injecting.is_set() or len(kills) < 10:
                     time.sleep(rng.uniform(0.01, 0.1))
                     victims = pids_of({"send", "lspawn", "local", "clean", "queue"}, inst.home)
                     if not victims:
@@ -64,9 +68,14 @@ class Crash(unittest.TestCase):
                     except ProcessLookupError:
                         pass
                     if name in ("send", "lspawn", "clean"):
-                        # The whole system goes down with any of these; an
-                        # operator's supervisor would restart it.
-                        inst.stop()
+                        # The whole system goes down with any of these, as in
+                        # a crash; a supervisor would start it again.
+                        try:
+                            os.killpg(inst.proc.pid, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                        inst.proc.wait()
+                        inst.proc = None
                         inst.start()
 
             threads = [threading.Thread(target=inject, args=(w,)) for w in range(INJECTORS)]
@@ -76,8 +85,8 @@ class Crash(unittest.TestCase):
                 t.start()
             for t in threads:
                 t.join()
-            stop_killing.set()
-            k.join()
+            injecting.clear()
+            k.join(timeout=300)
             inst.stop()
             inst.start()
             inst.wait_queue_empty(timeout=120)
@@ -89,7 +98,7 @@ class Crash(unittest.TestCase):
                             delivered.add(line.split()[1])
                             break
             lost = accepted - delivered
-            self.assertGreaterEqual(len(kills), 5, "the test must actually kill processes")
+            self.assertGreaterEqual(len(kills), 10, "the test must actually kill processes")
             self.assertGreater(len(accepted), MESSAGES // 2)
             self.assertEqual(lost, set(), f"lost {len(lost)} accepted messages; kills: {kills}")
             # Nothing is left behind in the queue directories.
