@@ -11,11 +11,15 @@
 namespace postern {
 
 QueueClient::QueueClient() {
-  int m[2], e[2];
+  int m[2], e[2], q[2];
   if (::pipe2(m, O_CLOEXEC) != 0) return;
   if (::pipe2(e, O_CLOEXEC) != 0) {
     ::close(m[0]);
     ::close(m[1]);
+    return;
+  }
+  if (::pipe2(q, O_CLOEXEC) != 0) {
+    for (int fd : {m[0], m[1], e[0], e[1]}) ::close(fd);
     return;
   }
   ::signal(SIGPIPE, SIG_IGN);
@@ -24,7 +28,7 @@ QueueClient::QueueClient() {
   ::signal(SIGCHLD, SIG_DFL);
   pid_t pid = ::fork();
   if (pid == 0) {
-    if (::dup2(m[0], 0) < 0 || ::dup2(e[0], 1) < 0) ::_exit(81);
+    if (::dup2(m[0], 0) < 0 || ::dup2(e[0], 1) < 0 || ::dup2(q[1], 3) < 0) ::_exit(81);
     std::string prog = conf::path("bin/queue");
     char* argv[] = {const_cast<char*>("queue"), nullptr};
     ::execv(prog.c_str(), argv);
@@ -32,8 +36,10 @@ QueueClient::QueueClient() {
   }
   ::close(m[0]);
   ::close(e[0]);
+  ::close(q[1]);
   message_.reset(m[1]);
   envelope_.reset(e[1]);
+  id_.reset(q[0]);
   if (pid < 0) return;
   pid_ = pid;
 }
@@ -64,6 +70,12 @@ int QueueClient::finish(const Envelope& envelope) {
     if (errno != EINTR) return 81;
   }
   if (!WIFEXITED(st)) return 81;
+  if (WEXITSTATUS(st) == 0) {
+    // queue has exited: the pipe holds the whole id, or nothing.
+    char buf[32];
+    ssize_t n = ::read(id_.get(), buf, sizeof buf);
+    if (n > 1 && buf[n - 1] == '\n') queue_id_.assign(buf, static_cast<std::size_t>(n - 1));
+  }
   return WEXITSTATUS(st);
 }
 

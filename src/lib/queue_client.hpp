@@ -26,11 +26,15 @@ class QueueClient {
   // Sends the envelope and waits: returns queue's exit code (0 queued),
   // or 81 when queue could not be run or died from a signal.
   int finish(const Envelope& envelope);
+  // After a successful finish: the queue's id of the message ("" if unknown).
+  const std::string& queue_id() const { return queue_id_; }
 
  private:
   pid_t pid_ = -1;
   Fd message_;
   Fd envelope_;
+  Fd id_;
+  std::string queue_id_;
 };
 
 // qmail-queue's exit codes, for a log line or an SMTP reply.

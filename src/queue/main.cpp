@@ -12,6 +12,8 @@
 // disk full; 54 unable to read message or envelope; 62 queue directory
 // missing; 63/64 trouble in queue/pid or queue/mess; 81 internal error;
 // 91 malformed envelope (permanent). Codes 11-40 and 91 are permanent.
+// When the caller leaves descriptor 3 open, queue writes the new message's
+// id and a newline there on success, so smtpd can name it in its reply.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -74,6 +76,8 @@ void copy_message(int out) {
 
 int main() {
   log::set_program("queue");
+  // Checked before anything is opened, which could land on 3.
+  bool report_id = ::fcntl(3, F_GETFD) >= 0;
   ::umask(027);
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGALRM, on_alarm);
@@ -130,5 +134,6 @@ int main() {
     log::die(ex_write, "cannot fsync queue/todo");
   }
   queue_dirs::poke_send();
+  if (report_id) write_all(3, id + "\n");
   return 0;
 }

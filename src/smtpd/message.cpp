@@ -50,11 +50,12 @@ std::string Incoming::finish(const Envelope& envelope, const std::string& client
     return "451 4.3.0 the queue failed; try again later";
   }
   int code = queue_->finish(envelope);
+  std::string queued_as = queue_->queue_id();
   queue_.reset();
   if (code == 0) {
-    log::line("accepted message {} from {} sender <{}> recipients {} bytes {}", id, client,
-              log::printable(envelope.sender), envelope.recipients.size(), text_.size());
-    return "250 2.0.0 ok " + id;
+    log::line("accepted message {} from {} sender <{}> recipients {} bytes {} queued as msg {}", id, client,
+              log::printable(envelope.sender), envelope.recipients.size(), text_.size(), queued_as);
+    return "250 2.0.0 ok " + id + (queued_as.empty() ? "" : " msg " + queued_as);
   }
   log::line("queue failed for message {} from {}: {}", id, client, queue_failure_text(code));
   if (queue_failure_is_permanent(code)) return "554 5.3.0 the queue refused the message: " + queue_failure_text(code);
