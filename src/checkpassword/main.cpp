@@ -29,7 +29,7 @@
 #include "io.hpp"
 #include "log.hpp"
 #include "mailauth_db.hpp"
-#include "pop3.hpp"
+#include "login_request.hpp"
 #include "privilege.hpp"
 #include "secret.hpp"
 
@@ -64,7 +64,7 @@ bool is_hex32(const std::string& s) {
   return true;
 }
 
-bool apop_matches(const pop3::Request& r, const std::string& secret_hex) {
+bool apop_matches(const login::Request& r, const std::string& secret_hex) {
   if (r.timestamp.empty() || secret_hex.empty() || !is_hex32(r.password)) return false;
   secret::String key;
   key.get().resize(secret_hex.size() / 2);
@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
     raw.assign(buf, got);
     sodium_memzero(buf, sizeof buf);
   }
-  auto req = pop3::decode_request(raw);
+  auto req = login::decode_request(raw);
   secret::wipe(raw);
   if (!req) log::die(2, "malformed request on descriptor 3");
 
@@ -203,6 +203,7 @@ int main(int argc, char** argv) {
   secret::wipe(req->password);
 
   if (acct.uid == 0 && !conf::single_user) refuse(req->user, "the account has uid 0: root logins are refused");
+  if (acct.gid == 0 && !conf::single_user) refuse(req->user, "the account has gid 0: root's group never logs in");
   if (!conf::single_user) {
     if (::geteuid() == 0) {
       if (!become(acct.uid, acct.gid)) temporary("cannot become uid " + std::to_string(acct.uid));

@@ -1,28 +1,29 @@
-// imapd's two processes before login: the privileged parent that runs the
-// password check (parent.cpp, pop3d's design) and the pre-auth stage that
-// speaks IMAP until LOGIN or AUTHENTICATE PLAIN succeeds (preauth.cpp).
-// See imapd(8).
+// imapd before login: the pre-auth stage that speaks IMAP until LOGIN or
+// AUTHENTICATE PLAIN succeeds (preauth.cpp). The privileged parent that
+// runs the password check is login::parent (login_parent.hpp), given
+// login_tag_prefix to take the tag off each request. See imapd(8).
 #pragma once
+#include <cstddef>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace imapd {
 
 struct Config {
   int timeout = 1800;          // seconds of idle time before autologout
-  std::string checkpassword;   // the password checking program
-  std::string mailbox;         // the mailbox stage
-  std::string maildir;         // its argument: the Maildir, relative to home
 };
 
-// Replies from the parent to the pre-auth stage, one byte each (as pop3d's).
-constexpr char reply_done = 'K';      // the mailbox stage ran: end quietly
-constexpr char reply_refused = 'N';   // wrong user or password
-constexpr char reply_too_many = 'Q';  // refused, and no more tries
-constexpr char reply_temp = 'T';      // temporary failure
-
-// The request packet: "tag\n" then the checkpassword request
-// "user\0password\0\0". The tag goes to the mailbox stage as IMAPLOGINTAG.
+// The pre-auth stage, already unprivileged. Talks to the client on 0/1 and
+// to the parent on fd, sending "tag\n" then the checkpassword request
+// "user\0password\0\0". Never returns.
 [[noreturn]] void preauth(const Config& cfg, int fd);
-[[noreturn]] void parent(const Config& cfg, int fd, int child);
+
+// The prefix of a request packet (login::Checker::prefix): "tag\n", a valid
+// IMAP tag of at most 64 bytes, which goes to checkpassword and so to the
+// mailbox stage as IMAPLOGINTAG=tag. Returns its length; nullopt when it
+// is missing or malformed.
+std::optional<std::size_t> login_tag_prefix(std::string_view packet, std::vector<std::string>& env);
 
 }  // namespace imapd

@@ -15,26 +15,27 @@
 // In single-user mode, or when started by someone else than root, every
 // part runs as the invoking user. See imapd(8).
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
-#include <cstring>
 #include <string>
+#include <string_view>
 
 #include "conf.hpp"
 #include "control.hpp"
 #include "io.hpp"
 #include "log.hpp"
+#include "login_parent.hpp"
 #include "imapd.hpp"
-#include "privilege.hpp"
 
 using namespace postern;
 
 namespace {
 
+constexpr std::string_view reply_temp = "* BYE [UNAVAILABLE] temporary problem; try again later\r\n";
+
 [[noreturn]] void temp_fail(const std::string& why) {
-  write_all(1, "* BYE [UNAVAILABLE] temporary problem; try again later\r\n");
+  write_all(1, reply_temp);
   log::die(111, why);
 }
 
@@ -49,15 +50,17 @@ int main(int argc, char** argv) {
   ::setrlimit(RLIMIT_CORE, &none);
 
   imapd::Config cfg;
-  cfg.checkpassword = conf::path("bin/checkpassword");
-  cfg.mailbox = conf::path("bin/imapd-mailbox");
-  cfg.maildir = "Maildir";
+  login::Checker checker;
+  checker.checkpassword = conf::path("bin/checkpassword");
+  checker.mailbox = conf::path("bin/imapd-mailbox");
+  checker.maildir = "Maildir";
+  checker.prefix = imapd::login_tag_prefix;
   int opt;
   while ((opt = ::getopt(argc, argv, "c:m:")) != -1) {
     if (opt == 'c')
-      cfg.checkpassword = optarg;
+      checker.checkpassword = optarg;
     else if (opt == 'm')
-      cfg.maildir = optarg;
+      checker.maildir = optarg;
     else
       log::die(2, "usage: imapd [-c checkpassword] [-m maildir]");
   }
@@ -67,19 +70,5 @@ int main(int argc, char** argv) {
   if (!timeout || *timeout == 0 || *timeout > 86400) temp_fail("bad control/timeoutimapd");
   cfg.timeout = static_cast<int>(*timeout);
 
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) temp_fail("socketpair failed");
-  pid_t child = ::fork();
-  if (child < 0) temp_fail("fork failed");
-  if (child == 0) {
-    ::close(sv[0]);
-    if (!conf::single_user && ::geteuid() == 0) {
-      if (!become_user(conf::user_daemon))
-        temp_fail(std::string("cannot become ") + conf::user_daemon + ": " + std::strerror(errno));
-    }
-    if (::chdir("/") != 0) temp_fail("cannot change to /");
-    imapd::preauth(cfg, sv[1]);
-  }
-  ::close(sv[1]);
-  imapd::parent(cfg, sv[0], child);
+  login::split(checker, reply_temp, [&cfg](int fd) { imapd::preauth(cfg, fd); });
 }

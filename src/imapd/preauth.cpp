@@ -6,10 +6,8 @@
 // as the user, has answered the tagged OK and served the session. Every
 // input is bounded (imap::Limits, a small literal limit, max_errors bad
 // commands, cfg.timeout seconds of silence).
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <string>
 
@@ -18,8 +16,9 @@
 #include "imap_parse.hpp"
 #include "imapd.hpp"
 #include "log.hpp"
+#include "login_parent.hpp"
+#include "login_request.hpp"
 #include "netio.hpp"
-#include "pop3.hpp"
 #include "secret.hpp"
 
 using namespace postern;
@@ -110,7 +109,7 @@ class Session {
       user.get() = std::move(*u);
       pass.get() = std::move(*pw);
       secret::wipe(*pw);
-      if (!pop3::valid_user(user.get()) || pass.get().empty() || pass.get().size() > 512)
+      if (!login::valid_user(user.get()) || pass.get().empty() || pass.get().size() > 512)
         return error(t, "NO [AUTHENTICATIONFAILED] Authentication failed");
       login(t, user.get(), pass.get());
     } else if (v == "AUTHENTICATE") {
@@ -135,11 +134,11 @@ class Session {
         response.get().resize(sv.size());
       }
       if (response.get() == "*") return error(t, "BAD Authentication cancelled");
-      auto plain = pop3::decode_plain(response.get());
+      auto plain = login::decode_plain(response.get());
       if (!plain) return error(t, "BAD Malformed AUTHENTICATE PLAIN response");
       if (!plain->authzid.empty() && plain->authzid != plain->authcid)
         return error(t, "NO [AUTHORIZATIONFAILED] No authorization as another user");
-      if (!pop3::valid_user(plain->authcid) || plain->password.empty() || plain->password.size() > 512)
+      if (!login::valid_user(plain->authcid) || plain->password.empty() || plain->password.size() > 512)
         return error(t, "NO [AUTHENTICATIONFAILED] Authentication failed");
       login(t, plain->authcid, plain->password);
     } else if (v == "SELECT" || v == "EXAMINE" || v == "LIST" || v == "LSUB" || v == "STATUS" || v == "APPEND" ||
@@ -153,29 +152,24 @@ class Session {
   }
 
   void login(const std::string& tag, const std::string& user, const std::string& password) {
-    secret::String req(tag + "\n" + pop3::encode_request(user, password, ""));
+    secret::String req(tag + "\n" + login::encode_request(user, password, ""));
     if (io_.buffered() > 0) {
       // Commands pipelined after LOGIN would be lost to the mailbox stage.
       return error(tag, "BAD Do not pipeline commands after LOGIN");
     }
     io_.flush();
-    ssize_t n;
-    do n = ::send(fd_, req.get().data(), req.get().size(), MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n != static_cast<ssize_t>(req.get().size())) {
+    int reply = login::ask(fd_, req.get());
+    if (reply == login::send_failed) {
       io_.put(tag + " NO [UNAVAILABLE] Temporary problem; try again later\r\n");
       end();
     }
-    char reply = 0;
-    do n = ::recv(fd_, &reply, 1, 0);
-    while (n < 0 && errno == EINTR);
-    if (n != 1) end();
+    if (reply == login::no_answer) end();
     switch (reply) {
-      case reply_done:
+      case login::reply_done:
         std::_Exit(0);  // the mailbox stage served the client
-      case reply_refused:
+      case login::reply_refused:
         return error(tag, "NO [AUTHENTICATIONFAILED] Authentication failed");
-      case reply_too_many:
+      case login::reply_too_many:
         io_.put(tag + " NO [AUTHENTICATIONFAILED] Authentication failed\r\n* BYE Too many failures\r\n");
         end();
       default:

@@ -1,9 +1,8 @@
 // pop3: the parts of POP3 (RFC 1939, 2449, 5034) that pop3d's two stages
 // share and that are worth testing alone: command parsing, the transfer
 // form of a message (CRLF line ends, dot-stuffing, TOP's line limit), the
-// sizes LIST reports, unique ids, AUTH PLAIN decoding, and the
-// checkpassword request that crosses from the pre-auth stage to the
-// password check ("user\0password\0timestamp\0", as qmail-popup sends it).
+// sizes LIST reports and unique ids. What pop3d shares with imapd about
+// logins (AUTH PLAIN, the checkpassword request) is in login_request.hpp.
 //
 // Everything here treats its input as hostile: lengths and characters are
 // checked, nothing throws, failures come back as nullopt.
@@ -79,27 +78,5 @@ class SizeCounter {
 // leave alone. Names longer than 70 or with bytes outside 0x21..0x7e (RFC
 // 1939's limits) are replaced by a hex hash of that part, just as stable.
 std::string uidl_of(std::string_view file_name);
-
-// AUTH PLAIN (RFC 4616): base64 of authzid\0authcid\0password.
-struct Plain {
-  std::string authzid, authcid, password;
-  ~Plain();
-};
-std::optional<Plain> decode_plain(std::string_view base64);
-
-// The checkpassword request on fd 3.
-struct Request {
-  std::string user, password, timestamp;
-  ~Request();
-};
-std::string encode_request(std::string_view user, std::string_view password, std::string_view timestamp);
-// Exactly three NUL-terminated fields, each within its bound (user 1..255
-// printable bytes without spaces, password <= 512, timestamp <= 255),
-// possibly followed by more bytes that are ignored (checkpassword's rule).
-std::optional<Request> decode_request(std::string_view data);
-
-// True when s is a user name pop3d passes on: 1..255 bytes, printable, no
-// spaces, no NUL.
-bool valid_user(std::string_view s);
 
 }  // namespace postern::pop3

@@ -34,7 +34,10 @@ enum class Found { yes, no, failed };
 Found try_open(const std::string& name, std::string& text, Outcome& failure) {
   Fd fd(::open(name.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (!fd.ok()) {
-    if (errno == ENOENT) return Found::no;
+    // A name too long for the file system cannot exist: as if absent, so
+    // the -default files still apply (and a long address is not deferred
+    // for the whole queue lifetime).
+    if (errno == ENOENT || errno == ENAMETOOLONG) return Found::no;
     failure = temporary(error_text("open " + name, errno));
     return Found::failed;
   }

@@ -121,8 +121,8 @@ spawn::Report deliver(const spawn::Request& req) {
   }
   // Mail is never delivered as root in a real install; a single-user
   // instance delivers everything as the one user that runs it.
-  if (conf::single_user ? user->uid != ::getuid() : user->uid == 0) {
-    rep.text = "refused to deliver as uid " + std::to_string(user->uid);
+  if (conf::single_user ? user->uid != ::getuid() : (user->uid == 0 || user->gid == 0)) {
+    rep.text = "refused to deliver as uid " + std::to_string(user->uid) + " gid " + std::to_string(user->gid);
     return rep;
   }
 

@@ -4,15 +4,15 @@
 // request and waits for one byte back. Everything it reads is bounded
 // (pop3::max_line a line, max_errors bad commands, cfg.timeout seconds of
 // silence).
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <ctime>
 #include <string>
 
 #include "log.hpp"
+#include "login_parent.hpp"
+#include "login_request.hpp"
 #include "netio.hpp"
 #include "pop3.hpp"
 #include "pop3d.hpp"
@@ -98,7 +98,7 @@ class Session {
       io_.put("+OK " + cfg_.me + " closing connection\r\n");
       end();
     } else if (v == "USER") {
-      if (c.args.size() != 1 || !pop3::valid_user(c.args[0])) return error("-ERR bad user name");
+      if (c.args.size() != 1 || !login::valid_user(c.args[0])) return error("-ERR bad user name");
       user_ = c.args[0];
       io_.put("+OK send PASS\r\n");
     } else if (v == "PASS") {
@@ -108,7 +108,7 @@ class Session {
       user_.clear();
       login(user, c.rest, "");
     } else if (v == "APOP") {
-      if (c.args.size() != 2 || !pop3::valid_user(c.args[0]) || c.args[1].size() != 32)
+      if (c.args.size() != 2 || !login::valid_user(c.args[0]) || c.args[1].size() != 32)
         return error("-ERR usage: APOP name digest");
       user_.clear();
       login(c.args[0], c.args[1], timestamp_);
@@ -147,7 +147,7 @@ class Session {
       response.get().resize(sv.size());
     }
     if (response.get() == "*") return error("-ERR authentication cancelled");
-    auto plain = pop3::decode_plain(response.get());
+    auto plain = login::decode_plain(response.get());
     if (!plain) return error("-ERR [AUTH] malformed AUTH PLAIN response");
     if (!plain->authzid.empty() && plain->authzid != plain->authcid)
       return error("-ERR [AUTH] no authorization as another user");
@@ -155,25 +155,20 @@ class Session {
   }
 
   void login(const std::string& user, const std::string& password, const std::string& timestamp) {
-    secret::String req(pop3::encode_request(user, password, timestamp));
+    secret::String req(login::encode_request(user, password, timestamp));
     io_.flush();
-    ssize_t n;
-    do n = ::send(fd_, req.get().data(), req.get().size(), MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n != static_cast<ssize_t>(req.get().size())) {
+    int reply = login::ask(fd_, req.get());
+    if (reply == login::send_failed) {
       io_.put("-ERR [SYS/TEMP] temporary problem; try again later\r\n");
       end();
     }
-    char reply = 0;
-    do n = ::recv(fd_, &reply, 1, 0);
-    while (n < 0 && errno == EINTR);
-    if (n != 1) end();
+    if (reply == login::no_answer) end();
     switch (reply) {
-      case reply_done:
+      case login::reply_done:
         std::_Exit(0);  // the mailbox stage served the client
-      case reply_refused:
+      case login::reply_refused:
         return error("-ERR [AUTH] authentication failed");
-      case reply_too_many:
+      case login::reply_too_many:
         io_.put("-ERR [AUTH] authentication failed; too many failures\r\n");
         end();
       default:

@@ -55,7 +55,14 @@ std::string mess_file;
   log::die(code, why);
 }
 
-void on_alarm(int) { fail(ex_timeout, "timeout reading the message or envelope"); }
+// Only async-signal-safe calls here: unlink, write, _exit.
+void on_alarm(int) {
+  if (!pid_file.empty()) ::unlink(pid_file.c_str());
+  if (!mess_file.empty()) ::unlink(mess_file.c_str());
+  const char msg[] = "queue: fatal: timeout reading the message or envelope\n";
+  [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
+  ::_exit(ex_timeout);
+}
 
 // Copies the message on fd 0 to out.
 void copy_message(int out) {
@@ -113,7 +120,10 @@ int main() {
     if (field.size() > 1001) fail(ex_too_long, "address too long");
   auto envelope = decode_envelope(*envelope_bytes);
   if (!envelope) fail(ex_envelope, "malformed envelope");
+  // From here on the caller (who may signal a setuid program) must not be
+  // able to make queue remove a message it has committed.
   ::alarm(0);
+  ::signal(SIGALRM, SIG_IGN);
 
   // The envelope is written beside the message first and renamed into todo/
   // only when durable: a file in todo/ always names a complete message.
@@ -126,11 +136,12 @@ int main() {
   env.reset();
   if (!fsync_dir("mess")) fail(ex_mess_dir, "cannot fsync queue/mess");
   if (::rename(envelope_tmp.c_str(), ("todo/" + id).c_str()) != 0) fail(ex_queue_dir, "cannot rename into queue/todo");
+  // Committed: the message file now belongs to send and clean.
   pid_file.clear();
+  mess_file.clear();
   if (!fsync_dir("todo")) {
     // The rename may or may not be durable; the message is complete either
     // way, so leaving it is safe, but the sender must hear of the failure.
-    mess_file.clear();
     log::die(ex_write, "cannot fsync queue/todo");
   }
   queue_dirs::poke_send();

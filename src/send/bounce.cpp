@@ -71,11 +71,20 @@ std::string compose_bounce(const Controls& c, const std::string& to, std::time_t
   out += "--" + boundary + "\nContent-Type: message/delivery-status\n\n";
   out += "Reporting-MTA: dns; " + c.domains.me + "\n";
   out += "Arrival-Date: " + rfc5322_date(arrived) + "\n";
+  // remote words a reply as "Remote host NAME[ADDRESS] said: REPLY": the
+  // host is the Remote-MTA, the reply itself the SMTP Diagnostic-Code.
+  static const std::regex remote_said(R"(^Remote host ([^\[\s]+)\[[^\]]*\] said: (.*)$)");
   for (auto& f : failed) {
     out += "\nFinal-Recipient: rfc822; " + f.address + "\n";
     out += "Action: failed\n";
     out += "Status: " + status_code_of(f.reason) + "\n";
-    out += std::string("Diagnostic-Code: ") + (f.channel == 'R' ? "smtp; " : "X-postern; ") + f.reason + "\n";
+    std::smatch m;
+    if (f.channel == 'R' && std::regex_match(f.reason, m, remote_said)) {
+      out += "Remote-MTA: dns; " + m[1].str() + "\n";
+      out += "Diagnostic-Code: smtp; " + m[2].str() + "\n";
+    } else {
+      out += std::string("Diagnostic-Code: ") + (f.channel == 'R' ? "smtp; " : "X-postern; ") + f.reason + "\n";
+    }
   }
   out += "\n";
 

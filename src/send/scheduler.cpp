@@ -76,13 +76,21 @@ bool Scheduler::load(const std::string& id) {
     }
     log::line("rebuilding the damaged record of msg {} from its envelope", id);
   }
+  struct stat st {};
+  if (::stat(queue_dirs::mess(id).c_str(), &st) != 0 && errno == ENOENT) {
+    // queue writes the message before the envelope and clean removes the
+    // envelope first: an envelope alone is damage, and its id may soon be
+    // another message's. Remove it rather than deliver whatever gets the id.
+    log::line("removing the envelope of msg {}: its message file is missing", id);
+    ask_clean(id);
+    return false;
+  }
   auto bytes = read_file(queue_dirs::todo(id), 64 << 20);
   auto envelope = bytes ? decode_envelope(*bytes) : std::nullopt;
   if (!envelope) {
     log::line("unable to read the envelope of msg {}; will try again", id);
     return false;
   }
-  struct stat st {};
   m.state.arrived = ::stat(queue_dirs::todo(id).c_str(), &st) == 0 ? st.st_mtime : std::time(nullptr);
   m.state.sender = envelope->sender;
   for (auto& rcpt : envelope->recipients) {

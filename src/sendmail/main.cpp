@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
   switch (r.mode) {
     case Mode::print_queue: run("mailq", r.args, r.verbose);
     case Mode::newaliases: run("newaliases", {}, r.verbose);
-    case Mode::smtp: run("smtpd", {}, r.verbose);
+    case Mode::smtp: run("smtpd", {"-l"}, r.verbose);
     case Mode::run_queue:
       queue_dirs::poke_send(queue_dirs::retry_all);
       std::puts("sendmail: queue run started");

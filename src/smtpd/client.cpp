@@ -29,7 +29,7 @@ std::string env(const char* name) {
 
 std::string Client::name() const { return local ? "local uid " + std::to_string(uid) : ip; }
 
-Client identify_client() {
+Client identify_client(bool local_submission) {
   Client c;
   if (const char* r = std::getenv("RELAYCLIENT")) c.relayclient = std::string(r);
   if (std::getenv("TCPREMOTEIP")) {
@@ -57,6 +57,12 @@ Client identify_client() {
       c.ip = host;
     else
       c.ip = "unknown";
+    return c;
+  }
+  if (!local_submission) {
+    // Pipes with no address: a wrapper lost the environment, or a proxy.
+    // Never trusted: such a client is remote and unknown.
+    c.ip = "unknown";
     return c;
   }
   c.local = true;

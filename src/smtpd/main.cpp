@@ -12,18 +12,25 @@
 #include <csignal>
 
 #include "log.hpp"
+#include <string_view>
+
 #include "netio.hpp"
 #include "smtpd.hpp"
 
 using namespace postern;
 
-int main() {
+int main(int argc, char** argv) {
   log::set_program("smtpd");
+  // -l: local submission on stdin/stdout (sendmail -bs). Only then is a
+  // client without an address trusted; smtpd is not setuid, so -l gives a
+  // caller nothing that sendmail would not.
+  bool local_submission = argc == 2 && std::string_view(argv[1]) == "-l";
+  if (argc > 2 || (argc == 2 && !local_submission)) log::die(100, "usage: smtpd [-l]");
   std::signal(SIGPIPE, SIG_IGN);
   // A caller that ignores SIGCHLD (swaks --pipe does, and the setting
   // survives exec) would make waiting for queue fail.
   std::signal(SIGCHLD, SIG_DFL);
-  smtpd::Client client = smtpd::identify_client();
+  smtpd::Client client = smtpd::identify_client(local_submission);
 
   FdTransport transport(0, 1);
   smtpd::Policy policy;

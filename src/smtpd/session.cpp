@@ -257,17 +257,30 @@ void Session::rcpt(const std::string& arg) {
     if (lower(addr) != "postmaster") return reply("553 5.1.3 a recipient address needs a domain");
     addr = "postmaster@" + policy_.me;
   }
+  // "user@example.org." is the same domain: one spelling for every check
+  // and for the queue, so the dot cannot slip past the recipient check.
+  if (addr.back() == '.') addr.pop_back();
+  if (split_address(addr).domain.empty() || addr.back() == '.') return reply("553 5.1.3 the recipient address is not valid");
   if (envelope_.recipients.size() >= policy_.max_rcpt) return reply("452 4.5.3 too many recipients");
   if (client_.relayclient) {
     addr += *client_.relayclient;  // qmail's rule: RELAYCLIENT's value is appended
   } else if (!policy_.relay_allowed(addr)) {
     log::line("refused relaying from {} to <{}>", client_.name(), log::printable(addr));
-    return reply("553 5.7.1 relaying denied: this server does not accept mail for that domain");
+    error("553 5.7.1 relaying denied: this server does not accept mail for that domain");
+    return;
   }
   switch (policy_.check_local(addr)) {
     case Policy::Rcpt::ok: break;
     case Policy::Rcpt::unknown:
       log::line("refused unknown recipient <{}> from {}", log::printable(addr), client_.name());
+      // A list's message may name a few stale addresses; thousands of
+      // unknown names on one connection are a harvest, and end it.
+      if (++unknown_rcpts_ > max_unknown_rcpts) {
+        errors_ = max_errors;
+        reply("421 4.7.0 " + policy_.me + " too many unknown recipients; closing the connection");
+        log::line("closed the connection from {}: too many unknown recipients", client_.name());
+        return;
+      }
       return reply("550 5.1.1 <" + log::printable(addr, 200) + ">: no such user here");
     case Policy::Rcpt::error:
       log::line("unable to read control/recipients.cdb");

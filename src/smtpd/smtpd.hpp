@@ -21,6 +21,7 @@ namespace postern::smtpd {
 constexpr std::size_t max_command_line = 1000;  // RFC 5321 4.5.3.1.4 says 512; extensions need more
 constexpr std::size_t data_piece = 65536;        // DATA lines longer than this arrive in pieces
 constexpr int max_errors = 10;                   // bad commands before the connection is closed
+constexpr int max_unknown_rcpts = 100;           // unknown recipients before it is closed
 constexpr int max_commands = 10000;              // commands in one connection
 
 struct Client {
@@ -37,7 +38,7 @@ struct Client {
 // Works out the client from tcpserver's (or tcp-env's) variables; without
 // them, from the socket on descriptor 0, or as a local caller when 0 is no
 // socket.
-Client identify_client();
+Client identify_client(bool local_submission);
 
 class Policy {
  public:
@@ -121,6 +122,7 @@ class Session {
   Envelope envelope_;
   std::unique_ptr<Incoming> chunks_;  // a BDAT transaction in progress
   int errors_ = 0;
+  int unknown_rcpts_ = 0;
   int messages_ = 0;
 };
 

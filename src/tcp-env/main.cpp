@@ -155,6 +155,8 @@ int main(int argc, char** argv) {
   ::setenv("TCPLOCALIP", lip.c_str(), 1);
   ::setenv("TCPLOCALPORT", lport.c_str(), 1);
   ::unsetenv("TCPREMOTEINFO");
+  // Only a rule may grant relaying, never an environment inetd passed on.
+  ::unsetenv("RELAYCLIENT");
   ::unsetenv("TCPLOCALHOST");
   ::unsetenv("TCPREMOTEHOST");
   if (lookup) {

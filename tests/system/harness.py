@@ -143,6 +143,8 @@ class Instance:
         user.make_maildir()
         user.address = f"{user.name}@{self.me}"
         self.users.append(user)
+        # What an admin does after adding a user: tell smtpd who exists.
+        subprocess.run([os.path.join(self.home, "bin", "newrcpt")], capture_output=True, env=make_env(), timeout=60)
         return user
 
     def _newu(self):

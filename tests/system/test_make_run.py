@@ -1,6 +1,12 @@
 """make run's instance: the script behind `make run`/`make stop` on a
-single-user install in a temporary directory, used as the README says."""
+single-user install in a temporary directory, used as the README says:
+mail sent to the demo user lands in its Maildir and is read over POP3 and
+IMAP on the ports the script prints, with the demo password."""
+import imaplib
 import os
+import poplib
+import re
+import socket
 import shutil
 import subprocess
 import tempfile
@@ -33,11 +39,55 @@ class MakeRun(unittest.TestCase):
             self.assertEqual(read_message(files[0])["Subject"], "hello demo")
             with open(os.path.join(home, "log", "current")) as f:
                 self.assertIn("success", f.read())
+            # POP3 and IMAP on the printed loopback ports, user demo, password demo.
+            pop3_port = int(re.search(r"pop3:\s+127\.0\.0\.1 port (\d+)", started.stdout).group(1))
+            imap_port = int(re.search(r"imap:\s+127\.0\.0\.1 port (\d+)", started.stdout).group(1))
+            self.assertNotEqual(pop3_port, imap_port)
+            self.assertIn(f"curl pop3://127.0.0.1:{pop3_port}/1 -u demo:demo", started.stdout)
+            self.assertIn(f"imap://127.0.0.1:{imap_port}/INBOX", started.stdout)
+            pop = poplib.POP3("127.0.0.1", pop3_port, timeout=20)
+            try:
+                pop.user("demo")
+                pop.pass_("demo")
+                self.assertEqual(pop.stat()[0], 1)
+                lines = pop.retr(1)[1]
+                self.assertIn(b"Subject: hello demo", lines)
+            finally:
+                pop.quit()
+            imap = imaplib.IMAP4("127.0.0.1", imap_port, timeout=20)
+            try:
+                imap.login("demo", "demo")
+                typ, data = imap.select("INBOX")
+                self.assertEqual((typ, data[0]), ("OK", b"1"))
+                typ, data = imap.fetch("1", "(BODY.PEEK[])")
+                self.assertEqual(typ, "OK")
+                self.assertIn(b"Subject: hello demo", data[0][1])
+                imap.logout()
+            except Exception:
+                imap.shutdown()
+                raise
+            # Starting again keeps the ports and the password.
+            again = subprocess.run([os.path.join(SRC, "tools", "run-instance"), "start", home], capture_output=True,
+                                   text=True, timeout=60, env=env)
+            self.assertEqual(again.returncode, 0, again.stderr)
+            self.assertIn(f"port {pop3_port},", again.stdout)
+            self.assertIn(f"port {imap_port},", again.stdout)
             stopped = subprocess.run([os.path.join(SRC, "tools", "run-instance"), "stop", home], capture_output=True,
                                      text=True, timeout=60, env=env)
             self.assertEqual(stopped.returncode, 0, stopped.stderr)
             self.assertIn("stopped", stopped.stdout)
             self.assertFalse(os.path.exists(os.path.join(home, "send.pid")))
+            for name in ("pop3d", "imapd"):
+                self.assertIn(f"{name} (tcpserver) in {home} stopped", stopped.stdout)
+                self.assertFalse(os.path.exists(os.path.join(home, f"{name}.pid")))
+            for port in (pop3_port, imap_port):
+                def refused():
+                    try:
+                        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                        return False
+                    except OSError:
+                        return True
+                wait_for(refused, 10, f"port {port} to close")
         finally:
             subprocess.run([os.path.join(SRC, "tools", "run-instance"), "stop", home], capture_output=True, timeout=60)
             shutil.rmtree(tmp, ignore_errors=True)

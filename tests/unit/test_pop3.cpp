@@ -1,6 +1,6 @@
 // Unit tests for src/lib/pop3, secret, mailauth_db and maildir_list: the
-// transfer form of messages, LIST sizes, UIDLs, AUTH PLAIN, the
-// checkpassword request, mailauth lines, and reading a Maildir.
+// transfer form of messages, LIST sizes, UIDLs, secrets, mailauth lines,
+// and reading a Maildir. Logins: test_login.cpp.
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
@@ -87,31 +87,6 @@ TEST_CASE("pop3 uidl: the name before ':', or a hash when unusable", "[pop3]") {
   CHECK(h.size() == 33);
   CHECK(h == pop3::uidl_of(longname));
   CHECK(pop3::uidl_of("a b") != "a b");
-}
-
-TEST_CASE("pop3 AUTH PLAIN decoding", "[pop3]") {
-  // base64("\0joe\0secret")
-  auto p = pop3::decode_plain("AGpvZQBzZWNyZXQ=");
-  REQUIRE(p);
-  CHECK(p->authzid.empty());
-  CHECK(p->authcid == "joe");
-  CHECK(p->password == "secret");
-  CHECK_FALSE(pop3::decode_plain("not base64!"));
-  CHECK_FALSE(pop3::decode_plain("am9lc2VjcmV0"));  // "joesecret": no NULs
-  CHECK_FALSE(pop3::decode_plain(""));
-}
-
-TEST_CASE("checkpassword requests are checked", "[pop3]") {
-  std::string r = pop3::encode_request("joe", "pw d", "<1.2@h>");
-  auto d = pop3::decode_request(r);
-  REQUIRE(d);
-  CHECK(d->user == "joe");
-  CHECK(d->password == "pw d");
-  CHECK(d->timestamp == "<1.2@h>");
-  CHECK_FALSE(pop3::decode_request(std::string("joe\0pw", 6)));
-  CHECK_FALSE(pop3::decode_request(pop3::encode_request("", "pw", "")));
-  CHECK_FALSE(pop3::decode_request(pop3::encode_request("a b", "pw", "")));
-  CHECK_FALSE(pop3::decode_request(pop3::encode_request("joe", std::string(600, 'x'), "")));
 }
 
 TEST_CASE("secret compare, wipe and the APOP digest", "[secret]") {

@@ -1,0 +1,75 @@
+// login_parent: the login machinery pop3d and imapd share (pop3d(8),
+// imapd(8)). At each connection the server splits at once into a
+// privileged parent and an unprivileged pre-auth stage joined by a
+// SOCK_SEQPACKET socketpair, so no code reading the network runs as root:
+//
+//   server (root) -- only forks checkpassword, reads one bounded packet
+//     |-- pre-auth stage (posternd): speaks the protocol until a login,
+//     |     sends [prefix] "user\0password\0timestamp\0" up the socket
+//     `-- checkpassword (root, short) -exec as the user-> mailbox stage
+//
+// The parent never reads the network: it holds the client's descriptors
+// only to hand them to checkpassword. It takes one packet at a time, at
+// most max_packet bytes, which must be the server's prefix (imapd: the
+// login tag; pop3d: none) followed by exactly one well-formed
+// checkpassword request; anything else ends the connection. It runs
+// checkpassword with the request on descriptor 3 and a clean environment
+// (PATH, the TCP* variables, PROTO, and what the prefix stands for), waits
+// for it (and for the mailbox stage it becomes), and answers one byte. A
+// failed login is logged with TCPREMOTEIP and answered only after a delay;
+// after max_failures the pre-auth stage is told to give up.
+//
+// In single-user mode, or when started by someone else than root, every
+// part runs as the invoking user.
+#pragma once
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace postern::login {
+
+// Replies from the parent to the pre-auth stage, one byte each.
+constexpr char reply_done = 'K';      // the mailbox stage ran: end quietly
+constexpr char reply_refused = 'N';   // wrong user or password
+constexpr char reply_too_many = 'Q';  // refused, and no more tries
+constexpr char reply_temp = 'T';      // temporary failure
+
+constexpr std::size_t max_packet = 1100;
+constexpr int max_failures = 5;
+constexpr unsigned failure_delay = 2;  // seconds
+
+struct Checker {
+  std::string checkpassword;  // run as: checkpassword mailbox maildir
+  std::string mailbox;        // the mailbox stage
+  std::string maildir;        // its argument: the Maildir, relative to home
+  bool apop = false;          // requests may carry an APOP timestamp
+  // What comes before the checkpassword request in a packet: given the
+  // packet, returns the length of that prefix and appends the environment
+  // variables ("NAME=value") it stands for to env; nullopt when it is
+  // malformed. Empty: packets are the request alone.
+  std::function<std::optional<std::size_t>(std::string_view packet, std::vector<std::string>& env)> prefix;
+};
+
+// Splits the server as above: the child becomes the pre-auth stage
+// (conf::user_daemon when root and not single-user, in /) and calls
+// preauth with its end of the socket, which must not return; the parent
+// serves it. On a failure before the split, temp_reply goes to the client
+// on descriptor 1 and the process exits 111.
+[[noreturn]] void split(const Checker& checker, std::string_view temp_reply,
+                        const std::function<void(int fd)>& preauth);
+
+// The parent: serves the pre-auth stage's requests until it exits, then
+// exits with its status.
+[[noreturn]] void parent(const Checker& checker, int fd, int child);
+
+// The pre-auth side: sends one packet to the parent and waits for its
+// answer, which it returns; send_failed when the packet could not be
+// sent, no_answer when the parent closed without answering.
+constexpr int send_failed = -1;
+constexpr int no_answer = -2;
+int ask(int fd, std::string_view packet);
+
+}  // namespace postern::login
