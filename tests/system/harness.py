@@ -29,6 +29,11 @@ def make_env():
     return env
 
 
+def san_args():
+    """make arguments for the sanitizer builds (make test-asan)."""
+    return ["SAN=1"] if os.environ.get("POSTERN_SAN") else []
+
+
 def wait_for(predicate, timeout=20, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -101,8 +106,7 @@ class Instance:
                f"ALIASES={self.aliases}", "setup"]
         if not self.multi:
             cmd.append("SINGLE=1")
-        if os.environ.get("POSTERN_SAN"):
-            cmd.append("SAN=1")
+        cmd += san_args()
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if out.returncode != 0:
             raise RuntimeError("make setup failed:\n" + out.stdout + out.stderr)

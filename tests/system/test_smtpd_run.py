@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import SRC, make_env, maildir_files, read_message, wait_for
+from harness import SRC, make_env, maildir_files, read_message, wait_for, san_args
 
 
 class MakeRunSmtpd(unittest.TestCase):
@@ -20,7 +20,7 @@ class MakeRunSmtpd(unittest.TestCase):
         script = os.path.join(SRC, "tools", "run-instance")
         try:
             out = subprocess.run(["make", "-s", "--no-print-directory", "-C", SRC, f"CONF_HOME={home}", "SINGLE=1",
-                                  f"ALIASES={tmp}/aliases", "setup"], capture_output=True, text=True, timeout=600, env=env)
+                                  f"ALIASES={tmp}/aliases", "setup"] + san_args(), capture_output=True, text=True, timeout=600, env=env)
             self.assertEqual(out.returncode, 0, out.stderr)
             started = subprocess.run([script, "start", home], capture_output=True, text=True, timeout=60, env=env)
             self.assertEqual(started.returncode, 0, started.stderr)
