@@ -41,6 +41,9 @@ Client identify_client(bool local_submission) {
   struct sockaddr_storage sa {};
   socklen_t len = sizeof sa;
   if (::getpeername(0, reinterpret_cast<struct sockaddr*>(&sa), &len) == 0) {
+    // A socket with no tcpserver or tcp-env in front: no rules were
+    // applied, so whatever RELAYCLIENT the environment holds is not a grant.
+    c.relayclient.reset();
     // inetd without tcp-env: descriptor 2 is the client too, and log
     // lines are not for it.
     struct stat s0 {}, s2 {};
