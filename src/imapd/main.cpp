@@ -14,7 +14,6 @@
 //
 // In single-user mode, or when started by someone else than root, every
 // part runs as the invoking user. See imapd(8).
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -43,11 +42,7 @@ constexpr std::string_view reply_temp = "* BYE [UNAVAILABLE] temporary problem; 
 
 int main(int argc, char** argv) {
   log::set_program("imapd");
-  std::signal(SIGPIPE, SIG_IGN);
-  // No core files: a dump of the parent or of checkpassword could hold a
-  // password.
-  struct rlimit none {0, 0};
-  ::setrlimit(RLIMIT_CORE, &none);
+  login::harden();
 
   imapd::Config cfg;
   login::Checker checker;
@@ -55,16 +50,7 @@ int main(int argc, char** argv) {
   checker.mailbox = conf::path("bin/imapd-mailbox");
   checker.maildir = "Maildir";
   checker.prefix = imapd::login_tag_prefix;
-  int opt;
-  while ((opt = ::getopt(argc, argv, "c:m:")) != -1) {
-    if (opt == 'c')
-      checker.checkpassword = optarg;
-    else if (opt == 'm')
-      checker.maildir = optarg;
-    else
-      log::die(2, "usage: imapd [-c checkpassword] [-m maildir]");
-  }
-  if (optind != argc) log::die(2, "usage: imapd [-c checkpassword] [-m maildir]");
+  login::parse_options(argc, argv, "imapd", checker);
 
   auto timeout = control::number("timeoutimapd", 1800);
   if (!timeout || *timeout == 0 || *timeout > 86400) temp_fail("bad control/timeoutimapd");

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -179,6 +180,26 @@ int ask(int fd, std::string_view packet) {
   while (n < 0 && errno == EINTR);
   if (n != 1) return no_answer;
   return static_cast<unsigned char>(reply);
+}
+
+void harden() {
+  std::signal(SIGPIPE, SIG_IGN);
+  struct rlimit none {0, 0};
+  ::setrlimit(RLIMIT_CORE, &none);
+}
+
+void parse_options(int argc, char** argv, const char* program, Checker& checker) {
+  std::string usage = std::string("usage: ") + program + " [-c checkpassword] [-m maildir]";
+  int opt;
+  while ((opt = ::getopt(argc, argv, "c:m:")) != -1) {
+    if (opt == 'c')
+      checker.checkpassword = optarg;
+    else if (opt == 'm')
+      checker.maildir = optarg;
+    else
+      log::die(2, usage);
+  }
+  if (optind != argc) log::die(2, usage);
 }
 
 }  // namespace postern::login

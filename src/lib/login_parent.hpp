@@ -53,6 +53,14 @@ struct Checker {
   std::function<std::optional<std::size_t>(std::string_view packet, std::vector<std::string>& env)> prefix;
 };
 
+// What both servers do first: SIGPIPE ignored, and no core files (a dump
+// of the parent or of checkpassword could hold a password).
+void harden();
+
+// Reads the servers' options into checker: -c checkpassword (another
+// checkpassword program) and -m maildir; dies with usage on anything else.
+void parse_options(int argc, char** argv, const char* program, Checker& checker);
+
 // Splits the server as above: the child becomes the pre-auth stage
 // (conf::user_daemon when root and not single-user, in /) and calls
 // preauth with its end of the socket, which must not return; the parent

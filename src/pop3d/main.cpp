@@ -13,7 +13,6 @@
 //
 // In single-user mode, or when started by someone else than root, every
 // part runs as the invoking user. See pop3d(8).
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -43,11 +42,7 @@ constexpr std::string_view reply_temp = "-ERR [SYS/TEMP] temporary problem; try 
 
 int main(int argc, char** argv) {
   log::set_program("pop3d");
-  std::signal(SIGPIPE, SIG_IGN);
-  // No core files: a dump of the parent or of checkpassword could hold a
-  // password.
-  struct rlimit none {0, 0};
-  ::setrlimit(RLIMIT_CORE, &none);
+  login::harden();
 
   pop3d::Config cfg;
   login::Checker checker;
@@ -55,16 +50,7 @@ int main(int argc, char** argv) {
   checker.mailbox = conf::path("bin/pop3d-mailbox");
   checker.maildir = "Maildir";
   checker.apop = true;
-  int opt;
-  while ((opt = ::getopt(argc, argv, "c:m:")) != -1) {
-    if (opt == 'c')
-      checker.checkpassword = optarg;
-    else if (opt == 'm')
-      checker.maildir = optarg;
-    else
-      log::die(2, "usage: pop3d [-c checkpassword] [-m maildir]");
-  }
-  if (optind != argc) log::die(2, "usage: pop3d [-c checkpassword] [-m maildir]");
+  login::parse_options(argc, argv, "pop3d", checker);
 
   auto me = control::line("me", host_name());
   if (!me) temp_fail("cannot read control/me");
