@@ -29,19 +29,6 @@ namespace {
 const char* const uidlist_name = "postern-uidlist";
 const char* const keywords_name = "dovecot-keywords";
 
-bool list_dir(const std::string& dir, std::vector<std::string>& out) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return false;
-  errno = 0;
-  while (auto* e = ::readdir(d)) {
-    if (e->d_name[0] != '.') out.emplace_back(e->d_name);
-    errno = 0;
-  }
-  int err = errno;
-  ::closedir(d);
-  errno = err;
-  return err == 0;
-}
 
 std::optional<std::uint64_t> count_vsize(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
@@ -205,7 +192,7 @@ bool Folder::sync(std::vector<Entry>& out, bool claim_recent, std::string& err) 
     return false;
   }
   std::vector<std::string> files;
-  if (!list_dir(dir_ + "/cur", files)) {
+  if (!maildir::visible_names(dir_ + "/cur", files)) {
     err = "cannot read " + dir_ + "/cur: " + std::strerror(errno);
     return false;
   }

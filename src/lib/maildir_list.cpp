@@ -14,27 +14,9 @@
 
 namespace postern::maildir {
 
-namespace {
-
-bool names(const std::string& dir, std::vector<std::string>& out) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return false;
-  errno = 0;
-  while (auto* e = ::readdir(d)) {
-    if (e->d_name[0] != '.') out.emplace_back(e->d_name);
-    errno = 0;
-  }
-  int err = errno;
-  ::closedir(d);
-  errno = err;
-  return err == 0;
-}
-
-}  // namespace
-
 int move_new_to_cur(const std::string& dir) {
   std::vector<std::string> list;
-  if (!names(dir + "/new", list)) return -1;
+  if (!visible_names(dir + "/new", list)) return -1;
   int moved = 0;
   for (const auto& n : list) {
     if (n.find(':') != std::string::npos) continue;  // not a Maildir name
@@ -48,7 +30,7 @@ int move_new_to_cur(const std::string& dir) {
 
 bool list_cur(const std::string& dir, std::vector<Message>& out) {
   std::vector<std::string> list;
-  if (!names(dir + "/cur", list)) return false;
+  if (!visible_names(dir + "/cur", list)) return false;
   out.clear();
   for (auto& n : list) {
     Fd fd(::open((dir + "/cur/" + n).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
@@ -89,6 +71,20 @@ std::string with_flag(const std::string& name, char flag) {
   flags += flag;
   std::sort(flags.begin(), flags.end());
   return name.substr(0, colon) + ":2," + flags;
+}
+
+bool visible_names(const std::string& dir, std::vector<std::string>& out) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return false;
+  errno = 0;
+  while (auto* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') out.emplace_back(e->d_name);
+    errno = 0;
+  }
+  int err = errno;
+  ::closedir(d);
+  errno = err;
+  return err == 0;
 }
 
 }  // namespace postern::maildir

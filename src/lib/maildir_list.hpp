@@ -27,6 +27,10 @@ struct Message {
 // cannot be read (errno set). A name already in cur/ is left in new/.
 int move_new_to_cur(const std::string& dir);
 
+// The names in a directory that do not start with '.' (Maildir's rule for
+// messages). False (errno set) when it cannot be read.
+bool visible_names(const std::string& dir, std::vector<std::string>& out);
+
 // The messages in dir/cur, oldest first (modification time, then name),
 // each with its size counted from its bytes. False (errno set) when
 // dir/cur cannot be read; a message removed while reading is skipped.
