@@ -29,6 +29,58 @@ def make_env():
     return env
 
 
+def free_port():
+    """A loopback port nothing listens on now."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class TcpServer:
+    """A real tcpserver (ucspi-tcp) on a free loopback port running one of
+    the instance's programs, in its own process group; its stderr (the
+    program's log) goes to a file. options go before the address."""
+
+    def __init__(self, inst, program, args=(), options=()):
+        self.inst = inst
+        self.port = free_port()
+        name = os.path.basename(program[0] if isinstance(program, (list, tuple)) else program)
+        self.logfile = os.path.join(inst.tmp, f"{name}-{self.port}.log")
+        argv = list(program) if isinstance(program, (list, tuple)) else [os.path.join(inst.bin, program)]
+        cmd = ["/usr/bin/tcpserver", "-R", "-H"] + list(options) + ["127.0.0.1", str(self.port)] + argv + list(args)
+        log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL,
+                                     start_new_session=True, env=make_env(), cwd="/")
+        log.close()
+        wait_for(self._listening, 10, f"tcpserver on port {self.port}")
+
+    def _listening(self):
+        import socket
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def log(self):
+        with open(self.logfile, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
 def san_args():
     """make arguments for the sanitizer builds (make test-asan)."""
     return ["SAN=1"] if os.environ.get("POSTERN_SAN") else []

@@ -8,15 +8,9 @@ import socket
 import subprocess
 import time
 
-from harness import make_env, wait_for
+from harness import TcpServer, free_port, make_env, wait_for
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def daemon_ids(inst):
@@ -36,48 +30,15 @@ def tcprules(path, text):
     return path
 
 
-class SmtpServer:
-    """tcpserver -R -H -l 0 [-x rules] -u posternd -g nofiles 127.0.0.1 PORT bin/smtpd,
-    in its own process group; its stderr (smtpd's log) goes to a file."""
+class SmtpServer(TcpServer):
+    """tcpserver -R -H -l 0 [-x rules] -u posternd -g nofiles 127.0.0.1 PORT bin/smtpd."""
 
     def __init__(self, inst, rules=None, program=None, extra=()):
-        self.inst = inst
-        self.port = free_port()
-        self.logfile = os.path.join(inst.tmp, f"smtpd-{self.port}.log")
         uid, gid = daemon_ids(inst)
-        cmd = ["tcpserver", "-R", "-H", "-l", "0", "-c", "200"]
-        if rules:
-            cmd += ["-x", rules]
+        options = ["-l", "0", "-c", "200"] + (["-x", rules] if rules else [])
         if inst.multi:
-            cmd += ["-u", str(uid), "-g", str(gid)]
-        cmd += ["127.0.0.1", str(self.port)] + (program or [os.path.join(inst.bin, "smtpd")]) + list(extra)
-        log = open(self.logfile, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL,
-                                     start_new_session=True, env=make_env(), cwd="/")
-        log.close()
-        wait_for(self._listening, 10, f"tcpserver on port {self.port}")
-
-    def _listening(self):
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-
-    def log(self):
-        with open(self.logfile, errors="replace") as f:
-            return f.read()
-
-    def stop(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+            options += ["-u", str(uid), "-g", str(gid)]
+        super().__init__(inst, program or "smtpd", extra, options)
 
 
 class Raw:

@@ -12,48 +12,17 @@ import time
 import imaplib
 import unittest
 
-from harness import IS_ROOT, Instance, make_env, maildir_files, remove_test_users, wait_for
+from harness import IS_ROOT, Instance, TcpServer, free_port, maildir_files, make_env, remove_test_users, wait_for
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
-class ImapServer:
+class ImapServer(TcpServer):
     def __init__(self, inst, args=()):
-        self.port = free_port()
-        self.logfile = os.path.join(inst.tmp, f"imapd-{self.port}.log")
-        log = open(self.logfile, "ab")
-        cmd = ["/usr/bin/tcpserver", "-R", "-H", "127.0.0.1", str(self.port), os.path.join(inst.bin, "imapd")]
-        self.proc = subprocess.Popen(cmd + list(args), stdout=subprocess.DEVNULL, stderr=log,
-                                     stdin=subprocess.DEVNULL, start_new_session=True, env=make_env(), cwd="/")
-        log.close()
-        wait_for(self._listening, 10, f"tcpserver on port {self.port}")
-
-    def _listening(self):
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-            return True
-        except OSError:
-            return False
+        super().__init__(inst, "imapd", args)
 
     def client(self):
         return imaplib.IMAP4("127.0.0.1", self.port, timeout=20)
-
-    def log(self):
-        with open(self.logfile, errors="replace") as f:
-            return f.read()
-
-    def stop(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(timeout=10)
 
 
 MESSAGE = ("From: Alice Example <alice@example.org>\n"

@@ -15,54 +15,22 @@ import tempfile
 import time
 import unittest
 
-from harness import IS_ROOT, Instance, make_env, maildir_files, remove_test_users, wait_for
+from harness import IS_ROOT, Instance, TcpServer, free_port, maildir_files, make_env, remove_test_users, wait_for
 
 VIRTUAL_UID = 54321
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
-class Pop3Server:
-    """tcpserver -R -H 127.0.0.1 PORT bin/pop3d ARGS, in its own process
-    group, run as whoever runs the tests (root in CI); its stderr is the log."""
+class Pop3Server(TcpServer):
+    """tcpserver -R -H 127.0.0.1 PORT bin/pop3d ARGS, run as whoever runs
+    the tests (root in CI)."""
 
     def __init__(self, inst, args=()):
-        self.inst = inst
-        self.port = free_port()
-        self.logfile = os.path.join(inst.tmp, f"pop3d-{self.port}.log")
-        log = open(self.logfile, "ab")
-        cmd = ["/usr/bin/tcpserver", "-R", "-H", "127.0.0.1", str(self.port), os.path.join(inst.bin, "pop3d")]
-        self.proc = subprocess.Popen(cmd + list(args), stdout=subprocess.DEVNULL, stderr=log,
-                                     stdin=subprocess.DEVNULL, start_new_session=True, env=make_env(), cwd="/")
-        log.close()
-        wait_for(self._listening, 10, f"tcpserver on port {self.port}")
-
-    def _listening(self):
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-            return True
-        except OSError:
-            return False
+        super().__init__(inst, "pop3d", args)
 
     def client(self):
         return poplib.POP3("127.0.0.1", self.port, timeout=20)
-
-    def log(self):
-        with open(self.logfile, errors="replace") as f:
-            return f.read()
-
-    def stop(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(timeout=10)
 
 
 def status_ids(pid):
