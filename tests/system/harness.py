@@ -44,9 +44,9 @@ class TcpServer:
     the instance's programs, in its own process group; its stderr (the
     program's log) goes to a file. options go before the address."""
 
-    def __init__(self, inst, program, args=(), options=()):
+    def __init__(self, inst, program, args=(), options=(), port=None):
         self.inst = inst
-        self.port = free_port()
+        self.port = port or free_port()
         name = os.path.basename(program[0] if isinstance(program, (list, tuple)) else program)
         self.logfile = os.path.join(inst.tmp, f"{name}-{self.port}.log")
         argv = list(program) if isinstance(program, (list, tuple)) else [os.path.join(inst.bin, program)]

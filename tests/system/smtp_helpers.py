@@ -33,12 +33,12 @@ def tcprules(path, text):
 class SmtpServer(TcpServer):
     """tcpserver -R -H -l 0 [-x rules] -u posternd -g nofiles 127.0.0.1 PORT bin/smtpd."""
 
-    def __init__(self, inst, rules=None, program=None, extra=()):
+    def __init__(self, inst, rules=None, program=None, extra=(), port=None):
         uid, gid = daemon_ids(inst)
         options = ["-l", "0", "-c", "200"] + (["-x", rules] if rules else [])
         if inst.multi:
             options += ["-u", str(uid), "-g", str(gid)]
-        super().__init__(inst, program or "smtpd", extra, options)
+        super().__init__(inst, program or "smtpd", extra, options, port)
 
 
 class Raw:

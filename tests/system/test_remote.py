@@ -15,9 +15,7 @@ import subprocess
 import threading
 import time
 import unittest
-from unittest import mock
 
-import smtp_helpers
 from harness import Instance, maildir_files, read_message, remove_test_users, wait_for
 from smtp_helpers import SmtpServer, free_port
 
@@ -165,8 +163,7 @@ class FakeSmtp:
 
 def smtpd_on_port(inst, port):
     """A real tcpserver+smtpd for inst on this port."""
-    with mock.patch.object(smtp_helpers, "free_port", return_value=port):
-        return SmtpServer(inst)
+    return SmtpServer(inst, port=port)
 
 
 def dsn_groups(bounce):
