@@ -156,6 +156,11 @@ class Session {
 
   void login(const std::string& user, const std::string& password, const std::string& timestamp) {
     secret::String req(login::encode_request(user, password, timestamp));
+    if (io_.buffered() > 0) {
+      // Commands sent before the answer to the login would be lost to the
+      // mailbox stage (PIPELINING is not advertised).
+      return error("-ERR do not send commands before the answer to the login");
+    }
     io_.flush();
     int reply = login::ask(fd_, req.get());
     if (reply == login::send_failed) {

@@ -187,6 +187,21 @@ class Pop3d(unittest.TestCase):
         self.assertIn(b"Subject: for vera", c.retr(1)[1])
         c.quit()
 
+    def test_commands_sent_before_the_login_answer_are_refused(self):
+        """PIPELINING is not offered: a command sent with PASS, before its
+        answer, would be lost between the stages; it is refused instead and
+        the session goes on."""
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=20)
+        f = s.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"+OK"))
+        s.sendall(b"USER vera\r\nPASS vera-pw\r\nSTAT\r\n")
+        self.assertTrue(f.readline().startswith(b"+OK"))  # USER
+        self.assertIn(b"do not send commands before the answer", f.readline())
+        s.sendall(b"QUIT\r\n")
+        s.close()
+        c = self.login("vera", "vera-pw")  # and a proper login still works
+        c.quit()
+
     def test_mailauth_entry_replaces_the_login_password(self):
         self.need_multi()
         c = self.login(self.bob.name, "bob-mail")
