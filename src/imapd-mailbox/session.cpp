@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -37,18 +38,28 @@ const char* special_use(std::string_view name) {
 }
 
 // IMAP LIST pattern matching: '*' matches anything, '%' anything but '.'.
+// Row by row over the pattern (can[j]: the pattern so far matches the
+// first j bytes of the name), so a pattern full of wildcards costs
+// pattern x name steps, never an exponential search.
 bool match(std::string_view pat, std::string_view name) {
-  if (pat.empty()) return name.empty();
-  if (pat[0] == '*' || pat[0] == '%') {
-    for (std::size_t i = 0; i <= name.size(); ++i) {
-      if (match(pat.substr(1), name.substr(i))) return true;
-      if (i < name.size() && pat[0] == '%' && name[i] == '.') return false;
+  if (pat.size() > 1024) return false;
+  std::vector<char> can(name.size() + 1, 0), next(name.size() + 1);
+  can[0] = 1;
+  for (char p : pat) {
+    if (p == '*' || p == '%') {
+      bool reach = false;
+      for (std::size_t j = 0; j <= name.size(); ++j) {
+        if (p == '%' && j > 0 && name[j - 1] == '.') reach = false;
+        reach = reach || can[j];
+        next[j] = reach;
+      }
+    } else {
+      next[0] = 0;
+      for (std::size_t j = 1; j <= name.size(); ++j) next[j] = can[j - 1] && name[j - 1] == p;
     }
-    return false;
+    std::swap(can, next);
   }
-  if (name.empty()) return false;
-  bool same = pat[0] == name[0];
-  return same && match(pat.substr(1), name.substr(1));
+  return can[name.size()];
 }
 
 bool match_name(const std::string& pat, const std::string& name) {

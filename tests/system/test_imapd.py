@@ -280,6 +280,12 @@ class Imapd(unittest.TestCase):
         c.send(b"a2 APPEND INBOX {999999999999}\r\n")
         self.assertIn(b"NO", c.readline())
         self.assertEqual(c.noop()[0], "OK")
+        # A LIST pattern made of wildcards must not make the server search
+        # without end (every name is tried against it).
+        started = time.time()
+        typ, data = c.list('""', "*%" * 400 + "x")
+        self.assertEqual(typ, "OK")
+        self.assertLess(time.time() - started, 5)
         c.logout()
 
     def test_curl(self):
