@@ -15,7 +15,6 @@
 
 #include <fmt/format.h>
 
-#include "imap_utf7.hpp"
 #include "io.hpp"
 #include "log.hpp"
 #include "maildir.hpp"
@@ -28,6 +27,16 @@ constexpr int max_errors = 30;           // commands in a row that fail with BAD
 constexpr int autologout = 30 * 60;      // seconds
 const char* const special_names[] = {"Archive", "Drafts", "Junk", "Sent", "Trash"};
 
+
+
+struct timespec mtime_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return st.st_mtim;
+}
+
+}  // namespace
+
 const char* special_use(std::string_view name) {
   if (name == "Sent") return "\\Sent";
   if (name == "Drafts") return "\\Drafts";
@@ -37,49 +46,11 @@ const char* special_use(std::string_view name) {
   return nullptr;
 }
 
-// IMAP LIST pattern matching: '*' matches anything, '%' anything but '.'.
-// Row by row over the pattern (can[j]: the pattern so far matches the
-// first j bytes of the name), so a pattern full of wildcards costs
-// pattern x name steps, never an exponential search.
-bool match(std::string_view pat, std::string_view name) {
-  if (pat.size() > 1024) return false;
-  std::vector<char> can(name.size() + 1, 0), next(name.size() + 1);
-  can[0] = 1;
-  for (char p : pat) {
-    if (p == '*' || p == '%') {
-      bool reach = false;
-      for (std::size_t j = 0; j <= name.size(); ++j) {
-        if (p == '%' && j > 0 && name[j - 1] == '.') reach = false;
-        reach = reach || can[j];
-        next[j] = reach;
-      }
-    } else {
-      next[0] = 0;
-      for (std::size_t j = 1; j <= name.size(); ++j) next[j] = can[j - 1] && name[j - 1] == p;
-    }
-    std::swap(can, next);
-  }
-  return can[name.size()];
-}
-
-bool match_name(const std::string& pat, const std::string& name) {
-  if (is_inbox(name)) return match(upper(pat), "INBOX");
-  return match(pat, name);
-}
-
 std::string canonical(std::string name) {
   if (name.size() >= 5 && is_inbox(std::string_view(name).substr(0, 5)) && (name.size() == 5 || name[5] == '.'))
     name.replace(0, 5, "INBOX");
   return name;
 }
-
-struct timespec mtime_of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return {};
-  return st.st_mtim;
-}
-
-}  // namespace
 
 Session::Session(std::string root, NetIO& io, std::string who) : root_(std::move(root)), io_(io), who_(std::move(who)) {}
 
@@ -258,7 +229,7 @@ void Session::command(const std::string& raw) {
   if (errors_ == errors_before) errors_ = 0;
 }
 
-// -- folders -------------------------------------------------------------
+// -- selecting (the other folder commands are in folders.cpp) ------------
 
 void Session::cmd_select(const std::string& tag, Parser& p, bool readonly) {
   auto name = p.astring();
@@ -322,272 +293,6 @@ void Session::send_flags_list() {
   else
     io_.put("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft" + kws + " \\*)] Flags permitted\r\n");
   sel_->keywords_sent = sel_->keywords.size();
-}
-
-void Session::cmd_create(const std::string& tag, Parser& p) {
-  auto name = p.astring();
-  if (!name || !p.eol()) return bad(tag, "Bad arguments");
-  std::string n = canonical(*name);
-  while (!n.empty() && n.back() == '.') n.pop_back();
-  if (is_inbox(n)) return no(tag, "[ALREADYEXISTS] INBOX always exists");
-  if (!valid_name(n)) return no(tag, "[CANNOT] Invalid mailbox name");
-  if (!create_folder(root_, n)) {
-    if (errno == EEXIST) return no(tag, "[ALREADYEXISTS] Mailbox exists");
-    log::line("{}: cannot create {}: {}", who_, log::printable(n), std::strerror(errno));
-    return no(tag, "[SERVERBUG] Cannot create the mailbox");
-  }
-  ok(tag, "CREATE completed");
-}
-
-void Session::cmd_delete(const std::string& tag, Parser& p) {
-  auto name = p.astring();
-  if (!name || !p.eol()) return bad(tag, "Bad arguments");
-  std::string n = canonical(*name);
-  if (is_inbox(n)) return no(tag, "[CANNOT] INBOX cannot be deleted");
-  if (!valid_name(n)) return no(tag, "[NONEXISTENT] No such mailbox");
-  auto all = list_folders(root_);
-  if (std::find(all.begin(), all.end(), n) == all.end()) return no(tag, "[NONEXISTENT] No such mailbox");
-  for (auto& f : all)
-    if (f.size() > n.size() && f.starts_with(n) && f[n.size()] == '.')
-      return no(tag, "[INUSE] Mailbox has children; delete them first");
-  if (sel_ && sel_->name == n) deselect();
-  if (!delete_folder(root_, n)) {
-    log::line("{}: cannot delete {}: {}", who_, log::printable(n), std::strerror(errno));
-    return no(tag, "[SERVERBUG] Cannot delete the mailbox");
-  }
-  ok(tag, "DELETE completed");
-}
-
-void Session::cmd_rename(const std::string& tag, Parser& p) {
-  auto from = p.astring();
-  if (!from || !p.sp()) return bad(tag, "Bad arguments");
-  auto to = p.astring();
-  if (!to || !p.eol()) return bad(tag, "Bad arguments");
-  std::string a = canonical(*from), b = canonical(*to);
-  while (!b.empty() && b.back() == '.') b.pop_back();
-  if (!valid_name(a)) return no(tag, "[NONEXISTENT] No such mailbox");
-  if (!valid_name(b) || is_inbox(b)) return no(tag, "[CANNOT] Invalid new name");
-  auto all = list_folders(root_);
-  if (std::find(all.begin(), all.end(), a) == all.end()) return no(tag, "[NONEXISTENT] No such mailbox");
-  if (std::find(all.begin(), all.end(), b) != all.end()) return no(tag, "[ALREADYEXISTS] Target exists");
-  if (b.starts_with(a + ".")) return no(tag, "[CANNOT] Cannot rename a mailbox into itself");
-  if (is_inbox(a)) {
-    // RFC 3501: INBOX's messages move to the new mailbox; INBOX stays, empty.
-    if (!create_folder(root_, b)) return no(tag, "[CANNOT] Cannot create the target");
-    std::string src = root_, dst = folder_dir(root_, b);
-    std::vector<Entry> entries;
-    std::string err;
-    Folder inbox(src);
-    if (!inbox.sync(entries, false, err)) return no(tag, "[SERVERBUG] Cannot read INBOX");
-    for (auto& e : entries) ::rename((src + "/cur/" + e.name).c_str(), (dst + "/cur/" + e.name).c_str());
-    ::rename((src + "/dovecot-keywords").c_str(), (dst + "/dovecot-keywords").c_str());
-    fsync_dir(dst + "/cur");
-    fsync_dir(src + "/cur");
-    inbox.sync(entries, false, err);
-    if (sel_ && is_inbox(sel_->name)) update(true);
-    return ok(tag, "RENAME completed");
-  }
-  if (sel_ && (sel_->name == a || sel_->name.starts_with(a + "."))) deselect();
-  std::vector<std::string> moving;
-  for (auto& f : all)
-    if (f == a || f.starts_with(a + ".")) moving.push_back(f);
-  for (auto& f : moving) {
-    std::string nn = b + f.substr(a.size());
-    if (::rename(folder_dir(root_, f).c_str(), folder_dir(root_, nn).c_str()) != 0) {
-      log::line("{}: cannot rename {}: {}", who_, log::printable(f), std::strerror(errno));
-      return no(tag, "[SERVERBUG] Cannot rename the mailbox");
-    }
-  }
-  fsync_dir(root_);
-  auto subs = read_subscriptions(root_);
-  bool changed = false;
-  for (auto& s : subs)
-    if (s == a || s.starts_with(a + ".")) s = b + s.substr(a.size()), changed = true;
-  if (changed) write_subscriptions(root_, subs);
-  ok(tag, "RENAME completed");
-}
-
-void Session::cmd_subscribe(const std::string& tag, Parser& p, bool sub) {
-  auto name = p.astring();
-  if (!name || !p.eol()) return bad(tag, "Bad arguments");
-  std::string n = canonical(*name);
-  if (!valid_name(n)) return no(tag, "[NONEXISTENT] Invalid mailbox name");
-  auto subs = read_subscriptions(root_);
-  auto it = std::find(subs.begin(), subs.end(), n);
-  if (sub) {
-    struct stat st {};
-    if (::stat((folder_dir(root_, n) + "/cur").c_str(), &st) != 0) return no(tag, "[NONEXISTENT] No such mailbox");
-    if (it == subs.end()) subs.push_back(n);
-  } else if (it != subs.end()) {
-    subs.erase(it);
-  }
-  if (!write_subscriptions(root_, subs)) return no(tag, "[SERVERBUG] Cannot write subscriptions");
-  ok(tag, sub ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
-}
-
-void Session::cmd_list(const std::string& tag, Parser& p, bool lsub) {
-  bool only_subscribed = lsub, ret_subscribed = false, ret_children = true, ret_special = true;
-  std::vector<std::string> status_items;
-  if (!lsub && p.accept('(')) {  // LIST-EXTENDED selection options
-    while (!p.accept(')')) {
-      auto o = p.atom();
-      if (!o) return bad(tag, "Bad selection options");
-      std::string u = upper(*o);
-      if (u == "SUBSCRIBED") only_subscribed = ret_subscribed = true;
-      p.sp();
-    }
-    if (!p.sp()) return bad(tag, "Bad arguments");
-  }
-  auto ref = p.astring();
-  if (!ref || !p.sp()) return bad(tag, "Bad arguments");
-  std::vector<std::string> patterns;
-  if (p.accept('(')) {
-    while (!p.accept(')')) {
-      auto pat = p.list_mailbox();
-      if (!pat) return bad(tag, "Bad pattern");
-      patterns.push_back(*pat);
-      p.sp();
-    }
-  } else {
-    auto pat = p.list_mailbox();
-    if (!pat) return bad(tag, "Bad pattern");
-    patterns.push_back(*pat);
-  }
-  if (!lsub && p.sp()) {
-    auto kw = p.atom();
-    if (!kw || upper(*kw) != "RETURN" || !p.sp() || !p.accept('(')) return bad(tag, "Bad return options");
-    while (!p.accept(')')) {
-      auto o = p.atom();
-      if (!o) return bad(tag, "Bad return options");
-      std::string u = upper(*o);
-      if (u == "SUBSCRIBED") ret_subscribed = true;
-      else if (u == "CHILDREN") ret_children = true;
-      else if (u == "SPECIAL-USE") ret_special = true;
-      else if (u == "STATUS") {
-        if (!p.sp() || !p.accept('(')) return bad(tag, "Bad STATUS return option");
-        while (!p.accept(')')) {
-          auto i = p.atom();
-          if (!i) return bad(tag, "Bad STATUS items");
-          status_items.push_back(upper(*i));
-          p.sp();
-        }
-      }
-      p.sp();
-    }
-  }
-  if (!p.eol()) return bad(tag, "Unexpected arguments");
-  const char* verb = lsub ? "LSUB" : "LIST";
-  if (patterns.size() == 1 && patterns[0].empty()) {
-    io_.put(fmt::format("* {} (\\Noselect) \".\" \"\"\r\n", verb));
-    return ok(tag, std::string(verb) + " completed");
-  }
-  auto all = list_folders(root_);
-  auto subs = read_subscriptions(root_);
-  std::vector<std::string> names = all;
-  // Parents that exist only as a prefix of a folder are \Noselect.
-  std::vector<std::string> implied;
-  for (auto& f : all) {
-    for (std::size_t d = f.find('.'); d != std::string::npos; d = f.find('.', d + 1)) {
-      std::string parent = f.substr(0, d);
-      if (std::find(all.begin(), all.end(), parent) == all.end() &&
-          std::find(implied.begin(), implied.end(), parent) == implied.end())
-        implied.push_back(parent);
-    }
-  }
-  names.insert(names.end(), implied.begin(), implied.end());
-  if (only_subscribed) {
-    names = subs;
-    if (lsub)
-      for (auto& s : subs)
-        if (std::find(all.begin(), all.end(), s) == all.end()) {}
-  }
-  std::sort(names.begin() + (names.empty() ? 0 : 0), names.end(), [](const std::string& x, const std::string& y) {
-    if (is_inbox(x) != is_inbox(y)) return is_inbox(x);
-    return x < y;
-  });
-  for (auto& n : names) {
-    bool hit = false;
-    for (auto& pat : patterns) hit = hit || match_name(canonical(*ref + pat), n);
-    if (!hit) continue;
-    bool exists = std::find(all.begin(), all.end(), n) != all.end();
-    bool is_implied = std::find(implied.begin(), implied.end(), n) != implied.end();
-    std::vector<std::string> attrs;
-    if (!exists && (is_implied || !lsub)) attrs.push_back(is_implied ? "\\Noselect" : "\\NonExistent");
-    if (!lsub && ret_children) {
-      bool kids = false;
-      for (auto& f : all)
-        if (f.size() > n.size() && f.starts_with(n) && f[n.size()] == '.') kids = true;
-      attrs.push_back(kids ? "\\HasChildren" : "\\HasNoChildren");
-    }
-    if (!lsub && ret_subscribed && std::find(subs.begin(), subs.end(), n) != subs.end())
-      attrs.push_back("\\Subscribed");
-    if (!lsub && ret_special)
-      if (const char* su = special_use(n)) attrs.push_back(su);
-    std::string a;
-    for (auto& x : attrs) a += (a.empty() ? "" : " ") + x;
-    io_.put(fmt::format("* {} ({}) \".\" {}\r\n", verb, a, astring_out(n)));
-    if (!status_items.empty() && exists)
-      if (auto st = status_of(n, status_items)) io_.put(*st);
-  }
-  ok(tag, std::string(verb) + " completed");
-}
-
-std::optional<std::string> Session::status_of(const std::string& n, const std::vector<std::string>& items) {
-  std::string dir = folder_dir(root_, n);
-  struct stat st {};
-  if (::stat((dir + "/cur").c_str(), &st) != 0) return std::nullopt;
-  Folder f(dir);
-  std::vector<Entry> entries;
-  std::string err;
-  if (sel_ && sel_->name == n) update(false);
-  if (!f.sync(entries, false, err)) {
-    log::line("{}: {}", who_, err);
-    return std::nullopt;
-  }
-  std::string out;
-  for (auto& i : items) {
-    std::uint64_t v = 0;
-    if (i == "MESSAGES") v = entries.size();
-    else if (i == "RECENT") {
-      for (auto& e : entries) v += e.uid >= f.recent_from();
-      if (sel_ && sel_->name == n) {
-        v = 0;
-        for (auto& m : sel_->msgs) v += m.recent;
-      }
-    } else if (i == "UIDNEXT") v = f.uidnext();
-    else if (i == "UIDVALIDITY") v = f.uidvalidity();
-    else if (i == "UNSEEN") {
-      for (auto& e : entries) v += !(flags_of(e.name).sys & f_seen);
-    } else if (i == "SIZE") {
-      for (auto& e : entries) v += e.vsize;
-    } else {
-      return std::nullopt;
-    }
-    out += (out.empty() ? "" : " ") + i + " " + std::to_string(v);
-  }
-  return "* STATUS " + astring_out(n) + " (" + out + ")\r\n";
-}
-
-void Session::cmd_status(const std::string& tag, Parser& p) {
-  auto name = p.astring();
-  if (!name || !p.sp() || !p.accept('(')) return bad(tag, "Bad arguments");
-  std::vector<std::string> items;
-  while (!p.accept(')')) {
-    auto i = p.atom();
-    if (!i) return bad(tag, "Bad status items");
-    std::string u = upper(*i);
-    if (u != "MESSAGES" && u != "RECENT" && u != "UIDNEXT" && u != "UIDVALIDITY" && u != "UNSEEN" && u != "SIZE")
-      return bad(tag, "Unknown status item " + log::printable(u, 40));
-    items.push_back(u);
-    p.sp();
-  }
-  if (!p.eol()) return bad(tag, "Unexpected arguments");
-  std::string n = canonical(*name);
-  if (!valid_name(n)) return no(tag, "[NONEXISTENT] No such mailbox");
-  auto st = status_of(n, items);
-  if (!st) return no(tag, "[NONEXISTENT] No such mailbox");
-  io_.put(*st);
-  ok(tag, "STATUS completed");
 }
 
 std::uint32_t Session::keyword_bits(const std::vector<std::string>& kws, Folder& f, bool create, bool& good) {

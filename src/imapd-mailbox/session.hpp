@@ -41,6 +41,11 @@ struct Selected {
   struct timespec stamp[3] {};     // mtimes of new/, cur/, postern-uidlist
 };
 
+// The SPECIAL-USE attribute of a folder name ("\\Sent" for Sent), or null.
+const char* special_use(std::string_view name);
+// The name with any case of a leading INBOX written INBOX.
+std::string canonical(std::string name);
+
 class Session {
  public:
   Session(std::string root, NetIO& io, std::string who);
