@@ -2,6 +2,8 @@
 // taker in a child process (fcntl locks do not conflict within a process).
 #include <catch2/catch.hpp>
 
+#include "scratch.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,17 +16,8 @@
 #include "lock.hpp"
 
 using namespace postern;
+using namespace postern::test;
 using namespace std::chrono_literals;
-
-namespace {
-
-std::string temp_dir() {
-  char t[] = "/tmp/postern-lock-XXXXXX";
-  REQUIRE(::mkdtemp(t));
-  return t;
-}
-
-}  // namespace
 
 TEST_CASE("a dot lock excludes a second taker until released") {
   std::string dir = temp_dir();

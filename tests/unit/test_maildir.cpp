@@ -2,6 +2,8 @@
 // bytes and ,S=size, leaves tmp/ empty, and a missing Maildir fails.
 #include <catch2/catch.hpp>
 
+#include "scratch.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,14 +16,9 @@
 #include "maildir.hpp"
 
 using namespace postern;
+using namespace postern::test;
 
 namespace {
-
-std::string temp_dir() {
-  char t[] = "/tmp/postern-maildir-XXXXXX";
-  REQUIRE(::mkdtemp(t));
-  return t;
-}
 
 std::vector<std::string> list(const std::string& dir) {
   std::vector<std::string> out;
@@ -38,21 +35,6 @@ std::string make_maildir() {
   REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
   for (auto sub : {"/tmp", "/new", "/cur"}) REQUIRE(::mkdir((dir + sub).c_str(), 0700) == 0);
   return dir;
-}
-
-// A file holding bytes, opened for reading from the start.
-// dir is the directory that holds the Maildir, not the Maildir itself.
-int message_fd(const std::string& dir, std::string_view bytes) {
-  std::string path = dir + "/message";
-  REQUIRE(write_file_atomic(path, bytes, 0600));
-  int fd = ::open(path.c_str(), O_RDONLY);
-  REQUIRE(fd >= 0);
-  return fd;
-}
-
-void remove_tree(const std::string& dir) {
-  std::string cmd = "rm -rf '" + dir + "'";
-  REQUIRE(std::system(cmd.c_str()) == 0);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // the old length on failure, and waiting for the locks.
 #include <catch2/catch.hpp>
 
+#include "scratch.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -17,28 +19,10 @@
 #include "mbox.hpp"
 
 using namespace postern;
+using namespace postern::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string temp_dir() {
-  char t[] = "/tmp/postern-mbox-XXXXXX";
-  REQUIRE(::mkdtemp(t));
-  return t;
-}
-
-int message_fd(const std::string& dir, std::string_view bytes) {
-  std::string path = dir + "/message";
-  REQUIRE(write_file_atomic(path, bytes, 0600));
-  int fd = ::open(path.c_str(), O_RDONLY);
-  REQUIRE(fd >= 0);
-  return fd;
-}
-
-void remove_tree(const std::string& dir) {
-  std::string cmd = "rm -rf '" + dir + "'";
-  REQUIRE(std::system(cmd.c_str()) == 0);
-}
 
 }  // namespace
 
