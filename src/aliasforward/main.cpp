@@ -30,14 +30,14 @@
 #include <string>
 #include <vector>
 
-#include "aliases.hpp"
-#include "aliases_path.hpp"
-#include "cdb.hpp"
-#include "delivery_env.hpp"
-#include "io.hpp"
-#include "log.hpp"
-#include "status.hpp"
-#include "strings.hpp"
+#include "mail/aliases.hpp"
+#include "mail/aliases_path.hpp"
+#include "base/cdb.hpp"
+#include "mail/delivery_env.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "mail/status.hpp"
+#include "base/strings.hpp"
 
 using namespace postern;
 

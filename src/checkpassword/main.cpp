@@ -24,14 +24,14 @@
 #include <ctime>
 #include <memory>
 
-#include "cdb.hpp"
-#include "conf.hpp"
-#include "io.hpp"
-#include "log.hpp"
-#include "mailauth_db.hpp"
-#include "login_request.hpp"
-#include "privilege.hpp"
-#include "secret.hpp"
+#include "base/cdb.hpp"
+#include "mail/conf.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "mail/mailauth_db.hpp"
+#include "login/login_request.hpp"
+#include "mail/privilege.hpp"
+#include "base/secret.hpp"
 
 using namespace postern;
 

@@ -23,10 +23,10 @@
 #include <ctime>
 #include <string>
 
-#include "io.hpp"
-#include "log.hpp"
-#include "queue_dirs.hpp"
-#include "strings.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "mail/queue_dirs.hpp"
+#include "base/strings.hpp"
 
 using namespace postern;
 

@@ -22,11 +22,11 @@
 #include <cstring>
 #include <string>
 
-#include "aliases.hpp"
-#include "delivery_env.hpp"
-#include "io.hpp"
-#include "status.hpp"
-#include "strings.hpp"
+#include "mail/aliases.hpp"
+#include "mail/delivery_env.hpp"
+#include "base/io.hpp"
+#include "mail/status.hpp"
+#include "base/strings.hpp"
 
 using namespace postern;
 

@@ -20,12 +20,12 @@
 #include <cstring>
 #include <string>
 
-#include "assign.hpp"
-#include "cdb.hpp"
-#include "conf.hpp"
-#include "io.hpp"
-#include "log.hpp"
-#include "strings.hpp"
+#include "mail/assign.hpp"
+#include "base/cdb.hpp"
+#include "mail/conf.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "base/strings.hpp"
 
 using namespace postern;
 

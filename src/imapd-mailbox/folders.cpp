@@ -13,9 +13,9 @@
 
 #include <fmt/format.h>
 
-#include "imap_utf7.hpp"
-#include "io.hpp"
-#include "log.hpp"
+#include "imap/imap_utf7.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
 
 namespace imapd {
 

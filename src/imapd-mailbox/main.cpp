@@ -18,10 +18,10 @@
 #include <cstring>
 #include <string>
 
-#include "conf.hpp"
-#include "imap_parse.hpp"
-#include "log.hpp"
-#include "netio.hpp"
+#include "mail/conf.hpp"
+#include "imap/imap_parse.hpp"
+#include "base/log.hpp"
+#include "base/netio.hpp"
 #include "session.hpp"
 
 using namespace postern;

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "log.hpp"
+#include "base/log.hpp"
 #include "session.hpp"
 
 namespace imapd {

@@ -15,9 +15,9 @@
 
 #include <fmt/format.h>
 
-#include "io.hpp"
-#include "log.hpp"
-#include "maildir.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "mail/maildir.hpp"
 
 namespace imapd {
 

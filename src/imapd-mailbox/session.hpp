@@ -12,10 +12,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "imap_message.hpp"
-#include "imap_parse.hpp"
-#include "imap_store.hpp"
-#include "netio.hpp"
+#include "imap/imap_message.hpp"
+#include "imap/imap_parse.hpp"
+#include "imap/imap_store.hpp"
+#include "base/netio.hpp"
 
 namespace imapd {
 

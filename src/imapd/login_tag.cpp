@@ -2,7 +2,7 @@
 // pop3d's: each request packet starts with the command's tag, which
 // checkpassword passes on to imapd-mailbox as IMAPLOGINTAG so that the
 // mailbox stage can answer the LOGIN or AUTHENTICATE.
-#include "imap_parse.hpp"
+#include "imap/imap_parse.hpp"
 #include "imapd.hpp"
 
 using namespace postern;

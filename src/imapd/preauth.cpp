@@ -13,13 +13,13 @@
 
 #include <sodium.h>
 
-#include "imap_parse.hpp"
+#include "imap/imap_parse.hpp"
 #include "imapd.hpp"
-#include "log.hpp"
-#include "login_parent.hpp"
-#include "login_request.hpp"
-#include "netio.hpp"
-#include "secret.hpp"
+#include "base/log.hpp"
+#include "login/login_parent.hpp"
+#include "login/login_request.hpp"
+#include "base/netio.hpp"
+#include "base/secret.hpp"
 
 using namespace postern;
 

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <string_view>
 
-#include "date.hpp"
-#include "unique.hpp"
+#include "base/date.hpp"
+#include "base/unique.hpp"
 
 namespace postern::inject {
 

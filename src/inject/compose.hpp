@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "address_completion.hpp"
-#include "header.hpp"
+#include "mail/header.hpp"
 #include "identity.hpp"
 
 namespace postern::inject {

@@ -24,16 +24,16 @@
 #include <string>
 #include <vector>
 
-#include "address.hpp"
+#include "mail/address.hpp"
 #include "address_completion.hpp"
 #include "compose.hpp"
-#include "header.hpp"
+#include "mail/header.hpp"
 #include "identity.hpp"
 #include "input.hpp"
-#include "io.hpp"
-#include "log.hpp"
-#include "queue_client.hpp"
-#include "status.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "mail/queue_client.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 using namespace postern::inject;

@@ -12,11 +12,11 @@
 #include <cerrno>
 #include <cstring>
 
-#include "address.hpp"
-#include "envelope.hpp"
+#include "mail/address.hpp"
+#include "mail/envelope.hpp"
 #include "local.hpp"
-#include "queue_client.hpp"
-#include "strings.hpp"
+#include "mail/queue_client.hpp"
+#include "base/strings.hpp"
 
 namespace postern::local {
 

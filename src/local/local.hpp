@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "status.hpp"
+#include "mail/status.hpp"
 
 namespace postern::local {
 

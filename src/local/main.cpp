@@ -37,12 +37,12 @@
 #include <ctime>
 #include <exception>
 
-#include "dot_qmail.hpp"
-#include "io.hpp"
+#include "mail/dot_qmail.hpp"
+#include "base/io.hpp"
 #include "local.hpp"
-#include "log.hpp"
-#include "maildir.hpp"
-#include "mbox.hpp"
+#include "base/log.hpp"
+#include "mail/maildir.hpp"
+#include "mail/mbox.hpp"
 
 using namespace postern;
 using namespace postern::local;

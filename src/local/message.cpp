@@ -12,9 +12,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "io.hpp"
+#include "base/io.hpp"
 #include "local.hpp"
-#include "strings.hpp"
+#include "base/strings.hpp"
 
 namespace postern::local {
 

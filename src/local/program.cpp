@@ -19,11 +19,11 @@
 #include <string>
 #include <vector>
 
-#include "conf.hpp"
-#include "dot_qmail.hpp"
-#include "io.hpp"
+#include "mail/conf.hpp"
+#include "mail/dot_qmail.hpp"
+#include "base/io.hpp"
 #include "local.hpp"
-#include "strings.hpp"
+#include "base/strings.hpp"
 
 namespace postern::local {
 

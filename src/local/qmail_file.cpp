@@ -12,8 +12,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "dot_qmail.hpp"
-#include "io.hpp"
+#include "mail/dot_qmail.hpp"
+#include "base/io.hpp"
 #include "local.hpp"
 
 namespace postern::local {

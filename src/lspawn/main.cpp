@@ -23,16 +23,16 @@
 #include <cstring>
 #include <string>
 
-#include "address.hpp"
-#include "assign.hpp"
-#include "conf.hpp"
-#include "io.hpp"
-#include "log.hpp"
-#include "privilege.hpp"
-#include "queue_dirs.hpp"
-#include "spawn_protocol.hpp"
-#include "status.hpp"
-#include "strings.hpp"
+#include "mail/address.hpp"
+#include "mail/assign.hpp"
+#include "mail/conf.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "mail/privilege.hpp"
+#include "mail/queue_dirs.hpp"
+#include "mail/spawn_protocol.hpp"
+#include "mail/status.hpp"
+#include "base/strings.hpp"
 
 using namespace postern;
 

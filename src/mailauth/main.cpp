@@ -31,13 +31,13 @@
 
 
 
-#include "cdb.hpp"
-#include "conf.hpp"
-#include "io.hpp"
-#include "lock.hpp"
-#include "mailauth_db.hpp"
-#include "secret.hpp"
-#include "strings.hpp"
+#include "base/cdb.hpp"
+#include "mail/conf.hpp"
+#include "base/io.hpp"
+#include "base/lock.hpp"
+#include "mail/mailauth_db.hpp"
+#include "base/secret.hpp"
+#include "base/strings.hpp"
 
 using namespace postern;
 

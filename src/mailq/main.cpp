@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "date.hpp"
-#include "envelope.hpp"
-#include "io.hpp"
-#include "log.hpp"
-#include "queue_dirs.hpp"
-#include "queue_state.hpp"
+#include "base/date.hpp"
+#include "mail/envelope.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "mail/queue_dirs.hpp"
+#include "mail/queue_state.hpp"
 
 using namespace postern;
 

@@ -13,12 +13,12 @@
 #include <set>
 #include <string>
 
-#include "aliases.hpp"
-#include "aliases_path.hpp"
-#include "cdb.hpp"
-#include "io.hpp"
-#include "log.hpp"
-#include "strings.hpp"
+#include "mail/aliases.hpp"
+#include "mail/aliases_path.hpp"
+#include "base/cdb.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "base/strings.hpp"
 
 using namespace postern;
 

@@ -30,16 +30,16 @@
 #include <string>
 #include <vector>
 
-#include "aliases.hpp"
-#include "assign.hpp"
-#include "control.hpp"
-#include "cdb.hpp"
-#include "conf.hpp"
-#include "dot_qmail.hpp"
-#include "io.hpp"
-#include "log.hpp"
-#include "recipients.hpp"
-#include "strings.hpp"
+#include "mail/aliases.hpp"
+#include "mail/assign.hpp"
+#include "mail/control.hpp"
+#include "base/cdb.hpp"
+#include "mail/conf.hpp"
+#include "mail/dot_qmail.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "mail/recipients.hpp"
+#include "base/strings.hpp"
 
 using namespace postern;
 

@@ -24,13 +24,13 @@
 
 #include <fmt/format.h>
 
-#include "conf.hpp"
-#include "control.hpp"
-#include "io.hpp"
-#include "log.hpp"
-#include "maildir_list.hpp"
-#include "netio.hpp"
-#include "pop3.hpp"
+#include "mail/conf.hpp"
+#include "mail/control.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "mail/maildir_list.hpp"
+#include "base/netio.hpp"
+#include "pop3/pop3.hpp"
 
 using namespace postern;
 
@@ -115,7 +115,7 @@ class Session {
       io_.put(fmt::format("+OK {} {}\r\n", n, size));
     } else if ((v == "LIST" || v == "UIDL") && argc <= 1) {
       bool uidl = v == "UIDL";
-      auto value = [&](std::size_t i) { return uidl ? msgs_[i].uidl : std::to_string(msgs_[i].size); };
+      auto value = [&](std::size_t i) { return uidl ? pop3::uidl_of(msgs_[i].name) : std::to_string(msgs_[i].size); };
       if (argc == 1) {
         auto i = which(c.args[0]);
         if (i) io_.put(fmt::format("+OK {} {}\r\n", *i + 1, value(*i)));

@@ -19,13 +19,13 @@
 #include <string>
 #include <string_view>
 
-#include "conf.hpp"
-#include "control.hpp"
-#include "io.hpp"
-#include "log.hpp"
-#include "login_parent.hpp"
+#include "mail/conf.hpp"
+#include "mail/control.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "login/login_parent.hpp"
 #include "pop3d.hpp"
-#include "unique.hpp"
+#include "base/unique.hpp"
 
 using namespace postern;
 

@@ -10,14 +10,14 @@
 #include <ctime>
 #include <string>
 
-#include "log.hpp"
-#include "login_parent.hpp"
-#include "login_request.hpp"
-#include "netio.hpp"
-#include "pop3.hpp"
+#include "base/log.hpp"
+#include "login/login_parent.hpp"
+#include "login/login_request.hpp"
+#include "base/netio.hpp"
+#include "pop3/pop3.hpp"
 #include "pop3d.hpp"
-#include "secret.hpp"
-#include "unique.hpp"
+#include "base/secret.hpp"
+#include "base/unique.hpp"
 
 using namespace postern;
 

@@ -21,8 +21,8 @@
 #include <cstring>
 #include <string>
 
-#include "io.hpp"
-#include "log.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
 
 using namespace postern;
 

@@ -23,13 +23,13 @@
 #include <ctime>
 #include <string>
 
-#include "date.hpp"
-#include "envelope.hpp"
-#include "io.hpp"
-#include "log.hpp"
-#include "queue_dirs.hpp"
-#include "strings.hpp"
-#include "unique.hpp"
+#include "base/date.hpp"
+#include "mail/envelope.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "mail/queue_dirs.hpp"
+#include "base/strings.hpp"
+#include "base/unique.hpp"
 
 using namespace postern;
 

@@ -18,12 +18,12 @@
 #include <string>
 #include <vector>
 
-#include "control.hpp"
-#include "io.hpp"
-#include "log.hpp"
+#include "mail/control.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
 #include "route.hpp"
 #include "session.hpp"
-#include "unique.hpp"
+#include "base/unique.hpp"
 
 using namespace postern;
 using namespace postern::remote;

@@ -20,9 +20,9 @@
 #include <cstring>
 #include <set>
 
-#include "control.hpp"
-#include "strings.hpp"
-#include "unique.hpp"
+#include "mail/control.hpp"
+#include "base/strings.hpp"
+#include "base/unique.hpp"
 
 namespace postern::remote {
 

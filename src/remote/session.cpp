@@ -20,10 +20,10 @@
 #include <cstring>
 #include <ctime>
 
-#include "io.hpp"
-#include "netio.hpp"
-#include "strings.hpp"
-#include "tcpto.hpp"
+#include "base/io.hpp"
+#include "base/netio.hpp"
+#include "base/strings.hpp"
+#include "mail/tcpto.hpp"
 
 namespace postern::remote {
 

@@ -18,14 +18,14 @@
 #include <string>
 #include <vector>
 
-#include "address.hpp"
-#include "conf.hpp"
-#include "io.hpp"
-#include "log.hpp"
-#include "queue_dirs.hpp"
-#include "spawn_protocol.hpp"
-#include "status.hpp"
-#include "strings.hpp"
+#include "mail/address.hpp"
+#include "mail/conf.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "mail/queue_dirs.hpp"
+#include "mail/spawn_protocol.hpp"
+#include "mail/status.hpp"
+#include "base/strings.hpp"
 
 using namespace postern;
 

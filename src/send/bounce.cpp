@@ -5,8 +5,8 @@
 
 #include <regex>
 
-#include "date.hpp"
-#include "unique.hpp"
+#include "base/date.hpp"
+#include "base/unique.hpp"
 
 namespace postern::send {
 

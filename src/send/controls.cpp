@@ -3,12 +3,12 @@
 
 #include <cerrno>
 
-#include "control.hpp"
-#include "conf.hpp"
-#include "address.hpp"
-#include "io.hpp"
-#include "strings.hpp"
-#include "unique.hpp"
+#include "mail/control.hpp"
+#include "mail/conf.hpp"
+#include "mail/address.hpp"
+#include "base/io.hpp"
+#include "base/strings.hpp"
+#include "base/unique.hpp"
 
 namespace postern::send {
 

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "local_domains.hpp"
+#include "mail/local_domains.hpp"
 
 namespace postern::send {
 

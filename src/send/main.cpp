@@ -27,9 +27,9 @@
 #include <cstring>
 
 #include "controls.hpp"
-#include "io.hpp"
-#include "log.hpp"
-#include "queue_dirs.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "mail/queue_dirs.hpp"
 #include "scheduler.hpp"
 
 using namespace postern;

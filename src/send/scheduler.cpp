@@ -11,14 +11,14 @@
 #include <cstring>
 
 #include "bounce.hpp"
-#include "address.hpp"
-#include "envelope.hpp"
-#include "log.hpp"
-#include "queue_client.hpp"
-#include "queue_dirs.hpp"
-#include "spawn_protocol.hpp"
-#include "status.hpp"
-#include "strings.hpp"
+#include "mail/address.hpp"
+#include "mail/envelope.hpp"
+#include "base/log.hpp"
+#include "mail/queue_client.hpp"
+#include "mail/queue_dirs.hpp"
+#include "mail/spawn_protocol.hpp"
+#include "mail/status.hpp"
+#include "base/strings.hpp"
 
 namespace postern::send {
 

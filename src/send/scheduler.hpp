@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "controls.hpp"
-#include "io.hpp"
-#include "queue_state.hpp"
+#include "base/io.hpp"
+#include "mail/queue_state.hpp"
 
 namespace postern::send {
 

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <string>
 
-#include "io.hpp"
+#include "base/io.hpp"
 
 namespace postern::sendmail {
 

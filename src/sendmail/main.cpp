@@ -25,13 +25,13 @@
 #include <string>
 #include <vector>
 
-#include "conf.hpp"
+#include "mail/conf.hpp"
 #include "dot.hpp"
-#include "io.hpp"
-#include "log.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
 #include "options.hpp"
-#include "queue_dirs.hpp"
-#include "status.hpp"
+#include "mail/queue_dirs.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 using namespace postern::sendmail;

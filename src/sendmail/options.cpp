@@ -6,7 +6,7 @@
 
 #include <string_view>
 
-#include "strings.hpp"
+#include "base/strings.hpp"
 
 namespace postern::sendmail {
 

@@ -13,7 +13,7 @@
 
 #include <cstdlib>
 
-#include "log.hpp"
+#include "base/log.hpp"
 #include "smtpd.hpp"
 
 namespace postern::smtpd {

@@ -11,10 +11,10 @@
 // 250 with its id only once queue has made it durable. See smtpd(8).
 #include <csignal>
 
-#include "log.hpp"
+#include "base/log.hpp"
 #include <string_view>
 
-#include "netio.hpp"
+#include "base/netio.hpp"
 #include "smtpd.hpp"
 
 using namespace postern;

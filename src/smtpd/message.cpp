@@ -4,7 +4,7 @@
 // memory. When the text has a problem (bare LF, lone CR, too big, a loop)
 // the rest is read and dropped and queue is stopped without an envelope,
 // so it removes what it wrote: nothing is queued.
-#include "log.hpp"
+#include "base/log.hpp"
 #include "smtpd.hpp"
 
 namespace postern::smtpd {

@@ -2,13 +2,13 @@
 // qmail-smtpd's names and meanings, and the decisions they make.
 #include <cerrno>
 
-#include "address.hpp"
-#include "conf.hpp"
-#include "control.hpp"
-#include "recipients.hpp"
+#include "mail/address.hpp"
+#include "mail/conf.hpp"
+#include "mail/control.hpp"
+#include "mail/recipients.hpp"
 #include "smtpd.hpp"
-#include "strings.hpp"
-#include "unique.hpp"
+#include "base/strings.hpp"
+#include "base/unique.hpp"
 
 namespace postern::smtpd {
 

@@ -4,12 +4,12 @@
 // pipelined group of commands is answered in order, in one write.
 #include <ctime>
 
-#include "address.hpp"
-#include "date.hpp"
-#include "log.hpp"
+#include "mail/address.hpp"
+#include "base/date.hpp"
+#include "base/log.hpp"
 #include "smtpd.hpp"
-#include "strings.hpp"
-#include "unique.hpp"
+#include "base/strings.hpp"
+#include "base/unique.hpp"
 
 namespace postern::smtpd {
 

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "cdb.hpp"
-#include "envelope.hpp"
-#include "local_domains.hpp"
-#include "netio.hpp"
-#include "queue_client.hpp"
+#include "base/cdb.hpp"
+#include "mail/envelope.hpp"
+#include "mail/local_domains.hpp"
+#include "base/netio.hpp"
+#include "mail/queue_client.hpp"
 #include "smtp_data.hpp"
 
 namespace postern::smtpd {

@@ -11,9 +11,9 @@
 
 #include <string>
 
-#include "io.hpp"
-#include "log.hpp"
-#include "strings.hpp"
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "base/strings.hpp"
 
 using namespace postern;
 

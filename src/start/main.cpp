@@ -19,9 +19,9 @@
 #include <utility>
 #include <vector>
 
-#include "conf.hpp"
-#include "log.hpp"
-#include "privilege.hpp"
+#include "mail/conf.hpp"
+#include "base/log.hpp"
+#include "mail/privilege.hpp"
 
 using namespace postern;
 

@@ -28,9 +28,9 @@
 #include <cstring>
 #include <string>
 
-#include "cdb.hpp"
-#include "conf.hpp"
-#include "log.hpp"
+#include "base/cdb.hpp"
+#include "mail/conf.hpp"
+#include "base/log.hpp"
 
 using namespace postern;
 

@@ -8,9 +8,9 @@
 #include <cstring>
 #include <string>
 
-#include "date.hpp"
-#include "log.hpp"
-#include "tcpto.hpp"
+#include "base/date.hpp"
+#include "base/log.hpp"
+#include "mail/tcpto.hpp"
 
 using namespace postern;
 

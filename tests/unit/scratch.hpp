@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "io.hpp"
+#include "base/io.hpp"
 
 namespace postern::test {
 

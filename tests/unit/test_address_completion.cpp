@@ -1,7 +1,7 @@
 // Unit tests for src/lib/address_completion: qmail-inject's rules.
 #include <catch2/catch.hpp>
 
-#include "address_completion.hpp"
+#include "inject/address_completion.hpp"
 
 using namespace postern;
 

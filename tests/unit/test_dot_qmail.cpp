@@ -2,7 +2,7 @@
 // extension, and the parsing of .qmail lines.
 #include <catch2/catch.hpp>
 
-#include "dot_qmail.hpp"
+#include "mail/dot_qmail.hpp"
 
 using namespace postern;
 using namespace postern::dot_qmail;

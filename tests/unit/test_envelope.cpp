@@ -1,8 +1,8 @@
 // Unit tests for src/lib/envelope and address.
 #include <catch2/catch.hpp>
 
-#include "address.hpp"
-#include "envelope.hpp"
+#include "mail/address.hpp"
+#include "mail/envelope.hpp"
 
 using namespace postern;
 

@@ -2,7 +2,7 @@
 // reading and rewriting address lists.
 #include <catch2/catch.hpp>
 
-#include "header.hpp"
+#include "mail/header.hpp"
 
 using namespace postern;
 using namespace postern::header;

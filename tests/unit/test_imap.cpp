@@ -8,10 +8,10 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "imap_message.hpp"
-#include "imap_parse.hpp"
-#include "imap_store.hpp"
-#include "imap_utf7.hpp"
+#include "imap/imap_message.hpp"
+#include "imap/imap_parse.hpp"
+#include "imap/imap_store.hpp"
+#include "imap/imap_utf7.hpp"
 
 using namespace postern::imap;
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <thread>
 
-#include "io.hpp"
+#include "base/io.hpp"
 
 using namespace postern;
 

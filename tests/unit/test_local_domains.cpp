@@ -2,7 +2,7 @@
 // control/locals and control/virtualdomains, and the local part getpw sees.
 #include <catch2/catch.hpp>
 
-#include "local_domains.hpp"
+#include "mail/local_domains.hpp"
 
 using namespace postern;
 

@@ -13,7 +13,7 @@
 #include <ctime>
 #include <string>
 
-#include "lock.hpp"
+#include "base/lock.hpp"
 
 using namespace postern;
 using namespace postern::test;

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "login_request.hpp"
+#include "login/login_request.hpp"
 
 using namespace postern;
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "io.hpp"
-#include "maildir.hpp"
+#include "base/io.hpp"
+#include "mail/maildir.hpp"
 
 using namespace postern;
 using namespace postern::test;

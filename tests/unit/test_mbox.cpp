@@ -14,9 +14,9 @@
 
 #include <string>
 
-#include "io.hpp"
-#include "lock.hpp"
-#include "mbox.hpp"
+#include "base/io.hpp"
+#include "base/lock.hpp"
+#include "mail/mbox.hpp"
 
 using namespace postern;
 using namespace postern::test;

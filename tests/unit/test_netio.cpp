@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "netio.hpp"
+#include "base/netio.hpp"
 
 using namespace postern;
 

@@ -8,11 +8,12 @@
 
 #include <string>
 
-#include "io.hpp"
-#include "mailauth_db.hpp"
-#include "maildir_list.hpp"
-#include "pop3.hpp"
-#include "secret.hpp"
+#include "base/io.hpp"
+#include "mail/mailauth_db.hpp"
+#include "mail/maildir_list.hpp"
+#include "mail/crlf_size.hpp"
+#include "pop3/pop3.hpp"
+#include "base/secret.hpp"
 
 using namespace postern;
 
@@ -27,7 +28,7 @@ std::string transfer(std::string_view in, long long lines = -1, std::size_t chun
 }
 
 std::uint64_t size_of(std::string_view in) {
-  pop3::SizeCounter c;
+  CrlfSize c;
   for (char ch : in) c.feed(std::string_view(&ch, 1));
   return c.size();
 }
@@ -141,7 +142,7 @@ TEST_CASE("maildir listing for POP3", "[maildir_list]") {
     if (m.name == "100.a.h,S=4:2,") {
       found = true;
       CHECK(m.size == 6);
-      CHECK(m.uidl == "100.a.h,S=4");
+      CHECK(pop3::uidl_of(m.name) == "100.a.h,S=4");
     }
   }
   CHECK(found);

@@ -4,8 +4,8 @@
 
 #include <unistd.h>
 
-#include "cdb.hpp"
-#include "recipients.hpp"
+#include "base/cdb.hpp"
+#include "mail/recipients.hpp"
 
 using namespace postern;
 

@@ -2,7 +2,7 @@
 // LF, and the refusal of every SMTP smuggling variant (bare LF, lone CR).
 #include <catch2/catch.hpp>
 
-#include "smtp_data.hpp"
+#include "smtpd/smtp_data.hpp"
 
 using namespace postern::smtp;
 

@@ -1,0 +1,578 @@
+// imap_message: see imap_message.hpp.
+#include "imap/imap_message.hpp"
+
+#include <sodium.h>
+
+#include <functional>
+
+#include <fmt/format.h>
+
+#include "mail/header.hpp"
+
+namespace postern::imap {
+
+namespace {
+
+constexpr int max_depth = 30;
+constexpr int max_parts = 5000;
+
+struct RawField {
+  std::string_view name;
+  std::string_view value;  // after the colon, continuation lines included, no final CRLF
+  std::string_view whole;  // the field with its final CRLF
+};
+
+// Calls each for every field of a CRLF header (which may end with the
+// blank line).
+void for_each_field(std::string_view h, const std::function<void(const RawField&)>& each) {
+  std::size_t i = 0;
+  while (i < h.size()) {
+    std::size_t start = i;
+    // one field: its first line and continuation lines
+    std::size_t eol;
+    for (;;) {
+      eol = h.find('\n', i);
+      if (eol == std::string_view::npos) {
+        eol = h.size();
+        i = h.size();
+        break;
+      }
+      i = eol + 1;
+      if (i >= h.size() || (h[i] != ' ' && h[i] != '\t')) break;
+    }
+    std::string_view whole = h.substr(start, i - start);
+    std::string_view line = whole;
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+    if (line.empty()) break;  // the blank line
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) continue;
+    std::string_view name = line.substr(0, colon);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    each(RawField{name, line.substr(colon + 1), whole});
+  }
+}
+
+std::string unfold(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v)
+    if (c != '\r' && c != '\n') out += c;
+  std::size_t a = out.find_first_not_of(" \t");
+  if (a == std::string::npos) return "";
+  std::size_t b = out.find_last_not_of(" \t");
+  return out.substr(a, b - a + 1);
+}
+
+std::string lower_str(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  return out;
+}
+
+// "type/subtype; a=b; c="d"" or "value; a=b" (Content-Disposition).
+void parse_params(std::string_view v, std::string& main, Params& params) {
+  std::size_t i = 0;
+  auto skip_ws = [&] {
+    for (;;) {
+      while (i < v.size() && (v[i] == ' ' || v[i] == '\t')) ++i;
+      if (i < v.size() && v[i] == '(') {  // comment
+        int depth = 0;
+        while (i < v.size()) {
+          if (v[i] == '\\') ++i;
+          else if (v[i] == '(') ++depth;
+          else if (v[i] == ')' && --depth == 0) {
+            ++i;
+            break;
+          }
+          ++i;
+        }
+        continue;
+      }
+      break;
+    }
+  };
+  auto token = [&] {
+    std::string t;
+    while (i < v.size() && v[i] != ';' && v[i] != '=' && v[i] != ' ' && v[i] != '\t' && v[i] != '"' &&
+           v[i] != '(')
+      t += v[i++];
+    return t;
+  };
+  skip_ws();
+  main.clear();
+  while (i < v.size() && v[i] != ';') {
+    if (v[i] != ' ' && v[i] != '\t') main += v[i];
+    ++i;
+  }
+  while (i < v.size() && params.size() < 50) {
+    if (v[i] == ';') ++i;
+    skip_ws();
+    std::string name = token();
+    skip_ws();
+    if (i >= v.size() || v[i] != '=') {
+      while (i < v.size() && v[i] != ';') ++i;
+      continue;
+    }
+    ++i;
+    skip_ws();
+    std::string value;
+    if (i < v.size() && v[i] == '"') {
+      ++i;
+      while (i < v.size() && v[i] != '"') {
+        if (v[i] == '\\' && i + 1 < v.size()) ++i;
+        value += v[i++];
+      }
+      if (i < v.size()) ++i;
+    } else {
+      value = token();
+    }
+    if (!name.empty()) params.emplace_back(lower_str(name), value);
+    while (i < v.size() && v[i] != ';') ++i;
+  }
+}
+
+std::string params_out(const Params& p) {
+  if (p.empty()) return "NIL";
+  std::string out = "(";
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if (i) out += ' ';
+    out += quote(p[i].first) + " " + quote(p[i].second);
+  }
+  return out + ")";
+}
+
+std::string ns(const std::optional<std::string>& s) { return nstring(s); }
+
+std::string address_list(std::string_view value) {
+  std::string out;
+  std::string group;
+  header::for_each_mailbox(value, [&](const header::Mailbox& m) {
+    if (m.group != group) {
+      if (!group.empty()) out += "(NIL NIL NIL NIL)";
+      if (!m.group.empty()) out += "(NIL NIL " + quote(m.group) + " NIL)";
+      group = m.group;
+    }
+    std::string addr = m.address;
+    std::string local = addr, host = "MISSING_DOMAIN";
+    bool inq = false;
+    std::size_t at = std::string::npos;
+    for (std::size_t k = 0; k < addr.size(); ++k) {
+      if (addr[k] == '"') inq = !inq;
+      if (addr[k] == '@' && !inq) at = k;
+    }
+    if (at != std::string::npos) {
+      local = addr.substr(0, at);
+      host = addr.substr(at + 1);
+    }
+    if (local.size() >= 2 && local.front() == '"' && local.back() == '"') local = local.substr(1, local.size() - 2);
+    out += "(" + (m.name.empty() ? std::string("NIL") : quote(m.name)) + " NIL " + quote(local) + " " +
+           (addr.empty() ? std::string("NIL") : quote(host)) + ")";
+    return out.size() < 1000000;
+  });
+  if (!group.empty()) out += "(NIL NIL NIL NIL)";
+  if (out.empty()) return "NIL";
+  return "(" + out + ")";
+}
+
+std::size_t count_lines(std::string_view s) {
+  std::size_t n = 0;
+  for (char c : s)
+    if (c == '\n') ++n;
+  return n;
+}
+
+}  // namespace
+
+std::string to_crlf(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 30 + 2);
+  char prev = 0;
+  for (char c : text) {
+    if (c == '\n' && prev != '\r') out += '\r';
+    out += c;
+    prev = c;
+  }
+  return out;
+}
+
+std::uint64_t crlf_size(std::string_view text) {
+  std::uint64_t n = text.size();
+  char prev = 0;
+  for (char c : text) {
+    if (c == '\n' && prev != '\r') ++n;
+    prev = c;
+  }
+  return n;
+}
+
+std::string to_lf(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
+    out += text[i];
+  }
+  return out;
+}
+
+std::string Section::name() const {
+  std::string out;
+  for (auto n : path) {
+    if (!out.empty()) out += '.';
+    out += std::to_string(n);
+  }
+  if (!spec.empty()) {
+    if (!out.empty()) out += '.';
+    out += spec;
+  }
+  if (spec == "HEADER.FIELDS" || spec == "HEADER.FIELDS.NOT") {
+    out += " (";
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      if (i) out += ' ';
+      out += astring_out(fields[i]);
+    }
+    out += ')';
+  }
+  return out;
+}
+
+std::optional<Section> parse_section(Parser& p) {
+  Section s;
+  while (p.peek() >= '1' && p.peek() <= '9') {
+    auto n = p.number();
+    if (!n || *n == 0 || s.path.size() >= 50) return std::nullopt;
+    s.path.push_back(*n);
+    if (!p.accept('.')) {
+      if (!p.accept(']')) return std::nullopt;
+      return s;
+    }
+  }
+  if (p.accept(']')) return s.path.empty() ? std::optional(s) : std::nullopt;
+  auto a = p.atom();
+  if (!a) return std::nullopt;
+  s.spec = upper(*a);
+  if (s.spec == "HEADER.FIELDS" || s.spec == "HEADER.FIELDS.NOT") {
+    if (!p.sp() || !p.accept('(')) return std::nullopt;
+    for (;;) {
+      auto f = p.astring();
+      if (!f || s.fields.size() > 200) return std::nullopt;
+      s.fields.push_back(upper(*f));
+      if (p.accept(')')) break;
+      if (!p.sp()) return std::nullopt;
+    }
+  } else if (s.spec == "MIME") {
+    if (s.path.empty()) return std::nullopt;
+  } else if (s.spec != "HEADER" && s.spec != "TEXT") {
+    return std::nullopt;
+  }
+  if (!p.accept(']')) return std::nullopt;
+  return s;
+}
+
+Message::Message(std::string crlf_text) : text_(std::move(crlf_text)) { parse(root_, 0, text_.size(), 0, false); }
+
+void Message::parse(Part& p, std::size_t begin, std::size_t end, int depth, bool digest) {
+  std::string_view t = std::string_view(text_).substr(begin, end - begin);
+  p.header_begin = begin;
+  p.end = end;
+  // The header ends after the first empty line.
+  std::size_t hb = std::string_view::npos;
+  if (t.starts_with("\r\n")) hb = 2;
+  else if (t.starts_with("\n")) hb = 1;
+  else {
+    std::size_t k = t.find("\n\r\n");
+    std::size_t k2 = t.find("\n\n");
+    if (k != std::string_view::npos && (k2 == std::string_view::npos || k < k2)) hb = k + 3;
+    else if (k2 != std::string_view::npos) hb = k2 + 2;
+  }
+  p.body_begin = hb == std::string_view::npos ? end : begin + hb;
+  if (digest) p.type = "message", p.subtype = "rfc822";
+  bool have_type = false;
+  for_each_field(std::string_view(text_).substr(begin, p.body_begin - begin), [&](const RawField& f) {
+    std::string v = unfold(f.value);
+    if (iequal(f.name, "Content-Type") && !have_type) {
+      have_type = true;
+      std::string main;
+      Params params;
+      parse_params(v, main, params);
+      auto slash = main.find('/');
+      if (slash != std::string::npos && slash > 0 && slash + 1 < main.size()) {
+        p.type = lower_str(main.substr(0, slash));
+        p.subtype = lower_str(main.substr(slash + 1));
+        p.params = std::move(params);
+      }
+    } else if (iequal(f.name, "Content-Transfer-Encoding")) {
+      p.encoding = upper(v);
+    } else if (iequal(f.name, "Content-ID")) {
+      p.id = v;
+    } else if (iequal(f.name, "Content-Description")) {
+      p.description = v;
+    } else if (iequal(f.name, "Content-MD5")) {
+      p.md5 = v;
+    } else if (iequal(f.name, "Content-Language")) {
+      p.language = v;
+    } else if (iequal(f.name, "Content-Location")) {
+      p.location = v;
+    } else if (iequal(f.name, "Content-Disposition")) {
+      std::string main;
+      parse_params(v, main, p.disposition_params);
+      p.disposition = main;
+    }
+  });
+  if (p.type == "text" && p.params.empty() && !have_type) p.params.emplace_back("charset", "us-ascii");
+  if (++parts_ > max_parts || depth >= max_depth) return;
+  if (p.multipart()) {
+    std::string boundary;
+    for (auto& [k, v] : p.params)
+      if (k == "boundary") boundary = v;
+    if (boundary.empty() || boundary.size() > 200) return;
+    std::string delim = "--" + boundary;
+    std::string_view body = std::string_view(text_).substr(p.body_begin, end - p.body_begin);
+    std::size_t pos = 0;
+    std::size_t part_start = std::string_view::npos;
+    bool is_digest = p.subtype == "digest";
+    for (;;) {
+      // find a delimiter at a line start
+      std::size_t k = body.find(delim, pos);
+      while (k != std::string_view::npos && k != 0 && body[k - 1] != '\n') k = body.find(delim, k + 1);
+      if (k == std::string_view::npos) break;
+      bool close = body.substr(k + delim.size()).starts_with("--");
+      std::size_t line_end = body.find('\n', k);
+      std::size_t next = line_end == std::string_view::npos ? body.size() : line_end + 1;
+      if (part_start != std::string_view::npos) {
+        std::size_t pe = k;  // the CRLF before the delimiter belongs to it
+        if (pe > part_start && body[pe - 1] == '\n') --pe;
+        if (pe > part_start && body[pe - 1] == '\r') --pe;
+        p.parts.emplace_back();
+        parse(p.parts.back(), p.body_begin + part_start, p.body_begin + std::max(pe, part_start), depth + 1,
+              is_digest);
+        if (parts_ > max_parts) return;
+      }
+      if (close) {
+        part_start = std::string_view::npos;
+        break;
+      }
+      part_start = next;
+      pos = next;
+      if (pos >= body.size()) break;
+    }
+    if (part_start != std::string_view::npos && part_start <= body.size()) {  // no close delimiter
+      p.parts.emplace_back();
+      parse(p.parts.back(), p.body_begin + part_start, end, depth + 1, is_digest);
+    }
+    if (p.parts.empty()) {  // no parts: one empty text part, as others do
+      p.parts.emplace_back();
+      p.parts.back().header_begin = p.parts.back().body_begin = p.parts.back().end = end;
+      p.parts.back().params.emplace_back("charset", "us-ascii");
+    }
+  } else if (p.rfc822()) {
+    p.parts.emplace_back();
+    parse(p.parts.back(), p.body_begin, end, depth + 1, false);
+  }
+}
+
+std::optional<std::string> Message::field(std::string_view name) const {
+  std::optional<std::string> out;
+  for_each_field(header(), [&](const RawField& f) {
+    if (!out && iequal(f.name, name)) out = unfold(f.value);
+  });
+  return out;
+}
+
+std::vector<std::string> Message::fields(std::string_view name) const {
+  std::vector<std::string> out;
+  for_each_field(header(), [&](const RawField& f) {
+    if (iequal(f.name, name)) out.push_back(unfold(f.value));
+  });
+  return out;
+}
+
+std::string Message::envelope_of(const Part& p) const {
+  std::string_view h = range(p.header_begin, p.body_begin);
+  std::optional<std::string> date, subject, from, sender, reply_to, to, cc, bcc, in_reply_to, message_id;
+  for_each_field(h, [&](const RawField& f) {
+    auto set = [&](std::optional<std::string>& slot) {
+      if (!slot) slot = unfold(f.value);
+    };
+    if (iequal(f.name, "Date")) set(date);
+    else if (iequal(f.name, "Subject")) set(subject);
+    else if (iequal(f.name, "From")) set(from);
+    else if (iequal(f.name, "Sender")) set(sender);
+    else if (iequal(f.name, "Reply-To")) set(reply_to);
+    else if (iequal(f.name, "To")) set(to);
+    else if (iequal(f.name, "Cc")) set(cc);
+    else if (iequal(f.name, "Bcc")) set(bcc);
+    else if (iequal(f.name, "In-Reply-To")) set(in_reply_to);
+    else if (iequal(f.name, "Message-ID")) set(message_id);
+  });
+  auto addrs = [](const std::optional<std::string>& v) { return v ? address_list(*v) : std::string("NIL"); };
+  std::string f = addrs(from);
+  std::string s = sender ? addrs(sender) : f;
+  if (s == "NIL") s = f;
+  std::string r = reply_to ? addrs(reply_to) : f;
+  if (r == "NIL") r = f;
+  return "(" + ns(date) + " " + ns(subject) + " " + f + " " + s + " " + r + " " + addrs(to) + " " + addrs(cc) +
+         " " + addrs(bcc) + " " + ns(in_reply_to) + " " + ns(message_id) + ")";
+}
+
+std::string Message::structure(const Part& p, bool ext) const {
+  std::string out = "(";
+  if (p.multipart()) {
+    for (auto& c : p.parts) out += structure(c, ext);
+    out += " " + quote(p.subtype);
+    if (ext) {
+      out += " " + params_out(p.params);
+      out += " " + (p.disposition.empty() ? std::string("NIL")
+                                          : "(" + quote(p.disposition) + " " + params_out(p.disposition_params) + ")");
+      out += " " + ns(p.language) + " " + ns(p.location);
+    }
+    return out + ")";
+  }
+  std::string_view body = range(p.body_begin, p.end);
+  out += quote(p.type) + " " + quote(p.subtype) + " " + params_out(p.params) + " " + ns(p.id) + " " +
+         ns(p.description) + " " + quote(p.encoding) + " " + std::to_string(body.size());
+  if (p.rfc822() && !p.parts.empty()) {
+    out += " " + envelope_of(p.parts[0]) + " " + structure(p.parts[0], ext) + " " + std::to_string(count_lines(body));
+  } else if (iequal(p.type, "text")) {
+    out += " " + std::to_string(count_lines(body));
+  }
+  if (ext) {
+    out += " " + ns(p.md5);
+    out += " " + (p.disposition.empty() ? std::string("NIL")
+                                        : "(" + quote(p.disposition) + " " + params_out(p.disposition_params) + ")");
+    out += " " + ns(p.language) + " " + ns(p.location);
+  }
+  return out + ")";
+}
+
+std::string header_fields(std::string_view h, const std::vector<std::string>& names, bool exclude) {
+  std::string out;
+  for_each_field(h, [&](const RawField& f) {
+    bool listed = false;
+    for (auto& n : names)
+      if (iequal(n, f.name)) listed = true;
+    if (listed != exclude) {
+      out += f.whole;
+      if (!out.ends_with("\n")) out += "\r\n";
+    }
+  });
+  return out + "\r\n";
+}
+
+std::string Message::section(const Section& s) const {
+  const Part* node = &root_;
+  for (auto k : s.path) {
+    if (node != &root_ && node->rfc822() && !node->parts.empty()) node = &node->parts[0];
+    if (node->multipart()) {
+      if (k > node->parts.size()) return "";
+      node = &node->parts[k - 1];
+    } else if (k != 1) {
+      return "";
+    }
+  }
+  if (s.spec.empty()) {
+    if (s.path.empty()) return text_;
+    return std::string(range(node->body_begin, node->end));
+  }
+  if (s.spec == "MIME") return std::string(range(node->header_begin, node->body_begin));
+  const Part* msg = node;
+  if (!s.path.empty()) {
+    if (!node->rfc822() || node->parts.empty()) return "";
+    msg = &node->parts[0];
+  }
+  std::string_view h = range(msg->header_begin, msg->body_begin);
+  if (s.spec == "HEADER") return std::string(h);
+  if (s.spec == "TEXT") return std::string(range(msg->body_begin, msg->end));
+  return header_fields(h, s.fields, s.spec == "HEADER.FIELDS.NOT");
+}
+
+namespace {
+
+std::string latin1_to_utf8(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x80) out += c;
+    else {
+      out += static_cast<char>(0xc0 | (u >> 6));
+      out += static_cast<char>(0x80 | (u & 0x3f));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string decode_words(std::string_view v) {
+  std::string out;
+  std::size_t i = 0;
+  bool last_word = false;
+  std::size_t ws_start = std::string::npos;
+  while (i < v.size()) {
+    if (v.substr(i).starts_with("=?")) {
+      std::size_t q1 = v.find('?', i + 2);
+      std::size_t q2 = q1 == std::string_view::npos ? q1 : v.find('?', q1 + 1);
+      std::size_t e = q2 == std::string_view::npos ? q2 : v.find("?=", q2 + 1);
+      if (e != std::string_view::npos && q2 == q1 + 2) {
+        std::string charset = lower_str(v.substr(i + 2, q1 - i - 2));
+        if (auto star = charset.find('*'); star != std::string::npos) charset.resize(star);
+        char enc = static_cast<char>(v[q1 + 1] | 0x20);
+        std::string_view data = v.substr(q2 + 1, e - q2 - 1);
+        std::string bytes;
+        bool ok = true;
+        if (enc == 'b') {
+          bytes.resize(data.size());
+          std::size_t len = 0;
+          ok = sodium_base642bin(reinterpret_cast<unsigned char*>(bytes.data()), bytes.size(), data.data(),
+                                 data.size(), " ", &len, nullptr, sodium_base64_VARIANT_ORIGINAL) == 0;
+          bytes.resize(len);
+        } else if (enc == 'q') {
+          for (std::size_t k = 0; k < data.size(); ++k) {
+            if (data[k] == '_') bytes += ' ';
+            else if (data[k] == '=') {
+              auto hex = [](char c) {
+                if (c >= '0' && c <= '9') return c - '0';
+                if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+                if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+                return -1;
+              };
+              int a = k + 1 < data.size() ? hex(data[k + 1]) : -1;
+              int b = k + 2 < data.size() ? hex(data[k + 2]) : -1;
+              if (a < 0 || b < 0) {
+                bytes += '=';
+                continue;
+              }
+              bytes += static_cast<char>(a * 16 + b);
+              k += 2;
+            } else {
+              bytes += data[k];
+            }
+          }
+        } else {
+          ok = false;
+        }
+        bool known = charset == "utf-8" || charset == "us-ascii" || charset == "iso-8859-1" ||
+                     charset == "latin1" || charset == "windows-1252";
+        if (ok && known) {
+          if (last_word && ws_start != std::string::npos) out.resize(ws_start);  // white space between words goes
+          out += charset == "utf-8" || charset == "us-ascii" ? bytes : latin1_to_utf8(bytes);
+          i = e + 2;
+          last_word = true;
+          ws_start = std::string::npos;
+          continue;
+        }
+      }
+    }
+    if (v[i] == ' ' || v[i] == '\t') {
+      if (ws_start == std::string::npos) ws_start = out.size();
+    } else {
+      last_word = false;
+      ws_start = std::string::npos;
+    }
+    out += v[i++];
+  }
+  return out;
+}
+
+}  // namespace postern::imap

@@ -1,0 +1,46 @@
+// control: see control.hpp.
+#include "mail/control.hpp"
+
+#include <cerrno>
+
+#include "mail/conf.hpp"
+#include "base/io.hpp"
+#include "base/strings.hpp"
+
+namespace postern::control {
+
+std::optional<std::vector<std::string>> lines_of_file(const std::string& path) {
+  errno = 0;
+  auto text = read_file(path, 16 << 20);
+  if (!text) {
+    if (errno == ENOENT) return std::vector<std::string>{};
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  for (auto& raw : split(*text, '\n')) {
+    auto l = trim(raw);
+    if (l.empty() || l.front() == '#') continue;
+    out.emplace_back(l);
+  }
+  return out;
+}
+
+std::optional<std::vector<std::string>> lines(const std::string& name) {
+  return lines_of_file(conf::path("control/" + name));
+}
+
+std::optional<std::string> line(const std::string& name, const std::string& fallback) {
+  auto all = lines(name);
+  if (!all) return std::nullopt;
+  if (all->empty()) return fallback;
+  return all->front();
+}
+
+std::optional<unsigned long> number(const std::string& name, unsigned long fallback) {
+  auto l = line(name, "");
+  if (!l) return std::nullopt;
+  if (l->empty()) return fallback;
+  return to_number(*l);
+}
+
+}  // namespace postern::control

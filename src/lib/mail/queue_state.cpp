@@ -1,0 +1,61 @@
+// queue_state: see queue_state.hpp.
+#include "mail/queue_state.hpp"
+
+#include <fmt/format.h>
+
+#include "mail/address.hpp"
+#include "base/log.hpp"
+#include "base/strings.hpp"
+
+namespace postern {
+
+static constexpr std::string_view magic = "postern-state 1";
+
+std::string encode_state(const MessageState& m) {
+  std::string out = fmt::format("{}\nF\t{}\nA\t{}\n", magic, m.sender, m.arrived);
+  for (auto& r : m.recipients) {
+    std::string reason = log::printable(r.reason, 1000);
+    for (char& c : reason)
+      if (c == '\t') c = ' ';
+    out += fmt::format("R\t{}{}\t{}\t{}\t{}\t{}\n", r.channel, r.state, r.attempts, r.next_try, r.address, reason);
+  }
+  return out;
+}
+
+std::optional<MessageState> decode_state(std::string_view text) {
+  auto lines = split(text, '\n');
+  if (lines.size() < 4 || lines[0] != magic || !lines.back().empty()) return std::nullopt;
+  lines.pop_back();
+  MessageState m;
+  bool have_sender = false, have_arrival = false;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    auto f = split(lines[i], '\t');
+    if (f[0] == "F" && f.size() == 2 && valid_envelope_address(f[1])) {
+      m.sender = f[1];
+      have_sender = true;
+    } else if (f[0] == "A" && f.size() == 2 && to_number(f[1])) {
+      m.arrived = static_cast<std::time_t>(*to_number(f[1]));
+      have_arrival = true;
+    } else if (f[0] == "R" && f.size() == 6 && f[1].size() == 2) {
+      RecipientState r;
+      r.channel = f[1][0];
+      r.state = f[1][1];
+      auto attempts = to_number(f[2]);
+      auto next = to_number(f[3]);
+      if ((r.channel != 'L' && r.channel != 'R') || std::string_view("PDBX").find(r.state) == std::string_view::npos ||
+          !attempts || !next || f[4].empty() || !valid_envelope_address(f[4]))
+        return std::nullopt;
+      r.attempts = static_cast<unsigned>(*attempts);
+      r.next_try = static_cast<std::time_t>(*next);
+      r.address = f[4];
+      r.reason = f[5];
+      m.recipients.push_back(std::move(r));
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (!have_sender || !have_arrival || m.recipients.empty()) return std::nullopt;
+  return m;
+}
+
+}  // namespace postern
