@@ -329,10 +329,13 @@ class Remote(unittest.TestCase):
         self.gone_from_queue("u1@busy.example")
         self.assertEqual(len(f.sessions), 2)
         self.assertIn(b"Subject: busy first\r\n", f.sessions[1]["data"])
-        log = self.a.log()
-        self.assertRegex(log, r"to remote u1@busy\.example: deferral: Remote host 127\.0\.0\.1\[127\.0\.0\.1\] said: 450")
-        self.assertRegex(log, r"to remote u1@busy\.example: success: Remote host 127\.0\.0\.1\[127\.0\.0\.1\] "
-                              r"said: 250 2\.0\.0 accepted as fake-1")
+        # The log line comes through the logger's pipe, maybe after the queue
+        # entry is gone: wait for it.
+        success = (r"to remote u1@busy\.example: success: Remote host 127\.0\.0\.1\[127\.0\.0\.1\] "
+                   r"said: 250 2\.0\.0 accepted as fake-1")
+        wait_for(lambda: re.search(success, self.a.log()), what="the success log line")
+        self.assertRegex(self.a.log(), r"to remote u1@busy\.example: deferral: Remote host 127\.0\.0\.1\[127\.0\.0\.1\] "
+                                       r"said: 450")
 
     def test_5xx_for_one_of_three(self):
         def script(n):
