@@ -152,6 +152,42 @@ class Send(unittest.TestCase):
         inst.wait_maildir(carol.maildir, before + 1)
 
 
+class Fairness(unittest.TestCase):
+    """Local slots are shared between messages: a message to one recipient
+    queued behind a message to thousands is delivered long before the big
+    one finishes, whichever of their ids sorts first."""
+
+    RECIPIENTS = 2000
+
+    def test_small_message_overtakes_a_huge_one(self):
+        inst = Instance()
+        try:
+            carol, alice = inst.add_user("fcarol"), inst.add_user("falice")
+            fair = carol.make_maildir("fair")
+            carol.write(".qmail-fair-default", "./fair/\n")
+            inst.start()
+            big = [f"{carol.name}-fair-{i}@{inst.me}" for i in range(self.RECIPIENTS)]
+            p = inst.inject(["-f", "", *big], "Subject: to the many\n\nx\n", timeout=300)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            # The big message holds the slots before the small ones arrive.
+            wait_for(lambda: len(maildir_files(fair)) >= 20, 120, "the big message's first deliveries")
+            for i in range(3):
+                p = inst.inject([alice.address], f"Subject: small {i}\n\nx\n")
+                self.assertEqual(p.returncode, 0, p.stderr)
+            inst.wait_maildir(alice.maildir, 3, timeout=300)
+            done_when_small_arrived = len(maildir_files(fair))
+            wait_for(lambda: len(maildir_files(fair)) >= self.RECIPIENTS, 600,
+                     f"all {self.RECIPIENTS} deliveries of the big message")
+            # The three small messages did not wait for the big one: they
+            # came while most of its recipients were still to be done.
+            self.assertLess(done_when_small_arrived, self.RECIPIENTS // 2,
+                            f"small messages arrived after {done_when_small_arrived} of the big one's deliveries")
+            inst.wait_queue_empty(timeout=120)
+        finally:
+            inst.cleanup()
+            remove_test_users()
+
+
 class RemoteWaits(unittest.TestCase):
     """A remote recipient that cannot be reached waits and shows in mailq
     with the reason (here: no route to the unreachable relay)."""
