@@ -5,7 +5,7 @@ import signal
 import time
 import unittest
 
-from harness import Instance, maildir_files, read_message, remove_test_users, wait_for
+from harness import IS_ROOT, Instance, maildir_files, read_message, remove_test_users, wait_for
 
 
 def report_parts(msg):
@@ -211,6 +211,47 @@ class RemoteWaits(unittest.TestCase):
             self.assertIn("friend@remote.example", inst.mailq())
         finally:
             inst.cleanup()
+
+
+class NeverRoot(unittest.TestCase):
+    """In a multi-user install the queue's programs refuse to run as root:
+    send, rspawn, remote and clean by their real or effective user, queue
+    by its effective user (a copy without its set-user-id bit)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.inst = Instance(multi=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.inst.cleanup()
+
+    def test_programs_refuse_root(self):
+        inst = self.inst
+        for prog, args in (("send", []), ("rspawn", []), ("clean", []),
+                           ("remote", ["example.org", "a@example.org", "b@example.org"])):
+            p = inst.run(prog, args, input=b"", timeout=30)
+            self.assertEqual(p.returncode, 111, f"{prog}: {p.stderr!r}")
+            self.assertIn(b"refusing to run as root", p.stderr, prog)
+        self.assertEqual(os.listdir(os.path.join(inst.home, "queue", "state")), [])
+
+    def test_queue_without_setuid_refuses(self):
+        inst = self.inst
+        copy = os.path.join(inst.tmp, "queue-copy")
+        with open(os.path.join(inst.bin, "queue"), "rb") as src, open(copy, "wb") as dst:
+            dst.write(src.read())
+        os.chmod(copy, 0o755)
+        import subprocess
+        from harness import make_env
+        p = subprocess.run([copy], input=b"Subject: x\n\nx\n", capture_output=True, timeout=30, env=make_env(), cwd="/")
+        self.assertEqual(p.returncode, 61, p.stderr)
+        self.assertIn(b"refusing to run as root", p.stderr)
+        for d in ("pid", "mess", "todo"):
+            self.assertEqual(os.listdir(os.path.join(inst.home, "queue", d)), [], d)
+
+
+if not IS_ROOT:
+    del NeverRoot  # needs root and real system users: left out, not skipped
 
 
 if __name__ == "__main__":
