@@ -388,6 +388,7 @@ class RemoteDns(unittest.TestCase):
                 f.write(saved)
             os.killpg(dns.pid, signal.SIGKILL)
             dns.wait()
+            dns.stdout.close()
 
 
 if __name__ == "__main__":
