@@ -144,13 +144,19 @@ void Scheduler::start_due(std::time_t now) {
   for (auto& [id, m] : messages_) {
     auto& rs = m.state.recipients;
     while (m.first_pending < rs.size() && rs[m.first_pending].state != 'P') ++m.first_pending;
-    // A message offers no more recipients than the slots could take: the
-    // rest wait for their turn without being walked again and again.
+    // A message offers no more recipients than the slots could take, and
+    // the walk stops there: a message to thousands costs a report only
+    // the few recipients in flight or deferred before its next due one.
     std::size_t offered_local = 0, offered_remote = 0;
+    const std::size_t cap_remote = free_remote * spawn::max_recipients;
     for (std::size_t i = m.first_pending; i < rs.size(); ++i) {
+      bool local_full = local_->to >= 0 && offered_local >= free_local;
+      bool remote_full = remote_->to >= 0 && offered_remote >= cap_remote;
+      if (local_full && remote_full) break;
       auto& r = rs[i];
       if (r.state != 'P' || r.next_try > now || m.busy[i]) continue;
       Channel* ch = r.channel == 'L' ? local_ : remote_;
+      if (ch->to >= 0 && (r.channel == 'L' ? local_full : remote_full)) continue;
       if (!valid_envelope_address(r.address) || m.state.sender.size() + r.address.size() > 2000) {
         r.state = 'B';
         r.reason = "This address is not valid here. (#5.1.3)";
@@ -172,11 +178,9 @@ void Scheduler::start_due(std::time_t now) {
         continue;
       }
       if (r.channel == 'L') {
-        if (offered_local < free_local) {
-          local_picker_.offer("", id, i);
-          ++offered_local;
-        }
-      } else if (offered_remote < free_remote * spawn::max_recipients) {
+        local_picker_.offer("", id, i);
+        ++offered_local;
+      } else {
         remote_picker_.offer(lower(split_address(r.address).domain), id, i);
         ++offered_remote;
       }
@@ -400,8 +404,10 @@ int Scheduler::timeout_ms(std::time_t now) const {
     if (m.dirty) next = std::min(next, now + 1);
     // Due recipients that wait for a free slot are started when a report
     // frees one, so only future tries set the timeout.
-    for (auto& r : m.state.recipients)
+    for (std::size_t i = m.first_pending; i < m.state.recipients.size(); ++i) {
+      auto& r = m.state.recipients[i];
       if (r.state == 'P' && r.next_try > now) next = std::min(next, r.next_try);
+    }
   }
   if (next <= now) return 0;
   return static_cast<int>(next - now) * 1000;
