@@ -12,6 +12,12 @@
 // USER, LOGNAME, HOME and SHELL, changes to the home directory, becomes the
 // user (never root) and runs prog. Exit 1: login refused; 111: temporary
 // failure; 2: misuse. See checkpassword(8).
+//
+// Runs as root (it reads the shadow file and becomes the user), started by
+// the login parent of pop3d or imapd. Trusts its caller for prog and the
+// descriptors only: the name, password and timestamp on descriptor 3 come
+// from the network and are bounded and checked; secrets are compared in
+// constant time and wiped after use.
 #include <crypt.h>
 #include <shadow.h>
 #include <pwd.h>

@@ -12,7 +12,10 @@
 // nor a record in state/, once they are older than 36 hours (queue gives up
 // on a message after 24 hours, so such a file is certainly abandoned).
 //
-// Trusts send only as far as the id: digits, checked here.
+// Trusts send only as far as the id: digits, checked here. Never runs as
+// root in a multi-user install: it removes files, and posternq owns all it
+// needs. When it exits (end of file from send, or killed), send notices
+// and stops so that the whole system is restarted.
 #include <dirent.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -25,8 +28,10 @@
 
 #include "base/io.hpp"
 #include "base/log.hpp"
+#include "mail/conf.hpp"
 #include "mail/queue_dirs.hpp"
 #include "base/strings.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 
@@ -74,6 +79,8 @@ void sweep() {
 
 int main() {
   log::set_program("clean");
+  if (!conf::single_user && (::getuid() == 0 || ::geteuid() == 0))
+    log::die(status::temporary, "refusing to run as root");
   sweep();
   std::time_t last_sweep = std::time(nullptr);
   LineReader in(0, 100);
@@ -81,7 +88,7 @@ int main() {
     if (in.buffered() == 0) {
       pollfd p{0, POLLIN, 0};
       int r = ::poll(&p, 1, 3600 * 1000);
-      if (r < 0 && errno != EINTR) log::die(111, "poll failed");
+      if (r < 0 && errno != EINTR) log::die(status::temporary, "poll failed");
       if (std::time(nullptr) - last_sweep >= 3600) {
         sweep();
         last_sweep = std::time(nullptr);

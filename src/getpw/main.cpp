@@ -26,13 +26,14 @@
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 
 namespace {
 
 [[noreturn]] void answer(const MailUser& u) {
-  if (!write_all(1, encode_mail_user(u))) log::die(111, "unable to write the answer");
+  if (!write_all(1, encode_mail_user(u))) log::die(status::temporary, "unable to write the answer");
   std::exit(0);
 }
 
@@ -43,7 +44,7 @@ bool lookup_system(const std::string& local, MailUser& out) {
     errno = 0;
     struct passwd* pw = ::getpwnam(name.c_str());
     if (!pw && errno != 0 && errno != ENOENT && errno != ESRCH)
-      log::die(111, "unable to read the password database: " + std::string(std::strerror(errno)));
+      log::die(status::temporary, "unable to read the password database: " + std::string(std::strerror(errno)));
     struct stat st {};
     if (pw && pw->pw_uid != 0 && ::stat(pw->pw_dir, &st) == 0 && st.st_uid == pw->pw_uid) {
       out.user = pw->pw_name;
@@ -73,7 +74,7 @@ MailUser alias_user(const std::string& local) {
   }
   errno = 0;
   struct passwd* pw = ::getpwnam(conf::user_alias);
-  if (!pw) log::die(111, std::string("the alias user ") + conf::user_alias + " does not exist");
+  if (!pw) log::die(status::temporary, std::string("the alias user ") + conf::user_alias + " does not exist");
   u.uid = pw->pw_uid;
   u.gid = pw->pw_gid;
   return u;
@@ -83,15 +84,15 @@ MailUser alias_user(const std::string& local) {
 
 int main(int argc, char** argv) {
   log::set_program("getpw");
-  if (argc != 2) log::die(111, "usage: getpw local");
+  if (argc != 2) log::die(status::temporary, "usage: getpw local");
   std::string local = lower(argv[1]);
-  if (local.size() > 1000 || has_control(local)) log::die(111, "refused a malformed local part");
+  if (local.size() > 1000 || has_control(local)) log::die(status::temporary, "refused a malformed local part");
 
   CdbReader assign;
   if (assign.open(conf::path("users/assign.cdb"))) {
     MailUser u;
     switch (lookup_assign(assign, local, u)) {
-      case Lookup::error: log::die(111, "unable to read users/assign.cdb");
+      case Lookup::error: log::die(status::temporary, "unable to read users/assign.cdb");
       case Lookup::found:
         if (conf::single_user ? u.uid == ::getuid() : u.uid != 0) answer(u);
         log::line("ignored users/assign entry for {} with uid {}", local, u.uid);
@@ -99,7 +100,7 @@ int main(int argc, char** argv) {
       case Lookup::absent: break;
     }
   } else if (errno != ENOENT) {
-    log::die(111, "unable to open users/assign.cdb");
+    log::die(status::temporary, "unable to open users/assign.cdb");
   }
 
   MailUser u;

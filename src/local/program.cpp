@@ -24,6 +24,7 @@
 #include "base/io.hpp"
 #include "local.hpp"
 #include "base/strings.hpp"
+#include "mail/status.hpp"
 
 namespace postern::local {
 
@@ -71,13 +72,13 @@ std::vector<std::string> environment(const Context& c) {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::setpgid(0, 0);  // so a time-out can stop what it started, too
-  if (::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) ::_exit(111);
+  if (::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) ::_exit(status::temporary);
   ::close_range(3, ~0U, 0);
   const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
   ::execve("/bin/sh", const_cast<char* const*>(argv), envp);
   static const char msg[] = "Unable to run /bin/sh. (#4.3.0)";
   [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
-  ::_exit(111);
+  ::_exit(status::temporary);
 }
 
 // Reads the program's output until it closes the pipe or, once the program
@@ -113,7 +114,7 @@ bool collect(int fd, pid_t pid, std::string& output, int& wstatus, bool& reaped)
 
 bool permanent_code(int code) {
   switch (code) {
-    case 100: case 64: case 65: case 70: case 76: case 77: case 78: case 112: return true;
+    case status::permanent: case 64: case 65: case 70: case 76: case 77: case 78: case 112: return true;
     default: return false;
   }
 }
@@ -157,8 +158,8 @@ Outcome run_program(const Context& c, const std::string& command, bool& stop) {
     return temporary("Program " + program + " was killed by signal " + std::to_string(WTERMSIG(wstatus)) +
                      (said.empty() ? "" : ": " + said) + ". (#4.3.0)");
   int code = WEXITSTATUS(wstatus);
-  if (code == 0 || code == 99) {
-    stop = code == 99;
+  if (code == status::ok || code == status::ok_stop) {
+    stop = code == status::ok_stop;
     return {code == 0 ? status::ok : status::ok_stop,
             "program " + program + (said.empty() ? "" : ": " + said)};
   }

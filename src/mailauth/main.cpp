@@ -38,6 +38,7 @@
 #include "mail/mailauth_db.hpp"
 #include "base/secret.hpp"
 #include "base/strings.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 
@@ -52,7 +53,7 @@ namespace {
   std::exit(2);
 }
 
-[[noreturn]] void fail(const std::string& text, int code = 111) {
+[[noreturn]] void fail(const std::string& text, int code = status::temporary) {
   std::fprintf(stderr, "mailauth: %s\n", text.c_str());
   std::exit(code);
 }

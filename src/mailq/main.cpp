@@ -16,13 +16,14 @@
 #include "base/log.hpp"
 #include "mail/queue_dirs.hpp"
 #include "mail/queue_state.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 
 int main() {
   log::set_program("mailq");
   DIR* d = ::opendir(queue_dirs::todo_dir().c_str());
-  if (!d) log::die(111, "unable to read the queue: " + queue_dirs::todo_dir());
+  if (!d) log::die(status::temporary, "unable to read the queue: " + queue_dirs::todo_dir());
   struct Entry {
     std::string id;
     MessageState state;

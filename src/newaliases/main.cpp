@@ -19,6 +19,7 @@
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 
@@ -59,11 +60,11 @@ void warn_loops(const std::map<std::string, const aliases::Entry*>& byname) {
 int main(int argc, char** argv) {
   log::set_program("newaliases");
   (void)argv;
-  if (argc > 1) log::die(100, "usage: newaliases");
+  if (argc > 1) log::die(status::permanent, "usage: newaliases");
   auto path = aliases::file_path();
-  if (!path) log::die(111, "unable to read control/aliases");
+  if (!path) log::die(status::temporary, "unable to read control/aliases");
   auto text = read_file(*path, 64 << 20);
-  if (!text) log::die(111, "unable to read " + *path);
+  if (!text) log::die(status::temporary, "unable to read " + *path);
   std::vector<aliases::Error> errors;
   auto entries = aliases::parse(*text, errors);
   std::map<std::string, const aliases::Entry*> byname;
@@ -72,15 +73,15 @@ int main(int argc, char** argv) {
     if (!fresh) errors.push_back({e.line, e.name + " is already defined on line " + std::to_string(it->second->line)});
   }
   for (auto& e : errors) std::fprintf(stderr, "newaliases: %s line %d: %s\n", path->c_str(), e.line, e.why.c_str());
-  if (!errors.empty()) log::die(100, path->substr(0) + ".cdb left unchanged");
+  if (!errors.empty()) log::die(status::permanent, path->substr(0) + ".cdb left unchanged");
   warn_loops(byname);
 
   CdbWriter out;
   std::string db = *path + ".cdb";
-  if (!out.start(db)) log::die(111, "unable to create " + db + ".tmp");
+  if (!out.start(db)) log::die(status::temporary, "unable to create " + db + ".tmp");
   for (auto& e : entries)
-    if (!out.add(e.name, aliases::encode_targets(e.targets))) log::die(111, "unable to write " + db + ".tmp");
-  if (!out.finish()) log::die(111, "unable to install " + db);
+    if (!out.add(e.name, aliases::encode_targets(e.targets))) log::die(status::temporary, "unable to write " + db + ".tmp");
+  if (!out.finish()) log::die(status::temporary, "unable to install " + db);
   std::printf("newaliases: %zu aliases in %s\n", entries.size(), db.c_str());
   return 0;
 }

@@ -40,6 +40,7 @@
 #include "base/log.hpp"
 #include "mail/recipients.hpp"
 #include "base/strings.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 
@@ -90,11 +91,11 @@ bool only_aliasforward(const std::string& file) {
 
 void add_aliases() {
   auto path = control::line("aliases", "/etc/aliases");
-  if (!path) log::die(111, "unable to read control/aliases");
+  if (!path) log::die(status::temporary, "unable to read control/aliases");
   auto text = read_file(*path, 64 << 20);
   if (!text) {
     if (errno == ENOENT) return;
-    log::die(111, "unable to read " + *path);
+    log::die(status::temporary, "unable to read " + *path);
   }
   std::vector<aliases::Error> errors;
   for (auto& e : aliases::parse(*text, errors)) keys.insert("=" + lower(e.name));
@@ -122,7 +123,7 @@ void add_assign() {
   auto text = read_file(conf::path("users/assign"), 64 << 20);
   if (!text) {
     if (errno == ENOENT) return;
-    log::die(111, "unable to read users/assign");
+    log::die(status::temporary, "unable to read users/assign");
   }
   for (auto& raw : split(*text, '\n')) {
     if (raw == ".") break;
@@ -171,7 +172,7 @@ int main() {
   std::string path = conf::path("control/recipients.cdb");
   CdbWriter out;
   // smtpd reads it as posternd (group nofiles); nobody else needs to.
-  if (!out.start(path, conf::single_user ? 0644 : 0640)) log::die(111, "unable to create control/recipients.cdb.tmp");
+  if (!out.start(path, conf::single_user ? 0644 : 0640)) log::die(status::temporary, "unable to create control/recipients.cdb.tmp");
   if (!conf::single_user) {
     // /etc/group may be in the middle of being replaced (groupadd): look
     // again before giving up.
@@ -180,14 +181,14 @@ int main() {
       if (i) ::usleep(200000);
       g = ::getgrnam(conf::group_nofiles);
     }
-    if (!g) log::die(111, "unable to find the group " + std::string(conf::group_nofiles));
+    if (!g) log::die(status::temporary, "unable to find the group " + std::string(conf::group_nofiles));
     if (!out.set_group(g->gr_gid))
-      log::die(111, "unable to give control/recipients.cdb the group " + std::string(conf::group_nofiles) + ": " +
+      log::die(status::temporary, "unable to give control/recipients.cdb the group " + std::string(conf::group_nofiles) + ": " +
                         std::strerror(errno));
   }
   for (auto& k : keys)
-    if (!out.add(k, "")) log::die(111, "unable to write control/recipients.cdb.tmp");
-  if (!out.finish()) log::die(111, "unable to install control/recipients.cdb");
+    if (!out.add(k, "")) log::die(status::temporary, "unable to write control/recipients.cdb.tmp");
+  if (!out.finish()) log::die(status::temporary, "unable to install control/recipients.cdb");
   std::printf("newrcpt: %zu entries in %s\n", keys.size(), path.c_str());
   return 0;
 }

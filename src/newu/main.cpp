@@ -14,6 +14,7 @@
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 
@@ -21,9 +22,9 @@ int main() {
   log::set_program("newu");
   std::string source = conf::path("users/assign");
   auto text = read_file(source, 64 << 20);
-  if (!text) log::die(111, "unable to read " + source);
+  if (!text) log::die(status::temporary, "unable to read " + source);
   CdbWriter out;
-  if (!out.start(conf::path("users/assign.cdb"))) log::die(111, "unable to create users/assign.cdb.tmp");
+  if (!out.start(conf::path("users/assign.cdb"))) log::die(status::temporary, "unable to create users/assign.cdb.tmp");
   int bad = 0;
   bool ended = false;
   int number = 0;
@@ -43,13 +44,13 @@ int main() {
       continue;
     }
     std::string value = encode_mail_user(entry->user);
-    if (!out.add(entry->key, value)) log::die(111, "unable to write users/assign.cdb.tmp");
+    if (!out.add(entry->key, value)) log::die(status::temporary, "unable to write users/assign.cdb.tmp");
   }
   if (!ended) {
     std::fprintf(stderr, "newu: %s: no final line holding a single dot\n", source.c_str());
     ++bad;
   }
-  if (bad) log::die(100, "users/assign.cdb left unchanged");
-  if (!out.finish()) log::die(111, "unable to install users/assign.cdb");
+  if (bad) log::die(status::permanent, "users/assign.cdb left unchanged");
+  if (!out.finish()) log::die(status::temporary, "unable to install users/assign.cdb");
   return 0;
 }

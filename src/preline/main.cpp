@@ -23,6 +23,7 @@
 
 #include "base/io.hpp"
 #include "base/log.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 
@@ -39,16 +40,16 @@ int main(int argc, char** argv) {
       if (*p == 'f') from = false;
       else if (*p == 'r') return_path = false;
       else if (*p == 'd') delivered_to = false;
-      else log::die(100, "usage: preline [-dfr] program [args...]");
+      else log::die(status::permanent, "usage: preline [-dfr] program [args...]");
     }
   }
-  if (i >= argc) log::die(100, "usage: preline [-dfr] program [args...]");
+  if (i >= argc) log::die(status::permanent, "usage: preline [-dfr] program [args...]");
 
   std::string head;
   auto add = [&head](bool wanted, const char* var) {
     const char* v = std::getenv(var);
     if (!wanted) return;
-    if (!v) log::die(111, std::string(var) + " is not set (preline runs from a .qmail file)");
+    if (!v) log::die(status::temporary, std::string(var) + " is not set (preline runs from a .qmail file)");
     head += v;
   };
   add(from, "UFLINE");
@@ -56,15 +57,15 @@ int main(int argc, char** argv) {
   add(delivered_to, "DTLINE");
 
   int p[2];
-  if (::pipe(p) != 0) log::die(111, "unable to create a pipe");
+  if (::pipe(p) != 0) log::die(status::temporary, "unable to create a pipe");
   pid_t pid = ::fork();
-  if (pid < 0) log::die(111, "unable to fork");
+  if (pid < 0) log::die(status::temporary, "unable to fork");
   if (pid == 0) {
     ::close(p[1]);
-    if (::dup2(p[0], 0) < 0) ::_exit(111);
+    if (::dup2(p[0], 0) < 0) ::_exit(status::temporary);
     ::close(p[0]);
     ::execvp(argv[i], argv + i);
-    log::die(111, std::string("unable to run ") + argv[i] + ": " + std::strerror(errno));
+    log::die(status::temporary, std::string("unable to run ") + argv[i] + ": " + std::strerror(errno));
   }
   ::close(p[0]);
   ::signal(SIGPIPE, SIG_IGN);
@@ -80,7 +81,7 @@ int main(int argc, char** argv) {
   ::close(p[1]);
   int st = 0;
   while (::waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR) log::die(111, "unable to wait for the program");
-  if (WIFSIGNALED(st)) log::die(111, std::string(argv[i]) + " was killed by a signal");
+    if (errno != EINTR) log::die(status::temporary, "unable to wait for the program");
+  if (WIFSIGNALED(st)) log::die(status::temporary, std::string(argv[i]) + " was killed by a signal");
   return WEXITSTATUS(st);
 }

@@ -7,11 +7,14 @@
 //
 // Trusts nothing from its caller: it is setuid posternq in a multi-user
 // install and any local user may run it. It takes no path and no setting
-// from the environment or the arguments. Exit codes are qmail-queue's:
-// 0 queued; 11 address too long (permanent); 52 timeout; 53 write error or
-// disk full; 54 unable to read message or envelope; 62 queue directory
-// missing; 63/64 trouble in queue/pid or queue/mess; 81 internal error;
-// 91 malformed envelope (permanent). Codes 11-40 and 91 are permanent.
+// from the environment or the arguments. In a multi-user install it
+// refuses to run with root as its effective user (the setuid bit is
+// missing, or it was copied without it): the queue must stay posternq's.
+// Exit codes are qmail-queue's (mail/queue_exit.hpp): 0 queued; 11 address
+// too long (permanent); 52 timeout; 53 write error or disk full; 54 unable
+// to read message or envelope; 62 queue directory missing; 63/64/66
+// trouble in queue/pid, queue/mess or queue/todo; 81 internal error; 91
+// malformed envelope (permanent). Codes 11-40 and 91 are permanent.
 // When the caller leaves descriptor 3 open, queue writes the new message's
 // id and a newline there on success, so smtpd can name it in its reply.
 #include <fcntl.h>
@@ -30,19 +33,13 @@
 #include "mail/queue_dirs.hpp"
 #include "base/strings.hpp"
 #include "base/unique.hpp"
+#include "mail/conf.hpp"
+#include "mail/queue_exit.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 
 namespace {
-
-constexpr int ex_too_long = 11;
-constexpr int ex_timeout = 52;
-constexpr int ex_write = 53;
-constexpr int ex_read = 54;
-constexpr int ex_queue_dir = 62;
-constexpr int ex_pid_dir = 63;
-constexpr int ex_mess_dir = 64;
-constexpr int ex_envelope = 91;
 
 constexpr std::size_t max_envelope = 64 << 20;
 
@@ -61,7 +58,7 @@ void on_alarm(int) {
   if (!mess_file.empty()) ::unlink(mess_file.c_str());
   const char msg[] = "queue: fatal: timeout reading the message or envelope\n";
   [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
-  ::_exit(ex_timeout);
+  ::_exit(queue_exit::timeout);
 }
 
 // Copies the message on fd 0 to out.
@@ -71,11 +68,11 @@ void copy_message(int out) {
     ssize_t n = ::read(0, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      fail(ex_read, "unable to read the message");
+      fail(queue_exit::read_error, "unable to read the message");
     }
     if (n == 0) return;
     if (!write_all(out, std::string_view(buf, static_cast<std::size_t>(n))))
-      fail(ex_write, "unable to write the message (disk full?)");
+      fail(queue_exit::write_error, "unable to write the message (disk full?)");
   }
 }
 
@@ -90,59 +87,69 @@ int main() {
   ::signal(SIGALRM, on_alarm);
   ::alarm(86400);
 
-  if (::chdir(queue_dirs::root().c_str()) != 0) fail(ex_queue_dir, "cannot chdir to the queue");
+  // Files root made here would be unreadable to send and clean: a setuid
+  // bit lost in a copy must show as a refusal, not as stuck mail.
+  if (!conf::single_user && ::geteuid() == 0) fail(queue_exit::home_dir, "refusing to run as root (is the setuid bit set?)");
+  if (::chdir(queue_dirs::root().c_str()) != 0) fail(queue_exit::queue_dir, "cannot chdir to the queue");
 
   std::time_t now = std::time(nullptr);
   pid_file = "pid/" + std::to_string(::getpid()) + "." + std::to_string(now) + "." + random_hex(4);
   Fd mess(::open(pid_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
   if (!mess.ok()) {
     pid_file.clear();
-    fail(ex_pid_dir, "cannot create a file in queue/pid");
+    fail(queue_exit::pid_dir, "cannot create a file in queue/pid");
   }
   struct stat st {};
-  if (::fstat(mess.get(), &st) != 0) fail(ex_pid_dir, "cannot stat the new queue file");
+  if (::fstat(mess.get(), &st) != 0) fail(queue_exit::pid_dir, "cannot stat the new queue file");
   std::string id = std::to_string(st.st_ino);
-  if (::link(pid_file.c_str(), ("mess/" + id).c_str()) != 0) fail(ex_mess_dir, "cannot link into queue/mess");
+  if (::link(pid_file.c_str(), ("mess/" + id).c_str()) != 0) fail(queue_exit::mess_dir, "cannot link into queue/mess");
   mess_file = "mess/" + id;
   ::unlink(pid_file.c_str());
   pid_file.clear();
 
   std::string received = "Received: (postern " + std::to_string(::getpid()) + " invoked by uid " +
                          std::to_string(::getuid()) + "); " + rfc5322_date(now) + "\n";
-  if (!write_all(mess.get(), received)) fail(ex_write, "unable to write the message (disk full?)");
+  if (!write_all(mess.get(), received)) fail(queue_exit::write_error, "unable to write the message (disk full?)");
   copy_message(mess.get());
-  if (::fsync(mess.get()) != 0) fail(ex_write, "unable to fsync the message (disk full?)");
+  if (::fsync(mess.get()) != 0) fail(queue_exit::write_error, "unable to fsync the message (disk full?)");
   mess.reset();
 
   auto envelope_bytes = read_all(1, max_envelope);
-  if (!envelope_bytes) fail(ex_read, "unable to read the envelope");
+  if (!envelope_bytes) fail(queue_exit::read_error, "unable to read the envelope");
   for (auto& field : split(*envelope_bytes, '\0'))
-    if (field.size() > 1001) fail(ex_too_long, "address too long");
+    if (field.size() > 1001) fail(queue_exit::address_too_long, "address too long");
   auto envelope = decode_envelope(*envelope_bytes);
-  if (!envelope) fail(ex_envelope, "malformed envelope");
+  if (!envelope) fail(queue_exit::envelope_format, "malformed envelope");
   // From here on the caller (who may signal a setuid program) must not be
   // able to make queue remove a message it has committed.
   ::alarm(0);
   ::signal(SIGALRM, SIG_IGN);
 
-  // The envelope is written beside the message first and renamed into todo/
+  // The envelope is written beside the message first and linked into todo/
   // only when durable: a file in todo/ always names a complete message.
+  // link(2), unlike rename(2), never replaces an entry that is already
+  // there: an envelope left in todo/ under this id belongs to no message
+  // of ours, and replacing it would hide the damage (send removes it).
   std::string envelope_tmp = "pid/" + id + ".envelope";
   Fd env(::open(envelope_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
-  if (!env.ok()) fail(ex_pid_dir, "cannot create the envelope in queue/pid");
+  if (!env.ok()) fail(queue_exit::pid_dir, "cannot create the envelope in queue/pid");
   pid_file = envelope_tmp;
   if (!write_all(env.get(), encode_envelope(*envelope)) || ::fsync(env.get()) != 0)
-    fail(ex_write, "unable to write the envelope (disk full?)");
+    fail(queue_exit::write_error, "unable to write the envelope (disk full?)");
   env.reset();
-  if (!fsync_dir("mess")) fail(ex_mess_dir, "cannot fsync queue/mess");
-  if (::rename(envelope_tmp.c_str(), ("todo/" + id).c_str()) != 0) fail(ex_queue_dir, "cannot rename into queue/todo");
+  if (!fsync_dir("mess")) fail(queue_exit::mess_dir, "cannot fsync queue/mess");
+  if (::link(envelope_tmp.c_str(), ("todo/" + id).c_str()) != 0) {
+    if (errno == EEXIST) fail(queue_exit::todo_dir, ("queue/todo/" + id + " exists already; left as it is").c_str());
+    fail(queue_exit::todo_dir, "cannot link into queue/todo");
+  }
   // Committed: the message file now belongs to send and clean.
-  pid_file.clear();
   mess_file.clear();
+  ::unlink(envelope_tmp.c_str());
+  pid_file.clear();
   if (!fsync_dir("todo")) {
-    // The rename may or may not be durable; the message is complete either
+    // The link may or may not be durable; the message is complete either
     // way, so leaving it is safe, but the sender must hear of the failure.
-    log::die(ex_write, "cannot fsync queue/todo");
+    log::die(queue_exit::write_error, "cannot fsync queue/todo");
   }
   queue_dirs::poke_send();
   if (report_id) write_all(3, id + "\n");

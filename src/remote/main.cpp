@@ -13,6 +13,11 @@
 //
 // Control files: helohost (default me), timeoutconnect (60 s),
 // timeoutremote (1200 s), outgoingip, smtproutes, me, locals.
+//
+// Runs as posternr, never as root in a multi-user install: it parses DNS
+// answers and SMTP replies from anyone. Trusts rspawn for its arguments and
+// the control files; trusts nothing from the network (every reply line,
+// DNS answer and name is bounded and checked).
 #include <signal.h>
 
 #include <string>
@@ -21,17 +26,21 @@
 #include "mail/control.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
+#include "mail/conf.hpp"
 #include "route.hpp"
 #include "session.hpp"
 #include "base/unique.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 using namespace postern::remote;
 
 int main(int argc, char** argv) {
   log::set_program("remote");
+  if (!conf::single_user && (::getuid() == 0 || ::geteuid() == 0))
+    log::die(status::temporary, "refusing to run as root");
   ::signal(SIGPIPE, SIG_IGN);
-  if (argc < 4) log::die(111, "usage: remote domain sender recipient...");
+  if (argc < 4) log::die(status::temporary, "usage: remote domain sender recipient...");
   std::string domain = argv[1];
   std::string sender = argv[2];
   std::vector<std::string> recipients(argv + 3, argv + argc);
@@ -41,7 +50,7 @@ int main(int argc, char** argv) {
   auto tc = control::number("timeoutconnect", 60);
   auto tr = control::number("timeoutremote", 1200);
   auto ip = control::line("outgoingip", "");
-  if (!helo || !tc || !tr || !ip) log::die(111, "unable to read a control file (helohost, timeouts, outgoingip)");
+  if (!helo || !tc || !tr || !ip) log::die(status::temporary, "unable to read a control file (helohost, timeouts, outgoingip)");
   Settings settings{*helo, static_cast<int>(std::min(*tc, 3600ul)), static_cast<int>(std::min(*tr, 86400ul)), *ip};
   std::vector<Outcome> outcomes;
   Route route = find_route(domain, 25);
@@ -52,6 +61,6 @@ int main(int argc, char** argv) {
   }
   std::string out;
   for (auto& o : outcomes) out += std::string(1, o.result) + " " + log::printable(o.text, 900) + "\n";
-  if (!write_all(1, out)) return 111;
+  if (!write_all(1, out)) return status::temporary;
   return 0;
 }

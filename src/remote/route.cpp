@@ -165,8 +165,14 @@ Route find_route(const std::string& raw_domain, int default_port) {
     return route;
   }
 
-  unsigned char answer[8192];
-  int n = res_query(domain.c_str(), ns_c_in, ns_t_mx, answer, sizeof answer);
+  // The largest DNS message there is (TCP's 16-bit length), on the heap: an
+  // answer of many MX records must fit whole. res_query returns the length
+  // of the whole answer even when it kept only what fit in the buffer, so
+  // the length is clamped to the buffer and such an answer is taken as
+  // truncated: only what is in the buffer is ever parsed.
+  std::vector<unsigned char> answer(65536);
+  int n = res_query(domain.c_str(), ns_c_in, ns_t_mx, answer.data(), static_cast<int>(answer.size()));
+  if (n > static_cast<int>(answer.size())) n = static_cast<int>(answer.size());
   std::vector<Mx> mxes;
   if (n < 0) {
     if (h_errno == HOST_NOT_FOUND) {
@@ -181,14 +187,17 @@ Route find_route(const std::string& raw_domain, int default_port) {
     }
   } else {
     ns_msg msg;
-    if (ns_initparse(answer, n, &msg) != 0) {
+    if (ns_initparse(answer.data(), n, &msg) != 0) {
+      // Also an answer cut short (its counts promise more records than it
+      // holds): a later try may get it whole.
       route.result = Route::Result::temporary;
-      route.why = "A malformed DNS answer for " + domain + ". (#4.4.3)";
+      route.why = "A malformed or truncated DNS answer for " + domain + ". (#4.4.3)";
       return route;
     }
     for (int i = 0; i < ns_msg_count(msg, ns_s_an); ++i) {
       ns_rr rr;
-      if (ns_parserr(&msg, ns_s_an, i, &rr) != 0 || ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3) continue;
+      if (ns_parserr(&msg, ns_s_an, i, &rr) != 0) break;  // the rest is cut off
+      if (ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3) continue;
       int pref = ns_get16(ns_rr_rdata(rr));
       char name[NS_MAXDNAME];
       if (ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg), ns_rr_rdata(rr) + 2, name, sizeof name) < 0) continue;

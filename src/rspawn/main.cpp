@@ -8,6 +8,13 @@
 // fd 0, reads remote's one line per recipient and writes one report per
 // recipient. A recipient remote says nothing about (it crashed) is
 // deferred. Concurrency is send's to limit (control/concurrencyremote).
+//
+// Runs as posternr, never as root in a multi-user install: remote parses
+// what other hosts send. Trusts send only as far as spawn_protocol's checks
+// (ids are digits, so a path in queue/mess; addresses are checked there
+// too), and remote only for one short line per recipient. A worker lets go
+// of the request pipe at once, so that when rspawn itself dies send sees
+// it (a write fails, the report pipe ends) instead of writing to no one.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -59,11 +66,11 @@ void deliver(const spawn::Request& req) {
     return;
   }
   if (pid == 0) {
-    if (::dup2(mess.get(), 0) < 0 || ::dup2(p[1], 1) < 0) ::_exit(111);
+    if (::dup2(mess.get(), 0) < 0 || ::dup2(p[1], 1) < 0) ::_exit(status::temporary);
     ::signal(SIGPIPE, SIG_DFL);
     char* env[] = {const_cast<char*>("PATH=/usr/bin:/bin"), nullptr};
     ::execve(argv[0], argv.data(), env);
-    ::_exit(111);
+    ::_exit(status::temporary);
   }
   ::close(p[1]);
   LineReader out(p[0], 2000);
@@ -87,6 +94,8 @@ void deliver(const spawn::Request& req) {
 
 int main() {
   log::set_program("rspawn");
+  if (!conf::single_user && (::getuid() == 0 || ::geteuid() == 0))
+    log::die(status::temporary, "refusing to run as root");
   ::signal(SIGCHLD, SIG_IGN);
   ::signal(SIGPIPE, SIG_IGN);
   LineReader in(0, spawn::request_max);
@@ -106,6 +115,12 @@ int main() {
     }
     if (pid == 0) {
       ::signal(SIGCHLD, SIG_DFL);
+      int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (null < 0 || ::dup2(null, 0) < 0) {
+        report_all(*req, status::deferred, "unable to open /dev/null");
+        ::_exit(0);
+      }
+      ::close(null);
       deliver(*req);
       ::_exit(0);
     }

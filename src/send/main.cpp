@@ -8,15 +8,26 @@
 // send takes every envelope that queue leaves in queue/todo, classifies each
 // recipient as local (control/locals, control/virtualdomains) or remote,
 // and hands deliveries to the spawns within control/concurrencylocal and
-// concurrencyremote. A temporary failure is tried again on a schedule that
-// grows with the message's age, until control/queuelifetime; a permanent
-// one is bounced to the envelope sender as an RFC 3464 report (never to <>:
-// those go to control/doublebounceto). A message whose every recipient is
-// delivered or bounced is removed by clean.
+// concurrencyremote, sharing the slots round robin between messages (and
+// between domains, for remote). A temporary failure is tried again on a
+// schedule that grows with the message's age, until control/queuelifetime;
+// a permanent one is bounced to the envelope sender as an RFC 3464 report
+// (never to <>: those go to control/doublebounceto). A message whose every
+// recipient is delivered or bounced is removed by clean.
+//
+// Runs as posterns, never as root in a multi-user install (it parses the
+// envelopes of any local user and the reports of the spawns). Trusts start
+// for its descriptors and the control files; checks every envelope, record
+// and report it reads (spawn_protocol, queue_state).
+//
+// When lspawn, rspawn or clean goes away, send stops starting deliveries,
+// waits for those in flight, and exits 111, so that whatever supervises the
+// system (systemd, daemontools, the rc's caller) starts it again: send runs
+// as posterns and cannot restart programs that run as other users.
 //
 // Signals: SIGALRM (or an 'R' written to the trigger, as sendmail -q does)
 // retries everything now; SIGHUP rereads the control files; SIGTERM stops
-// starting deliveries, waits for those in flight and exits.
+// starting deliveries, waits for those in flight and exits 0.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -29,8 +40,10 @@
 #include "controls.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
+#include "mail/conf.hpp"
 #include "mail/queue_dirs.hpp"
 #include "scheduler.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 using namespace postern::send;
@@ -67,26 +80,28 @@ Channel make_channel(char name, int to, int from) {
 
 int main() {
   log::set_program("send");
+  if (!conf::single_user && (::getuid() == 0 || ::geteuid() == 0))
+    log::die(status::temporary, "refusing to run as root");
   // The descriptors from start are checked before anything else is opened.
   Channel local = make_channel('L', 3, 4);
   Channel remote = make_channel('R', 5, 6);
-  if (local.to < 0) log::die(111, "no lspawn on descriptors 3 and 4");
-  if (!valid_fd(7) || !valid_fd(8)) log::die(111, "no clean on descriptors 7 and 8");
-  if (::chdir(queue_dirs::root().c_str()) != 0) log::die(111, "unable to chdir to the queue");
+  if (local.to < 0) log::die(status::temporary, "no lspawn on descriptors 3 and 4");
+  if (!valid_fd(7) || !valid_fd(8)) log::die(status::temporary, "no clean on descriptors 7 and 8");
+  if (::chdir(queue_dirs::root().c_str()) != 0) log::die(status::temporary, "unable to chdir to the queue");
   Fd lock(::open(queue_dirs::send_lock().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
   if (!lock.ok() || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
-    log::die(111, "another send is running on this queue (or queue/lock is unwritable)");
+    log::die(status::temporary, "another send is running on this queue (or queue/lock is unwritable)");
 
   Controls controls;
   std::string why;
-  if (!load_controls(controls, why)) log::die(111, why);
+  if (!load_controls(controls, why)) log::die(status::temporary, why);
 
   // The trigger is opened for writing too, so that it never reports end of
   // file when the last queue closes it.
   Fd trigger(::open(queue_dirs::trigger().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   Fd trigger_keep(::open(queue_dirs::trigger().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
-  if (!trigger.ok() || !trigger_keep.ok()) log::die(111, "unable to open queue/lock/trigger");
-  if (::pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) log::die(111, "unable to create a pipe");
+  if (!trigger.ok() || !trigger_keep.ok()) log::die(status::temporary, "unable to open queue/lock/trigger");
+  if (::pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) log::die(status::temporary, "unable to create a pipe");
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;
@@ -99,10 +114,20 @@ int main() {
   scheduler.scan_todo();
   log::line("status: started with {} message(s) in the queue", scheduler.messages());
 
+  const bool have_remote = remote.to >= 0;
+  std::string lost;  // the program whose loss stops send
   std::time_t last_scan = std::time(nullptr);
   for (;;) {
     std::time_t now = std::time(nullptr);
-    if (now - last_scan >= 60 && !got_term) {
+    if (lost.empty()) {
+      if (local.to < 0 || local.from < 0) lost = "lspawn";
+      else if (have_remote && (remote.to < 0 || remote.from < 0)) lost = "rspawn";
+      else if (scheduler.clean_lost()) lost = "clean";
+      if (!lost.empty())
+        log::line("status: {} has exited; stopping when the deliveries in flight end, to be restarted", lost);
+    }
+    bool stopping = got_term || !lost.empty();
+    if (now - last_scan >= 60 && !stopping) {
       // A trigger byte can be lost (send busy, pipe full): look anyway.
       scheduler.scan_todo();
       last_scan = now;
@@ -120,18 +145,22 @@ int main() {
       got_alarm = 0;
       scheduler.retry_all();
     }
-    if (got_term) {
+    if (stopping) {
       if (scheduler.in_flight() == 0) break;
     } else {
       scheduler.start_due(now);
       scheduler.settle(now);
     }
-    if (local.from < 0 && scheduler.in_flight() == 0 && got_term) break;
+    scheduler.flush(now);
 
-    pollfd fds[4] = {{wake_pipe[0], POLLIN, 0}, {trigger.get(), POLLIN, 0}, {local.from, POLLIN, 0}, {remote.from, POLLIN, 0}};
-    int timeout = got_term ? 1000 : scheduler.timeout_ms(now);
-    int r = ::poll(fds, 4, timeout);
-    if (r < 0 && errno != EINTR) log::die(111, "poll failed");
+    pollfd fds[5] = {{wake_pipe[0], POLLIN, 0},
+                     {trigger.get(), POLLIN, 0},
+                     {local.from, POLLIN, 0},
+                     {remote.from, POLLIN, 0},
+                     {scheduler.clean_lost() ? -1 : 8, POLLIN, 0}};
+    int timeout = stopping ? 1000 : scheduler.timeout_ms(now);
+    int r = ::poll(fds, 5, timeout);
+    if (r < 0 && errno != EINTR) log::die(status::temporary, "poll failed");
     if (r <= 0) continue;
     char buf[512];
     if (fds[0].revents) while (::read(wake_pipe[0], buf, sizeof buf) > 0) {}
@@ -141,12 +170,13 @@ int main() {
       while ((n = ::read(trigger.get(), buf, sizeof buf)) > 0)
         retry |= std::memchr(buf, queue_dirs::retry_all, static_cast<std::size_t>(n)) != nullptr;
       if (retry) scheduler.retry_all();
-      if (!got_term) scheduler.scan_todo();
+      if (!stopping) scheduler.scan_todo();
     }
     if (fds[2].revents) scheduler.read_reports(local);
     if (fds[3].revents) scheduler.read_reports(remote);
-    if (local.from < 0 && !got_term) log::die(111, "lspawn has exited; stopping");
+    if (fds[4].revents) scheduler.clean_hung_up();
   }
+  scheduler.flush(std::time(nullptr), true);
   log::line("status: exiting with {} message(s) in the queue", scheduler.messages());
-  return 0;
+  return lost.empty() ? 0 : status::temporary;
 }

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cmath>
 #include <cstring>
 
 #include "bounce.hpp"
@@ -19,6 +18,7 @@
 #include "mail/spawn_protocol.hpp"
 #include "mail/status.hpp"
 #include "base/strings.hpp"
+#include "plan.hpp"
 
 namespace postern::send {
 
@@ -115,6 +115,7 @@ void Scheduler::save(Message& m) {
   if (!write_file_atomic(queue_dirs::state(m.id), encode_state(m.state), 0640, false))
     log::line("unable to write the record of msg {}: {}", m.id, std::strerror(errno));
   m.dirty = false;
+  m.saved_at = std::time(nullptr);
 }
 
 void Scheduler::retry_all() {
@@ -126,22 +127,36 @@ void Scheduler::retry_all() {
   }
 }
 
-std::time_t Scheduler::next_retry(const RecipientState& r, std::time_t arrived, std::time_t now) const {
-  // qmail's schedule: tries at arrival + (n * step)^2, so the gaps grow with
-  // the message's age; the next n is the first one still in the future.
-  double step = r.channel == 'L' ? 10 : 20;
-  double age = static_cast<double>(std::max<std::time_t>(0, now - arrived));
-  auto n = static_cast<std::time_t>(std::floor(std::sqrt(age) / step)) + 1;
-  auto gap = static_cast<std::time_t>(step) * n;
-  return arrived + gap * gap;
+namespace {
+
+std::size_t free_slots(const Channel& ch, unsigned long limit) {
+  return ch.to < 0 || ch.busy >= limit ? 0 : limit - ch.busy;
 }
 
+}  // namespace
+
 void Scheduler::start_due(std::time_t now) {
+  std::size_t free_local = free_slots(*local_, controls_.concurrency_local);
+  std::size_t free_remote = free_slots(*remote_, controls_.concurrency_remote);
+  // With no slot free and both spawns running nothing can change here;
+  // skipping the walk keeps a report from costing a pass over the queue.
+  if (free_local == 0 && free_remote == 0 && local_->to >= 0 && remote_->to >= 0) return;
   for (auto& [id, m] : messages_) {
-    for (std::size_t i = 0; i < m.state.recipients.size(); ++i) {
-      auto& r = m.state.recipients[i];
+    auto& rs = m.state.recipients;
+    while (m.first_pending < rs.size() && rs[m.first_pending].state != 'P') ++m.first_pending;
+    // A message offers no more recipients than the slots could take, and
+    // the walk stops there: a message to thousands costs a report only
+    // the few recipients in flight or deferred before its next due one.
+    std::size_t offered_local = 0, offered_remote = 0;
+    const std::size_t cap_remote = free_remote * spawn::max_recipients;
+    for (std::size_t i = m.first_pending; i < rs.size(); ++i) {
+      bool local_full = local_->to >= 0 && offered_local >= free_local;
+      bool remote_full = remote_->to >= 0 && offered_remote >= cap_remote;
+      if (local_full && remote_full) break;
+      auto& r = rs[i];
       if (r.state != 'P' || r.next_try > now || m.busy[i]) continue;
       Channel* ch = r.channel == 'L' ? local_ : remote_;
+      if (ch->to >= 0 && (r.channel == 'L' ? local_full : remote_full)) continue;
       if (!valid_envelope_address(r.address) || m.state.sender.size() + r.address.size() > 2000) {
         r.state = 'B';
         r.reason = "This address is not valid here. (#5.1.3)";
@@ -151,49 +166,51 @@ void Scheduler::start_due(std::time_t now) {
       if (ch->to < 0) {
         // Nothing delivers on this channel (yet); the recipient waits in the
         // queue (mailq shows why) until its lifetime ends.
-        if (now - m.state.arrived > controls_.queue_lifetime) {
+        if (lifetime_over(m.state.arrived, now, controls_.queue_lifetime)) {
           r.state = 'B';
           r.reason = "This message could not be delivered before its queue lifetime ran out: " + r.reason;
         } else {
           r.reason = r.channel == 'R' ? "remote delivery is not running on this host"
                                       : "local delivery is not running (lspawn has exited)";
-          r.next_try = next_retry(r, m.state.arrived, now);
+          r.next_try = next_retry(r.channel, m.state.arrived, now);
         }
         m.dirty = true;
         continue;
       }
-      unsigned long limit = r.channel == 'L' ? controls_.concurrency_local : controls_.concurrency_remote;
-      if (ch->busy >= limit) continue;
-      // A remote request carries every due recipient of this message at the
-      // same domain, so that one SMTP session delivers them all.
-      std::vector<std::size_t> batch{i};
-      if (r.channel == 'R') {
-        std::string domain = lower(split_address(r.address).domain);
-        for (std::size_t j = i + 1; j < m.state.recipients.size() && batch.size() < spawn::max_recipients; ++j) {
-          auto& o = m.state.recipients[j];
-          if (o.channel == 'R' && o.state == 'P' && o.next_try <= now && !m.busy[j] &&
-              valid_envelope_address(o.address) && lower(split_address(o.address).domain) == domain)
-            batch.push_back(j);
-        }
-      }
-      spawn::Request req{id, m.state.sender, {}};
-      unsigned long first = next_delnum_;
-      for (auto j : batch) req.targets.push_back({next_delnum_++, m.state.recipients[j].address});
-      if (!write_all(ch->to, spawn::encode(req))) {
-        log::line("unable to talk to the {} spawn: {}", r.channel == 'L' ? "local" : "remote", std::strerror(errno));
-        ch->to = -1;
-        continue;
-      }
-      ++ch->busy;
-      requests_[first] = batch.size();
-      for (std::size_t k = 0; k < batch.size(); ++k) {
-        ++m.in_flight;
-        m.busy[batch[k]] = true;
-        ++m.state.recipients[batch[k]].attempts;
-        deliveries_.emplace(first + k, Delivery{id, batch[k], ch, first});
+      if (r.channel == 'L') {
+        local_picker_.offer("", id, i);
+        ++offered_local;
+      } else {
+        remote_picker_.offer(lower(split_address(r.address).domain), id, i);
+        ++offered_remote;
       }
     }
     if (m.dirty) save(m);
+  }
+  dispatch(*local_, local_picker_.take(free_local));
+  dispatch(*remote_, remote_picker_.take(free_remote));
+}
+
+void Scheduler::dispatch(Channel& ch, const std::vector<Pick>& picks) {
+  for (auto& pick : picks) {
+    Message& m = messages_.at(pick.id);
+    spawn::Request req{pick.id, m.state.sender, {}};
+    unsigned long first = next_delnum_;
+    for (auto j : pick.recipients) req.targets.push_back({next_delnum_++, m.state.recipients[j].address});
+    if (!write_all(ch.to, spawn::encode(req))) {
+      log::line("unable to talk to the {} spawn: {}", ch.name == 'L' ? "local" : "remote", std::strerror(errno));
+      ch.to = -1;
+      return;
+    }
+    ++ch.busy;
+    requests_[first] = pick.recipients.size();
+    for (std::size_t k = 0; k < pick.recipients.size(); ++k) {
+      std::size_t j = pick.recipients[k];
+      ++m.in_flight;
+      m.busy[j] = true;
+      ++m.state.recipients[j].attempts;
+      deliveries_.emplace(first + k, Delivery{pick.id, j, &ch, first});
+    }
   }
 }
 
@@ -251,13 +268,21 @@ void Scheduler::apply(const Delivery& d, char result, const std::string& text, s
     r.state = 'D';
   } else if (result == status::failed) {
     r.state = 'B';
-  } else if (now - m.state.arrived > controls_.queue_lifetime) {
+  } else if (lifetime_over(m.state.arrived, now, controls_.queue_lifetime)) {
     r.state = 'B';
     r.reason = "This message could not be delivered before its queue lifetime ran out. The last failure was: " + text;
   } else {
-    r.next_try = next_retry(r, m.state.arrived, now);
+    r.next_try = next_retry(r.channel, m.state.arrived, now);
   }
-  save(m);
+  // Written by flush(), at most once a second: rewriting the record of a
+  // message to thousands of recipients after every report would cost more
+  // than the deliveries.
+  m.dirty = true;
+}
+
+void Scheduler::flush(std::time_t now, bool all) {
+  for (auto& [id, m] : messages_)
+    if (m.dirty && (all || m.saved_at != now)) save(m);
 }
 
 void Scheduler::settle(std::time_t now) {
@@ -363,14 +388,26 @@ bool Scheduler::ask_clean(const std::string& id) {
   return true;
 }
 
+void Scheduler::clean_hung_up() {
+  if (clean_to_ < 0) return;
+  char c;
+  ssize_t n = ::read(clean_from_, &c, 1);
+  if (n == 0) log::line("clean has exited");
+  else log::line("clean spoke out of turn; no longer trusting it");
+  clean_to_ = -1;
+}
+
 int Scheduler::timeout_ms(std::time_t now) const {
   std::time_t next = now + 60;
   for (auto& [id, m] : messages_) {
     if (!m.in_flight && m.next_settle > now) next = std::min(next, m.next_settle);
+    if (m.dirty) next = std::min(next, now + 1);
     // Due recipients that wait for a free slot are started when a report
     // frees one, so only future tries set the timeout.
-    for (auto& r : m.state.recipients)
+    for (std::size_t i = m.first_pending; i < m.state.recipients.size(); ++i) {
+      auto& r = m.state.recipients[i];
       if (r.state == 'P' && r.next_try > now) next = std::min(next, r.next_try);
+    }
   }
   if (next <= now) return 0;
   return static_cast<int>(next - now) * 1000;

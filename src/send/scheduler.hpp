@@ -1,6 +1,7 @@
 // scheduler: send's picture of the queue and the decisions made from it:
 // which recipient to try now, what each delivery's result means, when to
-// bounce and when a message is finished.
+// bounce and when a message is finished. The decisions that need no queue
+// (retry times, the lifetime, sharing the slots) are in plan.hpp.
 //
 // Messages enter from queue/todo (the envelopes queue wrote), are recorded in
 // queue/state, and leave through clean once every recipient is delivered or
@@ -16,6 +17,8 @@
 #include "controls.hpp"
 #include "base/io.hpp"
 #include "mail/queue_state.hpp"
+#include "mail/spawn_protocol.hpp"
+#include "plan.hpp"
 
 namespace postern::send {
 
@@ -39,8 +42,13 @@ class Scheduler {
   void scan_todo();
   // Makes every pending recipient due now (SIGALRM, sendmail -q).
   void retry_all();
-  // Starts the deliveries that are due and fit the concurrency limits.
+  // Starts the deliveries that are due and fit the concurrency limits,
+  // sharing the free slots round robin (plan.hpp: Picker).
   void start_due(std::time_t now);
+  // Writes the records that changed, each at most once a second (a record
+  // is a cache: progress lost in a crash means a repeated delivery).
+  // all: every changed record now, as before exiting.
+  void flush(std::time_t now, bool all = false);
   // Sends owed bounces and finishes completed messages.
   void settle(std::time_t now);
   // Reads and applies every complete report waiting on a channel.
@@ -48,6 +56,13 @@ class Scheduler {
   // Milliseconds until something becomes due (at most a minute).
   int timeout_ms(std::time_t now) const;
   std::size_t in_flight() const { return deliveries_.size(); }
+  // Whether clean has gone (it exited, or broke the protocol): nothing
+  // finished can be removed until the system is restarted.
+  bool clean_lost() const { return clean_to_ < 0; }
+  // Called when clean's reply descriptor is readable outside a request:
+  // that is clean's end of file (or bytes it must not send); either way
+  // clean is lost.
+  void clean_hung_up();
   std::size_t messages() const { return messages_.size(); }
 
  private:
@@ -56,6 +71,8 @@ class Scheduler {
     MessageState state;
     std::vector<bool> busy;  // per recipient: a delivery is in flight
     unsigned in_flight = 0;
+    std::size_t first_pending = 0;  // recipients before it are done for good
+    std::time_t saved_at = 0;
     std::time_t next_settle = 0;  // when a failed bounce or clean-up is tried again
     bool dirty = false;
   };
@@ -72,7 +89,7 @@ class Scheduler {
   bool bounce(Message& m, std::time_t now);
   bool finish(Message& m);
   bool ask_clean(const std::string& id);
-  std::time_t next_retry(const RecipientState& r, std::time_t arrived, std::time_t now) const;
+  void dispatch(Channel& ch, const std::vector<Pick>& picks);
 
   Controls controls_;
   Channel* local_;
@@ -82,6 +99,8 @@ class Scheduler {
   std::map<unsigned long, Delivery> deliveries_;
   std::map<unsigned long, std::size_t> requests_;  // request -> recipients not yet reported
   unsigned long next_delnum_ = 1;
+  Picker local_picker_{1};
+  Picker remote_picker_{spawn::max_recipients};  // one SMTP session for a domain's recipients
 };
 
 }  // namespace postern::send

@@ -14,6 +14,7 @@
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 
@@ -23,7 +24,7 @@ int main(int argc, char** argv) {
   int facility = LOG_MAIL;
   if (argc > 2) {
     auto f = to_number(argv[2]);
-    if (!f || *f > 23) log::die(100, "usage: splogger [tag [facility]]");
+    if (!f || *f > 23) log::die(status::permanent, "usage: splogger [tag [facility]]");
     facility = static_cast<int>(*f) << 3;
   }
   ::openlog(tag.c_str(), 0, facility);

@@ -22,6 +22,7 @@
 #include "mail/conf.hpp"
 #include "base/log.hpp"
 #include "mail/privilege.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 
@@ -33,7 +34,7 @@ struct Pipe {
 
 Pipe make_pipe() {
   int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) log::die(111, "unable to create a pipe");
+  if (::pipe2(p, O_CLOEXEC) != 0) log::die(status::temporary, "unable to create a pipe");
   return {p[0], p[1]};
 }
 
@@ -43,11 +44,11 @@ void place_fds(const std::vector<std::pair<int, int>>& moves) {
   std::vector<std::pair<int, int>> high;
   for (auto [src, target] : moves) {
     int h = ::fcntl(src, F_DUPFD_CLOEXEC, 64);
-    if (h < 0) ::_exit(111);
+    if (h < 0) ::_exit(status::temporary);
     high.emplace_back(h, target);
   }
   for (auto [h, target] : high)
-    if (::dup2(h, target) < 0) ::_exit(111);
+    if (::dup2(h, target) < 0) ::_exit(status::temporary);
 }
 
 [[noreturn]] void exec_program(const std::string& name, std::vector<std::string> args) {
@@ -57,7 +58,7 @@ void place_fds(const std::vector<std::pair<int, int>>& moves) {
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   ::execv(path.c_str(), argv.data());
-  log::die(111, "unable to run " + path);
+  log::die(status::temporary, "unable to run " + path);
 }
 
 // Forks a child that becomes user (empty: stays root), places its fds and
@@ -65,10 +66,10 @@ void place_fds(const std::vector<std::pair<int, int>>& moves) {
 void spawn(const std::string& user, const std::vector<std::pair<int, int>>& fds, const std::string& name,
            std::vector<std::string> args) {
   pid_t pid = ::fork();
-  if (pid < 0) log::die(111, "unable to fork");
+  if (pid < 0) log::die(status::temporary, "unable to fork");
   if (pid > 0) return;
   place_fds(fds);
-  if (!user.empty() && !become_user(user)) log::die(111, "unable to become " + user);
+  if (!user.empty() && !become_user(user)) log::die(status::temporary, "unable to become " + user);
   exec_program(name, std::move(args));
 }
 
@@ -76,27 +77,27 @@ void spawn(const std::string& user, const std::vector<std::pair<int, int>>& fds,
 
 int main(int argc, char** argv) {
   log::set_program("start");
-  if (argc < 2) log::die(100, "usage: start defaultdelivery [logger [args...]]");
+  if (argc < 2) log::die(status::permanent, "usage: start defaultdelivery [logger [args...]]");
   // Nothing inherited beyond 0, 1 and 2 may reach send, which takes the
   // descriptors it finds open for its spawns.
   ::close_range(3, ~0U, 0);
-  if (!conf::single_user && ::getuid() != 0) log::die(100, "start must be run as root");
-  if (::chdir(conf::path("queue").c_str()) != 0) log::die(111, "unable to chdir to the queue");
+  if (!conf::single_user && ::getuid() != 0) log::die(status::permanent, "start must be run as root");
+  if (::chdir(conf::path("queue").c_str()) != 0) log::die(status::temporary, "unable to chdir to the queue");
   ::signal(SIGPIPE, SIG_IGN);
 
   int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (devnull < 0) log::die(111, "unable to open /dev/null");
+  if (devnull < 0) log::die(status::temporary, "unable to open /dev/null");
   int log_fd = ::fcntl(1, F_DUPFD_CLOEXEC, 10);
-  if (log_fd < 0) log::die(111, "standard output is closed");
+  if (log_fd < 0) log::die(status::temporary, "standard output is closed");
   if (argc > 2) {
     Pipe logpipe = make_pipe();
     pid_t pid = ::fork();
-    if (pid < 0) log::die(111, "unable to fork");
+    if (pid < 0) log::die(status::temporary, "unable to fork");
     if (pid == 0) {
       place_fds({{logpipe.read, 0}, {devnull, 1}});
-      if (!become_user(conf::user_log)) log::die(111, std::string("unable to become ") + conf::user_log);
+      if (!become_user(conf::user_log)) log::die(status::temporary, std::string("unable to become ") + conf::user_log);
       ::execvp(argv[2], argv + 2);
-      log::die(111, std::string("unable to run the logger ") + argv[2]);
+      log::die(status::temporary, std::string("unable to run the logger ") + argv[2]);
     }
     ::close(log_fd);
     log_fd = logpipe.write;
@@ -123,6 +124,6 @@ int main(int argc, char** argv) {
     ::close(5);
     ::close(6);
   }
-  if (!become_user(conf::user_send)) log::die(111, std::string("unable to become ") + conf::user_send);
+  if (!become_user(conf::user_send)) log::die(status::temporary, std::string("unable to become ") + conf::user_send);
   exec_program("send", {});
 }

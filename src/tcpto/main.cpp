@@ -11,6 +11,7 @@
 #include "base/date.hpp"
 #include "base/log.hpp"
 #include "mail/tcpto.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 
@@ -25,7 +26,7 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  if (argc > 1) log::die(100, "usage: tcpto [-c [address...]]");
+  if (argc > 1) log::die(status::permanent, "usage: tcpto [-c [address...]]");
   for (auto& [address, when] : tcpto::list())
     std::printf("%s  timed out %s%s\n", address.c_str(), rfc5322_date(when).c_str(),
                 now - when < tcpto::remember ? "  (skipped for now)" : "");

@@ -5,7 +5,7 @@ import os
 import subprocess
 import unittest
 
-from harness import IS_ROOT, SRC, Instance, maildir_files, read_message, remove_test_users, wait_for
+from harness import IS_ROOT, SRC, Instance, make_env, maildir_files, read_message, remove_test_users, wait_for
 from test_local import discard_on_failure, read_bytes
 
 
@@ -82,9 +82,14 @@ class Faults(unittest.TestCase):
         return f"{user.name}-{ext}@{self.inst.me}"
 
     def assert_nothing_queued(self, before):
-        # inject does not wait for a queue program it gave up on: let that
-        # finish first, then the queue must be as it was.
+        # inject does not wait for a queue program it gave up on, which may
+        # not even have started yet when inject exits: let it finish, then
+        # the queue must be as it was (a file left for good fails here).
         wait_for(lambda: not queue_running(self.inst), 10, "bin/queue to exit")
+        try:
+            wait_for(lambda: queue_files(self.inst) == before and not queue_running(self.inst), 10, "")
+        except AssertionError:
+            pass
         self.assertEqual(queue_files(self.inst), before)
 
     # -- big and bad input ------------------------------------------------------------
@@ -287,6 +292,47 @@ class FullQueue(unittest.TestCase):
         files = inst.wait_maildir(bob.maildir, 1)
         self.assertEqual(read_message(files[0])["Subject"], "too big for the queue")
         inst.wait_queue_empty()
+
+
+class QueueNeverReplaces(unittest.TestCase):
+    """queue links the envelope into todo/ (link(2), as qmail-queue does),
+    so an entry already there under the new message's id is never
+    replaced: queue fails temporarily (66) and leaves it as it was. The
+    collision is provoked by writing todo/<id> while queue, with its
+    message file already in mess/, still waits for the rest of the input.
+    send is not started, so nothing else touches the queue."""
+
+    def test_existing_todo_entry_is_left_alone(self):
+        inst = Instance()
+        try:
+            q = os.path.join(inst.home, "queue")
+            env_r, env_w = os.pipe()
+            p = subprocess.Popen([os.path.join(inst.bin, "queue")], stdin=subprocess.PIPE, stdout=env_r,
+                                 stderr=subprocess.PIPE, env=make_env(), cwd="/")
+            os.close(env_r)
+            try:
+                p.stdin.write(b"Subject: collides\n\n")
+                p.stdin.flush()
+                ids = wait_for(lambda: os.listdir(os.path.join(q, "mess")), 30, "queue's message file in mess/")
+                self.assertEqual(len(ids), 1, ids)
+                todo = os.path.join(q, "todo", ids[0])
+                stale = b"Fstale@example.org\0Tsomeone@example.org\0\0"
+                with open(todo, "wb") as f:
+                    f.write(stale)
+                p.stdin.write(b"body\n")
+                p.stdin.close()
+                os.write(env_w, b"Fsender@example.org\0Trcpt@example.org\0\0")
+            finally:
+                os.close(env_w)
+            err = p.stderr.read().decode(errors="replace")
+            self.assertEqual(p.wait(timeout=60), 66, err)
+            self.assertIn("exists already", err)
+            with open(todo, "rb") as f:
+                self.assertEqual(f.read(), stale, "the existing todo/ entry must not be replaced")
+            self.assertEqual(os.listdir(os.path.join(q, "mess")), [], "queue removes the message it did not commit")
+            self.assertEqual(os.listdir(os.path.join(q, "pid")), [])
+        finally:
+            inst.cleanup()
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ MX = [
     # A is MX 20: only MX 10 (refused) may be used, never MX 30.
     ("below.test", "mxdown.mail.test", 10), ("below.test", "self.mail.test", 20), ("below.test", "mx2.mail.test", 30),
 ]
-B_DOMAINS = ["pref.test", "fallback.test", "implicit.test", "below.test"]
+B_DOMAINS = ["pref.test", "fallback.test", "implicit.test", "below.test", "big.test"]
+BIGDNS = "10.77.0.6"  # bigdns.py, in the hub: the 64 KiB MX answer for big.test
 
 
 def sh(*args, check=True):
@@ -201,6 +202,7 @@ class RemoteDns(unittest.TestCase):
         hub = NS["H"]
         sh("ip", "-n", hub, "link", "add", "br0", "type", "bridge")
         sh("ip", "-n", hub, "addr", "add", "10.77.0.1/24", "dev", "br0")
+        sh("ip", "-n", hub, "addr", "add", f"{BIGDNS}/24", "dev", "br0")
         sh("ip", "-n", hub, "link", "set", "br0", "up")
         for key, addrs in (("A", ["10.77.0.2/24", "fd77::2/64"]), ("B1", ["10.77.0.3/24", "10.77.0.5/24"]),
                            ("B2", ["10.77.0.4/24", "fd77::4/64"])):
@@ -358,6 +360,35 @@ class RemoteDns(unittest.TestCase):
         time.sleep(1)
         self.assertNotIn("below", "".join(m["Subject"] for m in (read_message(f) for f in
                                                                    maildir_files(self.bob.maildir))))
+
+    def test_64k_mx_answer_does_not_crash_remote(self):
+        """An MX answer of about 64 KiB (hundreds of records, over TCP after
+        a truncated UDP answer): remote must neither read past its buffer
+        nor crash, and uses the records it parsed (the best MX, B2)."""
+        here = os.path.dirname(os.path.abspath(__file__))
+        dns = subprocess.Popen(["ip", "netns", "exec", NS["H"], "python3", os.path.join(here, "bigdns.py"), BIGDNS,
+                                "10.77.0.4"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                               start_new_session=True, env=make_env(), cwd="/")
+        conf = f"/etc/netns/{NS['A']}/resolv.conf"
+        with open(conf) as f:
+            saved = f.read()
+        try:
+            self.assertEqual(dns.stdout.readline(), b"listening\n", "bigdns.py did not start")
+            # Rewritten in place: A's namespace has this file bind-mounted
+            # as /etc/resolv.conf, and each remote reads it afresh.
+            with open(conf, "w") as f:
+                f.write(f"nameserver {BIGDNS}\noptions timeout:2 attempts:2\n")
+            to = f"{self.bob.name}@big.test"
+            self.send(to, "big answer")
+            self.delivered_to_bob("big answer")
+            self.assertIn("Remote host mx.big.test[10.77.0.4] said: 250", self.success_line(to))
+            self.assertNotIn("remote ended without a result", self.a.log())
+        finally:
+            with open(conf, "w") as f:
+                f.write(saved)
+            os.killpg(dns.pid, signal.SIGKILL)
+            dns.wait()
+            dns.stdout.close()
 
 
 if __name__ == "__main__":

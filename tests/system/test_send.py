@@ -5,7 +5,7 @@ import signal
 import time
 import unittest
 
-from harness import Instance, maildir_files, read_message, remove_test_users, wait_for
+from harness import IS_ROOT, Instance, maildir_files, read_message, remove_test_users, wait_for
 
 
 def report_parts(msg):
@@ -152,6 +152,42 @@ class Send(unittest.TestCase):
         inst.wait_maildir(carol.maildir, before + 1)
 
 
+class Fairness(unittest.TestCase):
+    """Local slots are shared between messages: a message to one recipient
+    queued behind a message to thousands is delivered long before the big
+    one finishes, whichever of their ids sorts first."""
+
+    RECIPIENTS = 2000
+
+    def test_small_message_overtakes_a_huge_one(self):
+        inst = Instance()
+        try:
+            carol, alice = inst.add_user("fcarol"), inst.add_user("falice")
+            fair = carol.make_maildir("fair")
+            carol.write(".qmail-fair-default", "./fair/\n")
+            inst.start()
+            big = [f"{carol.name}-fair-{i}@{inst.me}" for i in range(self.RECIPIENTS)]
+            p = inst.inject(["-f", "", *big], "Subject: to the many\n\nx\n", timeout=300)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            # The big message holds the slots before the small ones arrive.
+            wait_for(lambda: len(maildir_files(fair)) >= 20, 120, "the big message's first deliveries")
+            for i in range(3):
+                p = inst.inject([alice.address], f"Subject: small {i}\n\nx\n")
+                self.assertEqual(p.returncode, 0, p.stderr)
+            inst.wait_maildir(alice.maildir, 3, timeout=300)
+            done_when_small_arrived = len(maildir_files(fair))
+            wait_for(lambda: len(maildir_files(fair)) >= self.RECIPIENTS, 600,
+                     f"all {self.RECIPIENTS} deliveries of the big message")
+            # The three small messages did not wait for the big one: they
+            # came while most of its recipients were still to be done.
+            self.assertLess(done_when_small_arrived, self.RECIPIENTS // 2,
+                            f"small messages arrived after {done_when_small_arrived} of the big one's deliveries")
+            inst.wait_queue_empty(timeout=120)
+        finally:
+            inst.cleanup()
+            remove_test_users()
+
+
 class RemoteWaits(unittest.TestCase):
     """A remote recipient that cannot be reached waits and shows in mailq
     with the reason (here: no route to the unreachable relay)."""
@@ -175,6 +211,47 @@ class RemoteWaits(unittest.TestCase):
             self.assertIn("friend@remote.example", inst.mailq())
         finally:
             inst.cleanup()
+
+
+class NeverRoot(unittest.TestCase):
+    """In a multi-user install the queue's programs refuse to run as root:
+    send, rspawn, remote and clean by their real or effective user, queue
+    by its effective user (a copy without its set-user-id bit)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.inst = Instance(multi=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.inst.cleanup()
+
+    def test_programs_refuse_root(self):
+        inst = self.inst
+        for prog, args in (("send", []), ("rspawn", []), ("clean", []),
+                           ("remote", ["example.org", "a@example.org", "b@example.org"])):
+            p = inst.run(prog, args, input=b"", timeout=30)
+            self.assertEqual(p.returncode, 111, f"{prog}: {p.stderr!r}")
+            self.assertIn(b"refusing to run as root", p.stderr, prog)
+        self.assertEqual(os.listdir(os.path.join(inst.home, "queue", "state")), [])
+
+    def test_queue_without_setuid_refuses(self):
+        inst = self.inst
+        copy = os.path.join(inst.tmp, "queue-copy")
+        with open(os.path.join(inst.bin, "queue"), "rb") as src, open(copy, "wb") as dst:
+            dst.write(src.read())
+        os.chmod(copy, 0o755)
+        import subprocess
+        from harness import make_env
+        p = subprocess.run([copy], input=b"Subject: x\n\nx\n", capture_output=True, timeout=30, env=make_env(), cwd="/")
+        self.assertEqual(p.returncode, 61, p.stderr)
+        self.assertIn(b"refusing to run as root", p.stderr)
+        for d in ("pid", "mess", "todo"):
+            self.assertEqual(os.listdir(os.path.join(inst.home, "queue", d)), [], d)
+
+
+if not IS_ROOT:
+    del NeverRoot  # needs root and real system users: left out, not skipped
 
 
 if __name__ == "__main__":

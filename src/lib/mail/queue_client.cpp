@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "mail/conf.hpp"
+#include "mail/queue_exit.hpp"
 
 namespace postern {
 
@@ -28,11 +29,11 @@ QueueClient::QueueClient() {
   ::signal(SIGCHLD, SIG_DFL);
   pid_t pid = ::fork();
   if (pid == 0) {
-    if (::dup2(m[0], 0) < 0 || ::dup2(e[0], 1) < 0 || ::dup2(q[1], 3) < 0) ::_exit(81);
+    if (::dup2(m[0], 0) < 0 || ::dup2(e[0], 1) < 0 || ::dup2(q[1], 3) < 0) ::_exit(queue_exit::internal);
     std::string prog = conf::path("bin/queue");
     char* argv[] = {const_cast<char*>("queue"), nullptr};
     ::execv(prog.c_str(), argv);
-    ::_exit(81);
+    ::_exit(queue_exit::internal);
   }
   ::close(m[0]);
   ::close(e[0]);
@@ -59,7 +60,7 @@ bool QueueClient::write(std::string_view bytes) {
 }
 
 int QueueClient::finish(const Envelope& envelope) {
-  if (pid_ <= 0) return 81;
+  if (pid_ <= 0) return queue_exit::internal;
   message_.reset();
   write_all(envelope_.get(), encode_envelope(envelope));
   envelope_.reset();
@@ -67,10 +68,10 @@ int QueueClient::finish(const Envelope& envelope) {
   pid_t pid = pid_;
   pid_ = -1;
   while (::waitpid(pid, &st, 0) < 0) {
-    if (errno != EINTR) return 81;
+    if (errno != EINTR) return queue_exit::internal;
   }
-  if (!WIFEXITED(st)) return 81;
-  if (WEXITSTATUS(st) == 0) {
+  if (!WIFEXITED(st)) return queue_exit::internal;
+  if (WEXITSTATUS(st) == queue_exit::queued) {
     // queue has exited: the pipe holds the whole id, or nothing.
     char buf[32];
     ssize_t n = ::read(id_.get(), buf, sizeof buf);
@@ -79,19 +80,21 @@ int QueueClient::finish(const Envelope& envelope) {
   return WEXITSTATUS(st);
 }
 
-bool queue_failure_is_permanent(int code) { return (code >= 11 && code <= 40) || code == 91; }
+bool queue_failure_is_permanent(int code) { return queue_exit::is_permanent(code); }
 
 std::string queue_failure_text(int code) {
+  using namespace queue_exit;
   switch (code) {
-    case 0: return "queued";
-    case 11: return "address too long";
-    case 51: return "out of memory";
-    case 52: return "timeout";
-    case 53: return "write error or disk full";
-    case 54: return "unable to read the message or envelope";
-    case 55: return "unable to read a configuration file";
-    case 61: case 62: case 63: case 64: case 65: return "trouble in the queue directory";
-    case 91: return "envelope format error";
+    case queued: return "queued";
+    case address_too_long: return "address too long";
+    case out_of_memory: return "out of memory";
+    case timeout: return "timeout";
+    case write_error: return "write error or disk full";
+    case read_error: return "unable to read the message or envelope";
+    case config_error: return "unable to read a configuration file";
+    case home_dir: case queue_dir: case pid_dir: case mess_dir: case intd_dir: case todo_dir:
+      return "trouble in the queue directory";
+    case envelope_format: return "envelope format error";
     default: return "queue failed with exit code " + std::to_string(code);
   }
 }

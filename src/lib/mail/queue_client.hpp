@@ -24,7 +24,8 @@ class QueueClient {
   // Appends bytes to the message; false once queue has stopped reading.
   bool write(std::string_view bytes);
   // Sends the envelope and waits: returns queue's exit code (0 queued),
-  // or 81 when queue could not be run or died from a signal.
+  // or queue_exit::internal (81) when queue could not be run or died
+  // from a signal.
   int finish(const Envelope& envelope);
   // After a successful finish: the queue's id of the message ("" if unknown).
   const std::string& queue_id() const { return queue_id_; }
@@ -37,7 +38,7 @@ class QueueClient {
   std::string queue_id_;
 };
 
-// qmail-queue's exit codes, for a log line or an SMTP reply.
+// queue's exit codes (mail/queue_exit.hpp), for a log line or an SMTP reply.
 bool queue_failure_is_permanent(int code);
 std::string queue_failure_text(int code);
 
