@@ -5,6 +5,7 @@
 #include "smtpd/smtp_data.hpp"
 
 using namespace postern::smtp;
+using namespace std::literals;
 
 namespace {
 
@@ -111,6 +112,23 @@ TEST_CASE("long lines arrive in pieces; a CRLF split between pieces is fine") {
   auto r3 = decode("abcdef\r\n.\r\n", 7);
   CHECK(r3.problem == Problem::none);
   CHECK(r3.text == "abcdef\n");
+}
+
+TEST_CASE("a NUL byte refuses the message but ends nothing") {
+  std::string in = "Subject: x\r\n\r\na\0b\r\n\0.\r\nmore\r\n.\r\nMAIL FROM:<a@b>\r\n"s;
+  auto r = decode(in);
+  CHECK(r.ended);
+  CHECK(r.consumed == in.size() - std::string_view("MAIL FROM:<a@b>\r\n").size());
+  CHECK(r.problem == Problem::nul);
+  CHECK(r.text.empty());  // nothing comes out for the queue
+  CHECK(problem_text(Problem::nul) == "the message contains a NUL byte");
+}
+
+TEST_CASE("the first problem in the text is the one reported") {
+  CHECK(decode("a\0b\nc\r\n.\r\n"s).problem == Problem::nul);
+  CHECK(decode("a\nb\0c\r\n.\r\n"s).problem == Problem::bare_lf);
+  for (std::size_t max = 3; max < 12; ++max)
+    CHECK(decode("ab\0\rc\r\n.\r\n"s, max).problem == Problem::nul);
 }
 
 TEST_CASE("size limit") {
