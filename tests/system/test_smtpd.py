@@ -300,6 +300,44 @@ class Smtpd(unittest.TestCase):
         self.assertEqual(r.command("BOGUS10")[0], 421)
         self.assertTrue(r.closed())
 
+    def test_commands_allowed_before_helo(self):
+        """RFC 5321 4.1.4: RSET, NOOP, VRFY and HELP need no EHLO first."""
+        r = Raw(self.plain.port)
+        r.reply()
+        codes = [r.command(c)[0] for c in ("NOOP", "RSET", "VRFY alice", "HELP")]
+        self.assertEqual(codes, [250, 250, 252, 214])
+        self.assertEqual(r.command("QUIT")[0], 221)
+        r.close()
+
+    def test_out_of_order_commands_count_as_errors(self):
+        """A client that keeps sending MAIL before EHLO is closed like one
+        that sends unknown commands: the 10th error gets 421."""
+        r = Raw(self.plain.port)
+        r.reply()
+        codes = [r.command("MAIL FROM:<a@b.example>")[0] for _ in range(9)]
+        self.assertEqual(codes, [503] * 9)
+        self.assertEqual(r.command("MAIL FROM:<a@b.example>")[0], 421)
+        self.assertTrue(r.closed())
+
+    def test_no_recipient_between_bdat_chunks(self):
+        """RFC 3030: once chunks have started, the envelope is closed."""
+        before = set(maildir_files(self.bob.maildir))
+        r = greet(self.plain.port)
+        r.send(f"MAIL FROM:<b@example.net>\r\nRCPT TO:<{self.alice.address}>\r\n")
+        self.assertEqual([c for c, _ in r.replies(2)], [250, 250])
+        part = b"Subject: late rcpt\r\n\r\nbody\r\n"
+        r.send(b"BDAT %d\r\n" % len(part) + part)
+        self.assertEqual(r.reply()[0], 250)
+        code, text = r.command(f"RCPT TO:<{self.bob.address}>")
+        self.assertEqual(code, 503, text)
+        self.assertIn("RCPT cannot follow BDAT", text)
+        self.assertEqual(r.command("DATA")[0], 503)
+        self.assertEqual(r.command("BDAT 0 LAST")[0], 250)
+        r.close()
+        newest(self.inst, self.alice.maildir, set(), "late rcpt")
+        self.inst.wait_queue_empty()
+        self.assertEqual(set(maildir_files(self.bob.maildir)), before)
+
     def test_sendmail_bs_is_local_submission(self):
         before = set(maildir_files(self.bob.maildir))
         script = (f"EHLO mua\r\nMAIL FROM:<me@example.net>\r\nRCPT TO:<far@remote.example>\r\n"
