@@ -14,6 +14,7 @@
 #include "smtpd.hpp"
 #include "base/strings.hpp"
 #include "base/unique.hpp"
+#include "mail/status.hpp"
 
 namespace postern::smtpd {
 
@@ -159,24 +160,24 @@ int Session::run() {
         io_.flush();
         log::line("closed the connection from {}: a command line longer than {} bytes", client_.name(),
                   max_command_line);
-        return 0;
+        return status::ok;
       case NetIO::Read::timeout:
         reply("421 4.4.2 " + policy_.me + " timeout; closing the connection");
         io_.flush();
         log::line("closed the connection from {}: timeout", client_.name());
-        return 0;
+        return status::ok;
       case NetIO::Read::eof:
-      case NetIO::Read::error: return 0;
+      case NetIO::Read::error: return status::ok;
     }
     if (commands >= max_commands) {
       reply("421 4.7.0 too many commands; closing the connection");
       io_.flush();
-      return 0;
+      return status::ok;
     }
     if (!command(line) || io_.failed()) break;
   }
   io_.flush();
-  return 0;
+  return status::ok;
 }
 
 bool Session::command(const std::string& raw) {

@@ -40,6 +40,13 @@ struct Client {
 // socket.
 Client identify_client(bool local_submission);
 
+// No code reading the network runs as root (DESIGN.md). In a multi-user
+// install a client from the network is refused when smtpd runs as root
+// (tcpserver without -u and -g); a local caller who is root (sendmail -bs
+// from root) gets smtpd as the daemon user instead. False, with why set,
+// when smtpd must not go on.
+bool leave_root(const Client& client, std::string& why);
+
 class Policy {
  public:
   // Reads the control files; false with why set when one is unreadable.

@@ -2,13 +2,14 @@
 relay matrix, recipient validation, BDAT, SMTPUTF8, sendmail -bs, and
 delivery into the users' Maildirs."""
 import os
+import pwd
 import re
 import smtplib
 import subprocess
 import time
 import unittest
 
-from harness import Instance, maildir_files, read_message, remove_test_users, make_env, wait_for
+from harness import Instance, TcpServer, maildir_files, read_message, remove_test_users, make_env, wait_for
 from smtp_helpers import Raw, SmtpServer, greet, tcprules, wait_log
 
 
@@ -338,6 +339,42 @@ class Smtpd(unittest.TestCase):
         self.inst.wait_queue_empty()
         self.assertEqual(set(maildir_files(self.bob.maildir)), before)
 
+    def test_never_serves_a_network_client_as_root(self):
+        """tcpserver without -u/-g would run smtpd as root: it refuses with
+        421 and says how to fix it, and queues nothing."""
+        root = SmtpServer.__new__(SmtpServer)
+        TcpServer.__init__(root, self.inst, "smtpd", (), ["-l", "0"])
+        try:
+            r = Raw(root.port)
+            code, text = r.reply()
+            self.assertEqual(code, 421, text)
+            self.assertTrue(r.closed())
+            wait_log(root, "refusing to serve 127.0.0.1 as root: run smtpd under tcpserver -u and -g")
+        finally:
+            root.stop()
+
+    def test_root_sendmail_bs_runs_as_the_daemon_user(self):
+        """Root's own sendmail -bs works, but the dialogue is parsed with
+        posternd's rights; Received: still names uid 0."""
+        before = set(maildir_files(self.bob.maildir))
+        p = subprocess.Popen([os.path.join(self.inst.bin, "sendmail"), "-bs"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=make_env(), cwd="/")
+        try:
+            self.assertTrue(p.stdout.readline().startswith(b"220"))
+            with open(f"/proc/{p.pid}/status") as f:
+                uids = [int(x) for l in f if l.startswith("Uid:") for x in l.split()[1:]]
+            self.assertEqual(set(uids), {pwd.getpwnam("posternd").pw_uid})
+            script = (f"EHLO rootmua\r\nMAIL FROM:<root@example.net>\r\nRCPT TO:<{self.bob.address}>\r\n"
+                      f"DATA\r\nSubject: root bs\r\n\r\nvia -bs as root\r\n.\r\nQUIT\r\n")
+            out, err = p.communicate(script.encode(), timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertIn(b"250 2.0.0 ok", out, out + err)
+        _, msg = newest(self.inst, self.bob.maildir, before, "root bs")
+        self.assertIn("from rootmua (invoked by uid 0)", " ".join(str(r) for r in msg.get_all("Received")))
+
     def test_sendmail_bs_is_local_submission(self):
         before = set(maildir_files(self.bob.maildir))
         script = (f"EHLO mua\r\nMAIL FROM:<me@example.net>\r\nRCPT TO:<far@remote.example>\r\n"
@@ -362,7 +399,11 @@ class Smtpd(unittest.TestCase):
 
 
 class SmtpdSingleUser(Smtpd):
+    """Everything runs as the invoking user: the root rules have no
+    meaning there and are left out (not skipped)."""
     MULTI = False
+    test_never_serves_a_network_client_as_root = None
+    test_root_sendmail_bs_runs_as_the_daemon_user = None
 
 
 if __name__ == "__main__":
