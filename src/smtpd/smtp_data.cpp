@@ -6,22 +6,27 @@
 namespace postern::smtp {
 
 void MessageText::feed(std::string_view s) {
-  for (char c : s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
     if (pending_cr_) {
       pending_cr_ = false;
-      if (c == '\n') {
+      if (s[i] == '\n') {
         out_ += '\n';
+        ++i;
         continue;
       }
       crlf_problem(Problem::lone_cr);
     }
-    if (c == '\r') {
+    // Text up to the next CR or LF goes out as it is, in one append.
+    std::size_t j = i;
+    while (j < s.size() && s[j] != '\r' && s[j] != '\n') ++j;
+    out_.append(s.data() + i, j - i);
+    if (j == s.size()) break;
+    if (s[j] == '\r')
       pending_cr_ = true;
-    } else if (c == '\n') {
+    else
       crlf_problem(Problem::bare_lf);
-    } else {
-      out_ += c;
-    }
+    i = j + 1;
   }
   check();
 }

@@ -2,6 +2,8 @@
 // LF, and the refusal of every SMTP smuggling variant (bare LF, lone CR).
 #include <catch2/catch.hpp>
 
+#include <random>
+
 #include "smtpd/smtp_data.hpp"
 
 using namespace postern::smtp;
@@ -176,5 +178,26 @@ TEST_CASE("the result does not depend on how the input is cut into pieces") {
       CHECK(cut.problem == whole.problem);
       CHECK(cut.text == whole.text);
     }
+  }
+}
+
+TEST_CASE("random text: the same result however it is cut into pieces") {
+  std::mt19937 rng(5321);
+  const char alphabet[] = {'a', 'R', ':', ' ', '.', '\r', '\n', '\r', '\n', '\0'};
+  Limits l;
+  l.max_header = 12;
+  l.max_hops = 1;
+  for (int n = 0; n < 5000; ++n) {
+    std::string in;
+    std::size_t len = rng() % 30;
+    for (std::size_t i = 0; i < len; ++i) in += alphabet[rng() % sizeof alphabet];
+    in += "\r\n.\r\n";
+    auto whole = decode(in, 65536, l);
+    auto cut = decode(in, 3 + rng() % 6, l);
+    INFO("input " << in);
+    CHECK(cut.ended == whole.ended);
+    CHECK(cut.consumed == whole.consumed);
+    CHECK(cut.problem == whole.problem);
+    CHECK(cut.text == whole.text);
   }
 }
