@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -127,24 +128,32 @@ std::string read_header(Input& in, message_rules::Checker& rules, std::string& f
   }
 }
 
+// Why the message cannot be sent on: an exit code and a reason.
+struct Failure {
+  int code;
+  std::string why;
+};
+
 // Sends the header, the blank line and the rest of the input to out, which
 // returns false when its reader has gone away. The rest goes through the
-// rules first (a NUL in the body).
+// rules first (a NUL in the body). The caller stops queue before it dies
+// with a failure, so that nothing is left queued when inject exits.
 template <typename Out>
-void copy_message(Input& in, message_rules::Checker& rules, const std::string& header,
-                  const std::string& first_body_line, Out&& out) {
-  if (!out(header) || !out("\n") || !out(first_body_line)) return;
+std::optional<Failure> copy_message(Input& in, message_rules::Checker& rules, const std::string& header,
+                                    const std::string& first_body_line, Out&& out) {
+  if (!out(header) || !out("\n") || !out(first_body_line)) return std::nullopt;
   std::string piece;
   for (;;) {
     switch (in.chunk(piece)) {
       case Input::Result::ok: break;
-      case Input::Result::eof: return;
+      case Input::Result::eof: return std::nullopt;
       case Input::Result::too_long:
-      case Input::Result::error: log::die(status::temporary, "unable to read the message");
+      case Input::Result::error: return Failure{status::temporary, "unable to read the message"};
     }
     rules.feed(piece);
-    if (rules.problem() != message_rules::Problem::none) refuse(rules.problem());
-    if (!out(piece)) return;
+    if (rules.problem() != message_rules::Problem::none)
+      return Failure{status::permanent, std::string(message_rules::describe(rules.problem()))};
+    if (!out(piece)) return std::nullopt;
   }
 }
 
@@ -203,14 +212,23 @@ int main(int argc, char** argv) {
   fields.clear();
 
   if (opt.print) {
-    copy_message(in, text_rules, header, first_body_line, [](std::string_view s) { return write_all(1, s); });
+    auto failure =
+        copy_message(in, text_rules, header, first_body_line, [](std::string_view s) { return write_all(1, s); });
+    if (failure) log::die(failure->code, failure->why);
     return status::ok;
   }
 
-  QueueClient queue;
-  if (!queue.ok()) log::die(status::temporary, "unable to run the queue program");
-  copy_message(in, text_rules, header, first_body_line, [&](std::string_view s) { return queue.write(s); });
-  int code = queue.finish(env);
+  auto queue = std::make_unique<QueueClient>();
+  if (!queue->ok()) log::die(status::temporary, "unable to run the queue program");
+  auto failure =
+      copy_message(in, text_rules, header, first_body_line, [&](std::string_view s) { return queue->write(s); });
+  if (failure) {
+    // No envelope: queue removes what it wrote, and inject waits for that,
+    // so "exit 100" means the queue holds nothing of the message.
+    queue.reset();
+    log::die(failure->code, failure->why);
+  }
+  int code = queue->finish(env);
   if (code == 0) return status::ok;
   int exit_code = queue_failure_is_permanent(code) ? status::permanent : status::temporary;
   log::die(exit_code, "queue refused the message: " + queue_failure_text(code));

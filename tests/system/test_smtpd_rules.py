@@ -6,9 +6,10 @@ queued or delivered. The rules (mail/message_rules.hpp): no NUL byte, a
 header of at most 256 KB however its lines are cut, at most 100
 Received:/Delivered-To: fields; lines of any length in the body."""
 import os
+import subprocess
 import unittest
 
-from harness import Instance, maildir_files, remove_test_users
+from harness import Instance, maildir_files, make_env, remove_test_users
 from smtp_helpers import SmtpServer, greet, wait_log
 
 NUL = "the message contains a NUL byte"
@@ -104,6 +105,37 @@ class Rules(unittest.TestCase):
         p = self.inst.inject(["-n", self.alice.address], b"Subject: printed\n\n\0\n")
         self.assertEqual(p.returncode, 100)
         self.assertIn(b"inject: fatal: " + NUL.encode(), p.stderr)
+
+    def queue_running(self):
+        prog = os.path.join(self.inst.bin, "queue")
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if os.readlink(f"/proc/{pid}/exe") == prog:
+                    return True
+            except OSError:
+                pass
+        return False
+
+    def test_inject_exits_only_when_queue_has_dropped_the_message(self):
+        """A refusal found late (a NUL after 30 MB of body, which queue has
+        been writing) is reported only once queue has removed its file: at
+        inject's exit there is no queue process and no file left."""
+        self.inst.wait_queue_empty()
+        q = os.path.join(self.inst.home, "queue")
+        before = {d: sorted(os.listdir(os.path.join(q, d))) for d in ("mess", "pid", "todo")}
+        text = b"Subject: late nul\n\n" + (b"y" * 999 + b"\n") * 30000 + b"\0\n"
+        # stderr to a file, as a script's 2>log: only inject's own exit is
+        # waited for, not the end of a pipe that queue shares.
+        errors = os.path.join(self.inst.tmp, "inject-errors")
+        with open(errors, "wb") as err:
+            p = subprocess.run([os.path.join(self.inst.bin, "inject"), self.alice.address], input=text,
+                               stdout=subprocess.DEVNULL, stderr=err, env=make_env(), cwd="/", timeout=120)
+        running = self.queue_running()
+        after = {d: sorted(os.listdir(os.path.join(q, d))) for d in ("mess", "pid", "todo")}
+        with open(errors, "rb") as f:
+            self.assertEqual(p.returncode, 100, f.read())
+        self.assertFalse(running)
+        self.assertEqual(after, before)
 
     def test_nothing_refused_stays_in_the_queue(self):
         mess = os.path.join(self.inst.home, "queue", "mess")
