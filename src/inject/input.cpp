@@ -36,7 +36,6 @@ Input::Result Input::take(std::string& out, std::size_t end) {
   out.clear();
   std::string_view s(buf_.data() + pos_, end - pos_);
   pos_ = end;
-  if (s.find('\0') != std::string_view::npos) return Result::nul;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') continue;

@@ -9,17 +9,23 @@
 // missing. The envelope sender is -f, else the user and host found in the
 // environment. With -n it prints the message instead of queueing it.
 //
-// Trusts its caller no more than any local user: it runs with the caller's
-// privileges and only feeds the queue, which checks everything again. The
-// header is held in memory up to 64 MB; the body is streamed.
+// Runs as: whoever calls it (root too: cron jobs and daemons send mail), never
+// setuid. Trusts its caller no more than any local user: it has only the
+// caller's privileges, its environment only names the caller's own message,
+// and it only feeds the queue, which checks everything again. The text
+// follows the rules smtpd applies (mail/message_rules.hpp: no NUL, a header
+// of at most 256 KB, no mail loop); the header is held in memory, the body
+// is streamed.
 //
-// Exit codes: 0 queued (or printed); 100 permanent (usage, a NUL byte, a
-// bad or missing recipient, a header too large, or a permanent refusal by
-// queue); 111 temporary (unreadable control files, queue failure).
+// Exit codes (mail/status.hpp): 0 queued (or printed); 100 permanent (usage,
+// a NUL byte, a header too large, too many hops, a bad or missing
+// recipient, or a permanent refusal by queue); 111 temporary (unreadable
+// control files, queue failure). Nothing is queued unless it exits 0.
 #include <getopt.h>
 #include <unistd.h>
 
 #include <ctime>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +34,7 @@
 #include "address_completion.hpp"
 #include "compose.hpp"
 #include "mail/header.hpp"
+#include "mail/message_rules.hpp"
 #include "identity.hpp"
 #include "input.hpp"
 #include "base/io.hpp"
@@ -41,8 +48,7 @@ using namespace postern::inject;
 namespace {
 
 // Bounds on what one message may ask of memory; far beyond any real mail.
-constexpr std::size_t max_header = 64 << 20;
-constexpr std::size_t max_fields = 65536;
+// The header's own bound is message_rules::max_header.
 constexpr std::size_t max_recipients = 100000;
 
 enum class Recipients { args_else_header, args, header, both };
@@ -80,47 +86,74 @@ Options parse_options(int argc, char** argv) {
   return o;
 }
 
-// The header ends at a blank line or at the first line that cannot belong
-// to it; that line is returned in first_body_line.
-std::string read_header(Input& in, std::string& first_body_line) {
+[[noreturn]] void refuse(message_rules::Problem p) {
+  log::die(status::permanent, std::string(message_rules::describe(p)));
+}
+
+// The header, as message_rules says where it ends (the rule smtpd follows
+// too): at a blank line, which is dropped, or at the first line that is
+// neither a field nor a continuation, returned in first_body_line (or left
+// unread in `in` when it is longer than any header).
+std::string read_header(Input& in, message_rules::Checker& rules, std::string& first_body_line) {
   std::string header, line;
-  std::size_t fields = 0;
   for (;;) {
-    switch (in.line(line, max_header - header.size())) {
+    switch (in.line(line, message_rules::max_header + 1)) {
       case Input::Result::ok: break;
       case Input::Result::eof: return header;
-      case Input::Result::nul: log::die(status::permanent, "the message contains a NUL byte");
-      case Input::Result::too_long: log::die(status::permanent, "the header is larger than 64 MB");
+      case Input::Result::too_long: {
+        // Longer than any header may be: either the header is too big or
+        // this line is the body's; the checker decides from its start.
+        message_rules::Checker probe = rules;
+        probe.feed(in.pending());
+        if (probe.problem() != message_rules::Problem::none) refuse(probe.problem());
+        return header;
+      }
       case Input::Result::error: log::die(status::temporary, "unable to read the message");
     }
-    if (header::is_blank(line)) return header;
-    if (!header::is_field_start(line) && !(header.size() && header::is_continuation(line))) {
-      first_body_line = line;
+    rules.feed(line);
+    if (rules.problem() != message_rules::Problem::none) refuse(rules.problem());
+    bool ended = !rules.in_header();
+    if (!ended && line.back() != '\n') {
+      // The last line of the input, without its LF: as if it had one.
+      message_rules::Checker probe = rules;
+      probe.feed("\n");
+      ended = !probe.in_header();
+    }
+    if (ended) {
+      if (!header::is_blank(line)) first_body_line = line;
       return header;
     }
-    if (header::is_field_start(line) && ++fields > max_fields)
-      log::die(status::permanent, "the header has more than 65536 fields");
     header += line;
     if (header.back() != '\n') header += '\n';
   }
 }
 
+// Why the message cannot be sent on: an exit code and a reason.
+struct Failure {
+  int code;
+  std::string why;
+};
+
 // Sends the header, the blank line and the rest of the input to out, which
-// returns false when its reader has gone away.
+// returns false when its reader has gone away. The rest goes through the
+// rules first (a NUL in the body). The caller stops queue before it dies
+// with a failure, so that nothing is left queued when inject exits.
 template <typename Out>
-void copy_message(Input& in, const std::string& header, const std::string& first_body_line,
-                  Out&& out) {
-  if (!out(header) || !out("\n") || !out(first_body_line)) return;
+std::optional<Failure> copy_message(Input& in, message_rules::Checker& rules, const std::string& header,
+                                    const std::string& first_body_line, Out&& out) {
+  if (!out(header) || !out("\n") || !out(first_body_line)) return std::nullopt;
   std::string piece;
   for (;;) {
     switch (in.chunk(piece)) {
       case Input::Result::ok: break;
-      case Input::Result::eof: return;
-      case Input::Result::nul: log::die(status::permanent, "the message contains a NUL byte");
+      case Input::Result::eof: return std::nullopt;
       case Input::Result::too_long:
-      case Input::Result::error: log::die(status::temporary, "unable to read the message");
+      case Input::Result::error: return Failure{status::temporary, "unable to read the message"};
     }
-    if (!out(piece)) return;
+    rules.feed(piece);
+    if (rules.problem() != message_rules::Problem::none)
+      return Failure{status::permanent, std::string(message_rules::describe(rules.problem()))};
+    if (!out(piece)) return std::nullopt;
   }
 }
 
@@ -136,8 +169,9 @@ int main(int argc, char** argv) {
   if (!id) log::die(status::temporary, "unable to find the name of the user running inject");
 
   Input in(0);
+  message_rules::Checker text_rules;
   std::string first_body_line;
-  std::string header_text = read_header(in, first_body_line);
+  std::string header_text = read_header(in, text_rules, first_body_line);
   auto fields = header::parse(header_text);
   header_text.clear();
   header_text.shrink_to_fit();
@@ -178,14 +212,23 @@ int main(int argc, char** argv) {
   fields.clear();
 
   if (opt.print) {
-    copy_message(in, header, first_body_line, [](std::string_view s) { return write_all(1, s); });
+    auto failure =
+        copy_message(in, text_rules, header, first_body_line, [](std::string_view s) { return write_all(1, s); });
+    if (failure) log::die(failure->code, failure->why);
     return status::ok;
   }
 
-  QueueClient queue;
-  if (!queue.ok()) log::die(status::temporary, "unable to run the queue program");
-  copy_message(in, header, first_body_line, [&](std::string_view s) { return queue.write(s); });
-  int code = queue.finish(env);
+  auto queue = std::make_unique<QueueClient>();
+  if (!queue->ok()) log::die(status::temporary, "unable to run the queue program");
+  auto failure =
+      copy_message(in, text_rules, header, first_body_line, [&](std::string_view s) { return queue->write(s); });
+  if (failure) {
+    // No envelope: queue removes what it wrote, and inject waits for that,
+    // so "exit 100" means the queue holds nothing of the message.
+    queue.reset();
+    log::die(failure->code, failure->why);
+  }
+  int code = queue->finish(env);
   if (code == 0) return status::ok;
   int exit_code = queue_failure_is_permanent(code) ? status::permanent : status::temporary;
   log::die(exit_code, "queue refused the message: " + queue_failure_text(code));

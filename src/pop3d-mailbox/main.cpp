@@ -4,13 +4,20 @@
 //
 //   checkpassword pop3d-mailbox [maildir]     (maildir defaults to Maildir)
 //
-// It never runs as root. It moves new/ to cur/, takes a snapshot of cur/
-// (later deliveries are not part of the session), answers "+OK" for the
-// login and serves STAT LIST UIDL RETR TOP DELE RSET NOOP CAPA QUIT.
+// Runs as: the mail's owner, never root (it refuses, exit 111, in a
+// multi-user install). Trusts: the owner's Maildir, and USER and
+// TCPREMOTEIP for its log lines only; nothing the client sends (lines are
+// bounded, commands checked against pop3::verbs, message numbers against
+// the snapshot).
+//
+// It moves new/ to cur/, takes a snapshot of cur/ (later deliveries are
+// not part of the session), answers "+OK" for the login and serves the
+// TRANSACTION state's commands: STAT LIST UIDL RETR TOP DELE RSET NOOP
+// CAPA QUIT.
 // Deletions, and the S flag on retrieved messages, happen at QUIT only; a
 // dropped connection or a timeout changes nothing. Before its "+OK" it
-// exits 111 on any failure without writing (pop3d then answers -ERR);
-// after it, it always exits 0. See pop3d(8).
+// exits 111 (status::temporary) on any failure without writing (pop3d
+// then answers -ERR); after it, it always exits 0. See pop3d(8).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -28,6 +36,7 @@
 #include "mail/control.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
+#include "mail/status.hpp"
 #include "mail/maildir_list.hpp"
 #include "base/netio.hpp"
 #include "pop3/pop3.hpp"
@@ -56,17 +65,17 @@ class Session {
         io_.put("-ERR autologout: idle for too long\r\n");
         io_.flush();
         log::line("{}: timed out; nothing deleted", who_);
-        std::_Exit(0);
+        std::_Exit(status::ok);
       }
       if (r == NetIO::Read::eof || r == NetIO::Read::error) {
         log::line("{}: connection dropped; nothing deleted", who_);
-        std::_Exit(0);
+        std::_Exit(status::ok);
       }
       if (r == NetIO::Read::partial) {
         std::string rest;
         while ((r = io_.line(rest, pop3::max_line)) == NetIO::Read::partial) {
         }
-        if (r != NetIO::Read::line) std::_Exit(0);
+        if (r != NetIO::Read::line) std::_Exit(status::ok);
         error("-ERR line too long");
         continue;
       }
@@ -86,7 +95,7 @@ class Session {
       io_.put("-ERR too many errors\r\n");
       io_.flush();
       log::line("{}: too many errors; nothing deleted", who_);
-      std::_Exit(0);
+      std::_Exit(status::ok);
     }
   }
 
@@ -105,58 +114,68 @@ class Session {
   }
 
   void handle(const pop3::Command& c) {
-    const std::string& v = c.verb;
-    std::size_t argc = c.args.size();
-    if (v == "STAT" && argc == 0) {
-      std::size_t n = 0;
-      std::uint64_t size = 0;
-      for (std::size_t i = 0; i < msgs_.size(); ++i)
-        if (!deleted_[i]) ++n, size += msgs_[i].size;
-      io_.put(fmt::format("+OK {} {}\r\n", n, size));
-    } else if ((v == "LIST" || v == "UIDL") && argc <= 1) {
-      bool uidl = v == "UIDL";
-      auto value = [&](std::size_t i) { return uidl ? pop3::uidl_of(msgs_[i].name) : std::to_string(msgs_[i].size); };
-      if (argc == 1) {
-        auto i = which(c.args[0]);
-        if (i) io_.put(fmt::format("+OK {} {}\r\n", *i + 1, value(*i)));
-        return;
-      }
-      io_.put(uidl ? "+OK unique-id listing follows\r\n" : "+OK scan listing follows\r\n");
-      for (std::size_t i = 0; i < msgs_.size(); ++i)
-        if (!deleted_[i]) io_.put(fmt::format("{} {}\r\n", i + 1, value(i)));
-      io_.put(".\r\n");
-    } else if (v == "RETR" && argc == 1) {
-      auto i = which(c.args[0]);
-      if (i && send(*i, -1)) retrieved_[*i] = true;
-    } else if (v == "TOP" && argc == 2) {
-      auto lines = pop3::count(c.args[1]);
-      if (!lines || *lines > 1000000000ULL) return error("-ERR bad line count");
-      auto i = which(c.args[0]);
-      if (i) send(*i, static_cast<long long>(*lines));
-    } else if (v == "DELE" && argc == 1) {
-      auto i = which(c.args[0]);
-      if (!i) return;
-      deleted_[*i] = true;
-      io_.put(fmt::format("+OK message {} deleted\r\n", *i + 1));
-    } else if (v == "RSET" && argc == 0) {
-      deleted_.assign(msgs_.size(), false);
-      io_.put(fmt::format("+OK maildrop has {} messages\r\n", msgs_.size()));
-    } else if (v == "NOOP" && argc == 0) {
-      io_.put("+OK\r\n");
-    } else if (v == "CAPA" && argc == 0) {
-      io_.put("+OK capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-              "EXPIRE NEVER\r\nIMPLEMENTATION postern\r\n.\r\n");
-    } else if (v == "QUIT" && argc == 0) {
-      quit();
-    } else if (v == "USER" || v == "PASS" || v == "APOP" || v == "AUTH") {
-      error("-ERR already logged in");
-    } else if (v == "STAT" || v == "LIST" || v == "UIDL" || v == "RETR" || v == "TOP" || v == "DELE" ||
-               v == "RSET" || v == "NOOP") {
-      error("-ERR wrong number of arguments");
-    } else {
-      error("-ERR unknown command");
-    }
+    std::string why = pop3::refusal(c, pop3::State::transaction);
+    if (!why.empty()) return error(why);
+    for (const Handler& h : handlers)
+      if (h.name == c.verb) return (this->*h.run)(c);
   }
+
+  void stat(const pop3::Command&) {
+    std::size_t n = 0;
+    std::uint64_t size = 0;
+    for (std::size_t i = 0; i < msgs_.size(); ++i)
+      if (!deleted_[i]) ++n, size += msgs_[i].size;
+    io_.put(fmt::format("+OK {} {}\r\n", n, size));
+  }
+
+  void list(const pop3::Command& c) { listing(c, false); }
+  void uidl(const pop3::Command& c) { listing(c, true); }
+
+  void listing(const pop3::Command& c, bool uidl) {
+    auto value = [&](std::size_t i) { return uidl ? pop3::uidl_of(msgs_[i].name) : std::to_string(msgs_[i].size); };
+    if (c.args.size() == 1) {
+      auto i = which(c.args[0]);
+      if (i) io_.put(fmt::format("+OK {} {}\r\n", *i + 1, value(*i)));
+      return;
+    }
+    io_.put(uidl ? "+OK unique-id listing follows\r\n" : "+OK scan listing follows\r\n");
+    for (std::size_t i = 0; i < msgs_.size(); ++i)
+      if (!deleted_[i]) io_.put(fmt::format("{} {}\r\n", i + 1, value(i)));
+    io_.put(".\r\n");
+  }
+
+  void retr(const pop3::Command& c) {
+    auto i = which(c.args[0]);
+    if (i && send(*i, -1)) retrieved_[*i] = true;
+  }
+
+  void top(const pop3::Command& c) {
+    auto lines = pop3::count(c.args[1]);
+    if (!lines || *lines > 1000000000ULL) return error("-ERR bad line count");
+    auto i = which(c.args[0]);
+    if (i) send(*i, static_cast<long long>(*lines));
+  }
+
+  void dele(const pop3::Command& c) {
+    auto i = which(c.args[0]);
+    if (!i) return;
+    deleted_[*i] = true;
+    io_.put(fmt::format("+OK message {} deleted\r\n", *i + 1));
+  }
+
+  void rset(const pop3::Command&) {
+    deleted_.assign(msgs_.size(), false);
+    io_.put(fmt::format("+OK maildrop has {} messages\r\n", msgs_.size()));
+  }
+
+  void noop(const pop3::Command&) { io_.put("+OK\r\n"); }
+
+  void capa(const pop3::Command&) {
+    io_.put("+OK capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+            "EXPIRE NEVER\r\nIMPLEMENTATION postern\r\n.\r\n");
+  }
+
+  void quit(const pop3::Command&) { finish(); }
 
   // RETR (lines < 0) or TOP. False when the message could not be read.
   bool send(std::size_t i, long long lines) {
@@ -178,7 +197,7 @@ class Session {
       io_.put(out);
       if (!io_.flush()) {
         log::line("{}: write to the client failed; nothing deleted", who_);
-        std::_Exit(0);
+        std::_Exit(status::ok);
       }
     }
     out.clear();
@@ -187,7 +206,8 @@ class Session {
     return true;
   }
 
-  [[noreturn]] void quit() {
+  // QUIT: the deletions and flags of the session happen now.
+  [[noreturn]] void finish() {
     std::size_t deleted = 0, failed = 0, left = 0, retrieved = 0;
     for (std::size_t i = 0; i < msgs_.size(); ++i) {
       std::string path = dir_ + "/cur/" + msgs_[i].name;
@@ -213,8 +233,21 @@ class Session {
     io_.flush();
     log::line("{}: quit: {} deleted, {} retrieved and kept, {} left{}", who_, deleted, retrieved, left,
               failed ? fmt::format(", {} not deleted", failed) : std::string());
-    std::_Exit(0);
+    std::_Exit(status::ok);
   }
+
+  // The commands of the TRANSACTION state; pop3::verbs says which they are
+  // and how many arguments each takes.
+  struct Handler {
+    std::string_view name;
+    void (Session::*run)(const pop3::Command& c);
+  };
+  static constexpr Handler handlers[] = {
+      {"STAT", &Session::stat}, {"LIST", &Session::list}, {"UIDL", &Session::uidl}, {"RETR", &Session::retr},
+      {"TOP", &Session::top},   {"DELE", &Session::dele}, {"RSET", &Session::rset}, {"NOOP", &Session::noop},
+      {"CAPA", &Session::capa}, {"QUIT", &Session::quit},
+  };
+  static_assert(pop3::covers(handlers, pop3::State::transaction));
 
   std::string dir_;
   std::vector<maildir::Message> msgs_;
@@ -229,8 +262,9 @@ class Session {
 int main(int argc, char** argv) {
   log::set_program("pop3d-mailbox");
   std::signal(SIGPIPE, SIG_IGN);
-  if (argc > 2) log::die(111, "usage: pop3d-mailbox [maildir]");
-  if (!conf::single_user && (::getuid() == 0 || ::geteuid() == 0)) log::die(111, "refusing to run as root");
+  if (argc > 2) log::die(status::temporary, "usage: pop3d-mailbox [maildir]");
+  if (!conf::single_user && (::getuid() == 0 || ::geteuid() == 0))
+    log::die(status::temporary, "refusing to run as root");
   std::string dir = argc == 2 ? argv[1] : "Maildir";
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   const char* user = std::getenv("USER");
@@ -238,13 +272,15 @@ int main(int argc, char** argv) {
   std::string who = log::printable(user ? user : "?", 64) + " from " + log::printable(ip ? ip : "unknown", 64);
 
   auto timeout = control::number("timeoutpop3d", 600);
-  if (!timeout || *timeout == 0 || *timeout > 86400) log::die(111, "bad control/timeoutpop3d");
+  if (!timeout || *timeout == 0 || *timeout > 86400) log::die(status::temporary, "bad control/timeoutpop3d");
   struct stat st {};
   if (::stat((dir + "/cur").c_str(), &st) != 0 || ::stat((dir + "/new").c_str(), &st) != 0)
-    log::die(111, who + ": no Maildir " + dir + " (new/ and cur/)");
-  if (maildir::move_new_to_cur(dir) < 0) log::die(111, who + ": cannot read " + dir + "/new: " + std::strerror(errno));
+    log::die(status::temporary, who + ": no Maildir " + dir + " (new/ and cur/)");
+  if (maildir::move_new_to_cur(dir) < 0)
+    log::die(status::temporary, who + ": cannot read " + dir + "/new: " + std::strerror(errno));
   std::vector<maildir::Message> msgs;
-  if (!maildir::list_cur(dir, msgs)) log::die(111, who + ": cannot read " + dir + "/cur: " + std::strerror(errno));
+  if (!maildir::list_cur(dir, msgs))
+    log::die(status::temporary, who + ": cannot read " + dir + "/cur: " + std::strerror(errno));
   log::line("{}: logged in, {} message{}", who, msgs.size(), msgs.size() == 1 ? "" : "s");
 
   FdTransport t(0, 1);

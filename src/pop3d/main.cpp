@@ -12,7 +12,13 @@
 //     └── checkpassword (root, short) ─exec as the user─► pop3d-mailbox
 //
 // In single-user mode, or when started by someone else than root, every
-// part runs as the invoking user. See pop3d(8).
+// part runs as the invoking user.
+//
+// Trusts: its control files (me, timeoutpop3d) and its options, given by
+// the administrator; nothing the client sends, which only the pre-auth
+// stage reads (commands checked against pop3::verbs), and checkpassword
+// decides every login. Exit code 111 (status::temporary) when it cannot
+// serve. See pop3d(8).
 #include <unistd.h>
 
 #include <csignal>
@@ -23,6 +29,7 @@
 #include "mail/control.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
+#include "mail/status.hpp"
 #include "login/login_parent.hpp"
 #include "pop3d.hpp"
 #include "base/unique.hpp"
@@ -35,7 +42,7 @@ constexpr std::string_view reply_temp = "-ERR [SYS/TEMP] temporary problem; try 
 
 [[noreturn]] void temp_fail(const std::string& why) {
   write_all(1, reply_temp);
-  log::die(111, why);
+  log::die(status::temporary, why);
 }
 
 }  // namespace

@@ -9,8 +9,10 @@
 #include <cstdlib>
 #include <ctime>
 #include <string>
+#include <string_view>
 
 #include "base/log.hpp"
+#include "mail/status.hpp"
 #include "login/login_parent.hpp"
 #include "login/login_request.hpp"
 #include "base/netio.hpp"
@@ -67,10 +69,10 @@ class Session {
  private:
   [[noreturn]] void end() {
     io_.flush();
-    std::_Exit(0);
+    std::_Exit(status::ok);
   }
 
-  void error(const char* text) {
+  void error(std::string_view text) {
     io_.put(std::string(text) + "\r\n");
     if (++errors_ >= max_errors) {
       io_.put("-ERR too many errors\r\n");
@@ -89,37 +91,44 @@ class Session {
   }
 
   void handle(pop3::Command& c) {
-    const std::string& v = c.verb;
-    if (v == "CAPA") {
-      io_.put(
-          "+OK capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-          "SASL PLAIN\r\nEXPIRE NEVER\r\nIMPLEMENTATION postern\r\n.\r\n");
-    } else if (v == "QUIT") {
-      io_.put("+OK " + cfg_.me + " closing connection\r\n");
-      end();
-    } else if (v == "USER") {
-      if (c.args.size() != 1 || !login::valid_user(c.args[0])) return error("-ERR bad user name");
-      user_ = c.args[0];
-      io_.put("+OK send PASS\r\n");
-    } else if (v == "PASS") {
-      if (user_.empty()) return error("-ERR send USER first");
-      if (c.rest.empty() || c.rest.size() > 512) return error("-ERR bad password");
-      std::string user = std::move(user_);
-      user_.clear();
-      login(user, c.rest, "");
-    } else if (v == "APOP") {
-      if (c.args.size() != 2 || !login::valid_user(c.args[0]) || c.args[1].size() != 32)
-        return error("-ERR usage: APOP name digest");
-      user_.clear();
-      login(c.args[0], c.args[1], timestamp_);
-    } else if (v == "AUTH") {
-      auth(c);
-    } else if (v == "STLS") {
-      error("-ERR STLS is not available");
-    } else {
-      error("-ERR log in first");
-    }
+    std::string why = pop3::refusal(c, pop3::State::authorization);
+    if (!why.empty()) return error(why);
+    for (const Handler& h : handlers)
+      if (h.name == c.verb) return (this->*h.run)(c);
   }
+
+  void capa(pop3::Command&) {
+    io_.put(
+        "+OK capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+        "SASL PLAIN\r\nEXPIRE NEVER\r\nIMPLEMENTATION postern\r\n.\r\n");
+  }
+
+  void quit(pop3::Command&) {
+    io_.put("+OK " + cfg_.me + " closing connection\r\n");
+    end();
+  }
+
+  void user(pop3::Command& c) {
+    if (!login::valid_user(c.args[0])) return error("-ERR bad user name");
+    user_ = c.args[0];
+    io_.put("+OK send PASS\r\n");
+  }
+
+  void pass(pop3::Command& c) {
+    if (user_.empty()) return error("-ERR send USER first");
+    if (c.rest.empty() || c.rest.size() > 512) return error("-ERR bad password");
+    std::string user = std::move(user_);
+    user_.clear();
+    login(user, c.rest, "");
+  }
+
+  void apop(pop3::Command& c) {
+    if (!login::valid_user(c.args[0]) || c.args[1].size() != 32) return error("-ERR usage: APOP name digest");
+    user_.clear();
+    login(c.args[0], c.args[1], timestamp_);
+  }
+
+  void stls(pop3::Command&) { error("-ERR STLS is not available"); }
 
   void auth(pop3::Command& c) {
     if (c.args.empty()) {
@@ -130,7 +139,6 @@ class Session {
     for (auto& ch : mech)
       if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 32);
     if (mech != "PLAIN") return error("-ERR unsupported authentication mechanism");
-    if (c.args.size() > 2) return error("-ERR usage: AUTH PLAIN [initial-response]");
     secret::String response;
     if (c.args.size() == 2) {
       response.get() = c.args[1];
@@ -170,7 +178,7 @@ class Session {
     if (reply == login::no_answer) end();
     switch (reply) {
       case login::reply_done:
-        std::_Exit(0);  // the mailbox stage served the client
+        std::_Exit(status::ok);  // the mailbox stage served the client
       case login::reply_refused:
         return error("-ERR [AUTH] authentication failed");
       case login::reply_too_many:
@@ -180,6 +188,18 @@ class Session {
         io_.put("-ERR [SYS/TEMP] temporary problem; try again later\r\n");
     }
   }
+
+  // The commands of the AUTHORIZATION state; pop3::verbs says which they
+  // are and how many arguments each takes.
+  struct Handler {
+    std::string_view name;
+    void (Session::*run)(pop3::Command& c);
+  };
+  static constexpr Handler handlers[] = {
+      {"USER", &Session::user}, {"PASS", &Session::pass}, {"APOP", &Session::apop}, {"AUTH", &Session::auth},
+      {"STLS", &Session::stls}, {"CAPA", &Session::capa}, {"QUIT", &Session::quit},
+  };
+  static_assert(pop3::covers(handlers, pop3::State::authorization));
 
   const Config& cfg_;
   int fd_;

@@ -16,6 +16,7 @@
 // of the program it runs (inject: 0, 100, 111); 64 (EX_USAGE) for a command
 // line it does not understand; 111 when a program cannot be run.
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,7 +39,7 @@ using namespace postern::sendmail;
 
 namespace {
 
-constexpr int ex_usage = 64;
+constexpr int ex_usage = EX_USAGE;  // sendmail's own convention for a bad command line
 
 std::string base_name(const char* argv0) {
   std::string s = argv0 ? argv0 : "sendmail";

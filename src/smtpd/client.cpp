@@ -3,7 +3,8 @@
 // TCPREMOTEHOST, and tcpserver's rules may set RELAYCLIENT. Without
 // TCPREMOTEIP, a socket on descriptor 0 still names its peer (inetd with no
 // tcp-env); anything else is a local caller (sendmail -bs), who could run
-// inject anyway and so may relay.
+// inject anyway and so may relay. And, before anything is read from the
+// client, smtpd leaves root (leave_root).
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <fcntl.h>
@@ -11,9 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include "base/log.hpp"
+#include "mail/conf.hpp"
+#include "mail/privilege.hpp"
 #include "smtpd.hpp"
 
 namespace postern::smtpd {
@@ -72,6 +77,22 @@ Client identify_client(bool local_submission) {
   c.uid = ::getuid();
   if (!c.relayclient) c.relayclient = "";
   return c;
+}
+
+bool leave_root(const Client& client, std::string& why) {
+  if (conf::single_user || (::getuid() != 0 && ::geteuid() != 0)) return true;
+  if (!client.local) {
+    why = std::string("refusing to serve ") + client.name() + " as root: run smtpd under tcpserver -u and -g (" +
+          conf::user_daemon + ", " + conf::group_nofiles + ")";
+    return false;
+  }
+  // Root's own dialogue, but perhaps a pipe from a network proxy: parsed
+  // with the daemon's rights all the same. Received: still names uid 0.
+  if (!become_user(conf::user_daemon)) {
+    why = std::string("unable to become ") + conf::user_daemon + ": " + std::strerror(errno);
+    return false;
+  }
+  return true;
 }
 
 }  // namespace postern::smtpd

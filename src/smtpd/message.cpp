@@ -1,9 +1,9 @@
 // message: one transaction's message on its way into the queue. queue is
 // started when the text begins and gets smtpd's Received: line, then the
 // text with LF line ends as it arrives, so a big message never sits in
-// memory. When the text has a problem (bare LF, lone CR, too big, a loop)
-// the rest is read and dropped and queue is stopped without an envelope,
-// so it removes what it wrote: nothing is queued.
+// memory. When the text has a problem (bare LF, lone CR, a NUL, too big,
+// a loop) the rest is read and dropped and queue is stopped without an
+// envelope, so it removes what it wrote: nothing is queued.
 #include "base/log.hpp"
 #include "smtpd.hpp"
 
@@ -38,6 +38,7 @@ std::string Incoming::finish(const Envelope& envelope, const std::string& client
       case smtp::Problem::bare_lf:
       case smtp::Problem::lone_cr:
         return "554 5.6.0 message refused: only CRLF may end a line; it holds a bare LF or a lone CR";
+      case smtp::Problem::nul: return "554 5.6.0 message refused: it contains a NUL byte";
       case smtp::Problem::too_big: return "552 5.3.4 message refused: it is bigger than this server accepts";
       case smtp::Problem::header_too_big: return "552 5.3.4 message refused: its header is too big";
       case smtp::Problem::too_many_hops: return "554 5.4.6 message refused: too many hops, a mail loop";

@@ -1,7 +1,11 @@
 // session: the SMTP protocol state machine (RFC 5321, with PIPELINING,
-// SIZE, 8BITMIME, ENHANCEDSTATUSCODES, SMTPUTF8 and CHUNKING). Replies are
-// queued in NetIO and flushed before smtpd waits for the client, so a
-// pipelined group of commands is answered in order, in one write.
+// SIZE, 8BITMIME, ENHANCEDSTATUSCODES, SMTPUTF8 and CHUNKING). Every
+// command is a row of one table with what it needs of the session (HELO
+// first, a transaction, a recipient, no BDAT in progress); the dispatcher
+// alone refuses what is out of place, so no command repeats those checks.
+// Replies are queued in NetIO and flushed before smtpd waits for the
+// client, so a pipelined group of commands is answered in order, in one
+// write.
 #include <ctime>
 
 #include "mail/address.hpp"
@@ -10,6 +14,7 @@
 #include "smtpd.hpp"
 #include "base/strings.hpp"
 #include "base/unique.hpp"
+#include "mail/status.hpp"
 
 namespace postern::smtpd {
 
@@ -74,11 +79,57 @@ bool parse_path(std::string_view s, std::string& addr, std::vector<std::string>&
   return true;
 }
 
+// What a command needs before it may run, in the order they are checked.
+enum Need : unsigned {
+  anytime = 0,
+  needs_helo = 1,     // HELO or EHLO first (RFC 5321 4.1.4)
+  outside_mail = 2,   // no transaction started yet
+  needs_mail = 4,     // a transaction: MAIL accepted
+  outside_bdat = 8,   // no BDAT chunk yet in this transaction (RFC 3030 2)
+  needs_rcpt = 16,    // at least one recipient accepted
+};
+
 }  // namespace
 
-void Session::reply(const std::string& text) {
+struct Session::Verb {
+  std::string_view name;
+  unsigned needs;
+  // The command's bytes follow it (BDAT): a refusal is given only once
+  // they are read, or they would be taken for commands.
+  bool payload;
+  bool (Session::*run)(const std::string& arg);
+};
+
+// RFC 5321 4.1.4: RSET, NOOP, VRFY and HELP work at any time, before EHLO
+// too. Every refusal made here is a 503 (554 for no recipient) and counts
+// toward max_errors, as do unknown commands.
+const Session::Verb Session::verbs[] = {
+    {"HELO", anytime, false, &Session::helo},
+    {"EHLO", anytime, false, &Session::ehlo},
+    {"MAIL", needs_helo | outside_mail, false, &Session::mail},
+    {"RCPT", needs_mail | outside_bdat, false, &Session::rcpt},
+    {"DATA", needs_mail | outside_bdat | needs_rcpt, false, &Session::data},
+    {"BDAT", needs_mail | needs_rcpt, true, &Session::bdat},
+    {"RSET", anytime, false, &Session::rset},
+    {"NOOP", anytime, false, &Session::noop},
+    {"VRFY", anytime, false, &Session::vrfy},
+    {"HELP", anytime, false, &Session::help},
+    {"QUIT", anytime, false, &Session::quit},
+};
+
+std::string Session::out_of_place(const Verb& v) const {
+  if ((v.needs & needs_helo) && helo_.empty()) return "503 5.5.1 send HELO or EHLO first";
+  if ((v.needs & outside_mail) && have_mail_) return "503 5.5.1 a transaction is already started; send RSET first";
+  if ((v.needs & needs_mail) && !have_mail_) return "503 5.5.1 send MAIL first";
+  if ((v.needs & outside_bdat) && chunks_) return "503 5.5.1 " + std::string(v.name) + " cannot follow BDAT";
+  if ((v.needs & needs_rcpt) && envelope_.recipients.empty()) return "554 5.5.1 no valid recipients";
+  return "";
+}
+
+bool Session::reply(const std::string& text) {
   io_.put(text);
   io_.put("\r\n");
+  return true;
 }
 
 bool Session::error(const std::string& text) {
@@ -109,125 +160,111 @@ int Session::run() {
         io_.flush();
         log::line("closed the connection from {}: a command line longer than {} bytes", client_.name(),
                   max_command_line);
-        return 0;
+        return status::ok;
       case NetIO::Read::timeout:
         reply("421 4.4.2 " + policy_.me + " timeout; closing the connection");
         io_.flush();
         log::line("closed the connection from {}: timeout", client_.name());
-        return 0;
+        return status::ok;
       case NetIO::Read::eof:
-      case NetIO::Read::error: return 0;
+      case NetIO::Read::error: return status::ok;
     }
     if (commands >= max_commands) {
       reply("421 4.7.0 too many commands; closing the connection");
       io_.flush();
-      return 0;
+      return status::ok;
     }
     if (!command(line) || io_.failed()) break;
   }
   io_.flush();
-  return 0;
+  return status::ok;
 }
 
 bool Session::command(const std::string& raw) {
   std::string_view line = chomp(raw);
-  if (line.find('\0') != std::string_view::npos) {
-    return error("500 5.5.2 a NUL in a command");
-  }
+  if (line.find('\0') != std::string_view::npos) return error("500 5.5.2 a NUL in a command");
   auto space = line.find(' ');
   std::string verb = upper(line.substr(0, space));
   std::string arg(space == std::string_view::npos ? std::string_view() : line.substr(space + 1));
-
-  if (verb == "QUIT") {
-    reply("221 2.0.0 " + policy_.me + " closing the connection");
-    return false;
-  }
-  if (verb == "HELO" || verb == "EHLO") {
-    helo(arg, verb == "EHLO");
-    return true;
-  }
-  if (verb == "MAIL") {
-    mail(arg);
-    return errors_ < max_errors;
-  }
-  if (verb == "RCPT") {
-    rcpt(arg);
-    return errors_ < max_errors;
-  }
-  if (verb == "DATA") return data();
-  if (verb == "BDAT") return bdat(arg);
-  if (verb == "RSET") {
-    reset();
-    reply("250 2.0.0 ok");
-    return true;
-  }
-  if (verb == "NOOP") {
-    reply("250 2.0.0 ok");
-    return true;
-  }
-  if (verb == "VRFY") {
-    reply("252 2.5.2 cannot verify the user, but send some mail and I will try");
-    return true;
-  }
-  if (verb == "HELP") {
-    reply("214 2.0.0 postern smtpd: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT (RFC 5321)");
-    return true;
+  for (const Verb& v : verbs) {
+    if (v.name != verb) continue;
+    std::string refusal = out_of_place(v);
+    if (refusal.empty() || v.payload) {
+      late_refusal_ = std::move(refusal);
+      return (this->*v.run)(arg);
+    }
+    return error(refusal);
   }
   log::line("unrecognised command from {}: {}", client_.name(), log::printable(line, 100));
   return error("502 5.5.1 unrecognised command");
 }
 
-void Session::helo(const std::string& arg, bool extended) {
+bool Session::quit(const std::string&) {
+  reply("221 2.0.0 " + policy_.me + " closing the connection");
+  return false;
+}
+
+bool Session::rset(const std::string&) {
+  reset();
+  return reply("250 2.0.0 ok");
+}
+
+bool Session::noop(const std::string&) { return reply("250 2.0.0 ok"); }
+
+bool Session::vrfy(const std::string&) {
+  return reply("252 2.5.2 cannot verify the user, but send some mail and I will try");
+}
+
+bool Session::help(const std::string&) {
+  std::string names;
+  for (const Verb& v : verbs) names += std::string(v.name) + " ";
+  return reply("214 2.0.0 postern smtpd: " + names + "(RFC 5321)");
+}
+
+bool Session::helo(const std::string& arg) { return greet(arg, false); }
+bool Session::ehlo(const std::string& arg) { return greet(arg, true); }
+
+bool Session::greet(const std::string& arg, bool extended) {
   std::string name(trim(arg));
-  if (name.empty()) {
-    reply("501 5.5.4 " + std::string(extended ? "EHLO" : "HELO") + " needs the name of your host");
-    return;
-  }
+  if (name.empty()) return error("501 5.5.4 " + std::string(extended ? "EHLO" : "HELO") + " needs the name of your host");
   reset();
   helo_ = header_safe(name.substr(0, name.find(' ')));
   extended_ = extended;
-  if (!extended) {
-    reply("250 " + policy_.me);
-    return;
-  }
+  if (!extended) return reply("250 " + policy_.me);
   reply("250-" + policy_.me);
   reply("250-PIPELINING");
   reply("250-SIZE " + std::to_string(policy_.databytes));
   reply("250-8BITMIME");
   reply("250-ENHANCEDSTATUSCODES");
   reply("250-SMTPUTF8");
-  reply("250 CHUNKING");
+  return reply("250 CHUNKING");
 }
 
-void Session::mail(const std::string& arg) {
-  if (helo_.empty()) return reply("503 5.5.1 send HELO or EHLO first");
-  if (have_mail_) return reply("503 5.5.1 a transaction is already started; send RSET first");
+bool Session::mail(const std::string& arg) {
   std::string addr;
   std::vector<std::string> params;
-  if (!starts_with_ci(arg, "FROM:") || !parse_path(std::string_view(arg).substr(5), addr, params)) {
-    error("501 5.5.4 syntax: MAIL FROM:<address>");
-    return;
-  }
+  if (!starts_with_ci(arg, "FROM:") || !parse_path(std::string_view(arg).substr(5), addr, params))
+    return error("501 5.5.4 syntax: MAIL FROM:<address>");
   bool utf8 = false;
   for (auto& p : params) {
     std::string key = upper(p.substr(0, p.find('=')));
     std::string value = p.find('=') == std::string::npos ? "" : p.substr(p.find('=') + 1);
-    if (!extended_) return reply("555 5.5.4 parameters need EHLO");
+    if (!extended_) return error("555 5.5.4 parameters need EHLO");
     if (key == "SIZE") {
       auto n = to_number(value);
-      if (!n) return reply("501 5.5.4 SIZE needs a number");
+      if (!n) return error("501 5.5.4 SIZE needs a number");
       if (policy_.databytes && *n > policy_.databytes)
         return reply("552 5.3.4 the message is bigger than the " + std::to_string(policy_.databytes) +
                      " bytes this server accepts");
     } else if (key == "BODY") {
       std::string v = upper(value);
-      if (v != "7BIT" && v != "8BITMIME") return reply("555 5.5.4 BODY=" + log::printable(value, 40) + " is not supported");
+      if (v != "7BIT" && v != "8BITMIME") return error("555 5.5.4 BODY=" + log::printable(value, 40) + " is not supported");
     } else if (key == "SMTPUTF8" && value.empty()) {
       utf8 = true;
     } else if (key == "AUTH") {
       // RFC 4954: ignored without authentication.
     } else {
-      return reply("555 5.5.4 unsupported parameter " + log::printable(key, 40));
+      return error("555 5.5.4 unsupported parameter " + log::printable(key, 40));
     }
   }
   if (!valid_envelope_address(addr)) return reply("553 5.1.7 the sender address is not valid");
@@ -239,18 +276,15 @@ void Session::mail(const std::string& arg) {
   envelope_.sender = addr;
   have_mail_ = true;
   utf8_ = utf8;
-  reply("250 2.1.0 ok");
+  return reply("250 2.1.0 ok");
 }
 
-void Session::rcpt(const std::string& arg) {
-  if (!have_mail_) return reply("503 5.5.1 send MAIL first");
+bool Session::rcpt(const std::string& arg) {
   std::string addr;
   std::vector<std::string> params;
-  if (!starts_with_ci(arg, "TO:") || !parse_path(std::string_view(arg).substr(3), addr, params)) {
-    error("501 5.5.4 syntax: RCPT TO:<address>");
-    return;
-  }
-  if (!params.empty()) return reply("555 5.5.4 unsupported parameter " + log::printable(params[0], 40));
+  if (!starts_with_ci(arg, "TO:") || !parse_path(std::string_view(arg).substr(3), addr, params))
+    return error("501 5.5.4 syntax: RCPT TO:<address>");
+  if (!params.empty()) return error("555 5.5.4 unsupported parameter " + log::printable(params[0], 40));
   if (addr.empty() || !valid_envelope_address(addr)) return reply("553 5.1.3 the recipient address is not valid");
   if (non_ascii(addr) && !utf8_) return reply("553 5.6.7 a non-ASCII address needs SMTPUTF8");
   if (split_address(addr).domain.empty()) {
@@ -266,8 +300,7 @@ void Session::rcpt(const std::string& arg) {
     addr += *client_.relayclient;  // qmail's rule: RELAYCLIENT's value is appended
   } else if (!policy_.relay_allowed(addr)) {
     log::line("refused relaying from {} to <{}>", client_.name(), log::printable(addr));
-    error("553 5.7.1 relaying denied: this server does not accept mail for that domain");
-    return;
+    return error("553 5.7.1 relaying denied: this server does not accept mail for that domain");
   }
   switch (policy_.check_local(addr)) {
     case Policy::Rcpt::ok: break;
@@ -276,10 +309,9 @@ void Session::rcpt(const std::string& arg) {
       // A list's message may name a few stale addresses; thousands of
       // unknown names on one connection are a harvest, and end it.
       if (++unknown_rcpts_ > max_unknown_rcpts) {
-        errors_ = max_errors;
         reply("421 4.7.0 " + policy_.me + " too many unknown recipients; closing the connection");
         log::line("closed the connection from {}: too many unknown recipients", client_.name());
-        return;
+        return false;
       }
       return reply("550 5.1.1 <" + log::printable(addr, 200) + ">: no such user here");
     case Policy::Rcpt::error:
@@ -287,7 +319,7 @@ void Session::rcpt(const std::string& arg) {
       return reply("451 4.3.0 unable to check the recipient; try again later");
   }
   envelope_.recipients.push_back(addr);
-  reply("250 2.1.5 ok");
+  return reply("250 2.1.5 ok");
 }
 
 std::unique_ptr<Incoming> Session::start_message() {
@@ -312,16 +344,7 @@ std::string Session::finish_message(Incoming& in) {
   return answer;
 }
 
-bool Session::data() {
-  if (chunks_) {
-    return error("503 5.5.1 DATA cannot follow BDAT");
-  }
-  if (!have_mail_) {
-    return error("503 5.5.1 send MAIL first");
-  }
-  if (envelope_.recipients.empty()) {
-    return error("554 5.5.1 no valid recipients");
-  }
+bool Session::data(const std::string&) {
   auto in = start_message();
   smtp::DataDecoder decoder(in->text());
   reply("354 go ahead; end with <CRLF>.<CRLF>");
@@ -352,9 +375,8 @@ bool Session::bdat(const std::string& arg) {
     reply("501 5.5.4 syntax: BDAT size [LAST]; closing the connection");
     return false;  // the chunk's bytes cannot be told from commands
   }
-  std::string refusal;
-  if (!have_mail_) refusal = "503 5.5.1 send MAIL first";
-  else if (envelope_.recipients.empty()) refusal = "554 5.5.1 no valid recipients";
+  std::string refusal = std::move(late_refusal_);
+  late_refusal_.clear();
   if (refusal.empty() && !chunks_) chunks_ = start_message();
   std::size_t left = *size;
   std::string piece;

@@ -1,75 +1,74 @@
 // smtp_data: see smtp_data.hpp.
 #include "smtp_data.hpp"
 
+#include <algorithm>
+
 namespace postern::smtp {
 
 void MessageText::feed(std::string_view s) {
-  for (char c : s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
     if (pending_cr_) {
       pending_cr_ = false;
-      if (c == '\n') {
-        emit('\n');
+      if (s[i] == '\n') {
+        out_ += '\n';
+        ++i;
         continue;
       }
-      set(Problem::lone_cr);
+      crlf_problem(Problem::lone_cr);
     }
-    if (c == '\r') {
+    // Text up to the next CR or LF goes out as it is, in one append.
+    std::size_t j = i;
+    while (j < s.size() && s[j] != '\r' && s[j] != '\n') ++j;
+    out_.append(s.data() + i, j - i);
+    if (j == s.size()) break;
+    if (s[j] == '\r')
       pending_cr_ = true;
-    } else if (c == '\n') {
-      set(Problem::bare_lf);
-    } else {
-      emit(c);
-    }
+    else
+      crlf_problem(Problem::bare_lf);
+    i = j + 1;
   }
+  check();
 }
 
 void MessageText::finish() {
-  if (pending_cr_) set(Problem::lone_cr);
+  if (pending_cr_) crlf_problem(Problem::lone_cr);
   pending_cr_ = false;
+  check();
 }
 
 std::string MessageText::take() {
+  check();
   std::string s;
   s.swap(out_);
+  checked_ = 0;
   return s;
 }
 
-void MessageText::emit(char c) {
-  ++size_;
-  if (limits_.max_bytes && size_ > limits_.max_bytes) set(Problem::too_big);
-  if (in_header_) header_byte(c);
-  if (problem_ == Problem::none) out_ += c;
+void MessageText::crlf_problem(Problem p) {
+  if (problem_ != Problem::none) return;
+  check();
+  set(p);
 }
 
-// A field starts with printable characters other than ':' (perhaps white
-// space, an obsolete form) and then ':'; a continuation with space or tab.
-// The header ends at an empty line or at a line that is neither.
-void MessageText::header_byte(char c) {
-  if (++header_bytes_ > limits_.max_header) set(Problem::header_too_big);
-  if (c == '\n') {
-    if (field_ && (head_.rfind("received:", 0) == 0 || head_.rfind("delivered-to:", 0) == 0)) {
-      if (++hops_ > limits_.max_hops) set(Problem::too_many_hops);
+void MessageText::check() {
+  std::string_view added = std::string_view(out_).substr(checked_);
+  if (problem_ == Problem::none) {
+    // Bytes past databytes are too many whatever they hold.
+    std::size_t room = added.size();
+    if (limits_.max_bytes) room = std::min(room, limits_.max_bytes > size_ ? limits_.max_bytes - size_ : 0);
+    rules_.feed(added.substr(0, room));
+    switch (rules_.problem()) {
+      case message_rules::Problem::none: break;
+      case message_rules::Problem::nul: set(Problem::nul); break;
+      case message_rules::Problem::header_too_big: set(Problem::header_too_big); break;
+      case message_rules::Problem::too_many_hops: set(Problem::too_many_hops); break;
     }
-    if (col_ == 0 || !field_) in_header_ = false;
-    col_ = 0;
-    head_.clear();
-    field_ = not_field_ = space_ = false;
-    return;
+    if (room < added.size()) set(Problem::too_big);
   }
-  auto u = static_cast<unsigned char>(c);
-  if (col_ == 0 && (c == ' ' || c == '\t')) {
-    field_ = true;  // a continuation line
-  } else if (!field_ && !not_field_) {
-    if (c == ':') {
-      (col_ > 0 ? field_ : not_field_) = true;
-    } else if (c == ' ' || c == '\t') {
-      space_ = true;  // "Name :" is the obsolete form of a field
-    } else if (u < 33 || u > 126 || space_) {
-      not_field_ = true;
-    }
-  }
-  if (head_.size() < 16) head_ += (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-  ++col_;
+  size_ += added.size();
+  if (problem_ != Problem::none) out_.clear();  // nothing more comes out: it will not be queued
+  checked_ = out_.size();
 }
 
 bool DataDecoder::piece(std::string_view p) {
@@ -92,8 +91,11 @@ std::string problem_text(Problem p) {
     case Problem::bare_lf: return "a bare LF in the message";
     case Problem::lone_cr: return "a lone CR in the message";
     case Problem::too_big: return "the message is too big";
-    case Problem::header_too_big: return "the header is too big";
-    case Problem::too_many_hops: return "too many Received or Delivered-To fields (a mail loop?)";
+    case Problem::nul: return std::string(message_rules::describe(message_rules::Problem::nul));
+    case Problem::header_too_big:
+      return std::string(message_rules::describe(message_rules::Problem::header_too_big));
+    case Problem::too_many_hops:
+      return std::string(message_rules::describe(message_rules::Problem::too_many_hops));
   }
   return "unknown problem";
 }

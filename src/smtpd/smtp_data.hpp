@@ -9,14 +9,17 @@
 //  - Only CRLF "." CRLF ends DATA: a line holding a single "." that follows
 //    a line ended by CRLF (or the DATA command itself). "<LF>.<LF>",
 //    "<CR>.<CR>", "<LF>.<CR><LF>", "<CR><LF>.<LF>" and the rest are text.
-//  - The size is bounded (databytes), the header is bounded, and too many
-//    Received: or Delivered-To: fields (a mail loop) refuse the message.
+//  - The size is bounded (databytes). The rules every new message follows,
+//    from smtpd or inject (no NUL, a bounded header, no mail loop), are
+//    mail/message_rules.hpp's, applied to the text after conversion.
 //
 // Nothing here reads or writes a descriptor, so every rule is unit-tested.
 #pragma once
 #include <cstddef>
 #include <string>
 #include <string_view>
+
+#include "mail/message_rules.hpp"
 
 namespace postern::smtp {
 
@@ -25,21 +28,23 @@ enum class Problem {
   bare_lf,        // a LF not preceded by CR
   lone_cr,        // a CR not followed by LF
   too_big,        // more than max_bytes after conversion
-  header_too_big, // a header longer than max_header
-  too_many_hops,  // more than max_hops Received:/Delivered-To: fields
+  nul,            // a NUL byte (message_rules)
+  header_too_big, // a header longer than max_header (message_rules)
+  too_many_hops,  // more than max_hops Received:/Delivered-To: fields (message_rules)
 };
 
 struct Limits {
   std::size_t max_bytes = 0;  // 0: no limit
-  std::size_t max_header = 256 * 1024;
-  int max_hops = 100;
+  std::size_t max_header = message_rules::max_header;
+  int max_hops = message_rules::max_hops;
 };
 
 // CRLF text in, LF text out, with the checks above. Feed it pieces of any
 // size (a CRLF may be split between two pieces); take() what is ready.
 class MessageText {
  public:
-  explicit MessageText(const Limits& limits) : limits_(limits) {}
+  explicit MessageText(const Limits& limits)
+      : limits_(limits), rules_(limits.max_header, limits.max_hops) {}
   void feed(std::string_view crlf_text);
   // The end of the text: a CR left waiting is a lone CR.
   void finish();
@@ -48,28 +53,24 @@ class MessageText {
   std::string take();
   Problem problem() const { return problem_; }
   std::size_t size() const { return size_; }  // bytes after conversion
-  int hops() const { return hops_; }
+  int hops() const { return rules_.hops(); }
 
  private:
-  void emit(char c);
-  void header_byte(char c);
+  // A bare LF or lone CR here: the bytes before it are checked first, so
+  // the problem reported is the first in the text however it is cut.
+  void crlf_problem(Problem p);
+  // Checks (and counts) what was converted since the last check.
+  void check();
   void set(Problem p) {
     if (problem_ == Problem::none) problem_ = p;
   }
   Limits limits_;
+  message_rules::Checker rules_;
   std::string out_;
+  std::size_t checked_ = 0;  // out_ before this is checked
   Problem problem_ = Problem::none;
   bool pending_cr_ = false;
   std::size_t size_ = 0;
-  // The header, seen one byte at a time.
-  bool in_header_ = true;
-  std::size_t header_bytes_ = 0;
-  std::size_t col_ = 0;        // bytes in the current line
-  std::string head_;           // its first bytes, lowercased
-  bool field_ = false;         // the current line starts a field
-  bool not_field_ = false;     // ... or can be no field (ends the header)
-  bool space_ = false;         // white space after the name
-  int hops_ = 0;
 };
 
 // The DATA reader: takes the pieces NetIO::line gives (whole lines ending

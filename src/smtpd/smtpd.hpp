@@ -40,6 +40,13 @@ struct Client {
 // socket.
 Client identify_client(bool local_submission);
 
+// No code reading the network runs as root (DESIGN.md). In a multi-user
+// install a client from the network is refused when smtpd runs as root
+// (tcpserver without -u and -g); a local caller who is root (sendmail -bs
+// from root) gets smtpd as the daemon user instead. False, with why set,
+// when smtpd must not go on.
+bool leave_root(const Client& client, std::string& why);
+
 class Policy {
  public:
   // Reads the control files; false with why set when one is unreadable.
@@ -98,13 +105,27 @@ class Session {
   int run();
 
  private:
+  // One command of the protocol and what it needs (session.cpp's table).
+  struct Verb;
+  static const Verb verbs[];
   bool command(const std::string& line);  // false: close the connection
-  void reply(const std::string& text);
-  void helo(const std::string& arg, bool extended);
-  void mail(const std::string& arg);
-  void rcpt(const std::string& arg);
-  bool data();
+  // The reply refusing v in the session's present state, or "".
+  std::string out_of_place(const Verb& v) const;
+  // Queues a reply; true, so a handler can end with `return reply(...)`.
+  bool reply(const std::string& text);
+  // The commands; each returns false to close the connection.
+  bool helo(const std::string& arg);
+  bool ehlo(const std::string& arg);
+  bool greet(const std::string& arg, bool extended);
+  bool mail(const std::string& arg);
+  bool rcpt(const std::string& arg);
+  bool data(const std::string& arg);
   bool bdat(const std::string& arg);
+  bool rset(const std::string& arg);
+  bool noop(const std::string& arg);
+  bool vrfy(const std::string& arg);
+  bool help(const std::string& arg);
+  bool quit(const std::string& arg);
   void reset();
   std::unique_ptr<Incoming> start_message();
   std::string finish_message(Incoming& in);
@@ -121,6 +142,9 @@ class Session {
   bool utf8_ = false;
   Envelope envelope_;
   std::unique_ptr<Incoming> chunks_;  // a BDAT transaction in progress
+  // For a command whose bytes follow it (BDAT): the refusal to give once
+  // they are read.
+  std::string late_refusal_;
   int errors_ = 0;
   int unknown_rcpts_ = 0;
   int messages_ = 0;

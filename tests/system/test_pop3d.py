@@ -202,6 +202,31 @@ class Pop3d(unittest.TestCase):
         c = self.login("vera", "vera-pw")  # and a proper login still works
         c.quit()
 
+    def test_command_rules_in_both_stages(self):
+        """One table of commands: where each is allowed and how many
+        arguments it takes, the same replies before and after the login."""
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=20)
+        f = s.makefile("rb")
+
+        def cmd(line):
+            s.sendall(line.encode() + b"\r\n")
+            return f.readline().decode().strip()
+
+        self.assertTrue(f.readline().startswith(b"+OK"))
+        self.assertEqual(cmd("STAT"), "-ERR log in first")
+        self.assertEqual(cmd("XYZZY"), "-ERR unknown command")
+        self.assertEqual(cmd("USER"), "-ERR wrong number of arguments")
+        self.assertEqual(cmd("QUIT now"), "-ERR wrong number of arguments")  # RFC 1939: no argument
+        self.assertTrue(cmd("USER vera").startswith("+OK"))
+        self.assertTrue(cmd("PASS vera-pw").startswith("+OK"))
+        self.assertEqual(cmd("USER vera"), "-ERR already logged in")
+        self.assertEqual(cmd("XYZZY"), "-ERR unknown command")
+        self.assertEqual(cmd("RETR"), "-ERR wrong number of arguments")
+        self.assertEqual(cmd("TOP 1"), "-ERR wrong number of arguments")
+        self.assertEqual(cmd("NOOP"), "+OK")
+        self.assertTrue(cmd("QUIT").startswith("+OK"))
+        s.close()
+
     def test_mailauth_entry_replaces_the_login_password(self):
         self.need_multi()
         c = self.login(self.bob.name, "bob-mail")

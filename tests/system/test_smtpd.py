@@ -2,13 +2,14 @@
 relay matrix, recipient validation, BDAT, SMTPUTF8, sendmail -bs, and
 delivery into the users' Maildirs."""
 import os
+import pwd
 import re
 import smtplib
 import subprocess
 import time
 import unittest
 
-from harness import Instance, maildir_files, read_message, remove_test_users, make_env, wait_for
+from harness import Instance, TcpServer, maildir_files, read_message, remove_test_users, make_env, wait_for
 from smtp_helpers import Raw, SmtpServer, greet, tcprules, wait_log
 
 
@@ -300,6 +301,80 @@ class Smtpd(unittest.TestCase):
         self.assertEqual(r.command("BOGUS10")[0], 421)
         self.assertTrue(r.closed())
 
+    def test_commands_allowed_before_helo(self):
+        """RFC 5321 4.1.4: RSET, NOOP, VRFY and HELP need no EHLO first."""
+        r = Raw(self.plain.port)
+        r.reply()
+        codes = [r.command(c)[0] for c in ("NOOP", "RSET", "VRFY alice", "HELP")]
+        self.assertEqual(codes, [250, 250, 252, 214])
+        self.assertEqual(r.command("QUIT")[0], 221)
+        r.close()
+
+    def test_out_of_order_commands_count_as_errors(self):
+        """A client that keeps sending MAIL before EHLO is closed like one
+        that sends unknown commands: the 10th error gets 421."""
+        r = Raw(self.plain.port)
+        r.reply()
+        codes = [r.command("MAIL FROM:<a@b.example>")[0] for _ in range(9)]
+        self.assertEqual(codes, [503] * 9)
+        self.assertEqual(r.command("MAIL FROM:<a@b.example>")[0], 421)
+        self.assertTrue(r.closed())
+
+    def test_no_recipient_between_bdat_chunks(self):
+        """RFC 3030: once chunks have started, the envelope is closed."""
+        before = set(maildir_files(self.bob.maildir))
+        r = greet(self.plain.port)
+        r.send(f"MAIL FROM:<b@example.net>\r\nRCPT TO:<{self.alice.address}>\r\n")
+        self.assertEqual([c for c, _ in r.replies(2)], [250, 250])
+        part = b"Subject: late rcpt\r\n\r\nbody\r\n"
+        r.send(b"BDAT %d\r\n" % len(part) + part)
+        self.assertEqual(r.reply()[0], 250)
+        code, text = r.command(f"RCPT TO:<{self.bob.address}>")
+        self.assertEqual(code, 503, text)
+        self.assertIn("RCPT cannot follow BDAT", text)
+        self.assertEqual(r.command("DATA")[0], 503)
+        self.assertEqual(r.command("BDAT 0 LAST")[0], 250)
+        r.close()
+        newest(self.inst, self.alice.maildir, set(), "late rcpt")
+        self.inst.wait_queue_empty()
+        self.assertEqual(set(maildir_files(self.bob.maildir)), before)
+
+    def test_never_serves_a_network_client_as_root(self):
+        """tcpserver without -u/-g would run smtpd as root: it refuses with
+        421 and says how to fix it, and queues nothing."""
+        root = SmtpServer.__new__(SmtpServer)
+        TcpServer.__init__(root, self.inst, "smtpd", (), ["-l", "0"])
+        try:
+            r = Raw(root.port)
+            code, text = r.reply()
+            self.assertEqual(code, 421, text)
+            self.assertTrue(r.closed())
+            wait_log(root, "refusing to serve 127.0.0.1 as root: run smtpd under tcpserver -u and -g")
+        finally:
+            root.stop()
+
+    def test_root_sendmail_bs_runs_as_the_daemon_user(self):
+        """Root's own sendmail -bs works, but the dialogue is parsed with
+        posternd's rights; Received: still names uid 0."""
+        before = set(maildir_files(self.bob.maildir))
+        p = subprocess.Popen([os.path.join(self.inst.bin, "sendmail"), "-bs"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=make_env(), cwd="/")
+        try:
+            self.assertTrue(p.stdout.readline().startswith(b"220"))
+            with open(f"/proc/{p.pid}/status") as f:
+                uids = [int(x) for l in f if l.startswith("Uid:") for x in l.split()[1:]]
+            self.assertEqual(set(uids), {pwd.getpwnam("posternd").pw_uid})
+            script = (f"EHLO rootmua\r\nMAIL FROM:<root@example.net>\r\nRCPT TO:<{self.bob.address}>\r\n"
+                      f"DATA\r\nSubject: root bs\r\n\r\nvia -bs as root\r\n.\r\nQUIT\r\n")
+            out, err = p.communicate(script.encode(), timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertIn(b"250 2.0.0 ok", out, out + err)
+        _, msg = newest(self.inst, self.bob.maildir, before, "root bs")
+        self.assertIn("from rootmua (invoked by uid 0)", " ".join(str(r) for r in msg.get_all("Received")))
+
     def test_sendmail_bs_is_local_submission(self):
         before = set(maildir_files(self.bob.maildir))
         script = (f"EHLO mua\r\nMAIL FROM:<me@example.net>\r\nRCPT TO:<far@remote.example>\r\n"
@@ -324,7 +399,11 @@ class Smtpd(unittest.TestCase):
 
 
 class SmtpdSingleUser(Smtpd):
+    """Everything runs as the invoking user: the root rules have no
+    meaning there and are left out (not skipped)."""
     MULTI = False
+    test_never_serves_a_network_client_as_root = None
+    test_root_sendmail_bs_runs_as_the_daemon_user = None
 
 
 if __name__ == "__main__":

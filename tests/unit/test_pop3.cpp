@@ -54,6 +54,33 @@ TEST_CASE("pop3 commands parse", "[pop3]") {
   CHECK_FALSE(pop3::message_number("99999999999999999999999", 3));
 }
 
+TEST_CASE("pop3 commands: one table of states and argument counts", "[pop3]") {
+  using S = pop3::State;
+  auto refusal = [](const char* line, S s) { return pop3::refusal(*pop3::parse_command(line), s); };
+  CHECK(refusal("USER joe", S::authorization).empty());
+  CHECK(refusal("USER", S::authorization) == "-ERR wrong number of arguments");
+  CHECK(refusal("USER a b", S::authorization) == "-ERR wrong number of arguments");
+  CHECK(refusal("PASS secret with spaces", S::authorization).empty());
+  CHECK(refusal("AUTH", S::authorization).empty());
+  CHECK(refusal("AUTH PLAIN a b", S::authorization) == "-ERR wrong number of arguments");
+  CHECK(refusal("STAT", S::authorization) == "-ERR log in first");
+  CHECK(refusal("USER joe", S::transaction) == "-ERR already logged in");
+  CHECK(refusal("STLS", S::transaction) == "-ERR already logged in");
+  CHECK(refusal("stat", S::transaction).empty());
+  CHECK(refusal("STAT 1", S::transaction) == "-ERR wrong number of arguments");
+  CHECK(refusal("LIST", S::transaction).empty());
+  CHECK(refusal("LIST 1", S::transaction).empty());
+  CHECK(refusal("LIST 1 2", S::transaction) == "-ERR wrong number of arguments");
+  CHECK(refusal("TOP 1", S::transaction) == "-ERR wrong number of arguments");
+  CHECK(refusal("TOP 1 0", S::transaction).empty());
+  for (S s : {S::authorization, S::transaction}) {
+    CHECK(refusal("CAPA", s).empty());
+    CHECK(refusal("QUIT", s).empty());
+    CHECK(refusal("QUIT now", s) == "-ERR wrong number of arguments");
+    CHECK(refusal("XYZZY", s) == "-ERR unknown command");
+  }
+}
+
 TEST_CASE("pop3 transfer: CRLF, dot-stuffing, terminator", "[pop3]") {
   std::string msg = "Subject: a\n\n.line\nx\r\n..two\nlast";
   std::string want = "Subject: a\r\n\r\n..line\r\nx\r\n...two\r\nlast\r\n.\r\n";

@@ -2,9 +2,12 @@
 // LF, and the refusal of every SMTP smuggling variant (bare LF, lone CR).
 #include <catch2/catch.hpp>
 
+#include <random>
+
 #include "smtpd/smtp_data.hpp"
 
 using namespace postern::smtp;
+using namespace std::literals;
 
 namespace {
 
@@ -113,6 +116,23 @@ TEST_CASE("long lines arrive in pieces; a CRLF split between pieces is fine") {
   CHECK(r3.text == "abcdef\n");
 }
 
+TEST_CASE("a NUL byte refuses the message but ends nothing") {
+  std::string in = "Subject: x\r\n\r\na\0b\r\n\0.\r\nmore\r\n.\r\nMAIL FROM:<a@b>\r\n"s;
+  auto r = decode(in);
+  CHECK(r.ended);
+  CHECK(r.consumed == in.size() - std::string_view("MAIL FROM:<a@b>\r\n").size());
+  CHECK(r.problem == Problem::nul);
+  CHECK(r.text.empty());  // nothing comes out for the queue
+  CHECK(problem_text(Problem::nul) == "the message contains a NUL byte");
+}
+
+TEST_CASE("the first problem in the text is the one reported") {
+  CHECK(decode("a\0b\nc\r\n.\r\n"s).problem == Problem::nul);
+  CHECK(decode("a\nb\0c\r\n.\r\n"s).problem == Problem::bare_lf);
+  for (std::size_t max = 3; max < 12; ++max)
+    CHECK(decode("ab\0\rc\r\n.\r\n"s, max).problem == Problem::nul);
+}
+
 TEST_CASE("size limit") {
   Limits l;
   l.max_bytes = 10;
@@ -158,5 +178,26 @@ TEST_CASE("the result does not depend on how the input is cut into pieces") {
       CHECK(cut.problem == whole.problem);
       CHECK(cut.text == whole.text);
     }
+  }
+}
+
+TEST_CASE("random text: the same result however it is cut into pieces") {
+  std::mt19937 rng(5321);
+  const char alphabet[] = {'a', 'R', ':', ' ', '.', '\r', '\n', '\r', '\n', '\0'};
+  Limits l;
+  l.max_header = 12;
+  l.max_hops = 1;
+  for (int n = 0; n < 5000; ++n) {
+    std::string in;
+    std::size_t len = rng() % 30;
+    for (std::size_t i = 0; i < len; ++i) in += alphabet[rng() % sizeof alphabet];
+    in += "\r\n.\r\n";
+    auto whole = decode(in, 65536, l);
+    auto cut = decode(in, 3 + rng() % 6, l);
+    INFO("input " << in);
+    CHECK(cut.ended == whole.ended);
+    CHECK(cut.consumed == whole.consumed);
+    CHECK(cut.problem == whole.problem);
+    CHECK(cut.text == whole.text);
   }
 }

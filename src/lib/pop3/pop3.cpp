@@ -28,6 +28,17 @@ std::optional<Command> parse_command(std::string_view line) {
   return c;
 }
 
+std::string refusal(const Command& c, State s) {
+  for (const Verb& v : verbs) {
+    if (v.name != c.verb) continue;
+    if (!(v.states & static_cast<unsigned char>(s)))
+      return s == State::authorization ? "-ERR log in first" : "-ERR already logged in";
+    if (c.args.size() < v.min_args || c.args.size() > v.max_args) return "-ERR wrong number of arguments";
+    return "";
+  }
+  return "-ERR unknown command";
+}
+
 std::optional<std::uint64_t> count(std::string_view s) {
   if (s.empty() || s.size() > 18) return std::nullopt;
   std::uint64_t n = 0;

@@ -4,6 +4,9 @@
 // sizes LIST reports and unique ids. What pop3d shares with imapd about
 // logins (AUTH PLAIN, the checkpassword request) is in login_request.hpp.
 //
+// The commands themselves are one table (verbs): each stage dispatches
+// from it, so the states and argument counts are written once.
+//
 // Everything here treats its input as hostile: lengths and characters are
 // checked, nothing throws, failures come back as nullopt.
 #pragma once
@@ -29,6 +32,65 @@ struct Command {
 // Parses one command line (its CRLF or LF may be present). nullopt for an
 // empty line, a verb that is not 1-8 letters, or control bytes.
 std::optional<Command> parse_command(std::string_view line);
+
+// The two states of a session that take commands (RFC 1939 3).
+enum class State : unsigned char { authorization = 1, transaction = 2 };
+
+// One command's grammar: the states it is allowed in and how many
+// arguments it takes. The stages pop3d and pop3d-mailbox run the commands
+// of their state; the rules come from here only.
+struct Verb {
+  std::string_view name;
+  unsigned char states;  // State bits
+  std::size_t min_args, max_args;
+};
+
+constexpr std::size_t any_number = static_cast<std::size_t>(-1);
+constexpr unsigned char in_authorization = static_cast<unsigned char>(State::authorization);
+constexpr unsigned char in_transaction = static_cast<unsigned char>(State::transaction);
+
+// Every command postern knows (RFC 1939, CAPA of RFC 2449, STLS of RFC
+// 2595, AUTH of RFC 5034). PASS takes the rest of the line, spaces and all
+// (and an empty one is its own error); AUTH without arguments lists the
+// mechanisms.
+inline constexpr Verb verbs[] = {
+    {"USER", in_authorization, 1, 1},
+    {"PASS", in_authorization, 0, any_number},
+    {"APOP", in_authorization, 2, 2},
+    {"AUTH", in_authorization, 0, 2},
+    {"STLS", in_authorization, 0, 0},
+    {"CAPA", in_authorization | in_transaction, 0, 0},
+    {"QUIT", in_authorization | in_transaction, 0, 0},
+    {"STAT", in_transaction, 0, 0},
+    {"LIST", in_transaction, 0, 1},
+    {"UIDL", in_transaction, 0, 1},
+    {"RETR", in_transaction, 1, 1},
+    {"TOP", in_transaction, 2, 2},
+    {"DELE", in_transaction, 1, 1},
+    {"RSET", in_transaction, 0, 0},
+    {"NOOP", in_transaction, 0, 0},
+};
+
+// The -ERR reply when c may not run in state s ("-ERR unknown command",
+// "-ERR log in first", "-ERR already logged in", "-ERR wrong number of
+// arguments"), or "" when it may.
+std::string refusal(const Command& c, State s);
+
+// True when handlers (an array of {name, ...} rows of one stage) has a
+// row for every command allowed in state s, and none for another: checked
+// at compile time by each stage.
+template <typename Row, std::size_t n>
+constexpr bool covers(const Row (&handlers)[n], State s) {
+  std::size_t allowed_rows = 0;
+  for (const Verb& v : verbs) {
+    bool allowed = v.states & static_cast<unsigned char>(s);
+    std::size_t rows = 0;
+    for (const Row& h : handlers) rows += h.name == v.name;
+    if (rows != (allowed ? 1u : 0u)) return false;
+    allowed_rows += allowed;
+  }
+  return allowed_rows == n;  // no row for a command that does not exist
+}
 
 // A message number: decimal, 1..max. nullopt otherwise.
 std::optional<std::size_t> message_number(std::string_view s, std::size_t max);
