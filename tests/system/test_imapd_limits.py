@@ -190,9 +190,10 @@ class ImapdLimits(unittest.TestCase):
 
     def test_search_is_linear_and_bounded(self):
         body = b"a" * MB + b"\n"
-        self.put(b"Subject: needle\n\n" + body, "")
+        self.make_folder("Needle")
+        self.put(b"Subject: needle\n\n" + body, ".Needle")
         c, pid = self.login()
-        c.select("INBOX")
+        c.select("Needle")
         cpu = cpu_seconds(pid)
         needle = "a" * 4000 + "b"
         typ, data = c.search(None, "BODY", f'"{needle}"')
