@@ -13,6 +13,7 @@
 
 #include "base/io.hpp"
 #include "base/log.hpp"
+#include "imap/imap_crlf_file.hpp"
 #include "mail/maildir.hpp"
 #include "session.hpp"
 
@@ -79,7 +80,7 @@ void Session::refresh_names() {
   }
 }
 
-std::optional<std::string> Session::read_msg(Msg& m, bool header_only) {
+std::optional<std::string> Session::read_header(Msg& m) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     Fd fd(::open(path_of(m).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (!fd.ok()) {
@@ -97,14 +98,12 @@ std::optional<std::string> Session::read_msg(Msg& m, bool header_only) {
       if (r < 0) return std::nullopt;
       if (r == 0) break;
       data.append(buf, static_cast<std::size_t>(r));
-      if (header_only) {
-        auto e = data.find("\n\n");
-        auto e2 = data.find("\n\r\n");
-        if (data.starts_with("\n")) return std::string("\n");
-        if (e != std::string::npos && (e2 == std::string::npos || e < e2)) return data.substr(0, e + 2);
-        if (e2 != std::string::npos) return data.substr(0, e2 + 3);
-        if (data.size() > max_header) return data;
-      }
+      auto e = data.find("\n\n");
+      auto e2 = data.find("\n\r\n");
+      if (data.starts_with("\n")) return std::string("\n");
+      if (e != std::string::npos && (e2 == std::string::npos || e < e2)) return data.substr(0, e + 2);
+      if (e2 != std::string::npos) return data.substr(0, e2 + 3);
+      if (data.size() > max_header) return data;
     }
     return data;
   }
@@ -116,7 +115,7 @@ const Message* Session::parsed(Msg& m, bool header_only) {
   if (header_only) {
     auto it = headers_.find(m.uid);
     if (it == headers_.end()) {
-      auto h = read_msg(m, true);
+      auto h = read_header(m);
       if (!h) return nullptr;
       std::string crlf = to_crlf(*h);
       if (headers_bytes_ + crlf.size() > header_budget) {
@@ -128,9 +127,22 @@ const Message* Session::parsed(Msg& m, bool header_only) {
     }
     cached_ = std::make_unique<Message>(it->second);
   } else {
-    auto t = read_msg(m, false);
-    if (!t) return nullptr;
-    cached_ = std::make_unique<Message>(to_crlf(*t));
+    // Read straight into its CRLF form, after the last one is let go:
+    // one message in memory, once.
+    cached_.reset();
+    CrlfFile file;
+    if (!file.open(path_of(m))) {
+      refresh_names();
+      if (!file.open(path_of(m))) return nullptr;
+    }
+    std::string text;
+    text.reserve(file.size());
+    if (!file.copy(0, file.size(), [&](std::string_view b) {
+          text += b;
+          return true;
+        }))
+      return nullptr;
+    cached_ = std::make_unique<Message>(std::move(text));
   }
   cached_uid_ = m.uid;
   cached_header_only_ = header_only;
@@ -288,9 +300,9 @@ void Session::cmd_copy(Cmd& c) {
       } else if (errno == ENOENT && attempt == 0) {
         refresh_names();
       } else if (errno == EXDEV || errno == EPERM || errno == EMLINK) {
-        auto data = read_msg(m, false);
+        Fd from(::open(path_of(m).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
         maildir::Writer w(dir + "/");
-        if (data && w.open() && w.write(*data) && w.commit(name_with("", f).substr(1))) {
+        if (from.ok() && w.open() && w.copy_from(from.get()) && w.commit(name_with("", f).substr(1))) {
           auto file = w.path().substr(w.path().rfind('/') + 1);
           base = std::string(base_of(file));
           done = true;

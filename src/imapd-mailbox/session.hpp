@@ -130,7 +130,8 @@ class Session {
   bool set_flags(Msg& m, const Flags& f);
   std::string path_of(Msg& m);
   void refresh_names();
-  std::optional<std::string> read_msg(Msg& m, bool header_only);
+  // The header of a message (at most 1 MiB of it), with LF line ends.
+  std::optional<std::string> read_header(Msg& m);
   const Message* parsed(Msg& m, bool header_only);
   std::optional<std::time_t> internal_date(Msg& m);
   std::uint32_t keyword_bits(const std::vector<std::string>& kws, Folder& f, bool create, bool& ok);

@@ -128,6 +128,22 @@ class ImapdLimits(unittest.TestCase):
         self.assertLess(peak_rss(pid), 40 * MB, "imapd-mailbox held the answer in memory")
         c.logout()
 
+    def test_fetch_of_many_part_items_holds_one_message(self):
+        part = b"".join(b"part line %07d of a long attachment in plain text\n" % i for i in range(60000))
+        text = (b"Subject: parts\nContent-Type: multipart/mixed; boundary=zz\n\n--zz\n"
+                b"Content-Type: text/plain\n\n" + part + b"--zz--\n")
+        self.make_folder("Parts")
+        self.put(text, ".Parts")
+        c, pid = self.login()
+        c.select("Parts")
+        typ, data = c.fetch("1", "(" + " ".join(["BODY.PEEK[1]"] * 40) + " BODYSTRUCTURE)")
+        self.assertEqual(typ, "OK")
+        literals = [d[1] for d in data if isinstance(d, tuple)]
+        self.assertEqual(len(literals), 40)
+        self.assertEqual(literals[0], part.replace(b"\n", b"\r\n")[:-2])
+        self.assertLess(peak_rss(pid), 40 * MB, "imapd-mailbox held every item in memory")
+        c.logout()
+
     def test_append_of_a_large_literal_is_streamed(self):
         c, pid = self.login()
         body = b"".join(b"appended line %08d with some words in it\r\n" % i for i in range(500000))
@@ -249,6 +265,26 @@ class ImapdLimits(unittest.TestCase):
             self.assertFalse(any(b"CAPABILITY" in x or x.startswith(b"c1") for x in lines), (stage, lines))
             self.assertIn(b"b2 OK", lines[-1])
             s.close()
+
+    def test_long_authenticate_and_idle_lines_are_never_commands(self):
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"a1 AUTHENTICATE PLAIN\r\n")
+        self.assertTrue(f.readline().startswith(b"+"))
+        s.sendall(b"A" * 3000 + b" c1 CAPABILITY\r\na2 NOOP\r\n")
+        lines = self.read_until(f, b"a2")
+        self.assertTrue(lines[0].startswith(b"a1 BAD"), lines)
+        self.assertFalse(any(b"CAPABILITY" in x for x in lines), lines)
+        s.close()
+        s, f, _ = self.raw_session()
+        s.sendall(b"i1 IDLE\r\n")
+        self.assertTrue(f.readline().startswith(b"+"))
+        s.sendall(b"D" * 2000 + b" c2 CAPABILITY\r\ni2 NOOP\r\n")
+        lines = self.read_until(f, b"i2")
+        self.assertTrue(any(x.startswith(b"i1 BAD") for x in lines), lines)
+        self.assertFalse(any(b"CAPABILITY" in x for x in lines), lines)
+        s.close()
 
     def test_command_rules(self):
         c, _ = self.login()
