@@ -2,10 +2,11 @@
 // message literal never sits in memory: read_command hands its bytes to
 // the AppendSpool, which writes them (CRLF made LF, as local stores mail)
 // to a file in tmp/ of the target folder as they arrive; APPEND then links
-// it into cur/ with its flags. A literal in any other place of an APPEND
-// is either small (a mailbox name, kept in memory) or thrown away and the
-// command answered BAD; either way memory stays bounded whatever the size
-// (within Limits::max_literal). See imapd(8).
+// it into cur/ with its flags. Every other literal, of any command, stays
+// in memory only while the command it is part of stays within
+// max_inline; past that its bytes are thrown away and the command
+// answered NO [TOOBIG]. Either way memory stays bounded whatever the
+// literals' sizes (within Limits::max_literal). See imapd(8).
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -19,8 +20,9 @@ namespace imapd {
 
 namespace {
 
-// Literals up to this size that are not APPEND's message stay in memory.
-constexpr std::uint64_t small_literal = 8192;
+// How much of a command, its literals but APPEND's message included, may
+// be held in memory.
+constexpr std::uint64_t max_inline = 1 << 20;
 
 }  // namespace
 
@@ -60,16 +62,15 @@ struct AppendSpool : LiteralSink {
     Parser p(so_far);
     auto tag = p.atom();
     auto verb = tag && p.sp() ? p.atom() : std::nullopt;
-    if (!verb || upper(*verb) != "APPEND") return false;
     bool at_message = false;
     std::optional<std::string> name;
-    if (!active && p.sp() && (name = p.astring()) && p.sp()) {
+    if (verb && upper(*verb) == "APPEND" && !active && p.sp() && (name = p.astring()) && p.sp()) {
       if (p.peek() == '(' && !(p.flag_list(false) && p.sp())) name.reset();
       if (name && p.peek() == '"' && !(p.quoted() && p.sp())) name.reset();
       at_message = name && p.literal_marker() && p.pos() == so_far.size();
     }
     if (!at_message) {
-      if (n <= small_literal) return false;
+      if (so_far.size() + n <= max_inline) return false;
       discard = true;
       return true;
     }
@@ -104,6 +105,8 @@ Session::Session(std::string root, NetIO& io, std::string who)
 
 Session::~Session() = default;
 
+bool Session::literal_discarded() const { return spool_->discard; }
+
 LiteralSink* Session::next_spool() {
   spool_->reset();
   return spool_.get();
@@ -113,7 +116,6 @@ void Session::cmd_append(Cmd& c) {
   Parser& p = c.p;
   const std::string& tag = c.tag;
   AppendSpool& sp = *spool_;
-  if (sp.discard) return bad(tag, "Bad message literal");
   auto name = p.astring();
   if (!name || !p.sp()) return bad(tag, "Bad arguments");
   Flags flags;

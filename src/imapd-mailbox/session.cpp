@@ -84,6 +84,11 @@ void Session::run(const std::string& login_tag) {
     auto r = read_command(io_, limits_, raw, next_spool());
     switch (r) {
       case ReadStatus::ok:
+        if (literal_discarded()) {
+          log::line("{}: literal too large for its command", who_);
+          no(tag_of(raw).value_or("*"), "[TOOBIG] Literal too large for this command");
+          break;
+        }
         command(raw);
         break;
       case ReadStatus::timeout:

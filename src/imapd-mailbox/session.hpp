@@ -105,6 +105,8 @@ class Session {
   void cmd_append(Cmd& c);
   // The spool for the next command's APPEND literal, emptied (append.cpp).
   LiteralSink* next_spool();
+  // True when the last command had a literal thrown away (too large).
+  bool literal_discarded() const;
   void cmd_idle(Cmd& c);
   std::optional<std::string> status_of(const std::string& name, const std::vector<std::string>& items);
 

@@ -174,10 +174,15 @@ class ImapdLimits(unittest.TestCase):
         # a missing folder: the literal is read and thrown away
         s.sendall(b"a2 APPEND Nowhere {%d+}\r\n" % len(msg) + msg + b"\r\n")
         self.assertIn(b"a2 NO [TRYCREATE]", self.read_until(f, b"a2")[-1])
-        # a big literal where the message is not expected: thrown away
-        junk = b"x" * 100000
+        # a big literal where no message is expected, in APPEND or in
+        # another command: read, thrown away, never held in memory
+        junk = b"x" * (3 * MB)
         s.sendall(b"a3 APPEND INBOX {%d+}\r\n" % len(msg) + msg + b" {%d+}\r\n" % len(junk) + junk + b"\r\n")
-        self.assertIn(b"a3 BAD", self.read_until(f, b"a3")[-1])
+        self.assertIn(b"a3 NO [TOOBIG]", self.read_until(f, b"a3")[-1])
+        junk = b"y" * (20 * MB)
+        s.sendall(b"s1 SEARCH TEXT {%d+}\r\n" % len(junk) + junk + b"\r\n")
+        self.assertIn(b"s1 NO [TOOBIG]", self.read_until(f, b"s1")[-1])
+        self.assertLess(peak_rss(pid), 16 * MB, "imapd-mailbox held literals in memory")
         s.sendall(b"a4 NOOP\r\n")
         self.assertIn(b"a4 OK", self.read_until(f, b"a4")[-1])
         s.close()
@@ -272,7 +277,7 @@ class ImapdLimits(unittest.TestCase):
         f.readline()
         s.sendall(b"a1 AUTHENTICATE PLAIN\r\n")
         self.assertTrue(f.readline().startswith(b"+"))
-        s.sendall(b"A" * 3000 + b" c1 CAPABILITY\r\na2 NOOP\r\n")
+        s.sendall(b"A" * 2048 + b"c1 CAPABILITY\r\na2 NOOP\r\n")
         lines = self.read_until(f, b"a2")
         self.assertTrue(lines[0].startswith(b"a1 BAD"), lines)
         self.assertFalse(any(b"CAPABILITY" in x for x in lines), lines)
@@ -280,7 +285,7 @@ class ImapdLimits(unittest.TestCase):
         s, f, _ = self.raw_session()
         s.sendall(b"i1 IDLE\r\n")
         self.assertTrue(f.readline().startswith(b"+"))
-        s.sendall(b"D" * 2000 + b" c2 CAPABILITY\r\ni2 NOOP\r\n")
+        s.sendall(b"D" * 1024 + b"c2 CAPABILITY\r\ni2 NOOP\r\n")
         lines = self.read_until(f, b"i2")
         self.assertTrue(any(x.startswith(b"i1 BAD") for x in lines), lines)
         self.assertFalse(any(b"CAPABILITY" in x for x in lines), lines)
