@@ -94,12 +94,11 @@ class Session {
         {"NOOP", &Session::cmd_noop, true},
         {"LOGOUT", &Session::cmd_logout, true},
         {"ID", &Session::cmd_id, false},
-        {"ENABLE", &Session::cmd_enable, false},
         {"STARTTLS", &Session::cmd_starttls, false},
         {"LOGIN", &Session::cmd_login, false},
         {"AUTHENTICATE", &Session::cmd_authenticate, false},
-        {"SELECT", nullptr, false}, {"EXAMINE", nullptr, false}, {"LIST", nullptr, false},
-        {"LSUB", nullptr, false}, {"STATUS", nullptr, false}, {"APPEND", nullptr, false},
+        {"ENABLE", nullptr, false}, {"SELECT", nullptr, false}, {"EXAMINE", nullptr, false},
+        {"LIST", nullptr, false}, {"LSUB", nullptr, false}, {"STATUS", nullptr, false}, {"APPEND", nullptr, false},
         {"CREATE", nullptr, false}, {"DELETE", nullptr, false}, {"RENAME", nullptr, false},
         {"SUBSCRIBE", nullptr, false}, {"UNSUBSCRIBE", nullptr, false}, {"FETCH", nullptr, false},
         {"STORE", nullptr, false}, {"SEARCH", nullptr, false}, {"UID", nullptr, false},
@@ -140,8 +139,6 @@ class Session {
   void cmd_id(const std::string& t, imap::Parser&) {
     io_.put("* ID (\"name\" \"postern\")\r\n" + t + " OK ID completed\r\n");
   }
-
-  void cmd_enable(const std::string& t, imap::Parser&) { io_.put(t + " BAD Log in first\r\n"); }
 
   void cmd_starttls(const std::string& t, imap::Parser&) { error(t, "BAD STARTTLS is not available"); }
 

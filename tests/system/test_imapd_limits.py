@@ -292,6 +292,16 @@ class ImapdLimits(unittest.TestCase):
         s.close()
 
     def test_command_rules(self):
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
+        f = s.makefile("rb")
+        f.readline()
+        for line, answer in [(b"p1 SELECT INBOX", b"p1 BAD Log in first"), (b"p2 CAPABILITY now", b"p2 BAD"),
+                             (b"p3 FROB", b"p3 BAD Unknown command"), (b"p4 UID FETCH 1 FLAGS", b"p4 BAD Log in")]:
+            s.sendall(line + b"\r\n")
+            self.assertTrue(f.readline().startswith(answer), line)
+        s.sendall(b"p5 NOOP\r\n")
+        self.assertTrue(f.readline().startswith(b"p5 OK"))
+        s.close()
         c, _ = self.login()
         expect = [("a1 UID LIST \"\" *", b"a1 BAD"), ("a2 FETCH 1 FLAGS", b"a2 BAD No mailbox selected"),
                   ("a3 CAPABILITY now", b"a3 BAD"), ("a4 LOGIN x y", b"a4 BAD Already"),
