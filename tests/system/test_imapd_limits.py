@@ -15,6 +15,10 @@ from harness import IS_ROOT, Instance, TcpServer, remove_test_users, wait_for
 
 MB = 1 << 20
 TICK = os.sysconf("SC_CLK_TCK")
+# AddressSanitizer (make test-asan) keeps freed memory in quarantine (up
+# to 256 MB) and adds its shadow: the peak then says little about what
+# the session holds, so the memory bounds grow by that much there.
+SAN_SLACK = 300 * MB if os.environ.get("POSTERN_SAN") else 0
 
 
 def mailbox_pids(inst):
@@ -125,7 +129,7 @@ class ImapdLimits(unittest.TestCase):
         self.assertEqual(data[0][1], b"Subject: big\r\nFrom: a@b.c\r\n\r\n")
         self.assertEqual(data[1][1], crlf[len(b"Subject: big\r\nFrom: a@b.c\r\n\r\n") + 5:][:12])
         self.assertEqual(data[2][1], b"Subject: big\r\nFrom: a@b.c\r\n\r\n")
-        self.assertLess(peak_rss(pid), 40 * MB, "imapd-mailbox held the answer in memory")
+        self.assertLess(peak_rss(pid), 40 * MB + SAN_SLACK, "imapd-mailbox held the answer in memory")
         c.logout()
 
     def test_fetch_of_many_part_items_holds_one_message(self):
@@ -141,7 +145,7 @@ class ImapdLimits(unittest.TestCase):
         literals = [d[1] for d in data if isinstance(d, tuple)]
         self.assertEqual(len(literals), 40)
         self.assertEqual(literals[0], part.replace(b"\n", b"\r\n")[:-2])
-        self.assertLess(peak_rss(pid), 40 * MB, "imapd-mailbox held every item in memory")
+        self.assertLess(peak_rss(pid), 40 * MB + SAN_SLACK, "imapd-mailbox held every item in memory")
         c.logout()
 
     def test_append_of_a_large_literal_is_streamed(self):
@@ -152,7 +156,7 @@ class ImapdLimits(unittest.TestCase):
         typ, data = c.append("INBOX", "(\\Seen)", None, msg)
         self.assertEqual(typ, "OK", data)
         self.assertIn(b"APPENDUID", data[0])
-        self.assertLess(peak_rss(pid), 40 * MB, "imapd-mailbox held the literal in memory")
+        self.assertLess(peak_rss(pid), 40 * MB + SAN_SLACK, "imapd-mailbox held the literal in memory")
         # stored with LF line ends, sent back with CRLF, byte for byte
         uid = data[0].split()[2].rstrip(b"]").decode()
         c.select("INBOX")
@@ -182,7 +186,7 @@ class ImapdLimits(unittest.TestCase):
         junk = b"y" * (20 * MB)
         s.sendall(b"s1 SEARCH TEXT {%d+}\r\n" % len(junk) + junk + b"\r\n")
         self.assertIn(b"s1 NO [TOOBIG]", self.read_until(f, b"s1")[-1])
-        self.assertLess(peak_rss(pid), 16 * MB, "imapd-mailbox held literals in memory")
+        self.assertLess(peak_rss(pid), 16 * MB + SAN_SLACK, "imapd-mailbox held literals in memory")
         s.sendall(b"a4 NOOP\r\n")
         self.assertIn(b"a4 OK", self.read_until(f, b"a4")[-1])
         s.close()
@@ -206,7 +210,7 @@ class ImapdLimits(unittest.TestCase):
         typ, data = c.uid("FETCH", many, "(UID)")
         self.assertEqual(len(data), 2000)
         self.assertLess(cpu_seconds(pid) - cpu, 3, "sequence sets cost seconds of CPU")
-        self.assertLess(peak_rss(pid), 48 * MB, "sequence sets expanded in memory")
+        self.assertLess(peak_rss(pid), 48 * MB + SAN_SLACK, "sequence sets expanded in memory")
         c.logout()
 
     def test_search_is_linear_and_bounded(self):
