@@ -3,6 +3,7 @@
 // commands. See session.hpp and imapd(8).
 #include "session.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,6 +40,24 @@ enum : unsigned {
   r_writes = 16,   // changes the mailbox: not when it is read-only
 };
 
+// Files in a folder's tmp/ older than this are writes that never
+// finished (a session or a delivery killed mid-message): Maildir's rule.
+constexpr std::time_t stale_tmp = 36 * 3600;
+
+void remove_stale_tmp(const std::string& dir) {
+  DIR* d = ::opendir((dir + "/tmp").c_str());
+  if (!d) return;
+  std::time_t now = std::time(nullptr);
+  while (auto* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::string path = dir + "/tmp/" + e->d_name;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < now - stale_tmp)
+      ::unlink(path.c_str());
+  }
+  ::closedir(d);
+}
+
 }  // namespace
 
 const char* special_use(std::string_view name) {
@@ -73,6 +92,7 @@ void Session::run(const std::string& login_tag) {
     if (std::find(subs.begin(), subs.end(), n) == subs.end()) subs.push_back(n), subs_changed = true;
   }
   if (subs_changed) write_subscriptions(root_, subs);
+  for (auto& f : list_folders(root_)) remove_stale_tmp(folder_dir(root_, f));
 
   if (login_tag.empty())
     io_.put("* PREAUTH [CAPABILITY " + capabilities() + "] postern imapd ready\r\n");

@@ -295,6 +295,24 @@ class ImapdLimits(unittest.TestCase):
         self.assertFalse(any(b"CAPABILITY" in x for x in lines), lines)
         s.close()
 
+    def test_stale_tmp_files_are_removed_at_login(self):
+        d = self.make_folder("Spool")
+        paths = {}
+        for where in (self.alice.maildir, d):
+            for age in ("old", "fresh"):
+                p = os.path.join(where, "tmp", f"1700000000.M1P1.{age}")
+                with open(p, "wb") as f:
+                    f.write(b"Subject: cut off\n\nhalf a mess")
+                os.chown(p, self.alice.uid, self.alice.gid)
+                if age == "old":
+                    t = time.time() - 40 * 3600
+                    os.utime(p, (t, t))
+                paths[(where, age)] = p
+        c, _ = self.login()
+        c.logout()
+        for (where, age), p in paths.items():
+            self.assertEqual(os.path.exists(p), age == "fresh", p)
+
     def test_command_rules(self):
         s = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
         f = s.makefile("rb")
