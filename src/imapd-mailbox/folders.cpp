@@ -13,47 +13,16 @@
 
 #include <fmt/format.h>
 
+#include "imap/imap_pattern.hpp"
 #include "imap/imap_utf7.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
 
 namespace imapd {
 
-namespace {
-
-// IMAP LIST pattern matching: '*' matches anything, '%' anything but '.'.
-// Row by row over the pattern (can[j]: the pattern so far matches the
-// first j bytes of the name), so a pattern full of wildcards costs
-// pattern x name steps, never an exponential search.
-bool match(std::string_view pat, std::string_view name) {
-  if (pat.size() > 1024) return false;
-  std::vector<char> can(name.size() + 1, 0), next(name.size() + 1);
-  can[0] = 1;
-  for (char p : pat) {
-    if (p == '*' || p == '%') {
-      bool reach = false;
-      for (std::size_t j = 0; j <= name.size(); ++j) {
-        if (p == '%' && j > 0 && name[j - 1] == '.') reach = false;
-        reach = reach || can[j];
-        next[j] = reach;
-      }
-    } else {
-      next[0] = 0;
-      for (std::size_t j = 1; j <= name.size(); ++j) next[j] = can[j - 1] && name[j - 1] == p;
-    }
-    std::swap(can, next);
-  }
-  return can[name.size()];
-}
-
-bool match_name(const std::string& pat, const std::string& name) {
-  if (is_inbox(name)) return match(upper(pat), "INBOX");
-  return match(pat, name);
-}
-
-}  // namespace
-
-void Session::cmd_create(const std::string& tag, Parser& p) {
+void Session::cmd_create(Cmd& c) {
+  const std::string& tag = c.tag;
+  Parser& p = c.p;
   auto name = p.astring();
   if (!name || !p.eol()) return bad(tag, "Bad arguments");
   std::string n = canonical(*name);
@@ -68,7 +37,9 @@ void Session::cmd_create(const std::string& tag, Parser& p) {
   ok(tag, "CREATE completed");
 }
 
-void Session::cmd_delete(const std::string& tag, Parser& p) {
+void Session::cmd_delete(Cmd& c) {
+  const std::string& tag = c.tag;
+  Parser& p = c.p;
   auto name = p.astring();
   if (!name || !p.eol()) return bad(tag, "Bad arguments");
   std::string n = canonical(*name);
@@ -87,7 +58,9 @@ void Session::cmd_delete(const std::string& tag, Parser& p) {
   ok(tag, "DELETE completed");
 }
 
-void Session::cmd_rename(const std::string& tag, Parser& p) {
+void Session::cmd_rename(Cmd& c) {
+  const std::string& tag = c.tag;
+  Parser& p = c.p;
   auto from = p.astring();
   if (!from || !p.sp()) return bad(tag, "Bad arguments");
   auto to = p.astring();
@@ -136,7 +109,10 @@ void Session::cmd_rename(const std::string& tag, Parser& p) {
   ok(tag, "RENAME completed");
 }
 
-void Session::cmd_subscribe(const std::string& tag, Parser& p, bool sub) {
+void Session::cmd_subscribe(Cmd& c) {
+  const std::string& tag = c.tag;
+  Parser& p = c.p;
+  bool sub = c.verb == "SUBSCRIBE";
   auto name = p.astring();
   if (!name || !p.eol()) return bad(tag, "Bad arguments");
   std::string n = canonical(*name);
@@ -154,7 +130,10 @@ void Session::cmd_subscribe(const std::string& tag, Parser& p, bool sub) {
   ok(tag, sub ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
 }
 
-void Session::cmd_list(const std::string& tag, Parser& p, bool lsub) {
+void Session::cmd_list(Cmd& c) {
+  const std::string& tag = c.tag;
+  Parser& p = c.p;
+  bool lsub = c.verb == "LSUB";
   bool only_subscribed = lsub, ret_subscribed = false, ret_children = true, ret_special = true;
   std::vector<std::string> status_items;
   if (!lsub && p.accept('(')) {  // LIST-EXTENDED selection options
@@ -170,17 +149,17 @@ void Session::cmd_list(const std::string& tag, Parser& p, bool lsub) {
   auto ref = p.astring();
   if (!ref || !p.sp()) return bad(tag, "Bad arguments");
   std::vector<std::string> patterns;
-  if (p.accept('(')) {
-    while (!p.accept(')')) {
-      auto pat = p.list_mailbox();
-      if (!pat) return bad(tag, "Bad pattern");
-      patterns.push_back(*pat);
-      p.sp();
-    }
-  } else {
+  bool list = p.accept('(');
+  while (!list || !p.accept(')')) {
     auto pat = p.list_mailbox();
     if (!pat) return bad(tag, "Bad pattern");
+    if (patterns.size() >= max_list_patterns || ref->size() + pat->size() > max_list_pattern) {
+      log::line("{}: LIST past its limits", who_);
+      return no(tag, fmt::format("[LIMIT] At most {} patterns of {} bytes", max_list_patterns, max_list_pattern));
+    }
     patterns.push_back(*pat);
+    if (!list) break;
+    p.sp();
   }
   if (!lsub && p.sp()) {
     auto kw = p.atom();
@@ -196,7 +175,7 @@ void Session::cmd_list(const std::string& tag, Parser& p, bool lsub) {
         if (!p.sp() || !p.accept('(')) return bad(tag, "Bad STATUS return option");
         while (!p.accept(')')) {
           auto i = p.atom();
-          if (!i) return bad(tag, "Bad STATUS items");
+          if (!i || status_items.size() >= 10) return bad(tag, "Bad STATUS items");
           status_items.push_back(upper(*i));
           p.sp();
         }
@@ -210,46 +189,42 @@ void Session::cmd_list(const std::string& tag, Parser& p, bool lsub) {
     io_.put(fmt::format("* {} (\\Noselect) \".\" \"\"\r\n", verb));
     return ok(tag, std::string(verb) + " completed");
   }
+  ListMatcher matcher;
+  for (auto& pat : patterns) matcher.add(canonical(*ref + pat));
+  // Sorted, so that "exists", "implied" and "has children" are binary
+  // searches: LIST costs names x log(names), never names x names.
   auto all = list_folders(root_);
+  std::sort(all.begin(), all.end());
   auto subs = read_subscriptions(root_);
-  std::vector<std::string> names = all;
+  std::sort(subs.begin(), subs.end());
+  auto has = [](const std::vector<std::string>& v, const std::string& n) {
+    return std::binary_search(v.begin(), v.end(), n);
+  };
   // Parents that exist only as a prefix of a folder are \Noselect.
   std::vector<std::string> implied;
-  for (auto& f : all) {
-    for (std::size_t d = f.find('.'); d != std::string::npos; d = f.find('.', d + 1)) {
-      std::string parent = f.substr(0, d);
-      if (std::find(all.begin(), all.end(), parent) == all.end() &&
-          std::find(implied.begin(), implied.end(), parent) == implied.end())
-        implied.push_back(parent);
-    }
-  }
-  names.insert(names.end(), implied.begin(), implied.end());
-  if (only_subscribed) {
-    names = subs;
-    if (lsub)
-      for (auto& s : subs)
-        if (std::find(all.begin(), all.end(), s) == all.end()) {}
-  }
-  std::sort(names.begin() + (names.empty() ? 0 : 0), names.end(), [](const std::string& x, const std::string& y) {
+  for (auto& f : all)
+    for (std::size_t d = f.find('.'); d != std::string::npos; d = f.find('.', d + 1))
+      if (std::string parent = f.substr(0, d); !has(all, parent)) implied.push_back(parent);
+  std::sort(implied.begin(), implied.end());
+  implied.erase(std::unique(implied.begin(), implied.end()), implied.end());
+  std::vector<std::string> names = only_subscribed ? subs : all;
+  if (!only_subscribed) names.insert(names.end(), implied.begin(), implied.end());
+  std::sort(names.begin(), names.end(), [](const std::string& x, const std::string& y) {
     if (is_inbox(x) != is_inbox(y)) return is_inbox(x);
     return x < y;
   });
   for (auto& n : names) {
-    bool hit = false;
-    for (auto& pat : patterns) hit = hit || match_name(canonical(*ref + pat), n);
-    if (!hit) continue;
-    bool exists = std::find(all.begin(), all.end(), n) != all.end();
-    bool is_implied = std::find(implied.begin(), implied.end(), n) != implied.end();
+    if (!matcher.matches(n)) continue;
+    bool exists = has(all, n);
+    bool is_implied = has(implied, n);
     std::vector<std::string> attrs;
     if (!exists && (is_implied || !lsub)) attrs.push_back(is_implied ? "\\Noselect" : "\\NonExistent");
     if (!lsub && ret_children) {
-      bool kids = false;
-      for (auto& f : all)
-        if (f.size() > n.size() && f.starts_with(n) && f[n.size()] == '.') kids = true;
+      auto k = std::lower_bound(all.begin(), all.end(), n + ".");
+      bool kids = k != all.end() && k->starts_with(n + ".");
       attrs.push_back(kids ? "\\HasChildren" : "\\HasNoChildren");
     }
-    if (!lsub && ret_subscribed && std::find(subs.begin(), subs.end(), n) != subs.end())
-      attrs.push_back("\\Subscribed");
+    if (!lsub && ret_subscribed && has(subs, n)) attrs.push_back("\\Subscribed");
     if (!lsub && ret_special)
       if (const char* su = special_use(n)) attrs.push_back(su);
     std::string a;
@@ -297,7 +272,9 @@ std::optional<std::string> Session::status_of(const std::string& n, const std::v
   return "* STATUS " + astring_out(n) + " (" + out + ")\r\n";
 }
 
-void Session::cmd_status(const std::string& tag, Parser& p) {
+void Session::cmd_status(Cmd& c) {
+  const std::string& tag = c.tag;
+  Parser& p = c.p;
   auto name = p.astring();
   if (!name || !p.sp() || !p.accept('(')) return bad(tag, "Bad arguments");
   std::vector<std::string> items;

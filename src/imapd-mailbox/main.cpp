@@ -19,6 +19,7 @@
 #include <string>
 
 #include "mail/conf.hpp"
+#include "mail/status.hpp"
 #include "imap/imap_parse.hpp"
 #include "base/log.hpp"
 #include "base/netio.hpp"
@@ -29,14 +30,14 @@ using namespace postern;
 int main(int argc, char** argv) {
   log::set_program("imapd-mailbox");
   std::signal(SIGPIPE, SIG_IGN);
-  if (argc > 2) log::die(111, "usage: imapd-mailbox [maildir]");
-  if (!conf::single_user && (::getuid() == 0 || ::geteuid() == 0)) log::die(111, "refusing to run as root");
+  if (argc > 2) log::die(status::temporary, "usage: imapd-mailbox [maildir]");
+  if (!conf::single_user && (::getuid() == 0 || ::geteuid() == 0)) log::die(status::temporary, "refusing to run as root");
   ::umask(077);
   std::string dir = argc == 2 ? argv[1] : "Maildir";
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   if (dir.empty() || dir[0] != '/') {
     const char* home = std::getenv("HOME");
-    if (!home || home[0] != '/') log::die(111, "HOME is not set");
+    if (!home || home[0] != '/') log::die(status::temporary, "HOME is not set");
     dir = std::string(home) + "/" + dir;
   }
   const char* user = std::getenv("USER");
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
   std::string who = log::printable(user ? user : "?", 64) + " from " + log::printable(ip ? ip : "unknown", 64);
   const char* t = std::getenv("IMAPLOGINTAG");
   std::string tag = t ? t : "";
-  if (!tag.empty() && (tag.size() > 64 || !imap::tag_of(tag + " x"))) log::die(111, "bad IMAPLOGINTAG");
+  if (!tag.empty() && (tag.size() > 64 || !imap::tag_of(tag + " x"))) log::die(status::temporary, "bad IMAPLOGINTAG");
   ::unsetenv("IMAPLOGINTAG");
 
   struct stat st {};
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
     for (const char* sub : {"/cur", "/new", "/tmp"}) ::mkdir((dir + sub).c_str(), 0700);
   }
   if (::stat((dir + "/cur").c_str(), &st) != 0 || ::stat((dir + "/new").c_str(), &st) != 0)
-    log::die(111, who + ": no Maildir " + dir + " (new/ and cur/)");
+    log::die(status::temporary, who + ": no Maildir " + dir + " (new/ and cur/)");
   log::line("{}: logged in", who);
 
   FdTransport tr(0, 1);

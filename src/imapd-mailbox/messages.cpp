@@ -1,5 +1,5 @@
-// imapd-mailbox: the selected-state commands that read and change
-// messages: FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE.
+// imapd-mailbox: reading the selected folder's messages (for FETCH and
+// SEARCH) and the commands that change them: STORE, COPY, MOVE, EXPUNGE.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,6 +13,7 @@
 
 #include "base/io.hpp"
 #include "base/log.hpp"
+#include "imap/imap_crlf_file.hpp"
 #include "mail/maildir.hpp"
 #include "session.hpp"
 
@@ -39,29 +40,25 @@ std::string uid_set_text(std::vector<std::uint32_t> uids) {
 }
 
 std::optional<std::vector<std::size_t>> Session::resolve(std::string_view text, bool uid) {
-  auto set = parse_seqset(text);
-  if (!set) return std::nullopt;
+  auto parsed_set = parse_seqset(text);
+  if (!parsed_set) return std::nullopt;
   auto& msgs = sel_->msgs;
   std::vector<std::size_t> out;
+  // Merged first: "1:*,1:*,..." is one range, and each message is
+  // listed once whatever the set repeats.
   if (uid) {
-    std::uint32_t max = msgs.empty() ? 0 : msgs.back().uid;
-    for (auto [a, b] : *set) {
-      std::uint32_t lo = a == star ? max : a, hi = b == star ? max : b;
-      if (lo > hi) std::swap(lo, hi);
+    auto set = normalize(*parsed_set, msgs.empty() ? 0 : msgs.back().uid);
+    for (auto [lo, hi] : set) {
       auto it = std::lower_bound(msgs.begin(), msgs.end(), lo, [](const Msg& m, std::uint32_t u) { return m.uid < u; });
       for (; it != msgs.end() && it->uid <= hi; ++it) out.push_back(static_cast<std::size_t>(it - msgs.begin()));
     }
   } else {
-    auto max = static_cast<std::uint32_t>(msgs.size());
-    for (auto [a, b] : *set) {
-      std::uint32_t lo = a == star ? max : a, hi = b == star ? max : b;
-      if (lo > hi) std::swap(lo, hi);
-      if (lo == 0 || hi > max) return std::nullopt;
+    auto set = normalize(*parsed_set, static_cast<std::uint32_t>(msgs.size()));
+    for (auto [lo, hi] : set) {
+      if (lo == 0 || hi > msgs.size()) return std::nullopt;
       for (std::uint32_t n = lo; n <= hi; ++n) out.push_back(n - 1);
     }
   }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -83,7 +80,7 @@ void Session::refresh_names() {
   }
 }
 
-std::optional<std::string> Session::read_msg(Msg& m, bool header_only) {
+std::optional<std::string> Session::read_header(Msg& m) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     Fd fd(::open(path_of(m).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (!fd.ok()) {
@@ -101,14 +98,12 @@ std::optional<std::string> Session::read_msg(Msg& m, bool header_only) {
       if (r < 0) return std::nullopt;
       if (r == 0) break;
       data.append(buf, static_cast<std::size_t>(r));
-      if (header_only) {
-        auto e = data.find("\n\n");
-        auto e2 = data.find("\n\r\n");
-        if (data.starts_with("\n")) return std::string("\n");
-        if (e != std::string::npos && (e2 == std::string::npos || e < e2)) return data.substr(0, e + 2);
-        if (e2 != std::string::npos) return data.substr(0, e2 + 3);
-        if (data.size() > max_header) return data;
-      }
+      auto e = data.find("\n\n");
+      auto e2 = data.find("\n\r\n");
+      if (data.starts_with("\n")) return std::string("\n");
+      if (e != std::string::npos && (e2 == std::string::npos || e < e2)) return data.substr(0, e + 2);
+      if (e2 != std::string::npos) return data.substr(0, e2 + 3);
+      if (data.size() > max_header) return data;
     }
     return data;
   }
@@ -120,7 +115,7 @@ const Message* Session::parsed(Msg& m, bool header_only) {
   if (header_only) {
     auto it = headers_.find(m.uid);
     if (it == headers_.end()) {
-      auto h = read_msg(m, true);
+      auto h = read_header(m);
       if (!h) return nullptr;
       std::string crlf = to_crlf(*h);
       if (headers_bytes_ + crlf.size() > header_budget) {
@@ -132,9 +127,22 @@ const Message* Session::parsed(Msg& m, bool header_only) {
     }
     cached_ = std::make_unique<Message>(it->second);
   } else {
-    auto t = read_msg(m, false);
-    if (!t) return nullptr;
-    cached_ = std::make_unique<Message>(to_crlf(*t));
+    // Read straight into its CRLF form, after the last one is let go:
+    // one message in memory, once.
+    cached_.reset();
+    CrlfFile file;
+    if (!file.open(path_of(m))) {
+      refresh_names();
+      if (!file.open(path_of(m))) return nullptr;
+    }
+    std::string text;
+    text.reserve(file.size());
+    if (!file.copy(0, file.size(), [&](std::string_view b) {
+          text += b;
+          return true;
+        }))
+      return nullptr;
+    cached_ = std::make_unique<Message>(std::move(text));
   }
   cached_uid_ = m.uid;
   cached_header_only_ = header_only;
@@ -167,183 +175,12 @@ bool Session::set_flags(Msg& m, const Flags& f) {
   return false;
 }
 
-// -- FETCH ---------------------------------------------------------------------
-
-namespace {
-
-struct Item {
-  enum Kind { uid, flags, internaldate, size, envelope, body, bodystructure, section, rfc822, rfc822_header, rfc822_text };
-  Kind kind;
-  Section sec;
-  bool peek = false;
-  bool partial = false;
-  std::uint64_t origin = 0, count = 0;
-};
-
-bool parse_item(Parser& p, std::vector<Item>& items) {
-  std::size_t start = p.pos();
-  std::string name;
-  while (!p.at_end()) {
-    char c = p.peek();
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.') {
-      name += c;
-      p.set_pos(p.pos() + 1);
-    } else {
-      break;
-    }
-  }
-  (void)start;
-  std::string u = upper(name);
-  if (u == "ALL" || u == "FAST" || u == "FULL") {
-    items.push_back({Item::flags, {}});
-    items.push_back({Item::internaldate, {}});
-    items.push_back({Item::size, {}});
-    if (u != "FAST") items.push_back({Item::envelope, {}});
-    if (u == "FULL") items.push_back({Item::body, {}});
-    return true;
-  }
-  if (u == "UID") items.push_back({Item::uid, {}});
-  else if (u == "FLAGS") items.push_back({Item::flags, {}});
-  else if (u == "INTERNALDATE") items.push_back({Item::internaldate, {}});
-  else if (u == "RFC822.SIZE") items.push_back({Item::size, {}});
-  else if (u == "ENVELOPE") items.push_back({Item::envelope, {}});
-  else if (u == "BODYSTRUCTURE") items.push_back({Item::bodystructure, {}});
-  else if (u == "RFC822") items.push_back({Item::rfc822, {}});
-  else if (u == "RFC822.HEADER") items.push_back({Item::rfc822_header, {}});
-  else if (u == "RFC822.TEXT") items.push_back({Item::rfc822_text, {}});
-  else if (u == "BODY" && p.peek() != '[') items.push_back({Item::body, {}});
-  else if (u == "BODY" || u == "BODY.PEEK") {
-    if (!p.accept('[')) return false;
-    auto sec = parse_section(p);
-    if (!sec) return false;
-    Item it{Item::section, *sec};
-    it.peek = u == "BODY.PEEK";
-    if (p.accept('<')) {
-      auto o = p.number64();
-      if (!o || !p.accept('.')) return false;
-      auto c = p.number64();
-      if (!c || *c == 0 || !p.accept('>')) return false;
-      it.partial = true;
-      it.origin = *o;
-      it.count = *c;
-    }
-    items.push_back(std::move(it));
-  } else {
-    return false;
-  }
-  return true;
-}
-
-}  // namespace
-
-void Session::cmd_fetch(const std::string& tag, Parser& p, bool uid) {
-  auto which = resolve(p.word(), uid);
-  if (!which) return bad(tag, "Invalid message set");
-  if (!p.sp()) return bad(tag, "Missing fetch items");
-  std::vector<Item> items;
-  if (p.accept('(')) {
-    while (!p.accept(')')) {
-      if (!parse_item(p, items)) return bad(tag, "Invalid fetch item");
-      p.sp();
-      if (p.at_end()) return bad(tag, "Unterminated list");
-    }
-  } else if (!parse_item(p, items)) {
-    return bad(tag, "Invalid fetch item");
-  }
-  if (!p.eol()) return bad(tag, "Unexpected arguments");
-  if (uid && std::none_of(items.begin(), items.end(), [](const Item& i) { return i.kind == Item::uid; }))
-    items.insert(items.begin(), Item{Item::uid, {}});
-  bool need_full = false, need_header = false, sets_seen = false;
-  for (auto& i : items) {
-    switch (i.kind) {
-      case Item::body: case Item::bodystructure: case Item::rfc822: case Item::rfc822_text:
-        need_full = true;
-        break;
-      case Item::envelope: case Item::rfc822_header:
-        need_header = true;
-        break;
-      case Item::section:
-        if (i.sec.header_only()) need_header = true;
-        else need_full = true;
-        break;
-      default: break;
-    }
-    if ((i.kind == Item::section && !i.peek) || i.kind == Item::rfc822 || i.kind == Item::rfc822_text) sets_seen = true;
-  }
-  bool failed = false;
-  for (auto idx : *which) {
-    Msg& m = sel_->msgs[idx];
-    const Message* msg = nullptr;
-    if (need_full || need_header) {
-      msg = parsed(m, !need_full);
-      if (!msg) {
-        failed = true;
-        continue;
-      }
-    }
-    std::string out = fmt::format("* {} FETCH (", idx + 1);
-    bool first = true;
-    auto add = [&](const std::string& s) {
-      if (!first) out += ' ';
-      first = false;
-      out += s;
-    };
-    bool flags_sent = false;
-    if (sets_seen && !sel_->readonly && !(m.flags.sys & f_seen)) {
-      Flags f = m.flags;
-      f.sys |= f_seen;
-      set_flags(m, f);
-      if (std::none_of(items.begin(), items.end(), [](const Item& i) { return i.kind == Item::flags; }))
-        items.push_back(Item{Item::flags, {}});
-    }
-    for (auto& i : items) {
-      switch (i.kind) {
-        case Item::uid: add(fmt::format("UID {}", m.uid)); break;
-        case Item::flags:
-          if (!flags_sent) add("FLAGS (" + flags_text(m) + ")");
-          flags_sent = true;
-          break;
-        case Item::internaldate: {
-          auto t = internal_date(m);
-          add("INTERNALDATE \"" + format_date_time(t ? *t : 0) + "\"");
-          break;
-        }
-        case Item::size: add(fmt::format("RFC822.SIZE {}", m.vsize)); break;
-        case Item::envelope: add("ENVELOPE " + msg->envelope()); break;
-        case Item::body: add("BODY " + msg->bodystructure(false)); break;
-        case Item::bodystructure: add("BODYSTRUCTURE " + msg->bodystructure(true)); break;
-        case Item::rfc822: add("RFC822 " + literal_of(msg->text())); break;
-        case Item::rfc822_header: add("RFC822.HEADER " + literal_of(msg->header())); break;
-        case Item::rfc822_text: add("RFC822.TEXT " + literal_of(msg->body())); break;
-        case Item::section: {
-          std::string data = msg->section(i.sec);
-          std::string name = "BODY[" + i.sec.name() + "]";
-          if (i.partial) {
-            name += fmt::format("<{}>", i.origin);
-            data = i.origin >= data.size() ? std::string() : data.substr(i.origin, i.count);
-          }
-          add(name + " " + literal_of(data));
-          break;
-        }
-      }
-    }
-    out += ")\r\n";
-    io_.put(out);
-    if (need_full) io_.flush();
-  }
-  if (sets_seen) {  // drop the FLAGS item added above for the next message set
-  }
-  if (failed) {
-    update(false);
-    return no(tag, "Some messages could not be read (expunged by another session?)");
-  }
-  if (uid) update(false);
-  ok(tag, uid ? "UID FETCH completed" : "FETCH completed");
-}
-
 // -- STORE -------------------------------------------------------------------
 
-void Session::cmd_store(const std::string& tag, Parser& p, bool uid) {
+void Session::cmd_store(Cmd& c) {
+  const std::string& tag = c.tag;
+  Parser& p = c.p;
+  bool uid = c.uid;
   auto which = resolve(p.word(), uid);
   if (!which) return bad(tag, "Invalid message set");
   if (!p.sp()) return bad(tag, "Missing arguments");
@@ -356,7 +193,6 @@ void Session::cmd_store(const std::string& tag, Parser& p, bool uid) {
   if (mode == 2) return bad(tag, "Expected FLAGS, +FLAGS or -FLAGS");
   auto list = p.flag_list(true);
   if (!list || !p.eol()) return bad(tag, "Bad flag list");
-  if (sel_->readonly) return no(tag, "Mailbox is read-only");
   Flags change;
   std::vector<std::string> kws;
   for (auto& f : *list) {
@@ -399,13 +235,23 @@ void Session::cmd_store(const std::string& tag, Parser& p, bool uid) {
 
 // -- EXPUNGE -----------------------------------------------------------------
 
-void Session::cmd_expunge(const std::string& tag, const SeqSet* uids) {
-  if (sel_->readonly) return no(tag, "Mailbox is read-only");
+void Session::cmd_expunge(Cmd& c) {
+  if (!c.uid) {
+    if (!c.p.eol()) return bad(c.tag, "Unexpected arguments");
+    return expunge(c.tag, nullptr);
+  }
+  auto set = c.p.sp() ? parse_seqset(c.p.word()) : std::nullopt;
+  if (!set || !c.p.eol()) return bad(c.tag, "Bad UID set");
+  expunge(c.tag, &*set);
+}
+
+void Session::expunge(const std::string& tag, const SeqSet* uid_set) {
   std::uint32_t max = sel_->msgs.empty() ? 0 : sel_->msgs.back().uid;
+  SeqSet uids = uid_set ? normalize(*uid_set, max) : SeqSet{};
   std::size_t removed = 0;
   for (auto& m : sel_->msgs) {
     if (!(m.flags.sys & f_deleted) || m.gone) continue;
-    if (uids && !seq_contains(*uids, m.uid, max)) continue;
+    if (uid_set && !in_set(uids, m.uid)) continue;
     if (::unlink(path_of(m).c_str()) != 0 && errno == ENOENT) {
       refresh_names();
       ::unlink(path_of(m).c_str());
@@ -414,20 +260,21 @@ void Session::cmd_expunge(const std::string& tag, const SeqSet* uids) {
   }
   if (removed) fsync_dir(sel_->folder->dir() + "/cur");
   update(true);
-  ok(tag, uids ? "UID EXPUNGE completed" : "EXPUNGE completed");
+  ok(tag, uid_set ? "UID EXPUNGE completed" : "EXPUNGE completed");
 }
 
 // -- COPY, MOVE ---------------------------------------------------------------
 
-void Session::cmd_copy(const std::string& tag, Parser& p, bool uid, bool move) {
+void Session::cmd_copy(Cmd& c) {
+  const std::string& tag = c.tag;
+  Parser& p = c.p;
+  bool uid = c.uid, move = c.verb == "MOVE";
   auto which = resolve(p.word(), uid);
   if (!which) return bad(tag, "Invalid message set");
   if (!p.sp()) return bad(tag, "Missing mailbox");
   auto name = p.astring();
   if (!name || !p.eol()) return bad(tag, "Bad mailbox name");
-  if (move && sel_->readonly) return no(tag, "Mailbox is read-only");
-  std::string n = *name;
-  if (n.size() >= 5 && is_inbox(std::string_view(n).substr(0, 5)) && (n.size() == 5 || n[5] == '.')) n.replace(0, 5, "INBOX");
+  std::string n = canonical(*name);
   std::string dir = folder_dir(root_, n);
   struct stat st {};
   if (!valid_name(n) || ::stat((dir + "/cur").c_str(), &st) != 0) return no(tag, "[TRYCREATE] No such mailbox");
@@ -453,9 +300,9 @@ void Session::cmd_copy(const std::string& tag, Parser& p, bool uid, bool move) {
       } else if (errno == ENOENT && attempt == 0) {
         refresh_names();
       } else if (errno == EXDEV || errno == EPERM || errno == EMLINK) {
-        auto data = read_msg(m, false);
+        Fd from(::open(path_of(m).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
         maildir::Writer w(dir + "/");
-        if (data && w.open() && w.write(*data) && w.commit(name_with("", f).substr(1))) {
+        if (from.ok() && w.open() && w.copy_from(from.get()) && w.commit(name_with("", f).substr(1))) {
           auto file = w.path().substr(w.path().rfind('/') + 1);
           base = std::string(base_of(file));
           done = true;

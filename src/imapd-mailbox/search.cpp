@@ -1,6 +1,9 @@
 // imapd-mailbox: SEARCH (RFC 3501 section 6.4.4), every key, strings
 // matched as case-insensitive substrings of the header values (with
-// RFC 2047 words decoded) or of the raw text.
+// RFC 2047 words decoded) or of the raw text, in time linear in text and
+// string (imap_parse's icontains). The keys a client may send are bounded
+// in number and string size (session.hpp); past a bound the answer is
+// NO [LIMIT].
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -26,12 +29,19 @@ struct Key {
   std::vector<Key> kids;
 };
 
-bool parse_key(Parser& p, Key& k, int depth);
+// How far the parse got: keys so far, and whether a bound (not the
+// syntax) stopped it.
+struct Budget {
+  std::size_t keys = 0;
+  bool limit = false;
+};
 
-bool parse_keys(Parser& p, std::vector<Key>& out, int depth, bool paren) {
+bool parse_key(Parser& p, Key& k, int depth, Budget& b);
+
+bool parse_keys(Parser& p, std::vector<Key>& out, int depth, bool paren, Budget& b) {
   for (;;) {
     Key k;
-    if (!parse_key(p, k, depth)) return false;
+    if (!parse_key(p, k, depth, b)) return false;
     out.push_back(std::move(k));
     if (paren && p.accept(')')) return true;
     if (!paren && p.eol()) return true;
@@ -40,11 +50,15 @@ bool parse_keys(Parser& p, std::vector<Key>& out, int depth, bool paren) {
   }
 }
 
-bool parse_key(Parser& p, Key& k, int depth) {
+bool parse_key(Parser& p, Key& k, int depth, Budget& b) {
   if (depth > 50) return false;
+  if (++b.keys > max_search_keys) {
+    b.limit = true;
+    return false;
+  }
   if (p.accept('(')) {
     k.kind = Key::and_;
-    return parse_keys(p, k.kids, depth + 1, true);
+    return parse_keys(p, k.kids, depth + 1, true, b);
   }
   if ((p.peek() >= '0' && p.peek() <= '9') || p.peek() == '*') {
     auto s = parse_seqset(p.word());
@@ -60,6 +74,10 @@ bool parse_key(Parser& p, Key& k, int depth) {
     if (!p.sp()) return false;
     auto s = p.astring();
     if (!s) return false;
+    if (s->size() > max_search_string) {
+      b.limit = true;
+      return false;
+    }
     into = *s;
     return true;
   };
@@ -133,14 +151,21 @@ bool parse_key(Parser& p, Key& k, int depth) {
   if (u == "NOT") {
     k.kind = Key::not_;
     k.kids.emplace_back();
-    return p.sp() && parse_key(p, k.kids[0], depth + 1);
+    return p.sp() && parse_key(p, k.kids[0], depth + 1, b);
   }
   if (u == "OR") {
     k.kind = Key::or_;
     k.kids.resize(2);
-    return p.sp() && parse_key(p, k.kids[0], depth + 1) && p.sp() && parse_key(p, k.kids[1], depth + 1);
+    return p.sp() && parse_key(p, k.kids[0], depth + 1, b) && p.sp() && parse_key(p, k.kids[1], depth + 1, b);
   }
   return false;
+}
+
+// Sequence and UID sets made concrete and merged, once for the command.
+void normalize_sets(Key& k, std::uint32_t max_seq, std::uint32_t max_uid) {
+  if (k.kind == Key::seq) k.set = normalize(k.set, max_seq);
+  if (k.kind == Key::uid) k.set = normalize(k.set, max_uid);
+  for (auto& c : k.kids) normalize_sets(c, max_seq, max_uid);
 }
 
 // What a key needs read: 0 nothing, 1 the header, 2 the whole message.
@@ -182,8 +207,8 @@ struct Searcher {
       case Key::old: return !m.recent;
       case Key::larger: return m.vsize > k.n;
       case Key::smaller: return m.vsize < k.n;
-      case Key::uid: return seq_contains(k.set, m.uid, max_uid);
-      case Key::seq: return seq_contains(k.set, static_cast<std::uint32_t>(seq), static_cast<std::uint32_t>(s.sel_->msgs.size()));
+      case Key::uid: return in_set(k.set, m.uid);
+      case Key::seq: return in_set(k.set, static_cast<std::uint32_t>(seq));
       case Key::before:
       case Key::on:
       case Key::since: {
@@ -221,7 +246,10 @@ struct Searcher {
   }
 };
 
-void Session::cmd_search(const std::string& tag, Parser& p, bool uid) {
+void Session::cmd_search(Cmd& c) {
+  const std::string& tag = c.tag;
+  Parser& p = c.p;
+  bool uid = c.uid;
   std::size_t save = p.pos();
   auto w = p.atom();
   if (w && upper(*w) == "CHARSET") {
@@ -236,8 +264,16 @@ void Session::cmd_search(const std::string& tag, Parser& p, bool uid) {
   }
   Key root;
   root.kind = Key::and_;
-  if (!parse_keys(p, root.kids, 0, false)) return bad(tag, "Invalid search criteria");
-  Searcher se{*this, needs(root), sel_->msgs.empty() ? 0 : sel_->msgs.back().uid};
+  Budget budget;
+  if (!parse_keys(p, root.kids, 0, false, budget)) {
+    if (!budget.limit) return bad(tag, "Invalid search criteria");
+    log::line("{}: SEARCH past its limits", who_);
+    return no(tag, fmt::format("[LIMIT] At most {} search keys and {} bytes a search string", max_search_keys,
+                               max_search_string));
+  }
+  std::uint32_t max_uid = sel_->msgs.empty() ? 0 : sel_->msgs.back().uid;
+  normalize_sets(root, static_cast<std::uint32_t>(sel_->msgs.size()), max_uid);
+  Searcher se{*this, needs(root), max_uid};
   std::string out = "* SEARCH";
   for (std::size_t i = 0; i < sel_->msgs.size(); ++i) {
     Msg& m = sel_->msgs[i];

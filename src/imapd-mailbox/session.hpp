@@ -46,42 +46,82 @@ const char* special_use(std::string_view name);
 // The name with any case of a leading INBOX written INBOX.
 std::string canonical(std::string name);
 
+// Bounds on what one command may ask for (imapd(8), LIMITS). Past one the
+// command is answered NO [LIMIT] (RFC 5530) and logged.
+constexpr std::size_t max_search_keys = 256;      // keys in one SEARCH, nested ones counted
+constexpr std::size_t max_search_string = 4096;   // bytes of one SEARCH string
+constexpr std::size_t max_list_patterns = 64;     // patterns in one LIST
+constexpr std::size_t max_list_pattern = 1024;    // bytes of reference and pattern
+
+// One command as the dispatcher hands it over: its tag, its name (upper
+// case, after UID), whether it came as UID, and the parser after the name
+// and the space before the arguments.
+struct Cmd {
+  const std::string& tag;
+  const std::string& verb;
+  bool uid;
+  Parser& p;
+};
+
+struct AppendSpool;
+
 class Session {
  public:
   Session(std::string root, NetIO& io, std::string who);
+  ~Session();
   [[noreturn]] void run(const std::string& login_tag);
 
   static std::string capabilities();
 
  private:
-  // dispatch
+  // dispatch (session.cpp): the command table says which state and
+  // arguments each command needs; the handlers parse the rest.
+  struct Rule;
+  static const Rule* find_rule(std::string_view verb);
   void command(const std::string& raw);
   void bad(const std::string& tag, const std::string& text);
   void no(const std::string& tag, const std::string& text) { io_.put(tag + " NO " + text + "\r\n"); }
   void ok(const std::string& tag, const std::string& text) { io_.put(tag + " OK " + text + "\r\n"); }
   [[noreturn]] void bye(const std::string& text, const std::string& why);
 
+  // any state
+  void cmd_capability(Cmd& c);
+  void cmd_noop(Cmd& c);  // NOOP, CHECK
+  void cmd_logout(Cmd& c);
+  void cmd_login(Cmd& c);  // LOGIN, AUTHENTICATE: already done
+  void cmd_starttls(Cmd& c);
+  void cmd_id(Cmd& c);
+  void cmd_enable(Cmd& c);
+  void cmd_namespace(Cmd& c);
+
   // authenticated state
-  void cmd_select(const std::string& tag, Parser& p, bool readonly);
-  void cmd_create(const std::string& tag, Parser& p);
-  void cmd_delete(const std::string& tag, Parser& p);
-  void cmd_rename(const std::string& tag, Parser& p);
-  void cmd_subscribe(const std::string& tag, Parser& p, bool sub);
-  void cmd_list(const std::string& tag, Parser& p, bool lsub);
-  void cmd_status(const std::string& tag, Parser& p);
-  void cmd_append(const std::string& tag, Parser& p);
-  void cmd_idle(const std::string& tag);
+  void cmd_select(Cmd& c);  // SELECT, EXAMINE
+  void cmd_create(Cmd& c);
+  void cmd_delete(Cmd& c);
+  void cmd_rename(Cmd& c);
+  void cmd_subscribe(Cmd& c);  // SUBSCRIBE, UNSUBSCRIBE
+  void cmd_list(Cmd& c);       // LIST, LSUB
+  void cmd_status(Cmd& c);
+  void cmd_append(Cmd& c);
+  // The spool for the next command's APPEND literal, emptied (append.cpp).
+  LiteralSink* next_spool();
+  // True when the last command had a literal thrown away (too large).
+  bool literal_discarded() const;
+  void cmd_idle(Cmd& c);
   std::optional<std::string> status_of(const std::string& name, const std::vector<std::string>& items);
 
   // selected state
-  void cmd_fetch(const std::string& tag, Parser& p, bool uid);
-  void cmd_store(const std::string& tag, Parser& p, bool uid);
-  void cmd_search(const std::string& tag, Parser& p, bool uid);
-  void cmd_copy(const std::string& tag, Parser& p, bool uid, bool move);
-  void cmd_expunge(const std::string& tag, const SeqSet* uids);
+  void cmd_close(Cmd& c);  // CLOSE, UNSELECT
+  void cmd_fetch(Cmd& c);
+  void cmd_store(Cmd& c);
+  void cmd_search(Cmd& c);
+  void cmd_copy(Cmd& c);  // COPY, MOVE
+  void cmd_expunge(Cmd& c);
+  void expunge(const std::string& tag, const SeqSet* uids);
   void deselect() { sel_.reset(); }
 
-  // The messages of a set (sequence numbers or UIDs), as indexes.
+  // The messages of a set (sequence numbers or UIDs), as indexes in
+  // order, each once; never more than the folder holds.
   std::optional<std::vector<std::size_t>> resolve(std::string_view set, bool uid);
   // Brings the selected folder up to date and sends the untagged
   // responses; expunges only when allowed.
@@ -92,10 +132,13 @@ class Session {
   bool set_flags(Msg& m, const Flags& f);
   std::string path_of(Msg& m);
   void refresh_names();
-  std::optional<std::string> read_msg(Msg& m, bool header_only);
+  // The header of a message (at most 1 MiB of it), with LF line ends.
+  std::optional<std::string> read_header(Msg& m);
   const Message* parsed(Msg& m, bool header_only);
   std::optional<std::time_t> internal_date(Msg& m);
   std::uint32_t keyword_bits(const std::vector<std::string>& kws, Folder& f, bool create, bool& ok);
+  // Sends bytes as a literal piece by piece, flushing as it goes.
+  void send_literal(std::string_view data);
 
   std::string root_;
   NetIO& io_;
@@ -110,8 +153,10 @@ class Session {
   // Headers read for ENVELOPE and header fetches, per UID, within a budget.
   std::unordered_map<std::uint32_t, std::string> headers_;
   std::size_t headers_bytes_ = 0;
-  // ID, ENABLE, etc. bookkeeping
+  // The message literal of the APPEND being read, spooled to a file.
+  std::unique_ptr<AppendSpool> spool_;
   friend struct Searcher;
+  friend struct AppendSpool;
 };
 
 std::string uid_set_text(std::vector<std::uint32_t> uids);

@@ -22,6 +22,7 @@
 
 #include "mail/conf.hpp"
 #include "mail/control.hpp"
+#include "mail/status.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "login/login_parent.hpp"
@@ -35,7 +36,7 @@ constexpr std::string_view reply_temp = "* BYE [UNAVAILABLE] temporary problem; 
 
 [[noreturn]] void temp_fail(const std::string& why) {
   write_all(1, reply_temp);
-  log::die(111, why);
+  log::die(status::temporary, why);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "login/login_request.hpp"
 #include "base/netio.hpp"
 #include "base/secret.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 
@@ -68,7 +69,7 @@ class Session {
  private:
   [[noreturn]] void end() {
     io_.flush();
-    std::_Exit(0);
+    std::_Exit(status::ok);
   }
 
   void error(const std::string& tag, const std::string& text) {
@@ -79,6 +80,37 @@ class Session {
     }
   }
 
+  // The commands of the not-authenticated state. Those of the later
+  // states (null handler) are answered "BAD Log in first".
+  struct Rule {
+    const char* name;
+    void (Session::*run)(const std::string& tag, imap::Parser& p);
+    bool no_args;
+  };
+
+  static const Rule* find_rule(std::string_view verb) {
+    static const Rule rules[] = {
+        {"CAPABILITY", &Session::cmd_capability, true},
+        {"NOOP", &Session::cmd_noop, true},
+        {"LOGOUT", &Session::cmd_logout, true},
+        {"ID", &Session::cmd_id, false},
+        {"STARTTLS", &Session::cmd_starttls, false},
+        {"LOGIN", &Session::cmd_login, false},
+        {"AUTHENTICATE", &Session::cmd_authenticate, false},
+        {"ENABLE", nullptr, false}, {"SELECT", nullptr, false}, {"EXAMINE", nullptr, false},
+        {"LIST", nullptr, false}, {"LSUB", nullptr, false}, {"STATUS", nullptr, false}, {"APPEND", nullptr, false},
+        {"CREATE", nullptr, false}, {"DELETE", nullptr, false}, {"RENAME", nullptr, false},
+        {"SUBSCRIBE", nullptr, false}, {"UNSUBSCRIBE", nullptr, false}, {"FETCH", nullptr, false},
+        {"STORE", nullptr, false}, {"SEARCH", nullptr, false}, {"UID", nullptr, false},
+        {"IDLE", nullptr, false}, {"NAMESPACE", nullptr, false}, {"CHECK", nullptr, false},
+        {"CLOSE", nullptr, false}, {"UNSELECT", nullptr, false}, {"EXPUNGE", nullptr, false},
+        {"COPY", nullptr, false}, {"MOVE", nullptr, false},
+    };
+    for (auto& r : rules)
+      if (verb == r.name) return &r;
+    return nullptr;
+  }
+
   void handle(const std::string& raw) {
     imap::Parser p(raw);
     auto tag = p.atom();
@@ -86,69 +118,78 @@ class Session {
       return error("*", "BAD Missing or invalid tag");
     auto verb = p.atom();
     if (!verb) return error(*tag, "BAD Missing command");
-    std::string v = imap::upper(*verb);
-    const std::string& t = *tag;
-    if (v == "CAPABILITY" && p.eol()) {
-      io_.put(std::string("* CAPABILITY ") + caps + "\r\n" + t + " OK Capability completed\r\n");
-    } else if (v == "NOOP" && p.eol()) {
-      io_.put(t + " OK NOOP completed\r\n");
-    } else if (v == "LOGOUT" && p.eol()) {
-      io_.put("* BYE Logging out\r\n" + t + " OK Logout completed\r\n");
-      end();
-    } else if (v == "ID") {
-      io_.put("* ID (\"name\" \"postern\")\r\n" + t + " OK ID completed\r\n");
-    } else if (v == "ENABLE") {
-      io_.put(t + " BAD Log in first\r\n");
-    } else if (v == "STARTTLS") {
-      error(t, "BAD STARTTLS is not available");
-    } else if (v == "LOGIN") {
-      secret::String user, pass;
-      std::optional<std::string> u, pw;
-      if (!p.sp() || !(u = p.astring()) || !p.sp() || !(pw = p.astring()) || !p.eol())
-        return error(t, "BAD Usage: LOGIN user password");
-      user.get() = std::move(*u);
-      pass.get() = std::move(*pw);
-      secret::wipe(*pw);
-      if (!login::valid_user(user.get()) || pass.get().empty() || pass.get().size() > 512)
-        return error(t, "NO [AUTHENTICATIONFAILED] Authentication failed");
-      login(t, user.get(), pass.get());
-    } else if (v == "AUTHENTICATE") {
-      auto mech = p.sp() ? p.atom() : std::nullopt;
-      if (!mech) return error(t, "BAD Usage: AUTHENTICATE PLAIN");
-      if (imap::upper(*mech) != "PLAIN") return error(t, "NO Unsupported authentication mechanism");
-      secret::String response;
-      if (p.sp()) {  // SASL-IR
-        auto ir = p.atom("=");
-        if (!ir || !p.eol()) return error(t, "BAD Bad initial response");
-        response.get() = *ir;
-        secret::wipe(*ir);
-        if (response.get() == "=") response.get().clear();
-      } else {
-        if (!p.eol()) return error(t, "BAD Unexpected arguments");
-        io_.put("+ \r\n");
-        auto r = io_.line(response.get(), 2048);
-        if (r == NetIO::Read::partial) return error(t, "BAD Response too long");
-        if (r != NetIO::Read::line) end();
-        std::string_view sv = response.get();
-        while (!sv.empty() && (sv.back() == '\n' || sv.back() == '\r')) sv.remove_suffix(1);
-        response.get().resize(sv.size());
-      }
-      if (response.get() == "*") return error(t, "BAD Authentication cancelled");
-      auto plain = login::decode_plain(response.get());
-      if (!plain) return error(t, "BAD Malformed AUTHENTICATE PLAIN response");
-      if (!plain->authzid.empty() && plain->authzid != plain->authcid)
-        return error(t, "NO [AUTHORIZATIONFAILED] No authorization as another user");
-      if (!login::valid_user(plain->authcid) || plain->password.empty() || plain->password.size() > 512)
-        return error(t, "NO [AUTHENTICATIONFAILED] Authentication failed");
-      login(t, plain->authcid, plain->password);
-    } else if (v == "SELECT" || v == "EXAMINE" || v == "LIST" || v == "LSUB" || v == "STATUS" || v == "APPEND" ||
-               v == "CREATE" || v == "DELETE" || v == "RENAME" || v == "SUBSCRIBE" || v == "UNSUBSCRIBE" ||
-               v == "FETCH" || v == "STORE" || v == "SEARCH" || v == "UID" || v == "IDLE" || v == "NAMESPACE" ||
-               v == "CHECK" || v == "CLOSE" || v == "EXPUNGE" || v == "COPY" || v == "MOVE") {
-      error(t, "BAD Log in first");
+    const Rule* rule = find_rule(imap::upper(*verb));
+    if (!rule) return error(*tag, "BAD Unknown command");
+    if (!rule->run) return error(*tag, "BAD Log in first");
+    if (rule->no_args && !p.eol()) return error(*tag, "BAD Unexpected arguments");
+    (this->*rule->run)(*tag, p);
+  }
+
+  void cmd_capability(const std::string& t, imap::Parser&) {
+    io_.put(std::string("* CAPABILITY ") + caps + "\r\n" + t + " OK Capability completed\r\n");
+  }
+
+  void cmd_noop(const std::string& t, imap::Parser&) { io_.put(t + " OK NOOP completed\r\n"); }
+
+  void cmd_logout(const std::string& t, imap::Parser&) {
+    io_.put("* BYE Logging out\r\n" + t + " OK Logout completed\r\n");
+    end();
+  }
+
+  void cmd_id(const std::string& t, imap::Parser&) {
+    io_.put("* ID (\"name\" \"postern\")\r\n" + t + " OK ID completed\r\n");
+  }
+
+  void cmd_starttls(const std::string& t, imap::Parser&) { error(t, "BAD STARTTLS is not available"); }
+
+  void cmd_login(const std::string& t, imap::Parser& p) {
+    secret::String user, pass;
+    std::optional<std::string> u, pw;
+    if (!p.sp() || !(u = p.astring()) || !p.sp() || !(pw = p.astring()) || !p.eol())
+      return error(t, "BAD Usage: LOGIN user password");
+    user.get() = std::move(*u);
+    pass.get() = std::move(*pw);
+    secret::wipe(*pw);
+    if (!login::valid_user(user.get()) || pass.get().empty() || pass.get().size() > 512)
+      return error(t, "NO [AUTHENTICATIONFAILED] Authentication failed");
+    login(t, user.get(), pass.get());
+  }
+
+  void cmd_authenticate(const std::string& t, imap::Parser& p) {
+    auto mech = p.sp() ? p.atom() : std::nullopt;
+    if (!mech) return error(t, "BAD Usage: AUTHENTICATE PLAIN");
+    if (imap::upper(*mech) != "PLAIN") return error(t, "NO Unsupported authentication mechanism");
+    secret::String response;
+    if (p.sp()) {  // SASL-IR
+      auto ir = p.atom("=");
+      if (!ir || !p.eol()) return error(t, "BAD Bad initial response");
+      response.get() = *ir;
+      secret::wipe(*ir);
+      if (response.get() == "=") response.get().clear();
     } else {
-      error(t, "BAD Unknown command");
+      if (!p.eol()) return error(t, "BAD Unexpected arguments");
+      io_.put("+ \r\n");
+      auto r = io_.line(response.get(), 2048);
+      if (r == NetIO::Read::partial) {
+        // The rest of the line is part of the response, never a command.
+        while (r == NetIO::Read::partial) r = io_.line(response.get(), 2048);
+        secret::wipe(response.get());
+        if (r != NetIO::Read::line) end();
+        return error(t, "BAD Response too long");
+      }
+      if (r != NetIO::Read::line) end();
+      std::string_view sv = response.get();
+      while (!sv.empty() && (sv.back() == '\n' || sv.back() == '\r')) sv.remove_suffix(1);
+      response.get().resize(sv.size());
     }
+    if (response.get() == "*") return error(t, "BAD Authentication cancelled");
+    auto plain = login::decode_plain(response.get());
+    if (!plain) return error(t, "BAD Malformed AUTHENTICATE PLAIN response");
+    if (!plain->authzid.empty() && plain->authzid != plain->authcid)
+      return error(t, "NO [AUTHORIZATIONFAILED] No authorization as another user");
+    if (!login::valid_user(plain->authcid) || plain->password.empty() || plain->password.size() > 512)
+      return error(t, "NO [AUTHENTICATIONFAILED] Authentication failed");
+    login(t, plain->authcid, plain->password);
   }
 
   void login(const std::string& tag, const std::string& user, const std::string& password) {
@@ -166,7 +207,7 @@ class Session {
     if (reply == login::no_answer) end();
     switch (reply) {
       case login::reply_done:
-        std::_Exit(0);  // the mailbox stage served the client
+        std::_Exit(status::ok);  // the mailbox stage served the client
       case login::reply_refused:
         return error(tag, "NO [AUTHENTICATIONFAILED] Authentication failed");
       case login::reply_too_many:

@@ -1,5 +1,6 @@
 // Unit tests of the IMAP library units: modified UTF-7, the command
-// parser, sequence sets, dates, MIME sections and the Maildir++ store.
+// parser, sequence sets, dates, MIME sections, the Maildir++ store, LIST
+// patterns and the CRLF file reader.
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
@@ -8,12 +9,45 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "imap/imap_crlf_file.hpp"
 #include "imap/imap_message.hpp"
 #include "imap/imap_parse.hpp"
+#include "imap/imap_pattern.hpp"
 #include "imap/imap_store.hpp"
 #include "imap/imap_utf7.hpp"
 
+#include "scratch.hpp"
+
 using namespace postern::imap;
+using postern::NetIO;
+using postern::Transport;
+
+namespace {
+
+// A client that has sent everything in its bytes already.
+class Sent : public Transport {
+ public:
+  explicit Sent(std::string bytes) : in(std::move(bytes)) {}
+  std::string in, out;
+  ssize_t read(char* buf, std::size_t n, int) override {
+    std::size_t k = std::min(n, in.size());
+    std::copy(in.data(), in.data() + k, buf);
+    in.erase(0, k);
+    return static_cast<ssize_t>(k);
+  }
+  bool write(std::string_view d, int) override {
+    out += d;
+    return true;
+  }
+};
+
+struct Collect : LiteralSink {
+  std::string got;
+  bool take(std::string_view so_far, std::uint64_t n) override { return so_far.starts_with("a APPEND") && n > 3; }
+  void write(std::string_view chunk) override { got += chunk; }
+};
+
+}  // namespace
 
 TEST_CASE("modified UTF-7 round trips and rejects non-canonical forms", "[imap]") {
   CHECK(utf7_encode("Entwürfe") == "Entw&APw-rfe");
@@ -123,4 +157,112 @@ TEST_CASE("file-name flags and the UID list", "[imap]") {
   CHECK(again.keyword("Work", true) == 1);
   CHECK(again.keyword("$junk", false) == 0);
   std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("sequence sets are merged before use", "[imap]") {
+  auto s = parse_seqset("6:*,1:3,2:4,9,*");
+  REQUIRE(s);
+  auto n = normalize(*s, 20);
+  REQUIRE(n.size() == 2);
+  CHECK(n[0] == std::pair<std::uint32_t, std::uint32_t>(1, 4));
+  CHECK(n[1] == std::pair<std::uint32_t, std::uint32_t>(6, 20));
+  CHECK(in_set(n, 1));
+  CHECK_FALSE(in_set(n, 5));
+  CHECK(in_set(n, 20));
+  CHECK_FALSE(in_set(n, 21));
+  std::string many = "1:*";
+  for (int i = 0; i < 16000; ++i) many += ",1:*";
+  auto m = normalize(*parse_seqset(many), 7);
+  CHECK(m.size() == 1);
+  CHECK(normalize(*parse_seqset("4,3,2,1"), 9).size() == 1);
+  CHECK(normalize(*parse_seqset("1,3"), 9).size() == 2);
+}
+
+TEST_CASE("case-insensitive search is exact and linear", "[imap]") {
+  CHECK(icontains("Hello World", "WORLD"));
+  CHECK_FALSE(icontains("Hello World", "worlds"));
+  CHECK(icontains("x", ""));
+  // a match across the boundary of the search's blocks
+  std::string big(200000, 'a');
+  big.replace(65530, 6, "NeEdLe");
+  CHECK(icontains(big, "needle"));
+  // the needle that made a naive search quadratic
+  std::string hay(1 << 20, 'a'), needle(20000, 'a');
+  needle += 'b';
+  CHECK_FALSE(icontains(hay, needle));
+  CHECK(icontains(hay + "B", needle));
+}
+
+TEST_CASE("LIST patterns", "[imap]") {
+  auto m = [](std::string_view pat, std::string_view name) {
+    ListMatcher l;
+    l.add(pat);
+    return l.matches(name);
+  };
+  CHECK(m("*", "a.b.c"));
+  CHECK(m("%", "abc"));
+  CHECK_FALSE(m("%", "a.b"));
+  CHECK(m("a.%", "a.b"));
+  CHECK_FALSE(m("a.%", "a.b.c"));
+  CHECK(m("a*c", "a.b.c"));
+  CHECK(m("a%c", "abbc"));
+  CHECK_FALSE(m("a%c", "ab.c"));
+  CHECK(m("inbox", "INBOX"));
+  CHECK(m("%*%*%*x", "x"));
+  CHECK_FALSE(m("abc", "ab"));
+  std::string longname(150, 'f');
+  longname += ".g";
+  CHECK(m("%" + std::string(100, '%') + ".*g", longname));
+  CHECK(m("f%f%f%.g", longname));
+  CHECK_FALSE(m("f%f%f%.h", longname));
+  CHECK_FALSE(m("*", std::string(300, 'a')));
+}
+
+TEST_CASE("message files read piecewise in CRLF form", "[imap]") {
+  std::string dir = postern::test::temp_dir();
+  std::string text = "Subject: x\nTo: y\n\nbody\r\nline\n";
+  for (int i = 0; i < 5000; ++i) text += "more text on a line of its own\n";
+  REQUIRE(postern::write_file_atomic(dir + "/m", text, 0600));
+  CrlfFile f;
+  REQUIRE(f.open(dir + "/m"));
+  std::string crlf = to_crlf(text);
+  CHECK(f.size() == crlf.size());
+  CHECK(f.header_size() == std::string("Subject: x\r\nTo: y\r\n\r\n").size());
+  std::string got;
+  REQUIRE(f.copy(0, crlf.size(), [&](std::string_view b) { got += b; return true; }));
+  CHECK(got == crlf);
+  got.clear();
+  REQUIRE(f.copy(70000, 100, [&](std::string_view b) { got += b; return true; }));
+  CHECK(got == crlf.substr(70000, 100));
+  REQUIRE(postern::write_file_atomic(dir + "/n", "no header end", 0600));
+  REQUIRE(f.open(dir + "/n"));
+  CHECK(f.header_size() == f.size());
+  postern::test::remove_tree(dir);
+}
+
+TEST_CASE("read_command skips a long line's literal and spools APPEND's", "[imap]") {
+  Limits lim;
+  lim.max_line = 100;
+  std::string lit = "c CAPABILITY\r\n";
+  Sent t("a NOOP " + std::string(300, 'x') + " {" + std::to_string(lit.size()) + "+}\r\n" + lit + "b NOOP\r\n");
+  NetIO io(t, 5);
+  std::string out;
+  CHECK(read_command(io, lim, out) == ReadStatus::too_long);
+  CHECK(read_command(io, lim, out) == ReadStatus::ok);
+  CHECK(out == "b NOOP\r\n");
+  Sent big("a NOOP " + std::string(300, 'x') + " {999999999+}\r\n");
+  NetIO io2(big, 5);
+  CHECK(read_command(io2, lim, out) == ReadStatus::literal_plus_big);
+
+  Sent app("a APPEND INBOX {5}\r\nhello\r\n");
+  NetIO io3(app, 5);
+  Collect sink;
+  REQUIRE(read_command(io3, lim, out, &sink) == ReadStatus::ok);
+  CHECK(sink.got == "hello");
+  CHECK(out == "a APPEND INBOX {5}\r\n\r\n");
+  CHECK(app.out == "+ OK\r\n");
+  Parser p(out);
+  p.set_pos(15);
+  CHECK(p.literal_marker() == 5u);
+  CHECK(p.eol());
 }

@@ -1,7 +1,9 @@
 // imap_parse: see imap_parse.hpp.
 #include "imap/imap_parse.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -57,7 +59,7 @@ char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c
 
 }  // namespace
 
-ReadStatus read_command(NetIO& io, const Limits& lim, std::string& out) {
+ReadStatus read_command(NetIO& io, const Limits& lim, std::string& out, LiteralSink* sink) {
   out.clear();
   std::string line;
   for (;;) {
@@ -67,10 +69,27 @@ ReadStatus read_command(NetIO& io, const Limits& lim, std::string& out) {
     if (r == NetIO::Read::error) return ReadStatus::error;
     if (r == NetIO::Read::partial) {
       if (out.empty()) out = line.substr(0, 200);  // for the tag
+      // The line's last bytes, to see whether it announces a literal.
+      std::string tail = line.substr(line.size() - std::min<std::size_t>(line.size(), 32));
       for (;;) {
         r = io.line(line, lim.max_line);
+        if (r != NetIO::Read::line && r != NetIO::Read::partial) return ReadStatus::eof;
+        tail += line;
+        if (tail.size() > 32) tail.erase(0, tail.size() - 32);
         if (r == NetIO::Read::line) break;
-        if (r != NetIO::Read::partial) return ReadStatus::eof;
+      }
+      std::uint64_t n = 0;
+      bool plus = false;
+      // A synchronizing literal's bytes never come: the client waits for
+      // "+" and gets BAD. A LITERAL+ one's are on their way.
+      if (literal_at_end(tail, n, plus) && plus) {
+        if (n > lim.max_literal) return ReadStatus::literal_plus_big;
+        while (n > 0) {
+          r = io.some(line, static_cast<std::size_t>(std::min<std::uint64_t>(n, 1 << 16)));
+          if (r == NetIO::Read::timeout) return ReadStatus::timeout;
+          if (r != NetIO::Read::line) return r == NetIO::Read::eof ? ReadStatus::eof : ReadStatus::error;
+          n -= line.size();
+        }
       }
       return ReadStatus::too_long;
     }
@@ -78,7 +97,9 @@ ReadStatus read_command(NetIO& io, const Limits& lim, std::string& out) {
     std::uint64_t n = 0;
     bool plus = false;
     if (!literal_at_end(line, n, plus)) return ReadStatus::ok;
-    if (n > lim.max_literal || out.size() + n > lim.max_command)
+    if (n > lim.max_literal) return plus ? ReadStatus::literal_plus_big : ReadStatus::literal_big;
+    bool taken = sink && sink->take(out, n);
+    if (!taken && out.size() + n > lim.max_command)
       return plus ? ReadStatus::literal_plus_big : ReadStatus::literal_big;
     if (!plus) {
       io.put("+ OK\r\n");
@@ -86,10 +107,11 @@ ReadStatus read_command(NetIO& io, const Limits& lim, std::string& out) {
     }
     std::string chunk;
     while (n > 0) {
-      r = io.some(chunk, static_cast<std::size_t>(std::min<std::uint64_t>(n, 1 << 20)));
+      r = io.some(chunk, static_cast<std::size_t>(std::min<std::uint64_t>(n, 1 << 16)));
       if (r == NetIO::Read::timeout) return ReadStatus::timeout;
       if (r != NetIO::Read::line) return r == NetIO::Read::eof ? ReadStatus::eof : ReadStatus::error;
-      out += chunk;
+      if (taken) sink->write(chunk);
+      else out += chunk;
       n -= chunk.size();
     }
   }
@@ -144,6 +166,32 @@ bool seq_contains(const SeqSet& set, std::uint32_t n, std::uint32_t max) {
     if (n >= lo && n <= hi) return true;
   }
   return false;
+}
+
+SeqSet normalize(const SeqSet& set, std::uint32_t max) {
+  SeqSet out;
+  out.reserve(set.size());
+  for (auto [a, b] : set) {
+    std::uint32_t lo = a == star ? max : a, hi = b == star ? max : b;
+    if (lo > hi) std::swap(lo, hi);
+    out.emplace_back(lo, hi);
+  }
+  std::sort(out.begin(), out.end());
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (k > 0 && out[i].first <= out[k - 1].second + std::uint64_t{1})
+      out[k - 1].second = std::max(out[k - 1].second, out[i].second);
+    else
+      out[k++] = out[i];
+  }
+  out.resize(k);
+  return out;
+}
+
+bool in_set(const SeqSet& set, std::uint32_t n) {
+  auto it = std::upper_bound(set.begin(), set.end(), n,
+                             [](std::uint32_t v, const std::pair<std::uint32_t, std::uint32_t>& r) { return v < r.first; });
+  return it != set.begin() && n <= std::prev(it)->second;
 }
 
 bool is_atom_char(char c) {
@@ -215,6 +263,28 @@ std::optional<std::string> Parser::literal() {
   std::string out(s_.substr(pos_, static_cast<std::size_t>(n)));
   pos_ += static_cast<std::size_t>(n);
   return out;
+}
+
+std::optional<std::uint64_t> Parser::literal_marker() {
+  std::size_t save = pos_;
+  if (!accept('{')) return std::nullopt;
+  std::uint64_t n = 0;
+  std::size_t d = 0;
+  while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9' && d < 13) {
+    n = n * 10 + static_cast<std::uint64_t>(s_[pos_++] - '0');
+    ++d;
+  }
+  accept('+');
+  if (d == 0 || !accept('}')) {
+    pos_ = save;
+    return std::nullopt;
+  }
+  accept('\r');
+  if (!accept('\n')) {
+    pos_ = save;
+    return std::nullopt;
+  }
+  return n;
 }
 
 std::optional<std::string> Parser::astring() {
@@ -435,12 +505,18 @@ bool iequal(std::string_view a, std::string_view b) {
 bool icontains(std::string_view hay, std::string_view needle) {
   if (needle.empty()) return true;
   if (needle.size() > hay.size()) return false;
-  char first = lower(needle[0]);
-  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-    if (lower(hay[i]) != first) continue;
-    std::size_t k = 1;
-    while (k < needle.size() && lower(hay[i + k]) == lower(needle[k])) ++k;
-    if (k == needle.size()) return true;
+  std::string folded(needle);
+  for (auto& c : folded) c = lower(c);
+  // Blocks of hay, folded, each overlapping the next by needle - 1 bytes
+  // so no match is split; memmem (two-way) is linear in each.
+  constexpr std::size_t block = 1 << 16;
+  std::string buf;
+  for (std::size_t start = 0; start < hay.size(); start += block) {
+    std::size_t len = std::min(hay.size() - start, block + folded.size() - 1);
+    buf.assign(hay.substr(start, len));
+    for (auto& c : buf) c = lower(c);
+    if (::memmem(buf.data(), buf.size(), folded.data(), folded.size())) return true;
+    if (start + len >= hay.size()) break;
   }
   return false;
 }

@@ -34,11 +34,25 @@ enum class ReadStatus {
   literal_plus_big,  // a LITERAL+ literal over the limit: its data is coming; the connection must end
 };
 
+// Where read_command puts a literal that must not be held in memory
+// (APPEND's message): the stage decides, literal by literal.
+class LiteralSink {
+ public:
+  virtual ~LiteralSink() = default;
+  // A literal of n bytes (within max_literal) is announced at the end of
+  // so_far, the command read until now. True: its bytes go to write() and
+  // out keeps only the "{n}" marker and the CRLF after it.
+  virtual bool take(std::string_view so_far, std::uint64_t n) = 0;
+  virtual void write(std::string_view chunk) = 0;
+};
+
 // Reads one command. A synchronizing literal "{n}" gets the continuation
 // "+ OK" before its data is read; a "{n+}" does not. out keeps the command
-// as sent, literal markers and CRLFs included. tag receives the tag
-// (best effort) for answering errors.
-ReadStatus read_command(NetIO& io, const Limits& lim, std::string& out);
+// as sent, literal markers and CRLFs included (taken literals' bytes
+// excepted). A line over max_line is skipped with too_long, and when it
+// ends in a LITERAL+ "{n+}" the n bytes that follow are skipped too (or
+// literal_plus_big past max_literal), so they are never read as commands.
+ReadStatus read_command(NetIO& io, const Limits& lim, std::string& out, LiteralSink* sink = nullptr);
 
 // The tag of a raw command line, if it has a valid one.
 std::optional<std::string> tag_of(std::string_view line);
@@ -49,6 +63,11 @@ constexpr std::uint32_t star = 0xffffffffu;
 std::optional<SeqSet> parse_seqset(std::string_view s);
 // True when n is in set, with "*" meaning max.
 bool seq_contains(const SeqSet& set, std::uint32_t n, std::uint32_t max);
+// The set with "*" replaced by max, each range in order, sorted and
+// merged: a set of thousands of overlapping ranges ("1:*,1:*,...") shrinks
+// to one, and in_set() is a binary search over what is left.
+SeqSet normalize(const SeqSet& set, std::uint32_t max);
+bool in_set(const SeqSet& normalized, std::uint32_t n);
 
 class Parser {
  public:
@@ -64,6 +83,9 @@ class Parser {
   std::optional<std::string> atom(std::string_view extra = "");
   std::optional<std::string> quoted();
   std::optional<std::string> literal();
+  // A literal's marker "{n}" or "{n+}" and its CRLF, without its bytes
+  // (for a literal a LiteralSink took).
+  std::optional<std::uint64_t> literal_marker();
   std::optional<std::string> string() {  // quoted or literal
     if (peek() == '"') return quoted();
     if (peek() == '{') return literal();
@@ -114,7 +136,9 @@ std::optional<std::time_t> rfc5322_time(std::string_view value);
 // Case-insensitive ASCII helpers.
 std::string upper(std::string_view s);
 bool iequal(std::string_view a, std::string_view b);
-// Case-insensitive substring search (ASCII case folding; other bytes exact).
+// Case-insensitive substring search (ASCII case folding; other bytes
+// exact), in time linear in hay and needle (glibc's two-way memmem over
+// folded blocks), whatever the needle.
 bool icontains(std::string_view hay, std::string_view needle);
 
 }  // namespace postern::imap

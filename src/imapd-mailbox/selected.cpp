@@ -1,0 +1,212 @@
+// imapd-mailbox: the selected folder: SELECT and EXAMINE, and keeping the
+// folder up to date (new messages, flags changed and messages removed by
+// other sessions and deliveries) with the untagged responses that say so.
+// See session.hpp and imapd(8).
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <ctime>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "base/log.hpp"
+#include "session.hpp"
+
+namespace imapd {
+
+namespace {
+
+struct timespec mtime_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return st.st_mtim;
+}
+
+}  // namespace
+
+void Session::cmd_select(Cmd& c) {
+  const std::string& tag = c.tag;
+  Parser& p = c.p;
+  bool readonly = c.verb == "EXAMINE";
+  auto name = p.astring();
+  if (!name) return bad(tag, "Bad mailbox name");
+  if (p.sp()) {  // select parameters (CONDSTORE etc.): none supported
+    return bad(tag, "Unsupported SELECT parameters");
+  }
+  if (!p.eol()) return bad(tag, "Unexpected arguments");
+  deselect();
+  std::string n = canonical(*name);
+  if (!valid_name(n)) return no(tag, "[NONEXISTENT] Invalid mailbox name");
+  std::string dir = folder_dir(root_, n);
+  struct stat st {};
+  if (::stat((dir + "/cur").c_str(), &st) != 0) return no(tag, "[NONEXISTENT] Mailbox does not exist");
+  auto s = std::make_unique<Selected>();
+  s->name = n;
+  s->readonly = readonly;
+  s->folder = std::make_unique<Folder>(dir);
+  std::vector<Entry> entries;
+  std::string err;
+  s->stamp[0] = mtime_of(dir + "/new");
+  s->stamp[1] = mtime_of(dir + "/cur");
+  if (!s->folder->sync(entries, !readonly, err)) {
+    log::line("{}: {}", who_, err);
+    return no(tag, "[SERVERBUG] Cannot open the mailbox");
+  }
+  s->stamp[2] = mtime_of(dir + "/postern-uidlist");
+  s->keywords = s->folder->keywords();
+  std::size_t recent = 0, unseen = 0;
+  s->msgs.reserve(entries.size());
+  for (auto& e : entries) {
+    Msg m;
+    m.uid = e.uid;
+    m.flags = flags_of(e.name);
+    m.name = std::move(e.name);
+    m.vsize = e.vsize;
+    m.recent = !readonly && e.uid >= s->folder->recent_from();
+    if (m.recent) ++recent;
+    if (!unseen && !(m.flags.sys & f_seen)) unseen = s->msgs.size() + 1;
+    s->msgs.push_back(std::move(m));
+  }
+  sel_ = std::move(s);
+  headers_.clear();
+  headers_bytes_ = 0;
+  cached_.reset();
+  send_flags_list();
+  io_.put(fmt::format("* {} EXISTS\r\n* {} RECENT\r\n", sel_->msgs.size(), recent));
+  if (unseen) io_.put(fmt::format("* OK [UNSEEN {}] First unseen\r\n", unseen));
+  io_.put(fmt::format("* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] Predicted next UID\r\n",
+                      sel_->folder->uidvalidity(), sel_->folder->uidnext()));
+  ok(tag, readonly ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
+}
+
+void Session::send_flags_list() {
+  std::string kws;
+  for (auto& k : sel_->keywords)
+    if (!k.empty()) kws += " " + k;
+  io_.put("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft" + kws + ")\r\n");
+  if (sel_->readonly)
+    io_.put("* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+  else
+    io_.put("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft" + kws + " \\*)] Flags permitted\r\n");
+  sel_->keywords_sent = sel_->keywords.size();
+}
+
+std::uint32_t Session::keyword_bits(const std::vector<std::string>& kws, Folder& f, bool create, bool& good) {
+  std::uint32_t bits = 0;
+  good = true;
+  for (auto& k : kws) {
+    int i = f.keyword(k, create);
+    if (i < 0) {
+      if (create) good = false;
+      continue;
+    }
+    bits |= 1u << i;
+  }
+  return bits;
+}
+
+
+// -- keeping up to date ----------------------------------------------------
+
+bool Session::changed() {
+  const std::string& dir = sel_->folder->dir();
+  struct timespec now[3] = {mtime_of(dir + "/new"), mtime_of(dir + "/cur"), mtime_of(dir + "/postern-uidlist")};
+  bool diff = false;
+  for (int i = 0; i < 3; ++i)
+    if (now[i].tv_sec != sel_->stamp[i].tv_sec || now[i].tv_nsec != sel_->stamp[i].tv_nsec) diff = true;
+  // A directory changed within this second may change again unseen.
+  if (now[1].tv_sec >= std::time(nullptr) - 1 || now[0].tv_sec >= std::time(nullptr) - 1) diff = true;
+  return diff;
+}
+
+void Session::update(bool expunges) {
+  if (!sel_) return;
+  auto& s = *sel_;
+  const std::string& dir = s.folder->dir();
+  s.stamp[0] = mtime_of(dir + "/new");
+  s.stamp[1] = mtime_of(dir + "/cur");
+  std::vector<Entry> entries;
+  std::string err;
+  if (!s.folder->sync(entries, !s.readonly, err)) {
+    log::line("{}: {}", who_, err);
+    return;
+  }
+  s.stamp[2] = mtime_of(dir + "/postern-uidlist");
+  std::vector<Msg> next;
+  next.reserve(entries.size());
+  std::size_t j = 0;
+  bool new_keywords = false;
+  std::vector<std::string> fetches;
+  std::vector<std::size_t> expunged;  // sequence numbers, in order
+  std::size_t seq = 0;                // sequence number in the resulting view
+  for (auto& m : s.msgs) {
+    while (j < entries.size() && entries[j].uid < m.uid) ++j;  // cannot happen: new UIDs are higher
+    if (j < entries.size() && entries[j].uid == m.uid) {
+      Msg n = m;
+      n.gone = false;
+      n.name = entries[j].name;
+      Flags f = flags_of(n.name);
+      if (!(f == m.flags)) {
+        if (f.kw & ~((1u << s.keywords.size()) - 1)) new_keywords = true;
+        n.flags = f;
+        fetches.push_back(std::to_string(seq + 1));
+        fetches.back() += "\n";
+      }
+      next.push_back(std::move(n));
+      ++seq;
+      ++j;
+    } else if (expunges) {
+      expunged.push_back(seq + 1 + expunged.size());
+    } else {
+      Msg n = m;
+      n.gone = true;
+      next.push_back(std::move(n));
+      ++seq;
+    }
+  }
+  std::size_t old_count = next.size();
+  std::size_t recent = 0;
+  for (auto& m : next) recent += m.recent;
+  for (; j < entries.size(); ++j) {
+    Msg m;
+    m.uid = entries[j].uid;
+    m.flags = flags_of(entries[j].name);
+    m.name = entries[j].name;
+    m.vsize = entries[j].vsize;
+    m.recent = !s.readonly && m.uid >= s.folder->recent_from();
+    recent += m.recent;
+    if (m.flags.kw & ~((1u << s.keywords.size()) - 1)) new_keywords = true;
+    next.push_back(std::move(m));
+  }
+  // EXPUNGE responses: each number counts the earlier ones as gone.
+  std::size_t removed = 0;
+  for (auto n : expunged) io_.put(fmt::format("* {} EXPUNGE\r\n", n - removed++));
+  bool grew = next.size() != old_count || !expunged.empty();
+  s.msgs = std::move(next);
+  if (new_keywords) {
+    s.keywords = s.folder->keywords();
+    send_flags_list();
+  }
+  for (auto& f : fetches) {
+    std::size_t n = std::stoul(f);
+    io_.put(fmt::format("* {} FETCH (UID {} FLAGS ({}))\r\n", n, s.msgs[n - 1].uid, flags_text(s.msgs[n - 1])));
+  }
+  if (grew && s.msgs.size() != old_count) io_.put(fmt::format("* {} EXISTS\r\n* {} RECENT\r\n", s.msgs.size(), recent));
+}
+
+std::string Session::flags_text(const Msg& m) const {
+  std::string out;
+  auto add = [&](const std::string& f) { out += (out.empty() ? "" : " ") + f; };
+  if (m.flags.sys & f_answered) add("\\Answered");
+  if (m.flags.sys & f_flagged) add("\\Flagged");
+  if (m.flags.sys & f_deleted) add("\\Deleted");
+  if (m.flags.sys & f_seen) add("\\Seen");
+  if (m.flags.sys & f_draft) add("\\Draft");
+  for (std::size_t i = 0; i < 26; ++i)
+    if ((m.flags.kw & (1u << i)) && i < sel_->keywords.size() && !sel_->keywords[i].empty()) add(sel_->keywords[i]);
+  if (m.recent) add("\\Recent");
+  return out;
+}
+
+}  // namespace imapd
