@@ -229,7 +229,7 @@ int main(int argc, char** argv) {
     log::die(failure->code, failure->why);
   }
   int code = queue->finish(env);
-  if (code == 0) return status::ok;
+  if (code == queue_exit::queued) return status::ok;
   int exit_code = queue_failure_is_permanent(code) ? status::permanent : status::temporary;
   log::die(exit_code, "queue refused the message: " + queue_failure_text(code));
 }

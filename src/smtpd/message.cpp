@@ -53,7 +53,7 @@ std::string Incoming::finish(const Envelope& envelope, const std::string& client
   int code = queue_->finish(envelope);
   std::string queued_as = queue_->queue_id();
   queue_.reset();
-  if (code == 0) {
+  if (code == queue_exit::queued) {
     log::line("accepted message {} from {} sender <{}> recipients {} bytes {} queued as msg {}", id, client,
               log::printable(envelope.sender), envelope.recipients.size(), text_.size(), queued_as);
     return "250 2.0.0 ok " + id + (queued_as.empty() ? "" : " msg " + queued_as);

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "mail/envelope.hpp"
+#include "mail/queue_exit.hpp"
 #include "base/io.hpp"
 
 namespace postern {
