@@ -35,7 +35,7 @@ UNIT_SRC := $(wildcard tests/unit/*.cpp)
 UNIT_OBJ := $(UNIT_SRC:tests/%.cpp=$(OBJ)/%.o)
 # A program's own code that the unit tests link, so nothing moves into a
 # library only to be testable (never a main.o).
-UNIT_PROG_SRC := src/smtpd/smtp_data.cpp src/inject/address_completion.cpp
+UNIT_PROG_SRC := src/smtpd/smtp_data.cpp src/inject/address_completion.cpp src/remote/session.cpp src/remote/route.cpp
 UNIT_PROG_OBJ := $(UNIT_PROG_SRC:src/%.cpp=$(OBJ)/%.o)
 BINS := $(PROGRAMS:%=$(INST)/%)
 
