@@ -6,6 +6,7 @@
 #   make setup      (root) install into conf-home, create users and queue
 #   make run        a self-contained single-user instance under ./run
 #   make stop       stop it
+#   make fuzz       build the fuzz targets and run each for FUZZ_SECONDS
 #
 # CONF_HOME=/path and SINGLE=1 build (and with setup, install) another
 # instance; each instance links its own copy of the programs, because the
@@ -102,6 +103,9 @@ sendmail-links:
 
 bench: all
 	@./bench/local
+
+# The fuzz targets: make fuzz, make fuzz-build (tests/fuzz/README).
+include tests/fuzz/fuzz.mk
 
 clean:
 	rm -rf build
