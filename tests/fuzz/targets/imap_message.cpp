@@ -35,9 +35,8 @@ bool balanced(std::string_view s) {
       if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string_view::npos)
         return false;
       std::size_t n = std::stoul(std::string(digits));
-      i = close + 2 + n;
-      if (i >= s.size() + 1) return false;
-      --i;
+      if (close + 3 + n > s.size()) return false;
+      i = close + 2 + n;  // the loop's ++i steps past the literal's last byte
     } else if (c == '(') {
       ++depth;
     } else if (c == ')') {

@@ -5,10 +5,11 @@
 // connecting. settings[0] picks the client (remote, remote with
 // RELAYCLIENT, local caller); settings[1] the queue's behaviour; the rest
 // cuts the input into reads. Checks what a postmaster relies on: the
-// session ends; replies stay bounded; every message that reached the
-// queue with an envelope has valid addresses and at least one recipient,
-// starts with smtpd's Received: line, keeps within databytes, and holds
-// not one CR (CRLF became LF, and a lone CR refuses the message).
+// session ends; replies stay bounded; smtpd answers "250 ok ... msg ID"
+// exactly as often as the queue took a message; every message given to
+// the queue with an envelope has valid addresses and a recipient, starts
+// with smtpd's Received: line, keeps within databytes, and holds not one
+// CR (CRLF became LF, and a lone CR refuses the message).
 #include <sys/stat.h>
 
 #include <cstdint>
@@ -71,6 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string why;
   if (!policy.load(why, client.local)) fuzz::fail("policy.load", why);
   fuzz::FeedTransport t(input, cuts);
+  t.keep_output(true);
   NetIO io(t, static_cast<int>(policy.timeout));
   smtpd::Session session(io, policy, client);
   FUZZ_CHECK(session.run() == 0, input);
@@ -78,6 +80,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // At most a few replies per command line, and the session ends where the
   // input does or before.
   FUZZ_CHECK(t.written() <= 2000 + 600 * (input.size() + 1), input);
+  // A 250 after DATA only for a message the queue took (invariant 1 of
+  // DESIGN.md): as many such replies as queued messages.
+  std::size_t accepted_replies = 0, queued_ok = 0;
+  const std::string& out = t.output();
+  for (std::size_t pos = 0; pos < out.size();) {
+    std::size_t end = out.find("\r\n", pos);
+    if (end == std::string::npos) end = out.size();
+    std::string_view line(out.data() + pos, end - pos);
+    if (line.rfind("250 2.0.0 ok ", 0) == 0 && line.size() >= 10 && line.substr(line.size() - 10) == " msg 12345")
+      ++accepted_replies;
+    pos = end + 2;
+  }
+  for (auto& q : fuzz::queued()) queued_ok += q.finished && qb.exit_code == 0;
+  FUZZ_CHECK(accepted_replies == queued_ok, out);
   for (auto& q : fuzz::queued()) {
     if (!q.finished) continue;
     FUZZ_CHECK(!q.envelope.recipients.empty(), input);
