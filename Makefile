@@ -6,6 +6,7 @@
 #   make setup      (root) install into conf-home, create users and queue
 #   make run        a self-contained single-user instance under ./run
 #   make stop       stop it
+#   make fuzz       build the fuzz targets and run each for FUZZ_SECONDS
 #
 # CONF_HOME=/path and SINGLE=1 build (and with setup, install) another
 # instance; each instance links its own copy of the programs, because the
@@ -37,6 +38,7 @@ UNIT_OBJ := $(UNIT_SRC:tests/%.cpp=$(OBJ)/%.o)
 # library only to be testable (never a main.o).
 UNIT_PROG_SRC := src/smtpd/smtp_data.cpp src/inject/address_completion.cpp
 UNIT_PROG_SRC += src/send/plan.cpp src/send/controls.cpp
+UNIT_PROG_SRC += src/remote/session.cpp src/remote/route.cpp
 UNIT_PROG_OBJ := $(UNIT_PROG_SRC:src/%.cpp=$(OBJ)/%.o)
 BINS := $(PROGRAMS:%=$(INST)/%)
 
@@ -103,6 +105,9 @@ sendmail-links:
 
 bench: all
 	@./bench/local
+
+# The fuzz targets: make fuzz, make fuzz-build (tests/fuzz/README).
+include tests/fuzz/fuzz.mk
 
 clean:
 	rm -rf build

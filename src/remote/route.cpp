@@ -144,6 +144,22 @@ bool smtproute(const std::string& domain, std::string& relay, int& port, std::st
 
 }  // namespace
 
+std::optional<std::vector<MxRecord>> parse_mx_answer(const unsigned char* answer, int length) {
+  ns_msg msg;
+  if (length < 0 || ns_initparse(answer, length, &msg) != 0) return std::nullopt;
+  std::vector<MxRecord> out;
+  for (int i = 0; i < ns_msg_count(msg, ns_s_an); ++i) {
+    ns_rr rr;
+    if (ns_parserr(&msg, ns_s_an, i, &rr) != 0) break;  // the rest is cut off
+    if (ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3) continue;
+    int pref = ns_get16(ns_rr_rdata(rr));
+    char name[NS_MAXDNAME];
+    if (ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg), ns_rr_rdata(rr) + 2, name, sizeof name) < 0) continue;
+    out.push_back({pref, lower(name)});
+  }
+  return out;
+}
+
 Route find_route(const std::string& raw_domain, int default_port) {
   Route route;
   std::string domain = lower(raw_domain);
@@ -186,23 +202,15 @@ Route find_route(const std::string& raw_domain, int default_port) {
       return route;
     }
   } else {
-    ns_msg msg;
-    if (ns_initparse(answer.data(), n, &msg) != 0) {
-      // Also an answer cut short (its counts promise more records than it
-      // holds): a later try may get it whole.
+    // Also an answer cut short (its counts promise more records than it
+    // holds) may fail to parse: a later try may get it whole.
+    auto records = parse_mx_answer(answer.data(), n);
+    if (!records) {
       route.result = Route::Result::temporary;
       route.why = "A malformed or truncated DNS answer for " + domain + ". (#4.4.3)";
       return route;
     }
-    for (int i = 0; i < ns_msg_count(msg, ns_s_an); ++i) {
-      ns_rr rr;
-      if (ns_parserr(&msg, ns_s_an, i, &rr) != 0) break;  // the rest is cut off
-      if (ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3) continue;
-      int pref = ns_get16(ns_rr_rdata(rr));
-      char name[NS_MAXDNAME];
-      if (ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg), ns_rr_rdata(rr) + 2, name, sizeof name) < 0) continue;
-      mxes.push_back({pref, lower(name), randombytes_uniform(1u << 30)});
-    }
+    for (auto& r : *records) mxes.push_back({r.pref, r.host, randombytes_uniform(1u << 30)});
   }
   // RFC 7505: a single MX of "." means the domain takes no mail.
   if (mxes.size() == 1 && (mxes[0].host.empty() || mxes[0].host == ".")) {

@@ -4,6 +4,7 @@
 #pragma once
 #include <sys/socket.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,5 +25,17 @@ struct Route {
 };
 
 Route find_route(const std::string& domain, int default_port);
+
+// One mail exchanger of an MX answer: its preference and its name, lower
+// case, "" or "." for a null MX.
+struct MxRecord {
+  int pref = 0;
+  std::string host;
+};
+// The MX records of a DNS answer as res_query returns it (the wire form,
+// from the network: anything may be in it). Records of other types and
+// records that do not parse are skipped; nullopt when the message itself
+// is malformed.
+std::optional<std::vector<MxRecord>> parse_mx_answer(const unsigned char* answer, int length);
 
 }  // namespace postern::remote

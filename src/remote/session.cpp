@@ -27,14 +27,6 @@
 
 namespace postern::remote {
 
-namespace {
-
-struct Reply {
-  int code = 0;  // 0: the connection failed or timed out
-  std::string text;  // the whole reply, lines joined by " / "
-  std::vector<std::string> lines;  // each line after the code
-};
-
 Reply read_reply(NetIO& io) {
   Reply r;
   for (int lines = 0; lines < 100; ++lines) {
@@ -44,7 +36,11 @@ Reply read_reply(NetIO& io) {
     if (got != NetIO::Read::line && got != NetIO::Read::partial)
       return Reply{0, r.text.empty() ? "the connection was lost" : r.text, {}};
     std::string_view l = chomp(line);
-    if (l.size() < 3 || !std::isdigit(static_cast<unsigned char>(l[0])))
+    // Three digits, then a space, a '-' or nothing (RFC 5321 4.2): "9.9"
+    // or "2500" is no reply code.
+    auto digit = [&](std::size_t i) { return std::isdigit(static_cast<unsigned char>(l[i])) != 0; };
+    if (l.size() < 3 || !digit(0) || !digit(1) || !digit(2) || l[0] < '1' || l[0] > '5' ||
+        (l.size() > 3 && l[3] != ' ' && l[3] != '-'))
       return Reply{0, "a malformed reply: " + std::string(l), {}};
     if (!r.text.empty()) r.text += " / ";
     r.text += std::string(l);
@@ -56,6 +52,8 @@ Reply read_reply(NetIO& io) {
   }
   return Reply{0, "a reply of more than 100 lines", {}};
 }
+
+namespace {
 
 // A connected socket, or -1 (timed_out set when the host did not answer).
 int connect_to(const Destination& d, const Settings& s, bool& timed_out) {

@@ -21,7 +21,12 @@ std::optional<MailUser> decode_mail_user(std::string_view bytes) {
   if (f.size() != 6) return std::nullopt;
   auto uid = to_number(f[1]);
   auto gid = to_number(f[2]);
-  if (!uid || !gid || f[0].empty() || f[3].empty() || f[3][0] != '/') return std::nullopt;
+  // A number uid_t or gid_t cannot hold would wrap to another account (2^32
+  // is root), and -1 means "unchanged" to setresuid: refused.
+  constexpr unsigned long max_id = 0xfffffffeUL;
+  static_assert(sizeof(uid_t) == 4 && sizeof(gid_t) == 4);
+  if (!uid || !gid || *uid > max_id || *gid > max_id || f[0].empty() || f[3].empty() || f[3][0] != '/')
+    return std::nullopt;
   if (f[4] != "" && f[4] != "-") return std::nullopt;
   MailUser u;
   u.user = f[0];

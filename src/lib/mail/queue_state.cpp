@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <climits>
+#include <limits>
+
 #include "mail/address.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
@@ -10,6 +13,9 @@
 namespace postern {
 
 static constexpr std::string_view magic = "postern-state 1";
+// Times and counts past these would wrap to negative times (which
+// encode_state writes and decode_state then refuses) or small counts.
+static constexpr unsigned long max_time = static_cast<unsigned long>(std::numeric_limits<std::time_t>::max());
 
 std::string encode_state(const MessageState& m) {
   std::string out = fmt::format("{}\nF\t{}\nA\t{}\n", magic, m.sender, m.arrived);
@@ -33,7 +39,7 @@ std::optional<MessageState> decode_state(std::string_view text) {
     if (f[0] == "F" && f.size() == 2 && valid_envelope_address(f[1])) {
       m.sender = f[1];
       have_sender = true;
-    } else if (f[0] == "A" && f.size() == 2 && to_number(f[1])) {
+    } else if (f[0] == "A" && f.size() == 2 && to_number(f[1]) && *to_number(f[1]) <= max_time) {
       m.arrived = static_cast<std::time_t>(*to_number(f[1]));
       have_arrival = true;
     } else if (f[0] == "R" && f.size() == 6 && f[1].size() == 2) {
@@ -43,7 +49,8 @@ std::optional<MessageState> decode_state(std::string_view text) {
       auto attempts = to_number(f[2]);
       auto next = to_number(f[3]);
       if ((r.channel != 'L' && r.channel != 'R') || std::string_view("PDBX").find(r.state) == std::string_view::npos ||
-          !attempts || !next || f[4].empty() || !valid_envelope_address(f[4]))
+          !attempts || *attempts > UINT_MAX || !next || *next > max_time || f[4].empty() ||
+          !valid_envelope_address(f[4]))
         return std::nullopt;
       r.attempts = static_cast<unsigned>(*attempts);
       r.next_try = static_cast<std::time_t>(*next);

@@ -1,0 +1,64 @@
+# The fuzz targets (tests/fuzz/README), included by the Makefile:
+#
+#   make fuzz-build   builds every target in build/fuzz/bin
+#   make fuzz         builds them and runs each for FUZZ_SECONDS (60)
+#
+# clang with libFuzzer, AddressSanitizer and UBSan; the objects live in
+# build/fuzz, apart from g++'s. A target is tests/fuzz/targets/NAME.cpp;
+# FUZZ_PROG_NAME lists the program sources it drives (a program's own
+# parts, never its main.cpp); the library comes from an archive, so a
+# target links only the library objects it uses.
+FUZZ_CXX := clang++-14
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_FLAGS := -std=c++20 -O1 -g -Wall -Wextra -Werror $(FUZZ_SAN)
+FUZZ := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/targets/%.cpp,%,$(wildcard tests/fuzz/targets/*.cpp)))
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ)/bin/%)
+FUZZ_SUPPORT := $(FUZZ)/fuzz/common.o $(FUZZ)/fuzz/fuzz_conf.o
+
+FUZZ_PROG_smtp_data := smtpd/smtp_data
+FUZZ_PROG_dns_mx := remote/route
+FUZZ_PROG_smtp_reply := remote/session
+FUZZ_PROG_smtpd_session := smtpd/session smtpd/policy smtpd/message smtpd/smtp_data smtpd/client fuzz/fake_queue
+FUZZ_PROG_imapd_session := imapd-mailbox/session imapd-mailbox/messages imapd-mailbox/folders \
+  imapd-mailbox/search fuzz/exit_wrap
+# imapd-mailbox ends its process with _Exit; the target turns that into a
+# return to the fuzzer, and makes fsync a no-op (exit_wrap.cpp).
+FUZZ_LDFLAGS_imapd_session := -Wl,--wrap=_Exit -Wl,--wrap=fsync
+
+.PHONY: fuzz fuzz-build
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@./tests/fuzz/run-all --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+$(FUZZ)/lib/%.o: src/lib/%.cpp | deps-stamp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -Isrc/lib -c $< -o $@
+
+# clang warns of what g++ does not; the programs are written for g++.
+$(FUZZ)/prog/%.o: src/%.cpp | deps-stamp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -Wno-unused-private-field -fsanitize=fuzzer-no-link -MMD -MP -Isrc/lib -c $< -o $@
+
+$(FUZZ)/fuzz/%.o: tests/fuzz/%.cpp | deps-stamp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -Isrc/lib -Isrc -Itests/fuzz -c $< -o $@
+
+# The library minus what no target reaches (delivery, logins' parent,
+# privileges; queue_client is fake_queue's), to keep make test's build short.
+FUZZ_LIB_SRC := $(filter-out $(addprefix src/lib/,login/login_parent.cpp mail/mailauth_db.cpp mail/mbox.cpp \
+  mail/privilege.cpp mail/delivery_env.cpp mail/queue_client.cpp),$(LIB_SRC))
+$(FUZZ)/libpostern.a: $(patsubst src/lib/%.cpp,$(FUZZ)/lib/%.o,$(FUZZ_LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+# A target's objects beyond its own (a % written in the rule itself would
+# be taken for the stem).
+fuzz_objs = $(foreach p,$(FUZZ_PROG_$(1)),$(if $(filter fuzz/%,$(p)),$(FUZZ)/$(p).o,$(FUZZ)/prog/$(p).o))
+$(FUZZ)/bin/%: $$(call fuzz_objs,$$*) \
+               $(FUZZ)/fuzz/targets/%.o $(FUZZ_SUPPORT) $(FUZZ)/libpostern.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_LDFLAGS_$*) -o $@ $(filter %.o,$^) $(FUZZ)/libpostern.a $(LIBS)
