@@ -147,7 +147,6 @@ class Session {
   std::string late_refusal_;
   int errors_ = 0;
   int unknown_rcpts_ = 0;
-  int messages_ = 0;
 };
 
 }  // namespace postern::smtpd

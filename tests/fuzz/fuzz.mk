@@ -20,9 +20,10 @@ FUZZ_SUPPORT := $(FUZZ)/fuzz/common.o $(FUZZ)/fuzz/fuzz_conf.o
 FUZZ_PROG_smtp_data := smtpd/smtp_data
 FUZZ_PROG_dns_mx := remote/route
 FUZZ_PROG_smtp_reply := remote/session
-FUZZ_PROG_smtpd_session := smtpd/session smtpd/policy smtpd/message smtpd/smtp_data smtpd/client fuzz/fake_queue
-FUZZ_PROG_imapd_session := imapd-mailbox/session imapd-mailbox/messages imapd-mailbox/folders \
-  imapd-mailbox/search fuzz/exit_wrap
+# A whole session: every part of the program but its main.cpp.
+fuzz_parts_of = $(patsubst src/%.cpp,%,$(filter-out %/main.cpp,$(wildcard src/$(1)/*.cpp)))
+FUZZ_PROG_smtpd_session := $(call fuzz_parts_of,smtpd) fuzz/fake_queue
+FUZZ_PROG_imapd_session := $(call fuzz_parts_of,imapd-mailbox) fuzz/exit_wrap
 # imapd-mailbox ends its process with _Exit; the target turns that into a
 # return to the fuzzer, and makes fsync a no-op (exit_wrap.cpp).
 FUZZ_LDFLAGS_imapd_session := -Wl,--wrap=_Exit -Wl,--wrap=fsync
@@ -38,19 +39,18 @@ $(FUZZ)/lib/%.o: src/lib/%.cpp | deps-stamp
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -Isrc/lib -c $< -o $@
 
-# clang warns of what g++ does not; the programs are written for g++.
 $(FUZZ)/prog/%.o: src/%.cpp | deps-stamp
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -Wno-unused-private-field -fsanitize=fuzzer-no-link -MMD -MP -Isrc/lib -c $< -o $@
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -Isrc/lib -c $< -o $@
 
 $(FUZZ)/fuzz/%.o: tests/fuzz/%.cpp | deps-stamp
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -Isrc/lib -Isrc -Itests/fuzz -c $< -o $@
 
 # The library minus what no target reaches (delivery, logins' parent,
-# privileges; queue_client is fake_queue's), to keep make test's build short.
+# queue_client is fake_queue's), to keep make test's build short.
 FUZZ_LIB_SRC := $(filter-out $(addprefix src/lib/,login/login_parent.cpp mail/mailauth_db.cpp mail/mbox.cpp \
-  mail/privilege.cpp mail/delivery_env.cpp mail/queue_client.cpp),$(LIB_SRC))
+  mail/delivery_env.cpp mail/queue_client.cpp),$(LIB_SRC))
 $(FUZZ)/libpostern.a: $(patsubst src/lib/%.cpp,$(FUZZ)/lib/%.o,$(FUZZ_LIB_SRC))
 	@rm -f $@
 	ar rcs $@ $^
