@@ -243,25 +243,13 @@ std::optional<std::string> Parser::quoted() {
 
 std::optional<std::string> Parser::literal() {
   std::size_t save = pos_;
-  if (!accept('{')) return std::nullopt;
-  std::uint64_t n = 0;
-  std::size_t d = 0;
-  while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9' && d < 13) {
-    n = n * 10 + static_cast<std::uint64_t>(s_[pos_++] - '0');
-    ++d;
-  }
-  accept('+');
-  if (d == 0 || !accept('}')) {
+  auto n = literal_marker();
+  if (!n || *n > s_.size() - pos_) {
     pos_ = save;
     return std::nullopt;
   }
-  accept('\r');
-  if (!accept('\n') || n > s_.size() - pos_) {
-    pos_ = save;
-    return std::nullopt;
-  }
-  std::string out(s_.substr(pos_, static_cast<std::size_t>(n)));
-  pos_ += static_cast<std::size_t>(n);
+  std::string out(s_.substr(pos_, static_cast<std::size_t>(*n)));
+  pos_ += static_cast<std::size_t>(*n);
   return out;
 }
 
