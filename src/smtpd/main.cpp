@@ -14,7 +14,9 @@
 #include "base/log.hpp"
 #include <string_view>
 
+#include "base/deadline.hpp"
 #include "base/netio.hpp"
+#include "mail/control.hpp"
 #include "smtpd.hpp"
 
 using namespace postern;
@@ -32,7 +34,8 @@ int main(int argc, char** argv) {
   std::signal(SIGCHLD, SIG_DFL);
   smtpd::Client client = smtpd::identify_client(local_submission);
 
-  FdTransport transport(0, 1);
+  FdTransport fd_transport(0, 1);
+  DeadlineTransport transport(fd_transport);
   smtpd::Policy policy;
   std::string why;
   if (!policy.load(why, client.local)) {
@@ -40,6 +43,34 @@ int main(int argc, char** argv) {
     io.put("421 4.3.0 temporary configuration problem; try again later\r\n");
     io.flush();
     log::die(111, why);
+  }
+  // Per-read timeouts (timeoutsmtpd) let a client that sends a byte a
+  // minute stay for ever: a network client also gets a whole-connection
+  // deadline and a shorter one for its first accepted MAIL.
+  if (!client.local) {
+    auto whole = control::number("deadlinesmtpd", 3600);
+    auto first_mail = control::number("deadlinesmtpdmail", 180);
+    if (!whole || !first_mail) {
+      NetIO io(transport, 60);
+      io.put("421 4.3.0 temporary configuration problem; try again later\r\n");
+      io.flush();
+      log::die(111, "unable to read control/deadlinesmtpd or deadlinesmtpdmail, or it is not a number");
+    }
+    transport.add(*whole, "421 4.4.2 " + policy.me + " connection time limit reached; closing the connection\r\n",
+                  fmt::format("closed the connection from {}: time limit ({} seconds, control/deadlinesmtpd)",
+                              client.name(), *whole));
+    int mail = transport.add(
+        *first_mail, "421 4.4.2 " + policy.me + " no mail transaction in time; closing the connection\r\n",
+        fmt::format("closed the connection from {}: no MAIL accepted within {} seconds (control/deadlinesmtpdmail)",
+                    client.name(), *first_mail));
+    // The session says "250 2.1.0" (RFC 3463: address ok) to an accepted
+    // MAIL and to nothing else: from then on the client is at work.
+    transport.watch = [&transport, mail](std::string_view out) {
+      if (out.starts_with("250 2.1.0") || out.find("\n250 2.1.0") != std::string_view::npos) {
+        transport.cancel(mail);
+        transport.watch = nullptr;
+      }
+    };
   }
   NetIO io(transport, static_cast<int>(policy.timeout));
   smtpd::Session session(io, policy, client);
