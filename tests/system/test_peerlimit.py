@@ -157,5 +157,73 @@ class Flood(unittest.TestCase):
         self.check("imapd", 20, b"* OK", b"* BYE [UNAVAILABLE] too many", b"a1 CAPABILITY\r\n", b"* CAPABILITY")
 
 
+class Slots(unittest.TestCase):
+    """peerlimit on its own, with the address in TCPREMOTEIP as tcpserver
+    sets it: IPv6 counted by /64, a crashed holder's slot free at once."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.inst = Instance()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.inst.cleanup()
+
+    def start(self, ip, limit="2"):
+        env = make_env()
+        env["TCPREMOTEIP"] = ip
+        p = subprocess.Popen([os.path.join(self.inst.bin, "peerlimit"), "-n", limit, "imap", "sh", "-c",
+                              "echo '* OK in'; exec sleep 60"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env, start_new_session=True)
+        self.addCleanup(lambda: (p.poll() is None and os.killpg(p.pid, signal.SIGKILL), p.wait()))
+        return p, p.stdout.readline().decode()
+
+    def test_ipv6_by_64_and_crash(self):
+        first, line = self.start("2001:db8:1:2::1")
+        self.assertEqual(line, "* OK in\n")
+        second, line = self.start("2001:db8:1:2:ffff::2")
+        self.assertEqual(line, "* OK in\n")
+        third, line = self.start("2001:db8:1:2::3")
+        self.assertEqual(line, "* BYE [UNAVAILABLE] too many connections from your address; try again later\r\n")
+        self.assertEqual(third.wait(timeout=30), 0)
+        self.assertIn(b"refused 2001:db8:1:2::3", third.stderr.read())
+        other, line = self.start("2001:db8:1:3::1")  # another /64
+        self.assertEqual(line, "* OK in\n")
+        # kill -9 of a holder (peerlimit and its session): its slot is free.
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        again, line = self.start("2001:db8:1:2::4")
+        self.assertEqual(line, "* OK in\n")
+        # A session that ends removes its lock file.
+        os.kill(again.pid, 0)
+        lockdir = os.path.join(self.inst.home, "peerlimit", "imap")
+        before = len(os.listdir(lockdir))
+        with open(f"/proc/{again.pid}/task/{again.pid}/children") as f:
+            session = int(f.read().split()[0])
+        os.kill(session, signal.SIGKILL)
+        self.assertEqual(again.wait(timeout=30), 111)  # the session died of a signal
+        wait_for(lambda: len(os.listdir(lockdir)) == before - 1, 10, "the lock file to go")
+
+
+@unittest.skipUnless(os.path.exists("/usr/bin/systemd-analyze"), "systemd-analyze is not installed")
+class SystemdUnits(unittest.TestCase):
+    def test_units_verify(self):
+        """The socket units and their services as make setup installs them
+        are valid for systemd (unknown keys, bad values)."""
+        inst = Instance()
+        try:
+            boot = os.path.join(inst.home, "boot")
+            units = [os.path.join(boot, f"{n}.socket") for n in ("smtpd", "pop3d", "imapd")]
+            out = subprocess.run(["systemd-analyze", "verify", "--man=no"] + units, capture_output=True,
+                                 text=True, timeout=120, cwd=boot)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertEqual(out.stderr.strip(), "", out.stderr)
+            for n, per in (("smtpd", 10), ("pop3d", 10), ("imapd", 20)):
+                with open(os.path.join(boot, f"{n}.socket")) as f:
+                    self.assertIn(f"MaxConnectionsPerSource={per}", f.read())
+        finally:
+            inst.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()
