@@ -16,7 +16,7 @@
 
 #include "base/deadline.hpp"
 #include "base/netio.hpp"
-#include "mail/control.hpp"
+#include "deadlines.hpp"
 #include "smtpd.hpp"
 
 using namespace postern;
@@ -44,33 +44,11 @@ int main(int argc, char** argv) {
     io.flush();
     log::die(111, why);
   }
-  // Per-read timeouts (timeoutsmtpd) let a client that sends a byte a
-  // minute stay for ever: a network client also gets a whole-connection
-  // deadline and a shorter one for its first accepted MAIL.
-  if (!client.local) {
-    auto whole = control::number("deadlinesmtpd", 3600);
-    auto first_mail = control::number("deadlinesmtpdmail", 180);
-    if (!whole || !first_mail) {
-      NetIO io(transport, 60);
-      io.put("421 4.3.0 temporary configuration problem; try again later\r\n");
-      io.flush();
-      log::die(111, "unable to read control/deadlinesmtpd or deadlinesmtpdmail, or it is not a number");
-    }
-    transport.add(*whole, "421 4.4.2 " + policy.me + " connection time limit reached; closing the connection\r\n",
-                  fmt::format("closed the connection from {}: time limit ({} seconds, control/deadlinesmtpd)",
-                              client.name(), *whole));
-    int mail = transport.add(
-        *first_mail, "421 4.4.2 " + policy.me + " no mail transaction in time; closing the connection\r\n",
-        fmt::format("closed the connection from {}: no MAIL accepted within {} seconds (control/deadlinesmtpdmail)",
-                    client.name(), *first_mail));
-    // The session says "250 2.1.0" (RFC 3463: address ok) to an accepted
-    // MAIL and to nothing else: from then on the client is at work.
-    transport.watch = [&transport, mail](std::string_view out) {
-      if (out.starts_with("250 2.1.0") || out.find("\n250 2.1.0") != std::string_view::npos) {
-        transport.cancel(mail);
-        transport.watch = nullptr;
-      }
-    };
+  if (!smtpd::add_deadlines(transport, policy, client, why)) {
+    NetIO io(transport, 60);
+    io.put("421 4.3.0 temporary configuration problem; try again later\r\n");
+    io.flush();
+    log::die(111, why);
   }
   NetIO io(transport, static_cast<int>(policy.timeout));
   smtpd::Session session(io, policy, client);

@@ -1,8 +1,8 @@
 // login_parent: see login_parent.hpp.
 #include "login/login_parent.hpp"
 
-#include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -118,18 +118,16 @@ void answer(int fd, char c) {
   std::_Exit(status::ok);
 }
 
-// Waits until the pre-auth stage sends something; false when the login
-// deadline passed first.
-bool wait_packet(const Checker& c, int fd, std::chrono::steady_clock::time_point end) {
+// Bounds the next recv by what is left of the login deadline (the parent
+// stays in recv on its private socket, never on the client's); false when
+// nothing is left.
+bool bound_recv(const Checker& c, int fd, std::chrono::steady_clock::time_point end) {
   if (c.login_deadline == 0) return true;
-  for (;;) {
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count();
-    if (left <= 0) return false;
-    struct pollfd p {fd, POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 3600 * 1000)));
-    if (r > 0) return true;
-    if (r < 0 && errno != EINTR) return true;  // let recv report it
-  }
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count();
+  if (left <= 0) return false;
+  struct timeval tv {static_cast<time_t>(left / 1000), static_cast<suseconds_t>((left % 1000) * 1000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return true;
 }
 
 [[noreturn]] void temp_fail(std::string_view reply, const std::string& why) {
@@ -162,11 +160,11 @@ void parent(const Checker& checker, int fd, int child) {
   int failures = 0;
   auto login_end = std::chrono::steady_clock::now() + std::chrono::seconds(checker.login_deadline);
   for (;;) {
-    if (!wait_packet(checker, fd, login_end)) login_too_late(checker, child);
+    if (!bound_recv(checker, fd, login_end)) login_too_late(checker, child);
     secret::String packet;
     packet.get().resize(max_packet);
     ssize_t n = ::recv(fd, packet.get().data(), packet.get().size(), MSG_TRUNC);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
     if (n <= 0) finish(child);
     if (static_cast<std::size_t>(n) > packet.get().size()) end(child, "oversized request");
     packet.get().resize(static_cast<std::size_t>(n));

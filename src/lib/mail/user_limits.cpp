@@ -54,6 +54,10 @@ std::optional<UserLimits> load_user_limits(std::string_view service, std::string
 }
 
 bool apply_user_limits(const UserLimits& l) {
+  // No core files: a program stopped by a limit would leave one as large
+  // as the limit in the user's home, and a mailbox stage's could hold mail.
+  struct rlimit none {0, 0};
+  if (::setrlimit(RLIMIT_CORE, &none) != 0) return false;
   return set(RLIMIT_DATA, l.memory, 0) && set(RLIMIT_CPU, l.cpu, cpu_grace) &&
          set(RLIMIT_NPROC, l.processes, 0) && set(RLIMIT_NOFILE, l.files, 0);
 }

@@ -37,7 +37,7 @@ UserLimits default_user_limits(std::string_view service);
 std::optional<UserLimits> load_user_limits(std::string_view service, std::string& why);
 
 // Sets them on this process, soft and hard (never above a hard limit it
-// already has). Async-signal-safe, for use between fork and exec; false
+// already has), and no core files. Async-signal-safe, for use between fork and exec; false
 // (errno set) when one could not be set.
 bool apply_user_limits(const UserLimits& limits);
 
