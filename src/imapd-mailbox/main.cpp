@@ -20,6 +20,8 @@
 
 #include "mail/conf.hpp"
 #include "mail/status.hpp"
+#include "mail/control.hpp"
+#include "base/deadline.hpp"
 #include "imap/imap_parse.hpp"
 #include "base/log.hpp"
 #include "base/netio.hpp"
@@ -58,7 +60,14 @@ int main(int argc, char** argv) {
     log::die(status::temporary, who + ": no Maildir " + dir + " (new/ and cur/)");
   log::line("{}: logged in", who);
 
-  FdTransport tr(0, 1);
+  // The per-read timeout lets a client that sends a byte a minute stay
+  // for ever; the deadline does not (a client in IDLE logs in again).
+  auto deadline = control::number("deadlineimapd", 86400);
+  if (!deadline) log::die(status::temporary, "bad control/deadlineimapd");
+  FdTransport fd_transport(0, 1);
+  DeadlineTransport tr(fd_transport);
+  tr.add(*deadline, "* BYE [UNAVAILABLE] session time limit reached; log in again\r\n",
+         fmt::format("{}: session time limit ({} seconds, control/deadlineimapd) reached", who, *deadline));
   NetIO io(tr, 1800);
   imapd::Session s(dir, io, who);
   s.run(tag);

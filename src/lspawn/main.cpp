@@ -8,7 +8,9 @@
 //   1. opens the message file queue/mess/<id>,
 //   2. asks getpw, run as posternp, who receives mail for the local part,
 //   3. runs local as that user (never uid 0) in the user's home directory,
-//      with the message on fd 0, and
+//      with the message on fd 0, under the limits of control/memorylocal,
+//      cpulocal, processeslocal and fileslocal (user_limits.hpp), set
+//      before it becomes the user so that it cannot raise them, and
 //   4. turns local's exit code and output into one report line.
 // The parent only reads requests and never parses a byte that local wrote;
 // concurrency is send's to limit. When send closes fd 0, lspawn exits and
@@ -32,6 +34,7 @@
 #include "mail/queue_dirs.hpp"
 #include "mail/spawn_protocol.hpp"
 #include "mail/status.hpp"
+#include "mail/user_limits.hpp"
 #include "base/strings.hpp"
 
 using namespace postern;
@@ -40,32 +43,38 @@ namespace {
 
 std::string default_delivery;
 
-// Runs argv with stdin from in (or /dev/null), collecting at most max bytes
-// of its stdout; returns the wait status, or -1 when it could not run.
+// Runs argv with stdin from in (or /dev/null), under limits when given,
+// collecting at most max bytes of its stdout; returns the wait status, or
+// -1 when it could not run.
 int run_collect(char* const* argv, int in, std::size_t max, std::string& output,
-                uid_t uid, gid_t gid, const char* dir, bool drop) {
+                uid_t uid, gid_t gid, const char* dir, bool drop, const UserLimits* limits = nullptr) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return -1;
   pid_t pid = ::fork();
   if (pid < 0) return -1;
   if (pid == 0) {
     if (in < 0) in = ::open("/dev/null", O_RDONLY);
-    if (in < 0 || ::dup2(in, 0) < 0) ::_exit(111);
-    if (::dup2(p[1], 1) < 0) ::_exit(111);
+    if (in < 0 || ::dup2(in, 0) < 0) ::_exit(status::temporary);
+    if (::dup2(p[1], 1) < 0) ::_exit(status::temporary);
+    if (limits && !apply_user_limits(*limits)) {
+      std::string msg = std::string("unable to set the resource limits: ") + std::strerror(errno) + "\n";
+      [[maybe_unused]] auto n = ::write(1, msg.data(), msg.size());
+      ::_exit(status::temporary);
+    }
     if (drop && !become(uid, gid)) {
       const char msg[] = "unable to switch to the recipient's user id\n";
       [[maybe_unused]] auto n = ::write(1, msg, sizeof msg - 1);
-      ::_exit(111);
+      ::_exit(status::temporary);
     }
     if (dir && ::chdir(dir) != 0) {
       std::string msg = std::string("unable to chdir to ") + dir + ": " + std::strerror(errno) + "\n";
       [[maybe_unused]] auto n = ::write(1, msg.data(), msg.size());
-      ::_exit(111);
+      ::_exit(status::temporary);
     }
     ::signal(SIGPIPE, SIG_DFL);
     char* empty_env[] = {const_cast<char*>("PATH=/usr/local/bin:/usr/bin:/bin"), nullptr};
     ::execve(argv[0], argv, empty_env);
-    ::_exit(111);
+    ::_exit(status::temporary);
   }
   ::close(p[1]);
   char buf[4096];
@@ -132,6 +141,12 @@ spawn::Report deliver(const spawn::Request& req) {
   std::string ext = user->ext;
   if (ext.size() <= rcpt.local.size() && lower(rcpt.local.substr(rcpt.local.size() - ext.size())) == ext)
     ext = rcpt.local.substr(rcpt.local.size() - ext.size());
+  std::string why;
+  auto limits = load_user_limits("local", why);
+  if (!limits) {
+    rep.text = why;
+    return rep;
+  }
   std::string prog = conf::path("bin/local");
   std::vector<std::string> args = {prog,          user->user, user->home, rcpt.local, user->dash,
                                    ext,           rcpt.domain, req.sender, default_delivery};
@@ -139,12 +154,16 @@ spawn::Report deliver(const spawn::Request& req) {
   for (auto& a : args) largv.push_back(a.data());
   largv.push_back(nullptr);
   std::string output;
-  st = run_collect(largv.data(), mess.get(), 1000, output, user->uid, user->gid, user->home.c_str(), true);
+  st = run_collect(largv.data(), mess.get(), 1000, output, user->uid, user->gid, user->home.c_str(), true,
+                   &*limits);
   rep.text = std::string(trim(output));
   if (st < 0) {
     rep.text = "unable to run local: " + std::string(std::strerror(errno));
   } else if (WIFSIGNALED(st)) {
-    rep.text = "local was killed by signal " + std::to_string(WTERMSIG(st)) + (rep.text.empty() ? "" : ": " + rep.text);
+    int sig = WTERMSIG(st);
+    rep.text = "local was killed by signal " + std::to_string(sig) +
+               (sig == SIGXCPU || sig == SIGKILL ? " (over its CPU time limit, control/cpulocal?)" : "") +
+               (rep.text.empty() ? "" : ": " + rep.text);
   } else if (WEXITSTATUS(st) == status::ok) {
     rep.result = status::delivered;
   } else if (WEXITSTATUS(st) == status::permanent) {
@@ -158,7 +177,7 @@ spawn::Report deliver(const spawn::Request& req) {
 
 int main(int argc, char** argv) {
   log::set_program("lspawn");
-  if (argc != 2) log::die(111, "usage: lspawn defaultdelivery");
+  if (argc != 2) log::die(status::temporary, "usage: lspawn defaultdelivery");
   default_delivery = argv[1];
   ::signal(SIGCHLD, SIG_IGN);  // workers are never waited for
   ::signal(SIGPIPE, SIG_IGN);
@@ -166,7 +185,7 @@ int main(int argc, char** argv) {
   std::string line;
   for (;;) {
     auto r = in.next(line);
-    if (r == LineReader::Result::eof || r == LineReader::Result::error) return 0;
+    if (r == LineReader::Result::eof || r == LineReader::Result::error) return status::ok;
     auto req = r == LineReader::Result::line ? spawn::decode_request(line) : std::nullopt;
     if (!req || req->targets.size() != 1) {
       log::line("refused a malformed request from send");
@@ -180,7 +199,7 @@ int main(int argc, char** argv) {
     if (pid == 0) {
       ::signal(SIGCHLD, SIG_DFL);
       write_all(1, spawn::encode(deliver(*req)));
-      ::_exit(0);
+      ::_exit(status::ok);
     }
   }
 }

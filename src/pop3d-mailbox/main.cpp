@@ -34,6 +34,7 @@
 
 #include "mail/conf.hpp"
 #include "mail/control.hpp"
+#include "base/deadline.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "mail/status.hpp"
@@ -273,6 +274,8 @@ int main(int argc, char** argv) {
 
   auto timeout = control::number("timeoutpop3d", 600);
   if (!timeout || *timeout == 0 || *timeout > 86400) log::die(status::temporary, "bad control/timeoutpop3d");
+  auto deadline = control::number("deadlinepop3d", 3600);
+  if (!deadline) log::die(status::temporary, "bad control/deadlinepop3d");
   struct stat st {};
   if (::stat((dir + "/cur").c_str(), &st) != 0 || ::stat((dir + "/new").c_str(), &st) != 0)
     log::die(status::temporary, who + ": no Maildir " + dir + " (new/ and cur/)");
@@ -283,7 +286,12 @@ int main(int argc, char** argv) {
     log::die(status::temporary, who + ": cannot read " + dir + "/cur: " + std::strerror(errno));
   log::line("{}: logged in, {} message{}", who, msgs.size(), msgs.size() == 1 ? "" : "s");
 
-  FdTransport t(0, 1);
+  // The per-read timeout lets a client that sends a byte a minute stay
+  // for ever; the deadline does not. Nothing is deleted when it passes.
+  FdTransport fd_transport(0, 1);
+  DeadlineTransport t(fd_transport);
+  t.add(*deadline, "-ERR [SYS/TEMP] session time limit reached; nothing deleted\r\n",
+        fmt::format("{}: session time limit ({} seconds, control/deadlinepop3d) reached", who, *deadline));
   NetIO io(t, static_cast<int>(*timeout));
   Session s(dir, std::move(msgs), io, who);
   s.run();

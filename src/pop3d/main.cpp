@@ -31,6 +31,7 @@
 #include "base/log.hpp"
 #include "mail/status.hpp"
 #include "login/login_parent.hpp"
+#include "mail/user_limits.hpp"
 #include "pop3d.hpp"
 #include "base/unique.hpp"
 
@@ -65,6 +66,19 @@ int main(int argc, char** argv) {
   auto timeout = control::number("timeoutpop3d", 600);
   if (!timeout || *timeout == 0 || *timeout > 86400) temp_fail("bad control/timeoutpop3d");
   cfg.timeout = static_cast<int>(*timeout);
+
+  // A client that never logs in holds a connection only so long, however
+  // busy it keeps it; the mailbox stage keeps its own session deadline.
+  auto login_deadline = control::number("deadlinepop3dlogin", 180);
+  if (!login_deadline) temp_fail("bad control/deadlinepop3dlogin");
+  checker.service = "pop3d";
+  checker.login_deadline = *login_deadline;
+  checker.login_goodbye = "-ERR [SYS/TEMP] no login in time; closing the connection\r\n";
+  checker.stopped_goodbye = "-ERR [SYS/TEMP] the session was stopped by the server\r\n";
+  std::string why;
+  auto limits = load_user_limits("pop3d", why);
+  if (!limits) temp_fail(why);
+  checker.limits = *limits;
 
   login::split(checker, reply_temp, [&cfg](int fd) { pop3d::preauth(cfg, fd); });
 }

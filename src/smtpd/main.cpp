@@ -21,8 +21,10 @@
 #include "base/log.hpp"
 #include <string_view>
 
+#include "base/deadline.hpp"
 #include "base/netio.hpp"
 #include "mail/status.hpp"
+#include "deadlines.hpp"
 #include "smtpd.hpp"
 
 using namespace postern;
@@ -40,7 +42,8 @@ int main(int argc, char** argv) {
   std::signal(SIGCHLD, SIG_DFL);
   smtpd::Client client = smtpd::identify_client(local_submission);
 
-  FdTransport transport(0, 1);
+  FdTransport fd_transport(0, 1);
+  DeadlineTransport transport(fd_transport);
   smtpd::Policy policy;
   std::string why;
   if (!smtpd::leave_root(client, why) || !policy.load(why, client.local)) {
@@ -49,7 +52,17 @@ int main(int argc, char** argv) {
     io.flush();
     log::die(status::temporary, why);
   }
+  int first_mail = 0;
+  if (!smtpd::add_deadlines(transport, policy, client, first_mail, why)) {
+    NetIO io(transport, 60);
+    io.put("421 4.3.0 temporary configuration problem; try again later\r\n");
+    io.flush();
+    log::die(status::temporary, why);
+  }
   NetIO io(transport, static_cast<int>(policy.timeout));
   smtpd::Session session(io, policy, client);
+  // From its first accepted MAIL on, the client is at work: only the
+  // whole-connection deadline is left.
+  if (first_mail) session.on_mail_accepted = [&transport, first_mail] { transport.cancel(first_mail); };
   return session.run();
 }

@@ -276,6 +276,7 @@ bool Session::mail(const std::string& arg) {
   envelope_.sender = addr;
   have_mail_ = true;
   utf8_ = utf8;
+  if (on_mail_accepted) on_mail_accepted();
   return reply("250 2.1.0 ok");
 }
 

@@ -2,6 +2,7 @@
 // the checks they decide (policy.cpp), the message reader for DATA and BDAT
 // (message.cpp) and the protocol state machine (session.cpp).
 #pragma once
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -103,6 +104,9 @@ class Session {
   // Greets the client and serves it until QUIT, end of input, a timeout or
   // too many errors. Returns the exit code.
   int run();
+  // Called when a MAIL command is accepted (main.cpp ends the deadline for
+  // the first one there).
+  std::function<void()> on_mail_accepted;
 
  private:
   // One command of the protocol and what it needs (session.cpp's table).

@@ -31,6 +31,7 @@
 #include "base/cdb.hpp"
 #include "mail/conf.hpp"
 #include "base/log.hpp"
+#include "mail/status.hpp"
 
 using namespace postern;
 
@@ -52,7 +53,7 @@ bool numeric(const struct sockaddr_storage& sa, socklen_t len, std::string& ip, 
 bool apply_rules(const std::string& path, const std::string& ip) {
   CdbReader db;
   if (!db.open(path)) {
-    if (errno != ENOENT) log::die(111, "unable to open " + path);
+    if (errno != ENOENT) log::die(status::temporary, "unable to open " + path);
     log::line("{} does not exist: no rules apply", path);
     return true;  // nobody gets RELAYCLIENT: the safe side
   }
@@ -76,7 +77,7 @@ bool apply_rules(const std::string& path, const std::string& ip) {
       }
       return true;
     }
-    if (db.read_error()) log::die(111, "unable to read " + path);
+    if (db.read_error()) log::die(status::temporary, "unable to read " + path);
     if (key.empty()) return true;
     key.pop_back();
     auto cut = key.find_last_of(".:");
@@ -106,7 +107,7 @@ void log_to_syslog(const std::string& tag) {
       ::close(p[1]);
       std::string prog = conf::path("bin/splogger");
       ::execl(prog.c_str(), "splogger", tag.c_str(), static_cast<char*>(nullptr));
-      ::_exit(111);
+      ::_exit(status::temporary);
     }
     ::close(p[0]);
     if (pid > 0) {
@@ -136,19 +137,19 @@ int main(int argc, char** argv) {
       case 'H': lookup = false; break;
       case 'R': break;  // no ident look-ups, ever
       case 'r': rules = optarg; break;
-      default: log::die(100, "usage: tcp-env [ -h | -H ] [ -r rules.cdb ] program [ arg ... ]");
+      default: log::die(status::permanent, "usage: tcp-env [ -h | -H ] [ -r rules.cdb ] program [ arg ... ]");
     }
   }
-  if (optind >= argc) log::die(100, "usage: tcp-env [ -h | -H ] [ -r rules.cdb ] program [ arg ... ]");
+  if (optind >= argc) log::die(status::permanent, "usage: tcp-env [ -h | -H ] [ -r rules.cdb ] program [ arg ... ]");
 
   struct sockaddr_storage peer {}, self {};
   socklen_t plen = sizeof peer, slen = sizeof self;
   if (::getpeername(0, reinterpret_cast<struct sockaddr*>(&peer), &plen) != 0 ||
       ::getsockname(0, reinterpret_cast<struct sockaddr*>(&self), &slen) != 0)
-    log::die(111, std::string("descriptor 0 is not a connected socket: ") + std::strerror(errno));
+    log::die(status::temporary, std::string("descriptor 0 is not a connected socket: ") + std::strerror(errno));
   std::string rip, rport, lip, lport;
   if (!numeric(peer, plen, rip, rport) || !numeric(self, slen, lip, lport))
-    log::die(111, "unable to print the socket addresses");
+    log::die(status::temporary, "unable to print the socket addresses");
   ::setenv("PROTO", "TCP", 1);
   ::setenv("TCPREMOTEIP", rip.c_str(), 1);
   ::setenv("TCPREMOTEPORT", rport.c_str(), 1);
@@ -172,8 +173,8 @@ int main(int argc, char** argv) {
   }
   if (!rules.empty() && !apply_rules(rules, rip)) {
     log::line("refused a connection from {} by {}", rip, rules);
-    return 0;
+    return status::ok;
   }
   ::execvp(argv[optind], argv + optind);
-  log::die(111, std::string("unable to run ") + argv[optind] + ": " + std::strerror(errno));
+  log::die(status::temporary, std::string("unable to run ") + argv[optind] + ": " + std::strerror(errno));
 }

@@ -2,12 +2,14 @@
 #include "login/login_parent.hpp"
 
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +20,7 @@
 #include "login/login_request.hpp"
 #include "mail/privilege.hpp"
 #include "base/secret.hpp"
+#include "mail/status.hpp"
 
 namespace postern::login {
 
@@ -59,7 +62,11 @@ int run_checkpassword(const Checker& c, std::string_view request, const std::vec
     return -1;
   }
   if (pid == 0) {
-    if (::dup2(p[0], 3) < 0) std::_Exit(111);  // dup2 clears close-on-exec
+    if (::dup2(p[0], 3) < 0) std::_Exit(status::temporary);  // dup2 clears close-on-exec
+    if (!apply_user_limits(c.limits)) {
+      log::line("cannot set the resource limits: {}", std::strerror(errno));
+      std::_Exit(status::temporary);
+    }
     std::vector<std::string> env = clean_env(extra);
     std::vector<char*> envp;
     for (auto& e : env) envp.push_back(e.data());
@@ -70,7 +77,7 @@ int run_checkpassword(const Checker& c, std::string_view request, const std::vec
     argv.push_back(nullptr);
     ::execve(argv[0], argv.data(), envp.data());
     log::line("cannot run {}: {}", c.checkpassword, std::strerror(errno));
-    std::_Exit(111);
+    std::_Exit(status::temporary);
   }
   ::close(p[0]);
   int status = 0;
@@ -84,7 +91,7 @@ int run_checkpassword(const Checker& c, std::string_view request, const std::vec
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  std::_Exit(WIFEXITED(status) ? WEXITSTATUS(status) : 111);
+  std::_Exit(WIFEXITED(status) ? WEXITSTATUS(status) : status::temporary);
 }
 
 [[noreturn]] void end(int child, std::string_view why) {
@@ -98,9 +105,34 @@ void answer(int fd, char c) {
   }
 }
 
+// The pre-auth stage had its time: it goes first, so that the goodbye is
+// the last thing the client reads.
+[[noreturn]] void login_too_late(const Checker& c, int child) {
+  ::kill(child, SIGKILL);
+  int st = 0;
+  while (::waitpid(child, &st, 0) < 0 && errno == EINTR) {
+  }
+  write_all(1, c.login_goodbye);
+  log::line("client {}: no login within {} seconds (control/deadline{}login); closed the connection", client(),
+            c.login_deadline, c.service);
+  std::_Exit(status::ok);
+}
+
+// Bounds the next recv by what is left of the login deadline (the parent
+// stays in recv on its private socket, never on the client's); false when
+// nothing is left.
+bool bound_recv(const Checker& c, int fd, std::chrono::steady_clock::time_point end) {
+  if (c.login_deadline == 0) return true;
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count();
+  if (left <= 0) return false;
+  struct timeval tv {static_cast<time_t>(left / 1000), static_cast<suseconds_t>((left % 1000) * 1000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return true;
+}
+
 [[noreturn]] void temp_fail(std::string_view reply, const std::string& why) {
   write_all(1, reply);
-  log::die(111, why);
+  log::die(status::temporary, why);
 }
 
 }  // namespace
@@ -118,7 +150,7 @@ void split(const Checker& checker, std::string_view temp_reply, const std::funct
     }
     if (::chdir("/") != 0) temp_fail(temp_reply, "cannot change to /");
     preauth(sv[1]);
-    std::_Exit(111);  // not reached: the pre-auth stage exits itself
+    std::_Exit(status::temporary);  // not reached: the pre-auth stage exits itself
   }
   ::close(sv[1]);
   parent(checker, sv[0], child);
@@ -126,11 +158,13 @@ void split(const Checker& checker, std::string_view temp_reply, const std::funct
 
 void parent(const Checker& checker, int fd, int child) {
   int failures = 0;
+  auto login_end = std::chrono::steady_clock::now() + std::chrono::seconds(checker.login_deadline);
   for (;;) {
+    if (!bound_recv(checker, fd, login_end)) login_too_late(checker, child);
     secret::String packet;
     packet.get().resize(max_packet);
     ssize_t n = ::recv(fd, packet.get().data(), packet.get().size(), MSG_TRUNC);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
     if (n <= 0) finish(child);
     if (static_cast<std::size_t>(n) > packet.get().size()) end(child, "oversized request");
     packet.get().resize(static_cast<std::size_t>(n));
@@ -160,7 +194,14 @@ void parent(const Checker& checker, int fd, int child) {
       continue;
     }
     if (status >= 0 && WIFSIGNALED(status)) {
-      log::line("{} from {}: the session ended with signal {}", user, client(), WTERMSIG(status));
+      int sig = WTERMSIG(status);
+      // Most likely a limit the parent set: CPU time (SIGXCPU, then
+      // SIGKILL) or memory (an allocation that failed aborts).
+      write_all(1, checker.stopped_goodbye);
+      log::line("{} from {}: the session ended with signal {}{}", user, client(), sig,
+                sig == SIGXCPU || sig == SIGKILL ? fmt::format(" (over control/cpu{}?)", checker.service)
+                : sig == SIGABRT                 ? fmt::format(" (over control/memory{}?)", checker.service)
+                                                 : "");
       answer(fd, reply_done);
       finish(child);
     }

@@ -19,6 +19,15 @@
 // failed login is logged with TCPREMOTEIP and answered only after a delay;
 // after max_failures the pre-auth stage is told to give up.
 //
+// The parent also bounds what the less privileged parts may take: it
+// sets the user's resource limits (user_limits.hpp) on checkpassword
+// before it runs, so the mailbox stage it becomes inherits them and cannot
+// raise them; when the mailbox stage dies of a signal (over its CPU time,
+// out of memory) the parent tells the client with stopped_goodbye. And it
+// ends a connection with no login within login_deadline seconds itself,
+// killing the pre-auth stage and writing login_goodbye to the client: the
+// stage that reads the network need not be trusted to keep the deadline.
+//
 // In single-user mode, or when started by someone else than root, every
 // part runs as the invoking user.
 #pragma once
@@ -28,6 +37,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "mail/user_limits.hpp"
 
 namespace postern::login {
 
@@ -51,6 +62,11 @@ struct Checker {
   // variables ("NAME=value") it stands for to env; nullopt when it is
   // malformed. Empty: packets are the request alone.
   std::function<std::optional<std::size_t>(std::string_view packet, std::vector<std::string>& env)> prefix;
+  std::string service;            // "pop3d" or "imapd", for log lines
+  UserLimits limits;              // set on checkpassword and the mailbox stage
+  unsigned long login_deadline = 0;  // seconds from connect to login; 0: none
+  std::string login_goodbye;      // to the client when that deadline passes
+  std::string stopped_goodbye;    // to the client when the mailbox stage is killed
 };
 
 // What both servers do first: SIGPIPE ignored, and no core files (a dump

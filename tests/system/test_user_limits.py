@@ -1,0 +1,125 @@
+"""Resource limits of the per-user processes (control/cpulocal,
+memorylocal, memoryimapd, ...): a .qmail program that spins or eats
+memory is stopped and the delivery defers (mailq says why, nothing is
+lost, and the retry delivers once the program is fixed); an IMAP session
+that takes too much memory is stopped with * BYE. Meanwhile other mail
+is delivered: the host is fine."""
+import socket
+import subprocess
+import time
+import unittest
+
+from harness import IS_ROOT, Instance, TcpServer, maildir_files, read_message, remove_test_users, wait_for
+
+
+class Local(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.inst = inst = Instance()
+        try:
+            cls.bob = inst.add_user("bob")
+            cls.carol = inst.add_user("carol")
+            inst.control("cpulocal", "1")
+            inst.control("memorylocal", str(64 * 1024 * 1024))
+            inst.start()
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.inst.cleanup()
+        remove_test_users()
+
+    def defers_then_delivers(self, ext, program, why):
+        inst, bob = self.inst, self.bob
+        bob.write(f".qmail-{ext}", f"{program}\n./Maildir/\n")
+        before = len(maildir_files(bob.maildir))
+        rcpt = f"{bob.name}-{ext}@{inst.me}"
+        self.assertEqual(inst.sendmail([rcpt], f"Subject: {ext}\n\nx\n").returncode, 0)
+        wait_for(lambda: why in inst.mailq(), 60, f"mailq to show '{why}'\n" + inst.mailq() + inst.log()[-3000:])
+        self.assertEqual(len(maildir_files(bob.maildir)), before)
+        # The host is fine: other mail goes through meanwhile.
+        carol_before = len(maildir_files(self.carol.maildir))
+        self.assertEqual(inst.sendmail([self.carol.address], "Subject: meanwhile\n\nx\n").returncode, 0)
+        inst.wait_maildir(self.carol.maildir, carol_before + 1, 60)
+        # Nothing is lost: fixed, the retry delivers it.
+        bob.write(f".qmail-{ext}", "./Maildir/\n")
+        self.assertEqual(inst.retry().returncode, 0)
+        files = inst.wait_maildir(bob.maildir, before + 1, 60)
+        self.assertEqual(read_message(files[-1])["Subject"], ext)
+        inst.wait_queue_empty(60)
+
+    def test_cpu_limit_defers(self):
+        # sh spins by itself: SIGXCPU (24) after a second of CPU time.
+        self.defers_then_delivers("spin", "|while :; do :; done", "killed by signal 24")
+
+    def test_memory_limit_defers(self):
+        self.defers_then_delivers("greedy", "|python3 -c 'x = bytearray(512 * 1024 * 1024)'", "MemoryError")
+
+
+@unittest.skipUnless(IS_ROOT, "needs root: a system user with a password, imapd as root")
+class Imapd(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.inst = inst = Instance()
+        try:
+            cls.user = inst.add_user("ul")
+            subprocess.run(["chpasswd"], input=f"{cls.user.name}:ul-pw\n".encode(), check=True)
+            inst.control("memoryimapd", str(48 * 1024 * 1024))
+            cls.server = TcpServer(inst, "imapd")
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if hasattr(cls, "server"):
+            cls.server.stop()
+        cls.inst.cleanup()
+        remove_test_users()
+
+    def login(self):
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
+        f = s.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"* OK"))
+        s.sendall(f"a LOGIN {self.user.name} ul-pw\r\n".encode())
+        line = f.readline()
+        self.assertTrue(line.startswith(b"a OK"), line)
+        return s, f
+
+    def test_memory_limit_stops_the_session(self):
+        s, f = self.login()
+        size = 60 * 1024 * 1024  # under the literal limit (64 MB), over memoryimapd
+        s.sendall(f"b APPEND INBOX {{{size}}}\r\n".encode())
+        self.assertTrue(f.readline().startswith(b"+"))
+        chunk = b"x" * 65534 + b"\r\n"
+        sent = 0
+        try:
+            while sent < size:
+                s.sendall(chunk[: size - sent])
+                sent += len(chunk)
+        except OSError:
+            pass
+        lines = []
+        try:
+            while True:
+                line = f.readline()
+                if not line:
+                    break
+                lines.append(line)
+        except OSError:
+            pass
+        self.assertIn(b"* BYE [UNAVAILABLE] the session was stopped by the server\r\n", lines)
+        s.close()
+        wait_for(lambda: "(over control/memoryimapd?)" in self.server.log(), 10,
+                 "the log line\n" + self.server.log()[-2000:])
+        # The host is fine, and nothing half-appended appears.
+        s, f = self.login()
+        s.sendall(b"c STATUS INBOX (MESSAGES)\r\n")
+        self.assertIn(b"(MESSAGES 0)", f.readline())
+        s.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
