@@ -2,8 +2,10 @@
 memorylocal, memoryimapd, ...): a .qmail program that spins or eats
 memory is stopped and the delivery defers (mailq says why, nothing is
 lost, and the retry delivers once the program is fixed); an IMAP session
-that takes too much memory is stopped with * BYE. Meanwhile other mail
+that takes too much memory is stopped with * BYE, and the limits are
+those of the control files. Meanwhile other mail
 is delivered: the host is fine."""
+import os
 import socket
 import subprocess
 import time
@@ -67,6 +69,7 @@ class Imapd(unittest.TestCase):
             cls.user = inst.add_user("ul")
             subprocess.run(["chpasswd"], input=f"{cls.user.name}:ul-pw\n".encode(), check=True)
             inst.control("memoryimapd", str(48 * 1024 * 1024))
+            inst.control("cpuimapd", "77")
             cls.server = TcpServer(inst, "imapd")
         except Exception:
             cls.tearDownClass()
@@ -88,19 +91,32 @@ class Imapd(unittest.TestCase):
         self.assertTrue(line.startswith(b"a OK"), line)
         return s, f
 
-    def test_memory_limit_stops_the_session(self):
+    def test_limits_are_set_on_the_session(self):
         s, f = self.login()
-        size = 60 * 1024 * 1024  # under the literal limit (64 MB), over memoryimapd
-        s.sendall(f"b APPEND INBOX {{{size}}}\r\n".encode())
-        self.assertTrue(f.readline().startswith(b"+"))
-        chunk = b"x" * 65534 + b"\r\n"
-        sent = 0
         try:
-            while sent < size:
-                s.sendall(chunk[: size - sent])
-                sent += len(chunk)
-        except OSError:
+            pids = wait_for(lambda: subprocess.run(["pgrep", "-u", self.user.name, "-f", "imapd-mailbox"],
+                                                   capture_output=True, text=True).stdout.split(), 10,
+                            "the mailbox stage")
+            with open(f"/proc/{pids[0]}/limits") as lim:
+                limits = {l[:26].strip(): l[26:].split() for l in lim.read().splitlines()[1:]}
+            self.assertEqual(limits["Max data size"][0], str(48 * 1024 * 1024))
+            self.assertEqual(limits["Max cpu time"][0], "77")
+            self.assertEqual(limits["Max core file size"][0], "0")
+        finally:
+            s.close()
+
+    def test_memory_limit_stops_the_session(self):
+        # A message bigger than memoryimapd: BODYSTRUCTURE parses it whole,
+        # which the limit does not allow.
+        body = ("x" * 998 + "\n") * (60 * 1024)
+        name = f"{int(time.time())}.big.test"
+        path = self.user.write(f"Maildir/cur/{name}:2,", f"Subject: big\n\n{body}", mode=0o600)
+        self.addCleanup(lambda: os.path.exists(path) and os.unlink(path))
+        s, f = self.login()
+        s.sendall(b"b SELECT INBOX\r\n")
+        while not f.readline().startswith(b"b "):
             pass
+        s.sendall(b"c FETCH 1 BODYSTRUCTURE\r\n")
         lines = []
         try:
             while True:
@@ -114,9 +130,10 @@ class Imapd(unittest.TestCase):
         s.close()
         wait_for(lambda: "(over control/memoryimapd?)" in self.server.log(), 10,
                  "the log line\n" + self.server.log()[-2000:])
-        # The host is fine, and nothing half-appended appears.
+        # The host is fine: the next session works.
+        os.unlink(path)
         s, f = self.login()
-        s.sendall(b"c STATUS INBOX (MESSAGES)\r\n")
+        s.sendall(b"d STATUS INBOX (MESSAGES)\r\n")
         self.assertIn(b"(MESSAGES 0)", f.readline())
         s.close()
 
