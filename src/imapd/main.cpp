@@ -26,7 +26,6 @@
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "login/login_parent.hpp"
-#include "mail/user_limits.hpp"
 #include "imapd.hpp"
 
 using namespace postern;
@@ -58,18 +57,11 @@ int main(int argc, char** argv) {
   if (!timeout || *timeout == 0 || *timeout > 86400) temp_fail("bad control/timeoutimapd");
   cfg.timeout = static_cast<int>(*timeout);
 
-  // A client that never logs in holds a connection only so long, however
-  // busy it keeps it; the mailbox stage keeps its own session deadline.
-  auto login_deadline = control::number("deadlineimapdlogin", 180);
-  if (!login_deadline) temp_fail("bad control/deadlineimapdlogin");
-  checker.service = "imapd";
-  checker.login_deadline = *login_deadline;
-  checker.login_goodbye = "* BYE [UNAVAILABLE] no login in time; closing the connection\r\n";
-  checker.stopped_goodbye = "* BYE [UNAVAILABLE] the session was stopped by the server\r\n";
+  // The mailbox stage keeps its own session deadline.
   std::string why;
-  auto limits = load_user_limits("imapd", why);
-  if (!limits) temp_fail(why);
-  checker.limits = *limits;
+  if (!login::load_session_rules(checker, "imapd", "* BYE [UNAVAILABLE] no login in time; closing the connection\r\n",
+                                 "* BYE [UNAVAILABLE] the session was stopped by the server\r\n", why))
+    temp_fail(why);
 
   login::split(checker, reply_temp, [&cfg](int fd) { imapd::preauth(cfg, fd); });
 }

@@ -31,7 +31,6 @@
 #include "base/log.hpp"
 #include "mail/status.hpp"
 #include "login/login_parent.hpp"
-#include "mail/user_limits.hpp"
 #include "pop3d.hpp"
 #include "base/unique.hpp"
 
@@ -67,18 +66,11 @@ int main(int argc, char** argv) {
   if (!timeout || *timeout == 0 || *timeout > 86400) temp_fail("bad control/timeoutpop3d");
   cfg.timeout = static_cast<int>(*timeout);
 
-  // A client that never logs in holds a connection only so long, however
-  // busy it keeps it; the mailbox stage keeps its own session deadline.
-  auto login_deadline = control::number("deadlinepop3dlogin", 180);
-  if (!login_deadline) temp_fail("bad control/deadlinepop3dlogin");
-  checker.service = "pop3d";
-  checker.login_deadline = *login_deadline;
-  checker.login_goodbye = "-ERR [SYS/TEMP] no login in time; closing the connection\r\n";
-  checker.stopped_goodbye = "-ERR [SYS/TEMP] the session was stopped by the server\r\n";
+  // The mailbox stage keeps its own session deadline.
   std::string why;
-  auto limits = load_user_limits("pop3d", why);
-  if (!limits) temp_fail(why);
-  checker.limits = *limits;
+  if (!login::load_session_rules(checker, "pop3d", "-ERR [SYS/TEMP] no login in time; closing the connection\r\n",
+                                 "-ERR [SYS/TEMP] the session was stopped by the server\r\n", why))
+    temp_fail(why);
 
   login::split(checker, reply_temp, [&cfg](int fd) { pop3d::preauth(cfg, fd); });
 }

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "mail/conf.hpp"
+#include "mail/control.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "login/login_request.hpp"
@@ -241,6 +242,23 @@ void parse_options(int argc, char** argv, const char* program, Checker& checker)
       log::die(2, usage);
   }
   if (optind != argc) log::die(2, usage);
+}
+
+bool load_session_rules(Checker& checker, const std::string& service, std::string login_goodbye,
+                        std::string stopped_goodbye, std::string& why) {
+  auto login_deadline = control::number("deadline" + service + "login", 180);
+  if (!login_deadline) {
+    why = "bad control/deadline" + service + "login";
+    return false;
+  }
+  auto limits = load_user_limits(service, why);
+  if (!limits) return false;
+  checker.service = service;
+  checker.login_deadline = *login_deadline;
+  checker.login_goodbye = std::move(login_goodbye);
+  checker.stopped_goodbye = std::move(stopped_goodbye);
+  checker.limits = *limits;
+  return true;
 }
 
 }  // namespace postern::login

@@ -77,6 +77,14 @@ void harden();
 // checkpassword program) and -m maildir; dies with usage on anything else.
 void parse_options(int argc, char** argv, const char* program, Checker& checker);
 
+// Sets checker's service, its login deadline (control/deadline<service>login,
+// 180 s by default: a client that never logs in holds a connection only so
+// long, however busy it keeps it), the two goodbyes, given in the
+// protocol's terms, and the user limits (control/memory<service>, ...).
+// False with why set when a control file is unreadable or malformed.
+bool load_session_rules(Checker& checker, const std::string& service, std::string login_goodbye,
+                        std::string stopped_goodbye, std::string& why);
+
 // Splits the server as above: the child becomes the pre-auth stage
 // (conf::user_daemon when root and not single-user, in /) and calls
 // preauth with its end of the socket, which must not return; the parent
