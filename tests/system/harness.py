@@ -15,6 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import unittest
 
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IS_ROOT = os.geteuid() == 0
@@ -297,3 +298,16 @@ def remove_test_users():
     for login in _users_made:
         subprocess.run(["userdel", login], capture_output=True)
     _users_made.clear()
+
+
+class ServerTestCase(unittest.TestCase):
+    """A test class whose setUpClass makes cls.inst and maybe cls.server (a
+    TcpServer or SmtpServer): tearDownClass stops and removes both, and the
+    test users."""
+
+    @classmethod
+    def tearDownClass(cls):
+        if hasattr(cls, "server"):
+            cls.server.stop()
+        cls.inst.cleanup()
+        remove_test_users()

@@ -8,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from harness import IS_ROOT, Instance, TcpServer, remove_test_users, wait_for
+from harness import ServerTestCase, IS_ROOT, Instance, TcpServer, remove_test_users, wait_for
 from smtp_helpers import SmtpServer
 
 
@@ -50,7 +50,7 @@ class Line:
             return True
 
 
-class Smtpd(unittest.TestCase):
+class Smtpd(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         cls.inst = inst = Instance()
@@ -64,13 +64,6 @@ class Smtpd(unittest.TestCase):
         except Exception:
             cls.tearDownClass()
             raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if hasattr(cls, "server"):
-            cls.server.stop()
-        cls.inst.cleanup()
-        remove_test_users()
 
     def test_no_mail_in_time(self):
         c = Line(self.server.port)

@@ -9,7 +9,7 @@ import os
 import subprocess
 import unittest
 
-from harness import Instance, maildir_files, make_env, remove_test_users
+from harness import ServerTestCase, Instance, maildir_files, make_env, remove_test_users
 from smtp_helpers import SmtpServer, greet, wait_log
 
 NUL = "the message contains a NUL byte"
@@ -35,7 +35,7 @@ def cases():
     ]
 
 
-class Rules(unittest.TestCase):
+class Rules(ServerTestCase):
     MULTI = None
 
     @classmethod
@@ -48,13 +48,6 @@ class Rules(unittest.TestCase):
         except Exception:
             cls.tearDownClass()
             raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if hasattr(cls, "server"):
-            cls.server.stop()
-        cls.inst.cleanup()
-        remove_test_users()
 
     def smtp(self, message):
         """Sends message (LF ends) over SMTP: the reply to the end of DATA."""

@@ -11,7 +11,7 @@ import subprocess
 import time
 import unittest
 
-from harness import IS_ROOT, Instance, TcpServer, maildir_files, read_message, remove_test_users, wait_for
+from harness import ServerTestCase, IS_ROOT, Instance, TcpServer, maildir_files, read_message, remove_test_users, wait_for
 
 
 class Local(unittest.TestCase):
@@ -62,7 +62,7 @@ class Local(unittest.TestCase):
 
 
 @unittest.skipUnless(IS_ROOT, "needs root: a system user with a password, imapd as root")
-class Imapd(unittest.TestCase):
+class Imapd(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         cls.inst = inst = Instance()
@@ -75,13 +75,6 @@ class Imapd(unittest.TestCase):
         except Exception:
             cls.tearDownClass()
             raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if hasattr(cls, "server"):
-            cls.server.stop()
-        cls.inst.cleanup()
-        remove_test_users()
 
     def login(self):
         s = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
