@@ -9,8 +9,8 @@ import smtplib
 import subprocess
 import unittest
 
-from harness import Instance, ServerTestCase, read_message, wait_for
-from smtp_helpers import Raw, smtpd_tls_server, tls_context
+from harness import Instance, ServerTestCase, TlsServer, read_message, wait_for
+from smtp_helpers import Raw, set_password, smtpd_tls_server, tls_context
 
 
 class SmtpdTls(ServerTestCase):
@@ -122,6 +122,31 @@ class SmtpdTls(ServerTestCase):
                 self.assertEqual(r.command("MAIL FROM:<a@elsewhere.example>")[0], 503)
         r.close()
         self.assertNotIn("injected2@evil.example", self.server.log())
+
+    def test_smtpauth_offers_auth_on_25(self):
+        """control/smtpauth yes, smtpd started as root behind tlsd: AUTH after
+        TLS, optional; an authenticated client relays, others do not."""
+        set_password(self.inst, self.bob, "bob pass")
+        self.inst.control("smtpauth", "yes")
+        server = TlsServer(self.inst, "smtpd")
+        try:
+            c = smtplib.SMTP("localhost", server.port, timeout=30)
+            c.ehlo("client.example")
+            self.assertFalse(c.has_extn("auth"))
+            c.starttls(context=tls_context(self.cafile))
+            c.ehlo("client.example")
+            self.assertIn("PLAIN", c.esmtp_features.get("auth", "").upper())
+            c.mail("someone@elsewhere.example")
+            self.assertEqual(c.rcpt("other@elsewhere.example")[0], 553)  # no relaying yet
+            self.assertEqual(c.rcpt(self.bob.address)[0], 250)            # AUTH is optional on 25
+            c.rset()
+            c.login(self.bob.name, "bob pass")
+            c.mail("someone@elsewhere.example")  # no sender rules on 25
+            self.assertEqual(c.rcpt("other@elsewhere.example")[0], 250)
+            c.quit()
+        finally:
+            server.stop()
+            os.unlink(os.path.join(self.inst.home, "control", "smtpauth"))
 
 
 if __name__ == "__main__":
