@@ -3,13 +3,17 @@
 // control files of a scratch home (fuzz_conf.cpp) and the queue replaced
 // by fake_queue.cpp. Input: [settings "\0\0\0"] what a client sends after
 // connecting. settings[0] picks the client (remote, remote with
-// RELAYCLIENT, local caller); settings[1] the queue's behaviour; the rest
+// RELAYCLIENT, local caller) and, with bit 8, submission over a TLS
+// session that is already on, where the password "pw" logs in;
+// settings[1] the queue's behaviour; the rest
 // cuts the input into reads. Checks what a postmaster relies on: the
 // session ends; replies stay bounded; smtpd answers "250 ok ... msg ID"
 // exactly as often as the queue took a message; every message given to
 // the queue with an envelope has valid addresses and a recipient, starts
 // with smtpd's Received: line, keeps within databytes, and holds not one
-// CR (CRLF became LF, and a lone CR refuses the message).
+// CR (CRLF became LF, and a lone CR refuses the message). In submission a
+// queued message came from a login (ESMTPSA), from a sender it owns, and
+// has a Date: and a Message-ID:.
 #include <sys/stat.h>
 
 #include <cstdint>
@@ -18,7 +22,10 @@
 
 #include "common.hpp"
 #include "fake_queue.hpp"
+#include "login/login_parent.hpp"
+#include "login/login_request.hpp"
 #include "mail/address.hpp"
+#include "mail/header.hpp"
 #include "mail/conf.hpp"
 #include "smtpd/smtpd.hpp"
 
@@ -42,6 +49,22 @@ void make_home() {
   if (!w.start(c + "recipients.cdb") || !w.add("=alice", "") || !w.add("=postmaster", "") || !w.add("+joe-", "") ||
       !w.finish())
     fuzz::fail("recipients.cdb");
+}
+
+// A TLS session that is on from the start, as after tlsd -i.
+class FakeTls : public smtpd::Tls {
+ public:
+  bool can_start() const override { return false; }
+  bool active() const override { return true; }
+  bool implicit() const override { return true; }
+  bool wait_implicit(int) override { return true; }
+  bool start(NetIO&) override { return false; }
+  std::string describe() const override { return "TLSv1.3 with cipher TLS_AES_128_GCM_SHA256 (128/128 bits)"; }
+};
+
+bool has_field(const std::string& text, std::string_view name) {
+  auto m = header::split_message(text);
+  return header::find(m.fields, name) != nullptr;
 }
 
 }  // namespace
@@ -75,6 +98,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   t.keep_output(true);
   NetIO io(t, static_cast<int>(policy.timeout));
   smtpd::Session session(io, policy, client);
+  bool submission = (who & 8) && !client.local;
+  FakeTls tls;
+  smtpd::SenderLogins senders;
+  if (submission) {
+    if (!senders.load(why)) fuzz::fail("senders.load", why);
+    session.tls = &tls;
+    session.submission = true;
+    session.senders = &senders;
+    session.check_login = [](std::string_view request) -> int {
+      auto r = login::decode_request(request);
+      FUZZ_CHECK(r.has_value(), request);
+      return r->password == "pw" ? login::reply_authenticated : login::reply_refused;
+    };
+  }
   FUZZ_CHECK(session.run() == 0, input);
 
   // At most a few replies per command line, and the session ends where the
@@ -102,6 +139,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(q.text.find('\r') == std::string::npos, q.text);
     FUZZ_CHECK(q.text.rfind("Received: from ", 0) == 0, q.text);
     FUZZ_CHECK(q.text.size() <= 20000 + 1000, q.text);
+    if (!submission) continue;
+    FUZZ_CHECK(q.text.find("SMTPSA id ") != std::string::npos, q.text);
+    FUZZ_CHECK(q.envelope.sender.empty() || senders.owns(q.envelope.sender.substr(0, q.envelope.sender.find('@')),
+                                                         q.envelope.sender),
+               q.envelope.sender);
+    FUZZ_CHECK(has_field(q.text, "Date") && has_field(q.text, "Message-ID"), q.text);
   }
   return 0;
 }
