@@ -8,6 +8,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import time
 import unittest
 
 from harness import IS_ROOT, Instance, ServerTestCase, TlsServer, conf_user, remove_test_users, wait_for
@@ -135,6 +136,44 @@ class TlsdBasics(ServerTestCase):
         self.assertIsNone(c.line())
         c.close()
         wait_for(lambda: "fail already" in self.plain.log(), 10, "the refused second STARTTLS in the log")
+
+    def test_plaintext_injected_after_starttls_is_dropped(self):
+        """CVE-2011-0411: commands in the same packet as STARTTLS never
+        reach the program as if they came over TLS."""
+        c = Client(self.plain.port, self.trust)
+        c.sock.sendall(b"STARTTLS\r\nECHO injected\r\nECHO injected too\r\n")
+        self.assertEqual(c.line(), "+ go ahead")
+        c.wrap()
+        self.assertEqual(c.line(), "+ tls on")
+        self.assertEqual(c.cmd("ECHO after"), "+ after")
+        self.assertEqual(c.cmd("QUIT"), "+ bye")
+        c.close()
+        wait_for(lambda: "got QUIT" in self.plain.log(), 10, "the session's end")
+        log = self.plain.log()
+        self.assertIn("got ECHO after", log)
+        self.assertNotIn("got ECHO injected", log)
+        self.assertRegex(log, r"discarded [1-9][0-9]* bytes")
+
+    def test_plaintext_during_the_handshake_is_never_a_command(self):
+        """Plain bytes where the client's handshake should be: the
+        handshake fails (or, had tlsd not yet stopped reading, the program
+        drops them); either way the program never takes them."""
+        failed = self.plain.log().count("TLS handshake failed")
+        c = Client(self.plain.port, self.trust)
+        self.assertEqual(c.cmd("STARTTLS"), "+ go ahead")
+        c.sock.sendall(b"ECHO during\r\n")
+        time.sleep(0.5)
+        try:
+            c.wrap()
+            self.assertEqual(c.line(), "+ tls on")
+            handshake = True
+        except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+            handshake = False
+        c.close()
+        if not handshake:
+            wait_for(lambda: self.plain.log().count("TLS handshake failed") > failed, 10, "the failed handshake")
+        time.sleep(0.5)
+        self.assertNotIn("got ECHO during", self.plain.log())
 
     def test_client_that_is_not_tls(self):
         """Plain text to the implicit port: a failed handshake, logged with
