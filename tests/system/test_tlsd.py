@@ -82,7 +82,8 @@ def tlsd_processes(server):
         try:
             with open(f"/proc/{pid}/status") as f:
                 status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
-            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().split(b"\0")
         except OSError:
             continue
         if status["PPid"].strip() == str(server.proc.pid) and cmdline[0].endswith(b"/tlsd"):
@@ -174,6 +175,57 @@ class TlsdBasics(ServerTestCase):
             wait_for(lambda: self.plain.log().count("TLS handshake failed") > failed, 10, "the failed handshake")
         time.sleep(0.5)
         self.assertNotIn("got ECHO during", self.plain.log())
+
+    def test_a_program_that_does_not_read_holds_the_client_back(self):
+        """Backpressure: while the program reads nothing, a client pushing
+        data gets only a few buffers in, and tlsd's memory stays small."""
+        c = Client(self.server.port, self.trust, implicit=True)
+        c.sock.sendall(b"SLEEP 8\r\n")
+        chunk = b"x" * 65536
+        sent = 0
+        c.sock.settimeout(3)
+        try:
+            while sent < 200 * 2**20:
+                sent += c.sock.send(chunk)
+        except (socket.timeout, ssl.SSLWantWriteError):
+            pass
+        procs = tlsd_processes(self.server)
+        self.assertEqual(len(procs), 1, procs)
+        with open(f"/proc/{procs[0][0]}/status") as f:
+            status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        peak_kb = int(status["VmHWM"].split()[0])
+        print(f"\n    sent {sent // 1024} KB before the client blocked; tlsd's peak resident size {peak_kb} KB")
+        self.assertLess(sent, 32 * 2**20)
+        self.assertLess(peak_kb, 64 * 1024)
+        c.close()
+
+    def test_half_close_and_exit(self):
+        """A client that sends its last command and closes its side still
+        gets the answer; when the program ends, tlsd ends."""
+        c = Client(self.plain.port, self.trust)
+        c.sock.sendall(b"ECHO last words\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        self.assertEqual(c.line(), "+ last words")
+        self.assertIsNone(c.line())
+        c.close()
+        wait_for(lambda: not tlsd_processes(self.plain), 10, "tlsd to exit")
+        c = Client(self.server.port, self.trust, implicit=True)
+        self.assertEqual(c.cmd("QUIT"), "+ bye")
+        self.assertIsNone(c.line())
+        c.close()
+        wait_for(lambda: not tlsd_processes(self.server), 10, "tlsd to exit")
+
+    def test_silent_client_is_dropped_after_the_handshake_timeout(self):
+        """A client that connects to the implicit port and says nothing
+        holds tlsd for the handshake timeout (60 s), not for ever."""
+        failed = self.server.log().count("TLS handshake failed with 127.0.0.1: timeout")
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=120)
+        start = time.monotonic()
+        self.assertEqual(s.recv(4096), b"")
+        s.close()
+        self.assertGreater(time.monotonic() - start, 30)
+        wait_for(lambda: self.server.log().count("TLS handshake failed with 127.0.0.1: timeout") > failed, 10,
+                 "the timeout in the log")
 
     def test_client_that_is_not_tls(self):
         """Plain text to the implicit port: a failed handshake, logged with
