@@ -241,7 +241,7 @@ class TlsdBasics(ServerTestCase):
         s.close()
         wait_for(lambda: self.server.log().count("TLS handshake failed with 127.0.0.1") > failed, 10,
                  "the failed handshake in the log:\n" + self.server.log())
-        self.assertNotIn("lineprog: got", self.server.log())
+        self.assertNotIn("got ECHO hello", self.server.log())
 
     @unittest.skipUnless(IS_ROOT, "users need root")
     def test_who_runs_what(self):
