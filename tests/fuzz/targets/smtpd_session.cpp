@@ -3,7 +3,8 @@
 // control files of a scratch home (fuzz_conf.cpp) and the queue replaced
 // by fake_queue.cpp. Input: [settings "\0\0\0"] what a client sends after
 // connecting. settings[0] picks the client (remote, remote with
-// RELAYCLIENT, local caller) and, with bit 8, submission over a TLS
+// RELAYCLIENT, local caller) and, with bit 8 for a remote one,
+// submission over a TLS
 // session that is already on, where the password "pw" logs in;
 // settings[1] the queue's behaviour; the rest
 // cuts the input into reads. Checks what a postmaster relies on: the
