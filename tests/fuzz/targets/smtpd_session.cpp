@@ -4,10 +4,9 @@
 // by fake_queue.cpp. Input: [settings "\0\0\0"] what a client sends after
 // connecting. settings[0] picks the client (remote, remote with
 // RELAYCLIENT, local caller) and, with bit 8 for a remote one,
-// submission over a TLS
-// session that is already on, where the password "pw" logs in;
-// settings[1] the queue's behaviour; the rest
-// cuts the input into reads. Checks what a postmaster relies on: the
+// submission over a TLS session that is already on, where the password
+// "pw" logs in; settings[1] the queue's behaviour; the rest cuts the
+// input into reads. Checks what a postmaster relies on: the
 // session ends; replies stay bounded; smtpd answers "250 ok ... msg ID"
 // exactly as often as the queue took a message; every message given to
 // the queue with an envelope has valid addresses and a recipient, starts
