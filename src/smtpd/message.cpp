@@ -82,7 +82,25 @@ std::string Incoming::finish(const Envelope& envelope, const std::string& client
   const std::string& id = id_;
   text_.finish();
   drain();
-  if (holding_) end_header();  // the text ended inside the header
+  if (holding_) {
+    // The text ended inside the header, perhaps inside a line: as if that
+    // line had its LF (inject's rule), it is either a field or the body.
+    std::string tail;
+    if (!header_.empty() && header_.back() != '\n') {
+      message_rules::Checker probe = header_end_;
+      probe.feed("\n");
+      if (probe.in_header()) {
+        header_ += '\n';
+      } else {
+        std::size_t cut = header_.rfind('\n');
+        cut = cut == std::string::npos ? 0 : cut + 1;
+        tail = header_.substr(cut);
+        header_.resize(cut);
+      }
+    }
+    end_header();
+    if (!tail.empty() && refusal_.empty() && !write_failed_ && !queue_->write(tail)) write_failed_ = true;
+  }
   auto problem = text_.problem();
   if (problem != smtp::Problem::none) {
     queue_.reset();  // no envelope: queue removes the message
