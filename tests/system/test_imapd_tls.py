@@ -175,6 +175,37 @@ def curl_resolve(port):
     return ["--resolve", f"localhost:{port}:127.0.0.1"]
 
 
+def run_boot_file(inst, name):
+    """conf-home/boot/NAME-tcpserver.run as daemontools runs it, on
+    127.0.0.1 and a free port; returns (process, port)."""
+    from harness import free_port
+    port = free_port()
+    env = make_env()
+    env.update(IP="127.0.0.1", PORT=str(port))
+    log = open(os.path.join(inst.tmp, f"{name}-run.log"), "ab")
+    proc = subprocess.Popen(["sh", os.path.join(inst.home, "boot", f"{name}-tcpserver.run")], stdout=log,
+                            stderr=log, stdin=subprocess.DEVNULL, env=env, start_new_session=True, cwd="/")
+    log.close()
+
+    def listening():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    wait_for(listening, 20, f"{name}-tcpserver.run to listen")
+    return proc, port
+
+
+def stop_boot_file(proc):
+    import signal
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=20)
+
+
 @unittest.skipUnless(IS_ROOT, "needs root: tlsd drops to posternt, imapd to posternd")
 class ImapdTls(ServerTestCase):
     """tlsd in front of imapd, for a client from another host (192.0.2.7)."""
@@ -340,6 +371,21 @@ class ImapdTls(ServerTestCase):
                                   (os.path.join(sent, sub, n) for n in os.listdir(os.path.join(sent, sub)))
                                   if b"a body mutt sent" in open(p, "rb").read()], 30, "mutt's copy in Sent")
         self.assertTrue(found)
+
+    def test_boot_run_files_for_143_and_993(self):
+        for name in ("imapd", "imaps"):
+            proc, port = run_boot_file(self.inst, name)
+            try:
+                if name == "imaps":
+                    c = imaplib.IMAP4_SSL("localhost", port, ssl_context=self.ctx(), timeout=30)
+                else:
+                    c = imaplib.IMAP4("localhost", port, timeout=30)
+                    self.assertIn(b"STARTTLS", c.welcome)
+                    c.starttls(ssl_context=self.ctx())
+                self.assertEqual(c.login(self.alice.name, self.password)[0], "OK")
+                c.logout()
+            finally:
+                stop_boot_file(proc)
 
     def test_stages_users_and_the_key_out_of_reach(self):
         import pwd

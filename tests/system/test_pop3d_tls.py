@@ -159,6 +159,37 @@ def curl_resolve(port):
     return ["--resolve", f"localhost:{port}:127.0.0.1"]
 
 
+def run_boot_file(inst, name):
+    """conf-home/boot/NAME-tcpserver.run as daemontools runs it, on
+    127.0.0.1 and a free port; returns (process, port)."""
+    from harness import free_port
+    port = free_port()
+    env = make_env()
+    env.update(IP="127.0.0.1", PORT=str(port))
+    log = open(os.path.join(inst.tmp, f"{name}-run.log"), "ab")
+    proc = subprocess.Popen(["sh", os.path.join(inst.home, "boot", f"{name}-tcpserver.run")], stdout=log,
+                            stderr=log, stdin=subprocess.DEVNULL, env=env, start_new_session=True, cwd="/")
+    log.close()
+
+    def listening():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    wait_for(listening, 20, f"{name}-tcpserver.run to listen")
+    return proc, port
+
+
+def stop_boot_file(proc):
+    import signal
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=20)
+
+
 @unittest.skipUnless(IS_ROOT, "needs root: tlsd drops to posternt, pop3d to posternd")
 class Pop3dTls(ServerTestCase):
     """tlsd in front of pop3d, for a client from another host (192.0.2.7)."""
@@ -323,6 +354,23 @@ class Pop3dTls(ServerTestCase):
         r.send(f"PASS {self.password}\r\n")
         self.assertEqual(r.line(), "-ERR send USER first\r\n")
         r.close()
+
+    def test_boot_run_files_for_110_and_995(self):
+        for name in ("pop3d", "pop3s"):
+            proc, port = run_boot_file(self.inst, name)
+            try:
+                if name == "pop3s":
+                    c = poplib.POP3_SSL("localhost", port, timeout=30, context=self.ctx())
+                else:
+                    c = poplib.POP3("localhost", port, timeout=30)
+                    self.assertIn("STLS", c.capa())
+                    c.stls(context=self.ctx())
+                c.user(self.alice.name)
+                c.pass_(self.password)
+                self.assertEqual(c.stat()[0], 1)
+                c.quit()
+            finally:
+                stop_boot_file(proc)
 
     def test_stages_users_and_the_key_out_of_reach(self):
         r = Raw(self.server.port)
