@@ -246,6 +246,19 @@ class ImapdTls(ServerTestCase):
         self.assertEqual(typ, "OK")
         typ, data = c.select("INBOX")
         self.assertEqual(data, [b"1"])
+        # tlsd's control descriptor stayed with the pre-auth stage: the
+        # mailbox stage has the client, its log, and nothing else.
+        mailbox = os.path.join(self.inst.bin, "imapd-mailbox")
+        pids = []
+        for d in os.listdir("/proc"):
+            try:
+                if os.readlink(f"/proc/{d}/exe") == mailbox:
+                    pids.append(d)
+            except OSError:
+                pass
+        self.assertTrue(pids)
+        for pid in pids:
+            self.assertEqual(sorted(os.listdir(f"/proc/{pid}/fd")), ["0", "1", "2"])
         typ, data = c.fetch("1", "(BODY.PEEK[TEXT])")
         self.assertIn(b"secret body", data[0][1])
         c.logout()
