@@ -13,12 +13,25 @@
 //     `-- checkpassword (root, short) -exec as the user-> imapd-mailbox
 //
 // In single-user mode, or when started by someone else than root, every
-// part runs as the invoking user. See imapd(8).
+// part runs as the invoking user.
+//
+// Behind tlsd (tlsd imapd for STARTTLS on 143, tlsd -i imapd on 993) the
+// pre-auth stage also holds tlsd's control descriptor (TLSCTLFD): it alone
+// asks for TLS; the descriptor is close-on-exec, so checkpassword and the
+// mailbox stage never get it.
+//
+// Trusts: its control files (timeoutimapd, plaintextlogin), its options
+// and tlsd's environment (TLSMODE, TLSREADY), given by the administrator;
+// nothing the client sends. Exit code 111 when it cannot serve. See
+// imapd(8).
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "mail/conf.hpp"
 #include "mail/control.hpp"
@@ -41,6 +54,15 @@ constexpr std::string_view reply_temp = "* BYE [UNAVAILABLE] temporary problem; 
 
 }  // namespace
 
+bool imapd::loopback_client(const char* ip) {
+  if (!ip) return false;
+  in_addr a4{};
+  in6_addr a6{};
+  if (::inet_pton(AF_INET, ip, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+  if (::inet_pton(AF_INET6, ip, &a6) != 1) return false;
+  return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+}
+
 int main(int argc, char** argv) {
   log::set_program("imapd");
   login::harden();
@@ -57,11 +79,19 @@ int main(int argc, char** argv) {
   if (!timeout || *timeout == 0 || *timeout > 86400) temp_fail("bad control/timeoutimapd");
   cfg.timeout = static_cast<int>(*timeout);
 
+  // A password typed on this host never crossed a network; from anywhere
+  // else it waits for TLS unless the administrator says otherwise.
+  auto plaintext = control::number("plaintextlogin", 0);
+  if (!plaintext) temp_fail("bad control/plaintextlogin");
+  cfg.plaintext_ok = *plaintext != 0 || imapd::loopback_client(std::getenv("TCPREMOTEIP"));
+  // Before the split, so the descriptor is close-on-exec in the parent too.
+  cfg.tls = tls::Channel::from_environment();
+
   // The mailbox stage keeps its own session deadline.
   std::string why;
   if (!login::load_session_rules(checker, "imapd", "* BYE [UNAVAILABLE] no login in time; closing the connection\r\n",
                                  "* BYE [UNAVAILABLE] the session was stopped by the server\r\n", why))
     temp_fail(why);
 
-  login::split(checker, reply_temp, [&cfg](int fd) { imapd::preauth(cfg, fd); });
+  login::split(checker, reply_temp, [&cfg](int fd) { imapd::preauth(std::move(cfg), fd); });
 }

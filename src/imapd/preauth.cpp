@@ -6,15 +6,23 @@
 // as the user, has answered the tagged OK and served the session. Every
 // input is bounded (imap::Limits, a small literal limit, max_errors bad
 // commands, cfg.timeout seconds of silence).
+//
+// Behind tlsd it also runs STARTTLS (RFC 3501 6.2.1, RFC 2595): after
+// "OK Begin TLS negotiation now" every byte the client sent in clear is
+// thrown away, and the client must ask for CAPABILITY again. Without TLS,
+// a client that is not on this host sees LOGINDISABLED and may not log
+// in (cfg.plaintext_ok).
 #include <unistd.h>
 
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include <sodium.h>
 
 #include "imap/imap_parse.hpp"
 #include "imapd.hpp"
+#include "sasl_plain.hpp"
 #include "base/log.hpp"
 #include "login/login_parent.hpp"
 #include "login/login_request.hpp"
@@ -29,18 +37,22 @@ namespace imapd {
 namespace {
 
 constexpr int max_errors = 20;
-const char* const caps = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE AUTH=PLAIN";
 
 class Session {
  public:
-  Session(const Config& cfg, int fd, NetIO& io) : cfg_(cfg), fd_(fd), io_(io) {
+  Session(Config& cfg, int fd, NetIO& io) : cfg_(cfg), fd_(fd), io_(io) {
     lim_.max_line = 8192;
     lim_.max_literal = 1024;
     lim_.max_command = 12288;
   }
 
   [[noreturn]] void run() {
-    io_.put(std::string("* OK [CAPABILITY ") + caps + "] postern imapd ready\r\n");
+    if (cfg_.tls && cfg_.tls->implicit()) {
+      // Port 993: nothing is said before the handshake is done.
+      if (!cfg_.tls->wait_implicit(cfg_.timeout)) std::_Exit(status::ok);
+      log_tls();
+    }
+    io_.put("* OK [CAPABILITY " + caps() + "] postern imapd ready\r\n");
     secret::String raw;
     for (;;) {
       auto r = imap::read_command(io_, lim_, raw.get());
@@ -94,7 +106,7 @@ class Session {
         {"NOOP", &Session::cmd_noop, true},
         {"LOGOUT", &Session::cmd_logout, true},
         {"ID", &Session::cmd_id, false},
-        {"STARTTLS", &Session::cmd_starttls, false},
+        {"STARTTLS", &Session::cmd_starttls, true},
         {"LOGIN", &Session::cmd_login, false},
         {"AUTHENTICATE", &Session::cmd_authenticate, false},
         {"ENABLE", nullptr, false}, {"SELECT", nullptr, false}, {"EXAMINE", nullptr, false},
@@ -125,8 +137,34 @@ class Session {
     (this->*rule->run)(*tag, p);
   }
 
+  bool tls_active() const { return cfg_.tls && cfg_.tls->active(); }
+  bool can_starttls() const { return cfg_.tls && cfg_.tls->can_start(); }
+  bool plaintext_allowed() const { return cfg_.plaintext_ok || tls_active(); }
+
+  // RFC 3501 7.2.1 and RFC 2595 3.2: without TLS from another host,
+  // LOGINDISABLED and no AUTH=PLAIN, so a client never sends the password.
+  std::string caps() const {
+    std::string c = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE";
+    if (can_starttls()) c += " STARTTLS";
+    c += plaintext_allowed() ? " AUTH=PLAIN" : " LOGINDISABLED";
+    return c;
+  }
+
+  static std::string client() {
+    const char* ip = std::getenv("TCPREMOTEIP");
+    return ip ? log::printable(ip, 64) : std::string("unknown");
+  }
+
+  void log_tls() { log::line("client {}: {}", client(), postern::tls::describe(cfg_.tls->facts())); }
+
+  void refuse_plaintext(const std::string& t, const char* verb) {
+    log::line("client {}: {} refused: no TLS and not a loopback client (control/plaintextlogin)", client(), verb);
+    error(t, can_starttls() ? "NO [PRIVACYREQUIRED] Plaintext authentication is disabled; use STARTTLS first"
+                            : "NO [PRIVACYREQUIRED] Plaintext authentication is disabled on this connection");
+  }
+
   void cmd_capability(const std::string& t, imap::Parser&) {
-    io_.put(std::string("* CAPABILITY ") + caps + "\r\n" + t + " OK Capability completed\r\n");
+    io_.put("* CAPABILITY " + caps() + "\r\n" + t + " OK Capability completed\r\n");
   }
 
   void cmd_noop(const std::string& t, imap::Parser&) { io_.put(t + " OK NOOP completed\r\n"); }
@@ -140,9 +178,22 @@ class Session {
     io_.put("* ID (\"name\" \"postern\")\r\n" + t + " OK ID completed\r\n");
   }
 
-  void cmd_starttls(const std::string& t, imap::Parser&) { error(t, "BAD STARTTLS is not available"); }
+  void cmd_starttls(const std::string& t, imap::Parser&) {
+    if (tls_active()) return error(t, "BAD TLS is already on");
+    if (!can_starttls()) return error(t, "BAD STARTTLS is not available");
+    io_.put(t + " OK Begin TLS negotiation now\r\n");
+    if (!io_.flush()) end();
+    // Everything the client sent before the handshake was in clear and
+    // may be an attacker's (a pipelined LOGIN): start() has NetIO drop it.
+    if (!cfg_.tls->start(0, [this] { io_.discard_input(); }, cfg_.timeout)) {
+      log::line("client {}: TLS negotiation failed ({}); closing", client(), cfg_.tls->error());
+      std::_Exit(status::ok);
+    }
+    log_tls();
+  }
 
   void cmd_login(const std::string& t, imap::Parser& p) {
+    if (!plaintext_allowed()) return refuse_plaintext(t, "LOGIN");
     secret::String user, pass;
     std::optional<std::string> u, pw;
     if (!p.sp() || !(u = p.astring()) || !p.sp() || !(pw = p.astring()) || !p.eol())
@@ -159,13 +210,13 @@ class Session {
     auto mech = p.sp() ? p.atom() : std::nullopt;
     if (!mech) return error(t, "BAD Usage: AUTHENTICATE PLAIN");
     if (imap::upper(*mech) != "PLAIN") return error(t, "NO Unsupported authentication mechanism");
+    if (!plaintext_allowed()) return refuse_plaintext(t, "AUTHENTICATE");
     secret::String response;
     if (p.sp()) {  // SASL-IR
       auto ir = p.atom("=");
       if (!ir || !p.eol()) return error(t, "BAD Bad initial response");
       response.get() = *ir;
       secret::wipe(*ir);
-      if (response.get() == "=") response.get().clear();
     } else {
       if (!p.eol()) return error(t, "BAD Unexpected arguments");
       io_.put("+ \r\n");
@@ -182,14 +233,16 @@ class Session {
       while (!sv.empty() && (sv.back() == '\n' || sv.back() == '\r')) sv.remove_suffix(1);
       response.get().resize(sv.size());
     }
-    if (response.get() == "*") return error(t, "BAD Authentication cancelled");
-    auto plain = login::decode_plain(response.get());
-    if (!plain) return error(t, "BAD Malformed AUTHENTICATE PLAIN response");
-    if (!plain->authzid.empty() && plain->authzid != plain->authcid)
-      return error(t, "NO [AUTHORIZATIONFAILED] No authorization as another user");
-    if (!login::valid_user(plain->authcid) || plain->password.empty() || plain->password.size() > 512)
-      return error(t, "NO [AUTHENTICATIONFAILED] Authentication failed");
-    login(t, plain->authcid, plain->password);
+    PlainLogin plain;
+    switch (judge_plain(response.get(), plain)) {
+      case PlainVerdict::cancelled: return error(t, "BAD Authentication cancelled");
+      case PlainVerdict::malformed: return error(t, "BAD Malformed AUTHENTICATE PLAIN response");
+      case PlainVerdict::other_user:
+        return error(t, "NO [AUTHORIZATIONFAILED] No authorization as another user");
+      case PlainVerdict::refused: return error(t, "NO [AUTHENTICATIONFAILED] Authentication failed");
+      case PlainVerdict::login: break;
+    }
+    login(t, plain.user, plain.password);
   }
 
   void login(const std::string& tag, const std::string& user, const std::string& password) {
@@ -218,7 +271,7 @@ class Session {
     }
   }
 
-  const Config& cfg_;
+  Config& cfg_;
   int fd_;
   NetIO& io_;
   imap::Limits lim_;
@@ -227,7 +280,7 @@ class Session {
 
 }  // namespace
 
-void preauth(const Config& cfg, int fd) {
+void preauth(Config cfg, int fd) {
   FdTransport t(0, 1);
   NetIO io(t, cfg.timeout);
   Session s(cfg, fd, io);

@@ -14,16 +14,25 @@
 // In single-user mode, or when started by someone else than root, every
 // part runs as the invoking user.
 //
-// Trusts: its control files (me, timeoutpop3d) and its options, given by
+// Behind tlsd (tlsd pop3d for STLS on 110, tlsd -i pop3d on 995) the
+// pre-auth stage also holds tlsd's control descriptor (TLSCTLFD): it alone
+// asks for TLS; the descriptor is close-on-exec, so checkpassword and the
+// mailbox stage never get it.
+//
+// Trusts: its control files (me, timeoutpop3d, plaintextlogin), its
+// options and tlsd's environment (TLSMODE, TLSREADY), given by
 // the administrator; nothing the client sends, which only the pre-auth
 // stage reads (commands checked against pop3::verbs), and checkpassword
 // decides every login. Exit code 111 (status::temporary) when it cannot
 // serve. See pop3d(8).
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "mail/conf.hpp"
 #include "mail/control.hpp"
@@ -47,6 +56,15 @@ constexpr std::string_view reply_temp = "-ERR [SYS/TEMP] temporary problem; try 
 
 }  // namespace
 
+bool pop3d::loopback_client(const char* ip) {
+  if (!ip) return false;
+  in_addr a4{};
+  in6_addr a6{};
+  if (::inet_pton(AF_INET, ip, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+  if (::inet_pton(AF_INET6, ip, &a6) != 1) return false;
+  return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+}
+
 int main(int argc, char** argv) {
   log::set_program("pop3d");
   login::harden();
@@ -66,11 +84,19 @@ int main(int argc, char** argv) {
   if (!timeout || *timeout == 0 || *timeout > 86400) temp_fail("bad control/timeoutpop3d");
   cfg.timeout = static_cast<int>(*timeout);
 
+  // A password typed on this host never crossed a network; from anywhere
+  // else it waits for TLS unless the administrator says otherwise.
+  auto plaintext = control::number("plaintextlogin", 0);
+  if (!plaintext) temp_fail("bad control/plaintextlogin");
+  cfg.plaintext_ok = *plaintext != 0 || pop3d::loopback_client(std::getenv("TCPREMOTEIP"));
+  // Before the split, so the descriptor is close-on-exec in the parent too.
+  cfg.tls = tls::Channel::from_environment();
+
   // The mailbox stage keeps its own session deadline.
   std::string why;
   if (!login::load_session_rules(checker, "pop3d", "-ERR [SYS/TEMP] no login in time; closing the connection\r\n",
                                  "-ERR [SYS/TEMP] the session was stopped by the server\r\n", why))
     temp_fail(why);
 
-  login::split(checker, reply_temp, [&cfg](int fd) { pop3d::preauth(cfg, fd); });
+  login::split(checker, reply_temp, [&cfg](int fd) { pop3d::preauth(std::move(cfg), fd); });
 }

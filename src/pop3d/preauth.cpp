@@ -4,10 +4,16 @@
 // request and waits for one byte back. Everything it reads is bounded
 // (pop3::max_line a line, max_errors bad commands, cfg.timeout seconds of
 // silence).
+//
+// Behind tlsd it also runs STLS (RFC 2595): after "+OK Begin TLS
+// negotiation" every byte the client sent in clear is thrown away and the
+// session starts over (no USER remembered). Without TLS, a client that is
+// not on this host may not log in (cfg.plaintext_ok).
 #include <unistd.h>
 
 #include <cstdlib>
 #include <ctime>
+#include <utility>
 #include <string>
 #include <string_view>
 
@@ -18,6 +24,7 @@
 #include "base/netio.hpp"
 #include "pop3/pop3.hpp"
 #include "pop3d.hpp"
+#include "sasl_plain.hpp"
 #include "base/secret.hpp"
 #include "base/unique.hpp"
 
@@ -31,12 +38,17 @@ constexpr int max_errors = 20;
 
 class Session {
  public:
-  Session(const Config& cfg, int fd, NetIO& io) : cfg_(cfg), fd_(fd), io_(io) {
+  Session(Config& cfg, int fd, NetIO& io) : cfg_(cfg), fd_(fd), io_(io) {
     timestamp_ = "<" + std::to_string(::getpid()) + "." + std::to_string(std::time(nullptr)) + "." +
                  random_hex(6) + "@" + cfg.me + ">";
   }
 
   [[noreturn]] void run() {
+    if (cfg_.tls && cfg_.tls->implicit()) {
+      // Port 995: nothing is said before the handshake is done.
+      if (!cfg_.tls->wait_implicit(cfg_.timeout)) std::_Exit(status::ok);
+      log_tls();
+    }
     io_.put("+OK " + cfg_.me + " POP3 server ready " + timestamp_ + "\r\n");
     std::string line;
     line.reserve(pop3::max_line + 1);
@@ -97,10 +109,32 @@ class Session {
       if (h.name == c.verb) return (this->*h.run)(c);
   }
 
+  bool tls_active() const { return cfg_.tls && cfg_.tls->active(); }
+  bool can_stls() const { return cfg_.tls && cfg_.tls->can_start(); }
+  bool plaintext_allowed() const { return cfg_.plaintext_ok || tls_active(); }
+
+  void log_tls() { log::line("client {}: {}", client(), postern::tls::describe(cfg_.tls->facts())); }
+
+  static std::string client() {
+    const char* ip = std::getenv("TCPREMOTEIP");
+    return ip ? log::printable(ip, 64) : std::string("unknown");
+  }
+
+  // RFC 2595 4: a password may not cross the network in clear; USER and
+  // SASL PLAIN are not even offered then.
+  void refuse_plaintext(const pop3::Command& c) {
+    log::line("client {}: {} refused: no TLS and not a loopback client (control/plaintextlogin)", client(), c.verb);
+    error(can_stls() ? "-ERR [AUTH] Plaintext authentication is disabled; use STLS first"
+                     : "-ERR [AUTH] Plaintext authentication is disabled on this connection");
+  }
+
   void capa(pop3::Command&) {
-    io_.put(
-        "+OK capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-        "SASL PLAIN\r\nEXPIRE NEVER\r\nIMPLEMENTATION postern\r\n.\r\n");
+    std::string caps = "+OK capability list follows\r\nTOP\r\nUIDL\r\n";
+    if (plaintext_allowed()) caps += "USER\r\n";
+    caps += "RESP-CODES\r\nAUTH-RESP-CODE\r\n";
+    if (plaintext_allowed()) caps += "SASL PLAIN\r\n";
+    if (can_stls()) caps += "STLS\r\n";
+    io_.put(caps + "EXPIRE NEVER\r\nIMPLEMENTATION postern\r\n.\r\n");
   }
 
   void quit(pop3::Command&) {
@@ -109,12 +143,14 @@ class Session {
   }
 
   void user(pop3::Command& c) {
+    if (!plaintext_allowed()) return refuse_plaintext(c);
     if (!login::valid_user(c.args[0])) return error("-ERR bad user name");
     user_ = c.args[0];
     io_.put("+OK send PASS\r\n");
   }
 
   void pass(pop3::Command& c) {
+    if (!plaintext_allowed()) return refuse_plaintext(c);
     if (user_.empty()) return error("-ERR send USER first");
     if (c.rest.empty() || c.rest.size() > 512) return error("-ERR bad password");
     std::string user = std::move(user_);
@@ -123,14 +159,34 @@ class Session {
   }
 
   void apop(pop3::Command& c) {
+    if (!plaintext_allowed()) return refuse_plaintext(c);
     if (!login::valid_user(c.args[0]) || c.args[1].size() != 32) return error("-ERR usage: APOP name digest");
     user_.clear();
     login(c.args[0], c.args[1], timestamp_);
   }
 
-  void stls(pop3::Command&) { error("-ERR STLS is not available"); }
+  void stls(pop3::Command&) {
+    if (tls_active()) return error("-ERR TLS is already on");
+    if (!can_stls()) return error("-ERR STLS is not available");
+    io_.put("+OK Begin TLS negotiation\r\n");
+    if (!io_.flush()) end();
+    // Everything the client sent before the handshake was in clear and
+    // may be an attacker's: start() has NetIO drop it, and tlsd drops
+    // nothing after, so the first command read now came over TLS.
+    if (!cfg_.tls->start(0, [this] { io_.discard_input(); }, cfg_.timeout)) {
+      log::line("client {}: TLS negotiation failed ({}); closing", client(), cfg_.tls->error());
+      std::_Exit(status::ok);
+    }
+    secret::wipe(user_);
+    user_.clear();
+    log_tls();
+  }
 
   void auth(pop3::Command& c) {
+    if (!plaintext_allowed()) {
+      if (c.args.empty()) return io_.put("+OK methods follow\r\n.\r\n");
+      return refuse_plaintext(c);
+    }
     if (c.args.empty()) {
       io_.put("+OK methods follow\r\nPLAIN\r\n.\r\n");
       return;
@@ -154,12 +210,15 @@ class Session {
       while (!sv.empty() && (sv.back() == '\n' || sv.back() == '\r')) sv.remove_suffix(1);
       response.get().resize(sv.size());
     }
-    if (response.get() == "*") return error("-ERR authentication cancelled");
-    auto plain = login::decode_plain(response.get());
-    if (!plain) return error("-ERR [AUTH] malformed AUTH PLAIN response");
-    if (!plain->authzid.empty() && plain->authzid != plain->authcid)
-      return error("-ERR [AUTH] no authorization as another user");
-    login(plain->authcid, plain->password, "");
+    PlainLogin plain;
+    switch (judge_plain(response.get(), plain)) {
+      case PlainVerdict::cancelled: return error("-ERR authentication cancelled");
+      case PlainVerdict::malformed: return error("-ERR [AUTH] malformed AUTH PLAIN response");
+      case PlainVerdict::other_user: return error("-ERR [AUTH] no authorization as another user");
+      case PlainVerdict::refused: return error("-ERR [AUTH] authentication failed");
+      case PlainVerdict::login: break;
+    }
+    login(plain.user, plain.password, "");
   }
 
   void login(const std::string& user, const std::string& password, const std::string& timestamp) {
@@ -201,7 +260,7 @@ class Session {
   };
   static_assert(pop3::covers(handlers, pop3::State::authorization));
 
-  const Config& cfg_;
+  Config& cfg_;
   int fd_;
   NetIO& io_;
   std::string timestamp_;
@@ -211,7 +270,7 @@ class Session {
 
 }  // namespace
 
-void preauth(const Config& cfg, int fd) {
+void preauth(Config cfg, int fd) {
   FdTransport t(0, 1);
   NetIO io(t, cfg.timeout);
   Session s(cfg, fd, io);

@@ -5,13 +5,18 @@
 // run), then walked with every Parser method the way the commands use
 // them. Checks: a read command fits its limits; what quote, literal_of and
 // astring_out write parses back to the same string; a parsed sequence set
-// holds only valid numbers and "*".
+// holds only valid numbers and "*". AUTHENTICATE PLAIN's initial response
+// (SASL-IR) goes through imapd's own judge_plain (src/imapd/sasl_plain):
+// a login it lets through has a valid user, a password within bounds and
+// no other authorization identity; "*" always cancels.
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "common.hpp"
 #include "imap/imap_parse.hpp"
+#include "imapd/sasl_plain.hpp"
+#include "login/login_request.hpp"
 
 using namespace postern;
 using namespace postern::imap;
@@ -33,7 +38,35 @@ void round_trip(std::string_view s) {
   }
 }
 
+void judge(std::string_view response) {
+  imapd::PlainLogin got;
+  auto v = imapd::judge_plain(response, got);
+  if (response == "*") FUZZ_CHECK(v == imapd::PlainVerdict::cancelled, response);
+  if (v != imapd::PlainVerdict::login) return;
+  FUZZ_CHECK(login::valid_user(got.user), response);
+  FUZZ_CHECK(!got.password.empty() && got.password.size() <= login::max_password, response);
+  auto plain = login::decode_plain(response == "=" ? std::string_view() : response);
+  FUZZ_CHECK(plain && plain->authcid == got.user && plain->password == got.password, response);
+  FUZZ_CHECK(plain->authzid.empty() || plain->authzid == got.user, response);
+}
+
+// AUTHENTICATE mechanism [initial-response], read as imapd's pre-auth
+// stage reads it.
+void authenticate(const std::string& cmd) {
+  Parser p(cmd);
+  auto tag = p.atom();
+  if (!tag || !p.sp()) return;
+  auto verb = p.atom();
+  if (!verb || upper(*verb) != "AUTHENTICATE" || !p.sp()) return;
+  auto mech = p.atom();
+  if (!mech || !p.sp()) return;
+  auto ir = p.atom("=");
+  if (ir && p.eol()) judge(*ir);
+}
+
 void walk(const std::string& cmd) {
+  authenticate(cmd);
+  judge(cmd);
   (void)tag_of(cmd);
   Parser p(cmd);
   auto tag = p.atom();

@@ -6,13 +6,18 @@
 // transfer form ends in CRLF "." CRLF and holds no earlier end (no line "."
 // a client would stop at), every LF in it follows a CR, and a client
 // undoing it gets the stored lines back; TOP sends a prefix of RETR's
-// lines; unique ids are 1-70 printable bytes.
+// lines; unique ids are 1-70 printable bytes. AUTH PLAIN's response
+// (the initial response, or the line after "+ ") goes through pop3d's own
+// judge_plain (src/pop3d/sasl_plain): a login it lets through has a valid
+// user, a password within bounds and no other authorization identity.
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "common.hpp"
+#include "login/login_request.hpp"
 #include "pop3/pop3.hpp"
+#include "pop3d/sasl_plain.hpp"
 
 using namespace postern::pop3;
 
@@ -27,6 +32,18 @@ std::string transfer(std::string_view msg, long long lines, std::size_t cut) {
   return out;
 }
 
+void judge(std::string_view response) {
+  pop3d::PlainLogin got;
+  auto v = pop3d::judge_plain(response, got);
+  if (response == "*") FUZZ_CHECK(v == pop3d::PlainVerdict::cancelled, response);
+  if (v != pop3d::PlainVerdict::login) return;
+  FUZZ_CHECK(postern::login::valid_user(got.user), response);
+  FUZZ_CHECK(!got.password.empty() && got.password.size() <= postern::login::max_password, response);
+  auto plain = postern::login::decode_plain(response == "=" ? std::string_view() : response);
+  FUZZ_CHECK(plain && plain->authcid == got.user && plain->password == got.password, response);
+  FUZZ_CHECK(plain->authzid.empty() || plain->authzid == got.user, response);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -39,7 +56,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (auto n = message_number(a, 5)) FUZZ_CHECK(*n >= 1 && *n <= 5, a);
       (void)count(a);
     }
+    if (c->verb == "AUTH" && c->args.size() == 2) judge(c->args[1]);
   }
+  std::string_view response = line;
+  while (!response.empty() && (response.back() == '\n' || response.back() == '\r')) response.remove_suffix(1);
+  judge(response);
   auto id = uidl_of(line);
   FUZZ_CHECK(!id.empty() && id.size() <= 70, id);
   for (unsigned char ch : id) FUZZ_CHECK(ch >= 0x21 && ch <= 0x7e, id);

@@ -1,0 +1,431 @@
+"""imapd over TLS and its login policy: real tcpserver, real tlsd in front
+of imapd (STARTTLS on a 143-like port, implicit TLS on a 993-like one),
+clients openssl s_client, curl, Python's imaplib, mutt, and raw sockets
+for plaintext injection. A client "from another host" is imapd run with
+TCPREMOTEIP set to a documentation address (192.0.2.7) by env(1) between
+tcpserver (or tlsd) and imapd, as tcp-env does under inetd: the bytes
+still travel over loopback, so the test stays on this host."""
+import os
+import re
+import socket
+import ssl
+import subprocess
+import time
+import imaplib
+import unittest
+
+from harness import IS_ROOT, Instance, ServerTestCase, TcpServer, make_env, wait_for
+
+REMOTE_IP = "192.0.2.7"
+MESSAGE = "From: a@example.org\nTo: b@example.org\nSubject: over tls\n\nsecret body\n"
+
+
+def remote_imapd(inst, tls=None):
+    """imapd as seen by a client from 192.0.2.7: tcpserver [tlsd [-i]] env
+    TCPREMOTEIP=192.0.2.7 imapd."""
+    argv = ["/usr/bin/env", f"TCPREMOTEIP={REMOTE_IP}", os.path.join(inst.bin, "imapd")]
+    if tls == "starttls":
+        argv = [os.path.join(inst.bin, "tlsd")] + argv
+    elif tls == "implicit":
+        argv = [os.path.join(inst.bin, "tlsd"), "-i"] + argv
+    return TcpServer(inst, argv)
+
+
+class Raw:
+    """A raw client: lines in and out, and a TLS upgrade in place."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data.encode() if isinstance(data, str) else data)
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise EOFError(self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode(errors="replace") + "\n"
+
+    def until(self, prefix):
+        lines = []
+        while True:
+            lines.append(self.line())
+            if lines[-1].startswith(prefix):
+                return lines
+
+    def starttls(self, cafile):
+        assert self.buf == b"", self.buf
+        ctx = ssl.create_default_context(cafile=cafile)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
+
+    def close(self):
+        self.sock.close()
+
+
+class ImapdLoginPolicy(ServerTestCase):
+    """Plaintext connections, no tlsd: who may log in, and AUTHENTICATE."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.inst = inst = Instance()
+        cls.alice = inst.add_user("tialice")
+        cls.password = "alice-pw"
+        if inst.multi:
+            subprocess.run(["chpasswd"], input=f"{cls.alice.name}:{cls.password}\n".encode(), check=True)
+        else:
+            inst.run("mailauth", ["add", "-d", cls.alice.home, cls.alice.name], f"{cls.password}\n".encode())
+        cls.server = TcpServer(inst, "imapd")         # loopback: 127.0.0.1
+        cls.remote = remote_imapd(inst)               # "from" 192.0.2.7
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.remote.stop()
+        super().tearDownClass()
+
+    def plain(self, authz, authc, pw):
+        import base64
+        return base64.b64encode(f"{authz}\0{authc}\0{pw}".encode()).decode()
+
+    def test_remote_plaintext_client_sees_logindisabled_and_is_refused(self):
+        c = imaplib.IMAP4("127.0.0.1", self.remote.port, timeout=30)
+        self.assertIn(b"LOGINDISABLED", c.welcome)
+        self.assertNotIn(b"AUTH=PLAIN", c.welcome)
+        self.assertNotIn(b"STARTTLS", c.welcome)  # no tlsd in front: nothing to offer
+        typ, data = c.capability()
+        self.assertIn(b"LOGINDISABLED", data[0])
+        r = Raw(self.remote.port)
+        r.line()
+        r.send(f"a LOGIN {self.alice.name} {self.password}\r\n")
+        self.assertRegex(r.line(), r"^a NO \[PRIVACYREQUIRED\] ")
+        r.send(f"b AUTHENTICATE PLAIN {self.plain('', self.alice.name, self.password)}\r\n")
+        self.assertRegex(r.line(), r"^b NO \[PRIVACYREQUIRED\] ")
+        r.send("c AUTHENTICATE PLAIN\r\n")  # refused before any continuation
+        self.assertRegex(r.line(), r"^c NO \[PRIVACYREQUIRED\] ")
+        r.send("d SELECT INBOX\r\n")
+        self.assertRegex(r.line(), r"^d BAD Log in first")
+        r.close()
+        c.logout()
+        self.assertIn(f"client {REMOTE_IP}: LOGIN refused: no TLS", self.remote.log())
+        self.assertNotIn("login failed", self.remote.log())  # never reached checkpassword
+
+    def test_plaintextlogin_control_file_allows_remote_logins(self):
+        self.inst.control("plaintextlogin", "1")
+        try:
+            c = imaplib.IMAP4("127.0.0.1", self.remote.port, timeout=30)
+            self.assertIn(b"AUTH=PLAIN", c.welcome)
+            self.assertNotIn(b"LOGINDISABLED", c.welcome)
+            typ, _ = c.login(self.alice.name, self.password)
+            self.assertEqual(typ, "OK")
+            c.logout()
+        finally:
+            os.unlink(os.path.join(self.inst.home, "control", "plaintextlogin"))
+
+    def test_loopback_client_may_log_in_in_clear(self):
+        c = imaplib.IMAP4("127.0.0.1", self.server.port, timeout=30)
+        self.assertIn(b"AUTH=PLAIN", c.welcome)
+        self.assertIn(b"SASL-IR", c.welcome)
+        self.assertNotIn(b"LOGINDISABLED", c.welcome)
+        typ, _ = c.login(self.alice.name, self.password)
+        self.assertEqual(typ, "OK")
+        c.logout()
+
+    def test_authenticate_plain_with_and_without_initial_response(self):
+        r = Raw(self.server.port)
+        r.line()
+        r.send(f"a AUTHENTICATE PLAIN {self.plain('', self.alice.name, self.password)}\r\n")
+        self.assertRegex(r.until("a ")[-1], r"^a OK ")
+        r.send("b LOGOUT\r\n")
+        r.until("b ")
+        r.close()
+        r = Raw(self.server.port)
+        r.line()
+        r.send("a AUTHENTICATE PLAIN\r\n")
+        self.assertEqual(r.line(), "+ \r\n")
+        r.send(self.plain(self.alice.name, self.alice.name, self.password) + "\r\n")  # authzid = authcid
+        self.assertRegex(r.until("a ")[-1], r"^a OK ")
+        r.close()
+
+    def test_authenticate_cancel_malformed_and_other_user(self):
+        r = Raw(self.server.port)
+        r.line()
+        r.send("a AUTHENTICATE PLAIN\r\n")
+        self.assertEqual(r.line(), "+ \r\n")
+        r.send("*\r\n")
+        self.assertRegex(r.line(), r"^a BAD .*cancel")
+        r.send("b AUTHENTICATE PLAIN =\r\n")  # an empty initial response
+        self.assertRegex(r.line(), r"^b BAD Malformed")
+        r.send("c AUTHENTICATE PLAIN !!!notbase64\r\n")
+        self.assertRegex(r.line(), r"^c BAD ")
+        r.send(f"d AUTHENTICATE PLAIN {self.plain('root', self.alice.name, self.password)}\r\n")
+        self.assertRegex(r.line(), r"^d NO \[AUTHORIZATIONFAILED\]")
+        r.send("e AUTHENTICATE PLAIN\r\n")
+        self.assertEqual(r.line(), "+ \r\n")
+        r.send("A" * 5000 + "\r\n")  # bounded: one error, and the rest is not a command
+        self.assertRegex(r.line(), r"^e BAD ")
+        r.send("f NOOP\r\n")
+        self.assertRegex(r.line(), r"^f OK ")
+        r.close()
+
+
+def curl_resolve(port):
+    return ["--resolve", f"localhost:{port}:127.0.0.1"]
+
+
+def run_boot_file(inst, name):
+    """conf-home/boot/NAME-tcpserver.run as daemontools runs it, on
+    127.0.0.1 and a free port; returns (process, port)."""
+    from harness import free_port
+    port = free_port()
+    env = make_env()
+    env.update(IP="127.0.0.1", PORT=str(port))
+    log = open(os.path.join(inst.tmp, f"{name}-run.log"), "ab")
+    proc = subprocess.Popen(["sh", os.path.join(inst.home, "boot", f"{name}-tcpserver.run")], stdout=log,
+                            stderr=log, stdin=subprocess.DEVNULL, env=env, start_new_session=True, cwd="/")
+    log.close()
+
+    def listening():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    wait_for(listening, 20, f"{name}-tcpserver.run to listen")
+    return proc, port
+
+
+def stop_boot_file(proc):
+    import signal
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=20)
+
+
+@unittest.skipUnless(IS_ROOT, "needs root: tlsd drops to posternt, imapd to posternd")
+class ImapdTls(ServerTestCase):
+    """tlsd in front of imapd, for a client from another host (192.0.2.7)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.inst = inst = Instance()
+        cls.alice = inst.add_user("tjalice")
+        cls.password = "alice-tls-pw"
+        subprocess.run(["chpasswd"], input=f"{cls.alice.name}:{cls.password}\n".encode(), check=True)
+        path = os.path.join(cls.alice.maildir, "new", "1700000000.M1P1.test")
+        with open(path, "w") as f:
+            f.write(MESSAGE)
+        os.chown(path, cls.alice.uid, cls.alice.gid)
+        cls.ca = inst.make_certificate()
+        cls.server = remote_imapd(inst, "starttls")    # 143
+        cls.implicit = remote_imapd(inst, "implicit")  # 993
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.implicit.stop()
+        super().tearDownClass()
+
+    def ctx(self):
+        return ssl.create_default_context(cafile=self.ca)
+
+    def test_imaplib_starttls_then_login(self):
+        c = imaplib.IMAP4("localhost", self.server.port, timeout=30)
+        self.assertIn(b"STARTTLS", c.welcome)
+        self.assertIn(b"LOGINDISABLED", c.welcome)
+        with self.assertRaisesRegex(imaplib.IMAP4.error, "PRIVACYREQUIRED"):
+            c.login(self.alice.name, self.password)
+        c.starttls(ssl_context=self.ctx())  # asks CAPABILITY again
+        self.assertNotIn("STARTTLS", c.capabilities)
+        self.assertNotIn("LOGINDISABLED", c.capabilities)
+        self.assertIn("AUTH=PLAIN", c.capabilities)
+        typ, _ = c.login(self.alice.name, self.password)
+        self.assertEqual(typ, "OK")
+        typ, data = c.select("INBOX")
+        self.assertEqual(data, [b"1"])
+        # tlsd's control descriptor stayed with the pre-auth stage: the
+        # mailbox stage has the client, its log, and nothing else.
+        mailbox = os.path.join(self.inst.bin, "imapd-mailbox")
+        pids = []
+        for d in os.listdir("/proc"):
+            try:
+                if os.readlink(f"/proc/{d}/exe") == mailbox:
+                    pids.append(d)
+            except OSError:
+                pass
+        self.assertTrue(pids)
+        for pid in pids:
+            self.assertEqual(sorted(os.listdir(f"/proc/{pid}/fd")), ["0", "1", "2"])
+        typ, data = c.fetch("1", "(BODY.PEEK[TEXT])")
+        self.assertIn(b"secret body", data[0][1])
+        c.logout()
+        self.assertRegex(self.server.log(), rf"imapd: client {REMOTE_IP}: TLSv1\.[23] with cipher \S+ \(\d+/\d+ bits\)")
+
+    def test_imap4_ssl_on_the_implicit_port(self):
+        c = imaplib.IMAP4_SSL("localhost", self.implicit.port, ssl_context=self.ctx(), timeout=30)
+        self.assertNotIn(b"STARTTLS", c.welcome)
+        self.assertNotIn(b"LOGINDISABLED", c.welcome)
+        self.assertIn(b"AUTH=PLAIN", c.welcome)
+        typ, _ = c.authenticate("PLAIN", lambda _: f"\0{self.alice.name}\0{self.password}".encode())
+        self.assertEqual(typ, "OK")
+        self.assertEqual(c.select("INBOX")[1], [b"1"])
+        c.logout()
+
+    def test_no_capabilities_pushed_after_starttls(self):
+        r = Raw(self.server.port)
+        r.line()
+        r.send("a STARTTLS\r\n")
+        self.assertEqual(r.line(), "a OK Begin TLS negotiation now\r\n")
+        r.starttls(self.ca)
+        r.send("b NOOP\r\n")
+        self.assertEqual(r.line(), "b OK NOOP completed\r\n")  # nothing untagged before it
+        r.send("c CAPABILITY\r\n")
+        caps = r.line()
+        self.assertNotIn("STARTTLS", caps)
+        self.assertNotIn("LOGINDISABLED", caps)
+        self.assertIn("AUTH=PLAIN", caps)
+        r.line()
+        r.send("d STARTTLS\r\n")
+        self.assertRegex(r.line(), r"^d BAD ")
+        r.close()
+
+    def test_starttls_and_login_in_one_send_the_login_is_never_answered(self):
+        r = Raw(self.server.port)
+        r.line()
+        r.send(f"a STARTTLS\r\nb LOGIN {self.alice.name} {self.password}\r\n")
+        self.assertEqual(r.line(), "a OK Begin TLS negotiation now\r\n")
+        r.starttls(self.ca)  # fails if b was answered in clear
+        r.send("c SELECT INBOX\r\n")
+        self.assertEqual(r.line(), "c BAD Log in first\r\n")  # b never logged in
+        r.send("d LOGOUT\r\n")
+        lines = r.until("d ")
+        self.assertFalse([l for l in lines if l.startswith("b ")], lines)
+        r.close()
+
+    def test_plaintext_sent_during_the_handshake_is_never_answered(self):
+        r = Raw(self.server.port)
+        r.line()
+        r.send("a STARTTLS\r\n")
+        time.sleep(0.5)
+        r.send(f"b LOGIN {self.alice.name} {self.password}\r\n")
+        self.assertEqual(r.line(), "a OK Begin TLS negotiation now\r\n")
+        try:
+            r.starttls(self.ca)
+        except (ssl.SSLError, OSError, EOFError):
+            return  # tlsd took the bytes for a broken handshake: nothing was answered
+        r.send("c SELECT INBOX\r\n")
+        self.assertEqual(r.line(), "c BAD Log in first\r\n")
+        r.close()
+
+    def test_openssl_s_client_starttls_imap(self):
+        # One command at a time: a LOGIN with commands after it is refused.
+        p = subprocess.Popen(
+            ["openssl", "s_client", "-starttls", "imap", "-connect", f"127.0.0.1:{self.server.port}",
+             "-servername", "localhost", "-verify_hostname", "localhost", "-CAfile", self.ca,
+             "-verify_return_error", "-crlf", "-quiet", "-ign_eof"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            lines = []
+            for tag, cmd in (("a", f"LOGIN {self.alice.name} {self.password}"), ("b", "SELECT INBOX"),
+                             ("c", "LOGOUT")):
+                p.stdin.write(f"{tag} {cmd}\n".encode())
+                p.stdin.flush()
+                while True:
+                    lines.append(p.stdout.readline().decode(errors="replace"))
+                    if lines[-1].startswith(tag + " ") or not lines[-1]:
+                        break
+            p.stdin.close()
+            self.assertEqual(p.wait(timeout=60), 0, p.stderr.read())
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        text = "".join(lines)
+        self.assertRegex(text, r"(?m)^a OK ")
+        self.assertRegex(text, r"(?m)^\* 1 EXISTS")
+        self.assertRegex(text, r"(?m)^b OK ")
+
+    def test_curl_ssl_reqd_and_imaps(self):
+        for url, port, extra in (
+                (f"imap://localhost:{self.server.port}/INBOX;MAILINDEX=1", self.server.port, ["--ssl-reqd"]),
+                (f"imaps://localhost:{self.implicit.port}/INBOX;MAILINDEX=1", self.implicit.port, [])):
+            out = subprocess.run(["curl", "-sS", "--max-time", "60", "--cacert", self.ca, "-u",
+                                  f"{self.alice.name}:{self.password}"] + extra + curl_resolve(port) + [url],
+                                 capture_output=True, timeout=90)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn(b"secret body", out.stdout)
+
+    def test_mutt_saves_a_sent_copy_over_imaps(self):
+        # mutt in batch mode sends a message and stores its copy (record)
+        # in the Sent folder over imaps://, checking the certificate.
+        rc = os.path.join(self.inst.tmp, "muttrc")
+        drop = os.path.join(self.inst.tmp, "drop-mail")
+        with open(drop, "w") as f:
+            f.write("#!/bin/sh\ncat >/dev/null\n")
+        os.chmod(drop, 0o755)
+        url = f"imaps://{self.alice.name}@localhost:{self.implicit.port}"
+        with open(rc, "w") as f:
+            f.write(f'set ssl_ca_certificates_file="{self.ca}"\n'
+                    f'set imap_user="{self.alice.name}"\nset imap_pass="{self.password}"\n'
+                    f'set record="{url}/Sent"\nset sendmail="{drop}"\nset copy=yes\n'
+                    f'set from="{self.alice.name}@example.org"\nset ssl_force_tls=yes\n'
+                    f'set certificate_file="{self.inst.tmp}/mutt-certs"\nset header_cache=""\n')
+        env = make_env()
+        env["HOME"] = self.inst.tmp
+        env["TERM"] = "dumb"
+        out = subprocess.run(["mutt", "-n", "-F", rc, "-s", "sent over tls", "bob@example.org"],
+                             input=b"a body mutt sent\n", capture_output=True, timeout=120, env=env)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        sent = os.path.join(self.alice.maildir, ".Sent")
+        found = wait_for(lambda: [p for sub in ("cur", "new") for p in
+                                  (os.path.join(sent, sub, n) for n in os.listdir(os.path.join(sent, sub)))
+                                  if b"a body mutt sent" in open(p, "rb").read()], 30, "mutt's copy in Sent")
+        self.assertTrue(found)
+
+    def test_boot_run_files_for_143_and_993(self):
+        for name in ("imapd", "imaps"):
+            proc, port = run_boot_file(self.inst, name)
+            try:
+                if name == "imaps":
+                    c = imaplib.IMAP4_SSL("localhost", port, ssl_context=self.ctx(), timeout=30)
+                else:
+                    c = imaplib.IMAP4("localhost", port, timeout=30)
+                    self.assertIn(b"STARTTLS", c.welcome)
+                    c.starttls(ssl_context=self.ctx())
+                self.assertEqual(c.login(self.alice.name, self.password)[0], "OK")
+                c.logout()
+            finally:
+                stop_boot_file(proc)
+
+    def test_stages_users_and_the_key_out_of_reach(self):
+        import pwd
+        r = Raw(self.server.port)
+        r.line()
+        r.send("a STARTTLS\r\n")
+        r.line()
+        r.starttls(self.ca)
+        r.send("b NOOP\r\n")
+        r.line()
+        users = {}
+        for d in os.listdir("/proc"):
+            try:
+                exe = os.readlink(f"/proc/{d}/exe")
+                with open(f"/proc/{d}/status") as f:
+                    uid = int(re.search(r"Uid:\s+(\d+)", f.read()).group(1))
+            except (OSError, ValueError):
+                continue
+            if os.path.dirname(exe) == self.inst.bin:  # this instance's, not another test's
+                users.setdefault(os.path.basename(exe), set()).add(pwd.getpwuid(uid).pw_name)
+        r.close()
+        self.assertIn("posternd", users.get("imapd", set()))  # the pre-auth stage
+        self.assertEqual(users.get("imapd", set()) - {"root", "posternd"}, set())
+        self.assertIn("posternt", users.get("tlsd", set()))
+        key = os.path.join(self.inst.home, "control", "tls", "default.pem")
+        pw = pwd.getpwnam("posternd")
+        out = subprocess.run(["cat", key], capture_output=True, user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
+                             timeout=30)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn(b"Permission denied", out.stderr)
