@@ -38,7 +38,7 @@ UNIT_OBJ := $(UNIT_SRC:tests/%.cpp=$(OBJ)/%.o)
 # library only to be testable (never a main.o).
 UNIT_PROG_SRC := src/smtpd/smtp_data.cpp src/inject/address_completion.cpp
 UNIT_PROG_SRC += src/send/plan.cpp src/send/controls.cpp
-UNIT_PROG_SRC += src/remote/session.cpp src/remote/route.cpp
+UNIT_PROG_SRC += src/remote/reply.cpp src/remote/tls_policy.cpp src/remote/route.cpp
 UNIT_PROG_OBJ := $(UNIT_PROG_SRC:src/%.cpp=$(OBJ)/%.o)
 BINS := $(PROGRAMS:%=$(INST)/%)
 
@@ -76,6 +76,9 @@ $(INST)/auto_conf.o: $(INST)/auto_conf.cpp
 .SECONDEXPANSION:
 $(INST)/%: $$(addprefix $(OBJ)/,$$(subst .cpp,.o,$$(subst src/,,$$(wildcard src/$$*/*.cpp)))) $(OBJ)/libpostern.a $(INST)/auto_conf.o
 	$(LD_CMD) $(SANFLAGS) -o $@ $(filter %.o,$^) $(OBJ)/libpostern.a $(LIBS)
+
+# remote speaks TLS's client side itself (STARTTLS; it holds no key).
+$(INST)/remote: LIBS += -lssl -lcrypto
 
 UNIT_HOME := $(CURDIR)/build/unit-home
 $(OBJ)/unit-tests: $(UNIT_OBJ) $(UNIT_PROG_OBJ) $(OBJ)/libpostern.a
