@@ -13,9 +13,9 @@
 // new reply's extensions count. Whatever the policy forbids to send in
 // clear is stopped before MAIL: no envelope or message byte leaves without
 // TLS then. Under the default policy (may), a handshake that fails costs
-// one more connection to the same address, in clear, as Postfix and
-// KumoMTA do: the mail still goes, and its result text says why not over
-// TLS. Every result text ends with what protected it, "(TLS TLSv1.3
+// one more connection to the same address, in clear (as KumoMTA's
+// opportunistic_tls_reconnect_on_failed_handshake does): the mail still
+// goes, and its result text says why not over TLS. Every result text ends with what protected it, "(TLS TLSv1.3
 // TLS_AES_256_GCM_SHA384, certificate verified)" or "(no TLS)", so logs,
 // mailq and bounces say it.
 #include "session.hpp"
