@@ -82,9 +82,6 @@ $(INST)/auto_conf.o: $(INST)/auto_conf.cpp
 $(INST)/%: $$(addprefix $(OBJ)/,$$(subst .cpp,.o,$$(subst src/,,$$(wildcard src/$$*/*.cpp)))) $(OBJ)/libpostern.a $(INST)/auto_conf.o
 	$(LD_CMD) $(SANFLAGS) -o $@ $(filter %.o,$^) $(OBJ)/libpostern.a $(LIBS_$*) $(LIBS)
 
-# remote speaks TLS's client side itself (STARTTLS; it holds no key).
-$(INST)/remote: LIBS += -lssl -lcrypto
-
 UNIT_HOME := $(CURDIR)/build/unit-home
 $(OBJ)/unit-tests: $(UNIT_OBJ) $(UNIT_PROG_OBJ) $(OBJ)/libpostern.a
 	$(MAKE) --no-print-directory CONF_HOME=$(UNIT_HOME) SINGLE=1 SAN=$(SAN) build/inst/$(subst /,_,$(UNIT_HOME))-single$(if $(SAN),-asan)/auto_conf.o
