@@ -7,6 +7,8 @@ import pwd
 import shutil
 import socket
 import ssl
+import subprocess
+import time
 import unittest
 
 from harness import IS_ROOT, Instance, ServerTestCase, TlsServer, conf_user, remove_test_users, wait_for
@@ -135,9 +137,48 @@ class TlsdBasics(ServerTestCase):
         c.close()
         wait_for(lambda: "fail already" in self.plain.log(), 10, "the refused second STARTTLS in the log")
 
+    def test_plaintext_injected_after_starttls_is_dropped(self):
+        """CVE-2011-0411: commands in the same packet as STARTTLS never
+        reach the program as if they came over TLS."""
+        c = Client(self.plain.port, self.trust)
+        c.sock.sendall(b"STARTTLS\r\nECHO injected\r\nECHO injected too\r\n")
+        self.assertEqual(c.line(), "+ go ahead")
+        c.wrap()
+        self.assertEqual(c.line(), "+ tls on")
+        self.assertEqual(c.cmd("ECHO after"), "+ after")
+        self.assertEqual(c.cmd("QUIT"), "+ bye")
+        c.close()
+        wait_for(lambda: "got QUIT" in self.plain.log(), 10, "the session's end")
+        log = self.plain.log()
+        self.assertIn("got ECHO after", log)
+        self.assertNotIn("got ECHO injected", log)
+        self.assertRegex(log, r"discarded [1-9][0-9]* bytes")
+
+    def test_plaintext_during_the_handshake_is_never_a_command(self):
+        """Plain bytes where the client's handshake should be: the
+        handshake fails (or, had tlsd not yet stopped reading, the program
+        drops them); either way the program never takes them."""
+        failed = self.plain.log().count("TLS handshake failed")
+        c = Client(self.plain.port, self.trust)
+        self.assertEqual(c.cmd("STARTTLS"), "+ go ahead")
+        c.sock.sendall(b"ECHO during\r\n")
+        time.sleep(0.5)
+        try:
+            c.wrap()
+            self.assertEqual(c.line(), "+ tls on")
+            handshake = True
+        except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+            handshake = False
+        c.close()
+        if not handshake:
+            wait_for(lambda: self.plain.log().count("TLS handshake failed") > failed, 10, "the failed handshake")
+        time.sleep(0.5)
+        self.assertNotIn("got ECHO during", self.plain.log())
+
     def test_client_that_is_not_tls(self):
         """Plain text to the implicit port: a failed handshake, logged with
         the client's address; the program never greets."""
+        failed = self.server.log().count("TLS handshake failed with 127.0.0.1")
         s = socket.create_connection(("127.0.0.1", self.server.port), timeout=30)
         s.sendall(b"ECHO hello\r\n")
         try:
@@ -146,7 +187,7 @@ class TlsdBasics(ServerTestCase):
             data = b""
         self.assertNotIn(b"hello", data)
         s.close()
-        wait_for(lambda: "TLS handshake failed with 127.0.0.1" in self.server.log(), 10,
+        wait_for(lambda: self.server.log().count("TLS handshake failed with 127.0.0.1") > failed, 10,
                  "the failed handshake in the log:\n" + self.server.log())
         self.assertNotIn("lineprog: got", self.server.log())
 
@@ -166,6 +207,15 @@ class TlsdBasics(ServerTestCase):
         self.assertEqual(uids, [tls.pw_uid] * 4)
         self.assertEqual(gids, [tls.pw_gid] * 4)
         c.close()
+
+    def test_only_tlsd_links_libssl(self):
+        """The protocol parsers carry no TLS server code; tlsd does."""
+        for prog in ("smtpd", "pop3d", "imapd", "pop3d-mailbox", "imapd-mailbox", "checkpassword"):
+            out = subprocess.run(["ldd", os.path.join(self.inst.bin, prog)], capture_output=True, text=True).stdout
+            self.assertIn("libc.so", out)
+            self.assertNotIn("libssl", out, prog)
+        out = subprocess.run(["ldd", os.path.join(self.inst.bin, "tlsd")], capture_output=True, text=True).stdout
+        self.assertIn("libssl", out)
 
     @unittest.skipUnless(IS_ROOT, "users need root")
     def test_private_key_is_the_tls_users(self):
