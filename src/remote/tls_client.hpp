@@ -1,7 +1,7 @@
 // tls_client: the client side of TLS for remote's STARTTLS, on OpenSSL 3.
 // remote holds no private key, so unlike smtpd it speaks TLS itself
 // instead of through tlsd. It trusts the system's CA store
-// (/etc/ssl/certs/ca-certificates.crt) and control/tlsremoteca; it trusts
+// (/etc/ssl/certs, hashed) and control/tlsremoteca; it trusts
 // nothing the peer sends: the certificate is checked by OpenSSL, and the
 // result says whether it chained to a trusted CA and named an expected
 // host. Returns a Transport that the SMTP conversation reads and writes
