@@ -118,6 +118,23 @@ class RemoteTls(unittest.TestCase):
         self.assertIn(b"secret text fallback", peer.sessions[1]["data"])
         self.assertIn("failed the TLS handshake", self.a.log())
 
+    def test_may_goes_on_in_clear_when_starttls_is_refused(self):
+        peer = self.peer("refused.example", lambda n: {"go": "454 4.7.0 TLS not available now"})
+        self.send("u@refused.example", "refused tls")
+        line = self.log_line("u@refused.example", "success")
+        self.assertTrue(line.endswith("said: 250 2.0.0 accepted by peer (no TLS: STARTTLS refused)"), line)
+        self.assertEqual(len(peer.sessions), 1)
+        self.assertEqual([c.split()[0].upper() for c in peer.sessions[0]["commands"][:3]], ["EHLO", "STARTTLS", "MAIL"])
+        self.assertIn("refused STARTTLS; sending in clear", self.a.log())
+
+    def test_encrypt_defers_when_starttls_is_refused(self):
+        peer = self.peer("refused2.example", lambda n: {"go": "454 4.7.0 TLS not available now"}, policy="encrypt")
+        self.send("u@refused2.example", "refused tls strict")
+        q = self.mailq_has("refused STARTTLS: 454 4.7.0 TLS not available now")
+        self.assertIn("(#4.7.5)", q)
+        self.assert_nothing_in_clear(peer)
+        self.peer_fixed("refused2.example", "u@refused2.example")
+
     # -- policies that demand TLS ---------------------------------------------------
     def test_encrypt_defers_when_no_starttls(self):
         peer = self.peer("plain.example", lambda n: {"starttls": False}, policy="encrypt")
