@@ -12,7 +12,8 @@
 // (rspawn then defers every recipient).
 //
 // Control files: helohost (default me), timeoutconnect (60 s),
-// timeoutremote (1200 s), outgoingip, smtproutes, me, locals.
+// timeoutremote (1200 s), outgoingip, smtproutes, me, locals, tlspolicy
+// and tlsremoteca (STARTTLS, tls_policy.hpp and tls_client.hpp).
 //
 // Runs as posternr, never as root in a multi-user install: it parses DNS
 // answers and SMTP replies from anyone. Trusts rspawn for its arguments and
@@ -29,7 +30,9 @@
 #include "mail/conf.hpp"
 #include "route.hpp"
 #include "session.hpp"
+#include "base/strings.hpp"
 #include "base/unique.hpp"
+#include "tls_policy.hpp"
 #include "mail/status.hpp"
 
 using namespace postern;
@@ -51,10 +54,15 @@ int main(int argc, char** argv) {
   auto tr = control::number("timeoutremote", 1200);
   auto ip = control::line("outgoingip", "");
   if (!helo || !tc || !tr || !ip) log::die(status::temporary, "unable to read a control file (helohost, timeouts, outgoingip)");
-  Settings settings{*helo, static_cast<int>(std::min(*tc, 3600ul)), static_cast<int>(std::min(*tr, 86400ul)), *ip};
+  Settings settings{*helo, static_cast<int>(std::min(*tc, 3600ul)), static_cast<int>(std::min(*tr, 86400ul)), *ip,
+                    lower(domain), {}};
   std::vector<Outcome> outcomes;
+  TlsPolicyLookup policy = tls_policy_for(settings.domain);
+  settings.tls = policy.policy;
   Route route = find_route(domain, 25);
-  if (route.result != Route::Result::ok) {
+  if (!policy.ok) {
+    outcomes.assign(recipients.size(), Outcome{'Z', policy.why});
+  } else if (route.result != Route::Result::ok) {
     outcomes.assign(recipients.size(), Outcome{route.result == Route::Result::permanent ? 'D' : 'Z', route.why});
   } else {
     outcomes = deliver(route.destinations, settings, sender, recipients);

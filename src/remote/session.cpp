@@ -7,6 +7,17 @@
 // read in order. The message goes out with CRLF line ends and leading dots
 // doubled. A host that cannot be reached, or that answers the greeting or
 // MAIL with a temporary failure, makes us try the next destination.
+//
+// STARTTLS (RFC 3207) comes between EHLO and MAIL whenever the server
+// offers it and the policy is not none; after it, EHLO again, and only the
+// new reply's extensions count. Whatever the policy forbids to send in
+// clear is stopped before MAIL: no envelope or message byte leaves without
+// TLS then. Under the default policy (may), a handshake that fails costs
+// one more connection to the same address, in clear (as KumoMTA's
+// opportunistic_tls_reconnect_on_failed_handshake does): the mail still
+// goes, and its result text says why not over TLS. Every result text ends with what protected it, "(TLS TLSv1.3
+// TLS_AES_256_GCM_SHA384, certificate verified)" or "(no TLS)", so logs,
+// mailq and bounces say it.
 #include "session.hpp"
 
 #include <arpa/inet.h>
@@ -19,39 +30,16 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <memory>
 
 #include "base/io.hpp"
 #include "base/netio.hpp"
 #include "base/strings.hpp"
+#include "base/log.hpp"
 #include "mail/tcpto.hpp"
+#include "tls_client.hpp"
 
 namespace postern::remote {
-
-Reply read_reply(NetIO& io) {
-  Reply r;
-  for (int lines = 0; lines < 100; ++lines) {
-    std::string line;
-    auto got = io.line(line, 4096);
-    if (got == NetIO::Read::timeout) return Reply{0, "the remote host stopped answering (timeout)", {}};
-    if (got != NetIO::Read::line && got != NetIO::Read::partial)
-      return Reply{0, r.text.empty() ? "the connection was lost" : r.text, {}};
-    std::string_view l = chomp(line);
-    // Three digits, then a space, a '-' or nothing (RFC 5321 4.2): "9.9"
-    // or "2500" is no reply code.
-    auto digit = [&](std::size_t i) { return std::isdigit(static_cast<unsigned char>(l[i])) != 0; };
-    if (l.size() < 3 || !digit(0) || !digit(1) || !digit(2) || l[0] < '1' || l[0] > '5' ||
-        (l.size() > 3 && l[3] != ' ' && l[3] != '-'))
-      return Reply{0, "a malformed reply: " + std::string(l), {}};
-    if (!r.text.empty()) r.text += " / ";
-    r.text += std::string(l);
-    r.lines.emplace_back(l.size() > 4 ? l.substr(4) : "");
-    if (l.size() == 3 || l[3] != '-') {
-      r.code = std::atoi(std::string(l.substr(0, 3)).c_str());
-      return r;
-    }
-  }
-  return Reply{0, "a reply of more than 100 lines", {}};
-}
 
 namespace {
 
@@ -145,42 +133,153 @@ char by_code(int code, std::initializer_list<int> good = {250, 251}) {
   return code >= 500 && code < 600 ? 'D' : 'Z';
 }
 
-// One conversation; try_next is set when another host should be tried.
+// The transport of one connection: plain until STARTTLS succeeds, TLS
+// after, so the conversation code is the same before and after.
+class Link : public Transport {
+ public:
+  explicit Link(int fd) : plain_(fd, fd) {}
+  ssize_t read(char* buf, std::size_t n, int timeout) override {
+    return tls ? tls->read(buf, n, timeout) : plain_.read(buf, n, timeout);
+  }
+  bool write(std::string_view data, int timeout) override {
+    return tls ? tls->write(data, timeout) : plain_.write(data, timeout);
+  }
+  std::unique_ptr<TlsClient> tls;
+
+ private:
+  FdTransport plain_;
+};
+
+// What one conversation leaves besides its outcomes.
+struct Attempt {
+  bool try_next = false;    // another host should be tried
+  std::string retry_plain;  // may: why TLS failed; connect again in clear
+  std::string tls_note;     // added to every outcome's text ("" for none)
+};
+
+// The name a certificate is checked against for this destination: the
+// MX host or relay name, or the bare address of a literal.
+std::string host_name(const Destination& d) {
+  std::string h = d.host;
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (lower(h.substr(0, 5)) == "ipv6:") h = h.substr(5);
+  return h;
+}
+
+// The names the policy wants the certificate to carry.
+std::vector<std::string> wanted_names(const Destination& d, const Settings& s) {
+  if (!s.tls.match.empty()) return s.tls.match;
+  if (s.tls.level == TlsLevel::secure) return {s.domain, "." + s.domain};
+  return {host_name(d)};
+}
+
+// One conversation. plain_because: TLS is not to be tried (a failed
+// handshake on the previous connection), and why.
 std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, const std::string& sender,
-                              const std::vector<std::string>& rcpts, bool& try_next) {
-  FdTransport transport(fd, fd);
-  NetIO io(transport, s.timeout_remote);
+                              const std::vector<std::string>& rcpts, Attempt& a,
+                              const std::string* plain_because) {
+  Link link(fd);
+  NetIO io(link, s.timeout_remote);
   std::string who = "Remote host " + d.host + "[" + d.address + "]";
   auto said = [&](const Reply& r) { return who + " said: " + r.text; };
-  try_next = false;
+  const bool required = s.tls.level >= TlsLevel::encrypt;
+  // What the policy says when it stops the mail; no note follows it.
+  auto refuse = [&](const std::string& what, const char* code) {
+    a.try_next = true;
+    a.tls_note.clear();
+    return all(rcpts.size(), 'Z',
+               "TLS is required for " + s.domain + " (" + level_name(s.tls.level) + ", " + s.tls.source + "), but " +
+                   who + " " + what + "; nothing was sent. (#" + code + ")");
+  };
+  a = Attempt{};
+  a.tls_note = plain_because ? "no TLS: " + *plain_because : "no TLS";
 
   Reply greeting = read_reply(io);
   if (greeting.code != 220) {
-    try_next = true;
+    a.try_next = true;
     return all(rcpts.size(), 'Z', greeting.code ? said(greeting) : who + ": " + greeting.text + " (#4.4.2)");
   }
   io.put("EHLO " + s.helo_host + "\r\n");
   Reply ehlo = read_reply(io);
-  bool pipelining = false, eight_bit = false;
-  long max_size = 0;
+  Extensions ext;
   if (ehlo.code == 250) {
-    for (auto& l : ehlo.lines) {
-      std::string kw = lower(trim(l));
-      if (kw == "pipelining") pipelining = true;
-      if (kw == "8bitmime") eight_bit = true;
-      if (kw.rfind("size", 0) == 0 && kw.size() > 5) max_size = static_cast<long>(to_number(kw.substr(5)).value_or(0));
-    }
+    ext = parse_ehlo(ehlo);
   } else if (ehlo.code >= 500) {
+    if (required) {
+      io.put("QUIT\r\n");
+      io.flush();
+      return refuse("refused EHLO (" + ehlo.text + "), so it offers no STARTTLS", "4.7.4");
+    }
     io.put("HELO " + s.helo_host + "\r\n");
     Reply helo = read_reply(io);
     if (helo.code != 250) {
-      try_next = helo.code < 500;
+      a.try_next = helo.code < 500;
       return all(rcpts.size(), helo.code >= 500 ? 'D' : 'Z', said(helo));
     }
   } else {
-    try_next = true;
+    a.try_next = true;
     return all(rcpts.size(), 'Z', ehlo.code ? said(ehlo) : who + ": " + ehlo.text + " (#4.4.2)");
   }
+
+  if (ehlo.code == 250 && s.tls.level != TlsLevel::none && !plain_because) {
+    if (!ext.starttls && required) {
+      io.put("QUIT\r\n");
+      io.flush();
+      return refuse("does not offer STARTTLS", "4.7.4");
+    }
+    Reply go;
+    if (ext.starttls) {
+      io.put("STARTTLS\r\n");
+      go = read_reply(io);
+    }
+    if (ext.starttls && go.code != 220 && go.code != 0 && !required) {
+      // A refusal leaves the session in clear and usable: may goes on.
+      log::line("{} refused STARTTLS; sending in clear: {}", who, log::printable(go.text, 300));
+      a.tls_note = "no TLS: STARTTLS refused";
+    } else if (ext.starttls) {
+      std::string failure;
+      if (go.code != 220) {
+        failure = go.code ? "refused STARTTLS: " + go.text : "broke off after STARTTLS: " + go.text;
+        if (go.code) {
+          io.put("QUIT\r\n");
+          io.flush();
+        }
+      } else if (io.buffered() > 0) {
+        // Bytes sent before the handshake cannot be told from an
+        // attacker's; a server that pipelines past its 220 is broken.
+        failure = "sent more after its reply to STARTTLS";
+      } else {
+        std::string why;
+        link.tls = TlsClient::connect(fd, host_name(d), wanted_names(d, s), s.timeout_remote, why);
+        if (!link.tls) failure = "failed the TLS handshake: " + why;
+      }
+      if (!failure.empty()) {
+        if (required) return refuse(failure, "4.7.5");
+        log::line("{} {}; trying again in clear", who, log::printable(failure, 300));
+        a.retry_plain = failure;
+        a.tls_note.clear();
+        return all(rcpts.size(), 'Z', who + " " + failure + " (#4.7.5)");
+      }
+      const TlsFacts& facts = link.tls->facts();
+      if (s.tls.level >= TlsLevel::verify && !facts.verified) {
+        io.put("QUIT\r\n");
+        io.flush();
+        link.tls->shutdown();
+        return refuse("sent a certificate that does not verify (" + facts.verify_error + ")", "4.7.5");
+      }
+      a.tls_note = describe(facts);
+      // RFC 3207 4.2: forget what was learnt in clear, ask again.
+      io.put("EHLO " + s.helo_host + "\r\n");
+      ehlo = read_reply(io);
+      if (ehlo.code != 250) {
+        a.try_next = true;
+        return all(rcpts.size(), 'Z', ehlo.code ? said(ehlo) : who + ": " + ehlo.text + " (#4.4.2)");
+      }
+      ext = parse_ehlo(ehlo);
+    }
+  }
+  const bool pipelining = ext.pipelining, eight_bit = ext.eight_bit;
+  const long max_size = ext.max_size;
 
   long size = wire_size();
   if (max_size > 0 && size > max_size) {
@@ -201,7 +300,7 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
   if (!pipelining) {
     mail_reply = read_reply(io);
     if (mail_reply.code != 250) {
-      try_next = mail_reply.code > 0 && mail_reply.code < 500;
+      a.try_next = mail_reply.code > 0 && mail_reply.code < 500;
       return all(rcpts.size(), by_code(mail_reply.code, {}), said(mail_reply));
     }
   }
@@ -223,7 +322,7 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
       accepted += out[i].result == 'K';
     }
     if (mail_reply.code != 250) {
-      try_next = mail_reply.code > 0 && mail_reply.code < 500;
+      a.try_next = mail_reply.code > 0 && mail_reply.code < 500;
       return all(rcpts.size(), by_code(mail_reply.code, {}), said(mail_reply));
     }
   }
@@ -280,10 +379,23 @@ std::vector<Outcome> deliver(const std::vector<Destination>& destinations, const
       continue;
     }
     tcpto::forget(d.address);
-    bool try_next = false;
-    last = converse(fd, d, s, sender, recipients, try_next);
+    Attempt a;
+    last = converse(fd, d, s, sender, recipients, a, nullptr);
     ::close(fd);
-    if (!try_next) return last;
+    if (!a.retry_plain.empty()) {
+      // may: the same address once more, in clear.
+      std::string why = a.retry_plain;
+      fd = connect_to(d, s, timed_out);
+      if (fd >= 0) {
+        last = converse(fd, d, s, sender, recipients, a, &why);
+        ::close(fd);
+      } else {
+        a.try_next = true;
+      }
+    }
+    if (!a.tls_note.empty())
+      for (auto& o : last) o.text += " (" + a.tls_note + ")";
+    if (!a.try_next) return last;
   }
   return last;
 }

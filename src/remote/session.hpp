@@ -1,11 +1,13 @@
 // session: one SMTP client conversation that delivers a message to some
-// recipients, and the connection attempts that lead to it.
+// recipients, and the connection attempts that lead to it; STARTTLS as
+// the domain's TLS policy asks (tls_policy.hpp).
 #pragma once
 #include <string>
 #include <vector>
 
-#include "base/netio.hpp"
+#include "reply.hpp"
 #include "route.hpp"
+#include "tls_policy.hpp"
 
 namespace postern::remote {
 
@@ -14,21 +16,14 @@ struct Settings {
   int timeout_connect = 60;
   int timeout_remote = 1200;
   std::string outgoing_ip;  // empty: the kernel chooses
+  std::string domain;       // the recipients' domain, for the TLS policy's names
+  TlsPolicy tls;
 };
 
 struct Outcome {
   char result = 'Z';  // K delivered, Z deferred, D failed
   std::string text;
 };
-
-// One SMTP reply (RFC 5321 4.2), read from the server: untrusted bytes,
-// at most 100 lines of at most 4096 bytes.
-struct Reply {
-  int code = 0;  // 0: the connection failed or timed out, or the reply was malformed
-  std::string text;  // the whole reply, lines joined by " / "
-  std::vector<std::string> lines;  // each line after the code
-};
-Reply read_reply(NetIO& io);
 
 // Tries the destinations in order until one takes the message (or refuses
 // it for good); one Outcome per recipient, in order. The message is fd 0.

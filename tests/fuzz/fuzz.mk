@@ -19,7 +19,7 @@ FUZZ_SUPPORT := $(FUZZ)/fuzz/common.o $(FUZZ)/fuzz/fuzz_conf.o
 
 FUZZ_PROG_smtp_data := smtpd/smtp_data
 FUZZ_PROG_dns_mx := remote/route
-FUZZ_PROG_smtp_reply := remote/session
+FUZZ_PROG_smtp_reply := remote/reply
 FUZZ_PROG_imap_parse := imapd/sasl_plain
 FUZZ_PROG_pop3 := pop3d/sasl_plain
 # A whole session: every part of the program but its main.cpp.

@@ -377,7 +377,8 @@ class Remote(unittest.TestCase):
         self.assertEqual(g["Action"], "failed")
         self.assertEqual(g["Status"], "5.1.1")
         # RFC 3464: the remote's own reply, and the host in Remote-MTA.
-        self.assertEqual(g["Diagnostic-Code"], "smtp; 550 5.1.1 <two@three.example>: no such user here")
+        # remote ends every result with what protected it (remote(8), TLS).
+        self.assertEqual(g["Diagnostic-Code"], "smtp; 550 5.1.1 <two@three.example>: no such user here (no TLS)")
         self.assertEqual(g["Remote-MTA"], "dns; 127.0.0.1")
         log = self.a.log()
         for r in ("one", "three"):

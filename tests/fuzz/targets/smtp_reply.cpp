@@ -1,16 +1,18 @@
-// Fuzz target: remote's reading of SMTP replies (read_reply in
-// src/remote/session.cpp): whatever the server on the other end sends.
+// Fuzz target: remote's reading of SMTP replies and of the extensions an
+// EHLO reply names (read_reply and parse_ehlo in src/remote/reply.cpp):
+// whatever the server on the other end sends, STARTTLS offers included.
 // Input: [cut sizes "\0\0\0"] the server's bytes. Replies are read until
 // one fails. Checks: a reply with a code has a real one (three digits,
 // 100-599, as its last line starts), at most 100 lines, and its text
-// (which goes into bounces and logs) holds no line break.
+// (which goes into bounces and logs) holds no line break; a SIZE limit is
+// never negative, and STARTTLS is only ever found on a line of its own.
 #include <cctype>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "common.hpp"
-#include "remote/session.hpp"
+#include "remote/reply.hpp"
 
 using postern::NetIO;
 
@@ -28,6 +30,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // The code is the last line's (a server may change it between lines).
     std::string code = std::to_string(r.code);
     FUZZ_CHECK(r.text.compare(0, 3, code) == 0 || r.text.rfind(" / " + code) != std::string::npos, r.text);
+    auto ext = postern::remote::parse_ehlo(r);
+    FUZZ_CHECK(ext.max_size >= 0, r.text);
+    if (ext.starttls) {
+      bool own_line = false;
+      for (std::size_t i = 1; i < r.lines.size(); ++i) {
+        std::string l;
+        for (char c : r.lines[i])
+          if (c != ' ' && c != '\t' && c != '\r' && c != '\n') l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        own_line |= l == "starttls";
+      }
+      FUZZ_CHECK(own_line, r.text);
+    }
   }
   return 0;
 }
