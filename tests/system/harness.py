@@ -82,6 +82,22 @@ class TcpServer:
             self.proc.wait()
 
 
+class TlsServer(TcpServer):
+    """A TcpServer running `tlsd [-i] [-u user] program args`: program is
+    the name of one of the instance's programs or a path (a test's own
+    script). tcpserver runs as the test does: root for a multi-user
+    instance, so tlsd becomes the TLS user and program runs as user
+    (a name or a User) or, without one, as root."""
+
+    def __init__(self, inst, program, args=(), implicit=False, user=None, options=()):
+        prog = program if os.path.isabs(program) else os.path.join(inst.bin, program)
+        argv = [os.path.join(inst.bin, "tlsd")] + (["-i"] if implicit else [])
+        if user is not None:
+            argv += ["-u", getattr(user, "name", user)]
+        self.implicit = implicit
+        super().__init__(inst, argv + [prog], args, options)
+
+
 def san_args():
     """make arguments for the sanitizer builds (make test-asan)."""
     return ["SAN=1"] if os.environ.get("POSTERN_SAN") else []
@@ -111,6 +127,22 @@ def maildir_files(maildir, sub="new"):
 def read_message(path):
     with open(path, "rb") as f:
         return email.message_from_binary_file(f, policy=email.policy.default)
+
+
+def conf_user(role):
+    """The name conf-users gives role (daemon, tls, ...)."""
+    with open(os.path.join(SRC, "conf-users")) as f:
+        for line in f:
+            words = line.split()
+            if len(words) == 2 and words[0] == role:
+                return words[1]
+    raise KeyError(role)
+
+
+def _openssl(args):
+    out = subprocess.run(["openssl"] + args, capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError("openssl " + " ".join(args) + " failed:\n" + out.stderr)
 
 
 class User:
@@ -174,6 +206,46 @@ class Instance:
     def control_value(self, name):
         with open(os.path.join(self.home, "control", name)) as f:
             return f.readline().strip()
+
+    def make_certificate(self, names=("localhost",), ca=None, file="default.pem"):
+        """A certificate for names (the first is the subject's CN, all are
+        subjectAltNames) with its key, installed as control/tls/<file>
+        (key and chain in one PEM, the TLS user's, 0600; replaced
+        atomically, as a renewal would). Self-signed, or with ca true
+        signed by a test CA made once and written to tmp/ca.pem. Returns
+        the file a client should trust: ca.pem, or the certificate."""
+        work = tempfile.mkdtemp(dir=self.tmp, prefix="cert-")
+        key, crt = os.path.join(work, "key.pem"), os.path.join(work, "cert.pem")
+        san = ",".join(f"DNS:{n}" for n in names)
+        newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key]
+        subj = ["-subj", f"/CN={names[0]}"]
+        if ca:
+            ca_pem, ca_key = os.path.join(self.tmp, "ca.pem"), os.path.join(self.tmp, "ca.key")
+            if not os.path.exists(ca_pem):
+                _openssl(["req", "-x509", "-days", "30", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                          "-nodes", "-keyout", ca_key, "-out", ca_pem, "-subj", "/CN=postern test CA"])
+            csr, ext = os.path.join(work, "req.csr"), os.path.join(work, "ext")
+            with open(ext, "w") as f:
+                f.write(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n")
+            _openssl(["req", "-new"] + newkey + subj + ["-out", csr])
+            _openssl(["x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key, "-CAcreateserial", "-days", "30",
+                      "-extfile", ext, "-out", crt])
+            trust = ca_pem
+        else:
+            _openssl(["req", "-x509", "-days", "30"] + newkey + subj + ["-addext", f"subjectAltName={san}", "-out", crt])
+            trust = crt
+        tls_dir = os.path.join(self.home, "control", "tls")
+        dest = os.path.join(tls_dir, file)
+        with open(key) as k, open(crt) as c:
+            pem = k.read() + c.read()
+        tmp = dest + ".new"
+        with open(tmp, "w") as f:
+            f.write(pem)
+        os.chmod(tmp, 0o600)
+        if self.multi:
+            os.chown(tmp, pwd.getpwnam(conf_user("tls")).pw_uid, -1)
+        os.rename(tmp, dest)
+        return trust
 
     # -- users ---------------------------------------------------------
     def add_user(self, name):

@@ -52,6 +52,12 @@ class NetIO {
   Read some(std::string& out, std::size_t max);
   // Bytes received and not yet read: nonzero when the client pipelines.
   std::size_t buffered() const { return buf_.size() - pos_; }
+  // Drops every byte received and not yet read: at STARTTLS they were sent
+  // in plaintext before the handshake and must not be taken as commands.
+  void discard_input() {
+    buf_.clear();
+    pos_ = 0;
+  }
 
   // Queues a reply; it goes out at flush() or before the next wait for input.
   void put(std::string_view text) { out_ += text; }

@@ -18,6 +18,7 @@ extern const char* const user_pw;      // posternp
 extern const char* const user_queue;   // posternq
 extern const char* const user_remote;  // posternr
 extern const char* const user_send;    // posterns
+extern const char* const user_tls;     // posternt: tlsd, the only reader of private keys
 extern const char* const group_nofiles;
 extern const char* const group_postern;
 
