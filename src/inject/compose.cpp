@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <string_view>
 
-#include "base/date.hpp"
 #include "base/unique.hpp"
+#include "mail/completion.hpp"
 
 namespace postern::inject {
 
@@ -60,13 +60,9 @@ void remove_bcc(std::vector<header::Field>& fields) {
 
 void add_missing_fields(std::vector<header::Field>& fields, const Identity& id,
                         const CompletionRules& rules, std::time_t now) {
-  if (!header::find(fields, "Message-ID")) {
-    std::string full = complete_address("x@" + rules.defaulthost, rules);
-    std::string host = full.size() > 2 ? full.substr(2) : host_name();
-    fields.push_back({"Message-ID",
-                      " <" + std::to_string(now) + "." + random_hex(8) + "@" + host + ">"});
-  }
-  if (!header::find(fields, "Date")) fields.push_back({"Date", " " + rfc5322_date(now)});
+  std::string full = complete_address("x@" + rules.defaulthost, rules);
+  std::string host = full.size() > 2 ? full.substr(2) : host_name();
+  for (auto& f : completion::missing_date_and_id(fields, host, now)) fields.push_back(std::move(f));
   if (!header::find(fields, "From"))
     fields.push_back({"From", " " + from_line_value(id.full_name, id.from)});
 }

@@ -3,8 +3,14 @@
 // text with LF line ends as it arrives, so a big message never sits in
 // memory. When the text has a problem (bare LF, lone CR, a NUL, too big,
 // a loop) the rest is read and dropped and queue is stopped without an
-// envelope, so it removes what it wrote: nothing is queued.
+// envelope, so it removes what it wrote: nothing is queued. For
+// submission (complete()) the header is held (bounded by message_rules'
+// max_header) until it ends, so that its From: is checked and a Date: and
+// Message-ID: added before any of it is queued.
+#include <ctime>
+
 #include "base/log.hpp"
+#include "mail/completion.hpp"
 #include "smtpd.hpp"
 
 namespace postern::smtpd {
@@ -20,16 +26,63 @@ void Incoming::feed(std::string_view text) {
   drain();
 }
 
-void Incoming::drain() {
-  std::string ready = text_.take();
+void Incoming::complete(const SenderLogins& senders, std::string login, std::string host) {
+  senders_ = &senders;
+  login_ = std::move(login);
+  host_ = std::move(host);
+  holding_ = true;
+}
+
+void Incoming::drain() { pass(text_.take()); }
+
+void Incoming::pass(std::string ready) {
+  if (holding_) {
+    // Byte by byte while in the header, to know where its last line ends.
+    std::size_t i = 0;
+    while (i < ready.size() && header_end_.in_header()) header_end_.feed(std::string_view(ready).substr(i++, 1));
+    if (header_end_.in_header()) {
+      header_ += ready;
+      return;
+    }
+    // The byte that ended the header is in the line that is not the
+    // header's: a blank line or the body's first. That line goes after.
+    std::string all = std::move(header_);
+    all.append(ready, 0, i);
+    std::size_t cut = all.size() >= 2 ? all.rfind('\n', all.size() - 2) : std::string::npos;
+    cut = cut == std::string::npos ? 0 : cut + 1;
+    header_ = all.substr(0, cut);
+    std::string rest = all.substr(cut) + ready.substr(i);
+    end_header();
+    ready = std::move(rest);
+  }
   if (ready.empty() || write_failed_) return;
   if (!queue_->write(ready)) write_failed_ = true;
+}
+
+void Incoming::end_header() {
+  holding_ = false;
+  auto fields = header::parse(header_);
+  for (auto* from : header::find_all(fields, "From")) {
+    header::for_each_mailbox(from->value, [&](const header::Mailbox& m) {
+      if (m.address.empty() || senders_->owns(login_, m.address)) return true;
+      refusal_ = m.address;
+      return false;
+    });
+    if (!refusal_.empty()) break;
+  }
+  std::string added;
+  for (auto& f : completion::missing_date_and_id(fields, host_, std::time(nullptr))) added += f.text();
+  std::string out = std::move(header_) + added;
+  header_.clear();
+  if (!refusal_.empty() || write_failed_) return;
+  if (!queue_->write(out)) write_failed_ = true;
 }
 
 std::string Incoming::finish(const Envelope& envelope, const std::string& client) {
   const std::string& id = id_;
   text_.finish();
   drain();
+  if (holding_) end_header();  // the text ended inside the header
   auto problem = text_.problem();
   if (problem != smtp::Problem::none) {
     queue_.reset();  // no envelope: queue removes the message
@@ -45,6 +98,12 @@ std::string Incoming::finish(const Envelope& envelope, const std::string& client
       case smtp::Problem::none: break;
     }
   }
+  if (!refusal_.empty()) {
+    queue_.reset();
+    log::line("refused message {} from {}: From: <{}> is not an address of {}", id, client, log::printable(refusal_, 200),
+              log::printable(login_, 64));
+    return "553 5.7.1 message refused: From: <" + log::printable(refusal_, 200) + "> is not yours to send as";
+  }
   if (write_failed_) {
     queue_.reset();  // queue stopped reading: it failed, and queued nothing
     log::line("queue failed for message {} from {}: unable to write the message", id, client);
@@ -54,7 +113,7 @@ std::string Incoming::finish(const Envelope& envelope, const std::string& client
   std::string queued_as = queue_->queue_id();
   queue_.reset();
   if (code == queue_exit::queued) {
-    log::line("accepted message {} from {} sender <{}> recipients {} bytes {} queued as msg {}", id, client,
+    log::line("accepted message {} from {}{} sender <{}> recipients {} bytes {} queued as msg {}", id, client, log_extra,
               log::printable(envelope.sender), envelope.recipients.size(), text_.size(), queued_as);
     return "250 2.0.0 ok " + id + (queued_as.empty() ? "" : " msg " + queued_as);
   }

@@ -45,6 +45,23 @@ std::string header_safe(std::string_view s) {
   return out.empty() ? "unknown" : out;
 }
 
+// tlsd's description of the TLS session made safe for a comment: it
+// comes from another process, and a parenthesis would end the comment.
+std::string header_safe_comment(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s.substr(0, 200)) out += (c >= 32 && c <= 126 && c != '\\') ? static_cast<char>(c) : '?';
+  int depth = 0;
+  bool broken = false;
+  for (char c : out) {
+    depth += c == '(' ? 1 : c == ')' ? -1 : 0;
+    broken = broken || depth < 0;
+  }
+  if (broken || depth != 0)
+    for (auto& c : out)
+      if (c == '(' || c == ')') c = ' ';
+  return out;
+}
+
 // "<addr> PARAM PARAM" (or, as qmail allows, a bare addr). A source route
 // "<@a,@b:user@d>" loses its route. False on a syntax error.
 bool parse_path(std::string_view s, std::string& addr, std::vector<std::string>& params) {
@@ -115,6 +132,8 @@ const Session::Verb Session::verbs[] = {
     {"VRFY", anytime, false, &Session::vrfy},
     {"HELP", anytime, false, &Session::help},
     {"QUIT", anytime, false, &Session::quit},
+    {"AUTH", needs_helo | outside_mail, false, &Session::auth},
+    {"STARTTLS", anytime, false, &Session::starttls},
 };
 
 std::string Session::out_of_place(const Verb& v) const {
@@ -237,10 +256,15 @@ bool Session::greet(const std::string& arg, bool extended) {
   reply("250-8BITMIME");
   reply("250-ENHANCEDSTATUSCODES");
   reply("250-SMTPUTF8");
+  if (tls && tls->can_start()) reply("250-STARTTLS");
+  // RFC 4954 14: no mechanism that sends a password in clear is offered
+  // before TLS, so AUTH is not offered at all until then.
+  if (auth_offered()) reply("250-AUTH PLAIN LOGIN");
   return reply("250 CHUNKING");
 }
 
 bool Session::mail(const std::string& arg) {
+  if (submission && login_.empty()) return error("530 5.7.0 authentication required");
   std::string addr;
   std::vector<std::string> params;
   if (!starts_with_ci(arg, "FROM:") || !parse_path(std::string_view(arg).substr(5), addr, params))
@@ -273,6 +297,13 @@ bool Session::mail(const std::string& arg) {
     log::line("refused sender <{}> from {}: badmailfrom", log::printable(addr), client_.name());
     return reply("553 5.7.1 mail from this sender is not accepted here");
   }
+  // An authenticated client relays, so it may send only as itself. The
+  // null sender names nobody and stays allowed (a client's own bounce).
+  if (!login_.empty() && submission && !addr.empty() && !(senders && senders->owns(login_, addr))) {
+    log::line("refused sender <{}> for login {} from {}: not one of its addresses", log::printable(addr),
+              log::printable(login_, 64), client_.name());
+    return reply("553 5.7.1 <" + log::printable(addr, 200) + "> is not yours to send as");
+  }
   envelope_.sender = addr;
   have_mail_ = true;
   utf8_ = utf8;
@@ -299,6 +330,8 @@ bool Session::rcpt(const std::string& arg) {
   if (envelope_.recipients.size() >= policy_.max_rcpt) return reply("452 4.5.3 too many recipients");
   if (client_.relayclient) {
     addr += *client_.relayclient;  // qmail's rule: RELAYCLIENT's value is appended
+  } else if (!login_.empty()) {
+    // RFC 4954: an authenticated client may relay.
   } else if (!policy_.relay_allowed(addr)) {
     log::line("refused relaying from {} to <{}>", client_.name(), log::printable(addr));
     return error("553 5.7.1 relaying denied: this server does not accept mail for that domain");
@@ -329,14 +362,22 @@ std::unique_ptr<Incoming> Session::start_message() {
                                    : "(" + (client_.info.empty() ? "" : header_safe(client_.info) + "@") +
                                          (client_.host.empty() ? "" : header_safe(client_.host) + " ") + "[" +
                                          header_safe(client_.ip) + "])";
+  bool secure = tls && tls->active();
+  // RFC 3848 (and RFC 6531 for UTF8SMTP): S for TLS, A for AUTH.
   std::string protocol = !extended_ ? "SMTP" : utf8_ ? "UTF8SMTP" : "ESMTP";
+  if (extended_) protocol += std::string(secure ? "S" : "") + (login_.empty() ? "" : "A");
+  if (secure) from += "\n\t(using " + header_safe_comment(tls->describe()) + ")";
   std::string received = "Received: from " + helo_ + " " + from + "\n\tby " + header_safe(policy_.me) +
                          " (postern smtpd) with " + protocol + " id " + id + ";\n\t" +
                          rfc5322_date(std::time(nullptr)) + "\n";
   smtp::Limits limits;
   limits.max_bytes = policy_.databytes;
   limits.max_hops = policy_.max_hops;
-  return std::make_unique<Incoming>(limits, id, received);
+  auto in = std::make_unique<Incoming>(limits, id, received);
+  if (secure) in->log_extra += " tls " + tls->describe();
+  if (!login_.empty()) in->log_extra += " login " + log::printable(login_, 64);
+  if (submission && senders) in->complete(*senders, login_, policy_.me);
+  return in;
 }
 
 std::string Session::finish_message(Incoming& in) {

@@ -1,8 +1,11 @@
 // smtpd's parts: who the client is (client.cpp), the control files and
-// the checks they decide (policy.cpp), the message reader for DATA and BDAT
-// (message.cpp) and the protocol state machine (session.cpp).
+// the checks they decide (policy.cpp), which senders a login owns
+// (senders.cpp), the message reader for DATA and BDAT (message.cpp), the
+// protocol state machine (session.cpp) and its AUTH and STARTTLS commands
+// (auth.cpp, starttls.cpp).
 #pragma once
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -10,6 +13,7 @@
 #include <vector>
 
 #include "base/cdb.hpp"
+#include "mail/header.hpp"
 #include "mail/envelope.hpp"
 #include "mail/local_domains.hpp"
 #include "base/netio.hpp"
@@ -77,6 +81,42 @@ class Policy {
   CdbReader recipients_;
 };
 
+// Which envelope senders and From: addresses an authenticated login may
+// use (control/senderlogins, smtpd(8)): the addresses and @domains its
+// entry lists; a login without an entry owns login@ and login-anything@
+// every local domain (locals, virtualdomains), and a login that is itself
+// an address at a local domain owns that address and its -extensions.
+class SenderLogins {
+ public:
+  // Reads control/senderlogins, locals and virtualdomains; false with why
+  // set when one is unreadable or an entry is malformed.
+  bool load(std::string& why);
+  bool owns(const std::string& login, const std::string& address) const;
+
+ private:
+  std::map<std::string, std::vector<std::string>> entries_;  // lowercased
+  LocalDomains domains_;
+};
+
+// What the session needs of the TLS process in front of it (tlsd(8),
+// through base/tls_channel): main.cpp gives the real one; none when smtpd
+// runs without tlsd.
+class Tls {
+ public:
+  virtual ~Tls() = default;
+  virtual bool can_start() const = 0;  // STARTTLS may be offered
+  virtual bool active() const = 0;     // the connection is encrypted
+  virtual bool implicit() const = 0;   // TLS from the start (465)
+  // Implicit TLS: waits for the handshake; false: the connection is over.
+  virtual bool wait_implicit(int timeout) = 0;
+  // After "220 Ready to start TLS" went out: the upgrade, with io's
+  // buffered input thrown away (plaintext from before TLS). False: the
+  // connection is over.
+  virtual bool start(NetIO& io) = 0;
+  // "TLSv1.3 with cipher ... (256/256 bits)", for Received: and the log.
+  virtual std::string describe() const = 0;
+};
+
 // The message of one transaction, on its way into the queue.
 class Incoming {
  public:
@@ -91,8 +131,25 @@ class Incoming {
   std::string finish(const Envelope& envelope, const std::string& client);
   smtp::MessageText& text() { return text_; }
 
+  // Submission (RFC 6409): the header is held until it ends, every From:
+  // address must be one login owns (or the message is refused), and a
+  // Date: and Message-ID: naming host are added when missing.
+  void complete(const SenderLogins& senders, std::string login, std::string host);
+  // More words for the "accepted message" log line (TLS, login).
+  std::string log_extra;
+
  private:
+  // Passes converted text on, or holds it while the header is incomplete.
+  void pass(std::string text);
+  // The header is whole (or the text ended): checks, completes, sends it.
+  void end_header();
   smtp::MessageText text_;
+  const SenderLogins* senders_ = nullptr;
+  std::string login_, host_;
+  bool holding_ = false;  // complete() was called and the header is not yet sent
+  std::string header_;
+  message_rules::Checker header_end_;
+  std::string refusal_;  // a From: the login does not own
   std::string id_;
   std::unique_ptr<QueueClient> queue_;
   bool write_failed_ = false;
@@ -107,6 +164,15 @@ class Session {
   // Called when a MAIL command is accepted (main.cpp ends the deadline for
   // the first one there).
   std::function<void()> on_mail_accepted;
+  // The TLS process in front of smtpd, when there is one.
+  Tls* tls = nullptr;
+  // SMTP AUTH: asks the login parent to check a checkpassword request and
+  // returns its one-byte answer (login::ask); unset: no AUTH offered.
+  std::function<int(std::string_view request)> check_login;
+  const SenderLogins* senders = nullptr;  // with check_login
+  // Submission (smtpd -s, RFC 6409): AUTH before MAIL, senders checked,
+  // messages completed.
+  bool submission = false;
 
  private:
   // One command of the protocol and what it needs (session.cpp's table).
@@ -130,6 +196,11 @@ class Session {
   bool vrfy(const std::string& arg);
   bool help(const std::string& arg);
   bool quit(const std::string& arg);
+  bool auth(const std::string& arg);
+  bool starttls(const std::string& arg);
+  // The AUTH exchange's challenge-response lines; false: close.
+  bool auth_exchange(const std::string& mechanism, const std::string& initial, std::string& user, int& answer);
+  bool auth_offered() const { return check_login && tls && tls->active(); }
   void reset();
   std::unique_ptr<Incoming> start_message();
   std::string finish_message(Incoming& in);
@@ -151,6 +222,7 @@ class Session {
   std::string late_refusal_;
   int errors_ = 0;
   int unknown_rcpts_ = 0;
+  std::string login_;  // who authenticated, or empty
 };
 
 }  // namespace postern::smtpd

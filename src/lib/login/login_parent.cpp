@@ -72,7 +72,8 @@ int run_checkpassword(const Checker& c, std::string_view request, const std::vec
     std::vector<char*> envp;
     for (auto& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
-    std::vector<std::string> args{c.checkpassword, c.mailbox, c.maildir};
+    std::vector<std::string> args{c.checkpassword, c.mailbox};
+    if (!c.maildir.empty()) args.push_back(c.maildir);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -182,7 +183,9 @@ void parent(const Checker& checker, int fd, int child) {
     int status = run_checkpassword(checker, rest, extra);
     std::string user = log::printable(req->user, 64);
     if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-      answer(fd, reply_done);
+      if (checker.authenticate_only) log::line("login of {} from {} for {}", user, client(), checker.service);
+      answer(fd, checker.authenticate_only ? reply_authenticated : reply_done);
+      // The stage may take no second login, and has no login deadline left.
       finish(child);
     }
     if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1) {

@@ -28,6 +28,11 @@
 // killing the pre-auth stage and writing login_goodbye to the client: the
 // stage that reads the network need not be trusted to keep the deadline.
 //
+// For SMTP AUTH (authenticate_only) the pre-auth stage is the whole
+// session: a right password is answered reply_authenticated and the stage
+// goes on speaking SMTP as posternd; checkpassword only proves the
+// password by running a program that exits 0.
+//
 // In single-user mode, or when started by someone else than root, every
 // part runs as the invoking user.
 #pragma once
@@ -47,6 +52,7 @@ constexpr char reply_done = 'K';      // the mailbox stage ran: end quietly
 constexpr char reply_refused = 'N';   // wrong user or password
 constexpr char reply_too_many = 'Q';  // refused, and no more tries
 constexpr char reply_temp = 'T';      // temporary failure
+constexpr char reply_authenticated = 'A';  // authenticate_only: the password is right, go on
 
 constexpr std::size_t max_packet = 1100;
 constexpr int max_failures = 5;
@@ -57,6 +63,11 @@ struct Checker {
   std::string mailbox;        // the mailbox stage
   std::string maildir;        // its argument: the Maildir, relative to home
   bool apop = false;          // requests may carry an APOP timestamp
+  // SMTP AUTH (smtpd -s): checkpassword runs mailbox (a program that only
+  // exits 0, as qmail's SMTP AUTH patches run /bin/true), and a login
+  // answers reply_authenticated: the pre-auth stage goes on serving, and
+  // the parent only waits for it to end.
+  bool authenticate_only = false;
   // What comes before the checkpassword request in a packet: given the
   // packet, returns the length of that prefix and appends the environment
   // variables ("NAME=value") it stands for to env; nullopt when it is
