@@ -106,3 +106,60 @@ def wait_log(server, text, timeout=10):
 
 def now():
     return time.time()
+
+
+# -- TLS and submission (tlsd(8) in front of smtpd) ----------------------
+
+def smtpd_tls_server(inst, mode="25"):
+    """tcpserver running smtpd behind tlsd, as the boot files do:
+    "25": tlsd -u posternd smtpd (STARTTLS, no AUTH);
+    "587": tlsd smtpd -s (root: smtpd splits itself);
+    "465": tlsd -i smtpd -s (implicit TLS)."""
+    from harness import TlsServer
+    if mode == "25":
+        return TlsServer(inst, "smtpd", user="posternd" if inst.multi else None)
+    return TlsServer(inst, "smtpd", args=("-s",), implicit=mode == "465")
+
+
+def tls_context(cafile):
+    import ssl
+    return ssl.create_default_context(cafile=cafile)
+
+
+def process_ids(pid):
+    """(real uid, effective uid) of a process, from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                ids = [int(x) for x in line.split()[1:]]
+                return ids[0], ids[1]
+    return None
+
+
+def processes_of(path):
+    """The pids running the executable at path."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{d}/exe") == path:
+                out.append(int(d))
+        except OSError:
+            pass
+    return out
+
+
+def parent_of(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def set_password(inst, user, password):
+    """A mail password for user: the shadow file (root) or, in single-user
+    mode, a mailauth entry."""
+    if inst.multi:
+        subprocess.run(["chpasswd"], input=f"{user.name}:{password}\n".encode(), check=True)
+    else:
+        r = inst.run("mailauth", ["add", "-d", user.home, user.name], (password + "\n").encode())
+        assert r.returncode == 0, r.stderr
