@@ -26,7 +26,12 @@ SANFLAGS := -Wno-error=maybe-uninitialized -fsanitize=address,undefined -fno-omi
 endif
 OBJ := build/obj$(if $(SAN),-asan)
 INST := build/inst/$(subst /,_,$(CONF_HOME))$(if $(SINGLE),-single)$(if $(SAN),-asan)
-LIBS := -lsodium -lfmt -lcdb -lssl -lcrypto -lresolv -lcrypt
+LIBS := -lsodium -lfmt -lcdb -lcrypto -lresolv -lcrypt
+# Only the programs that speak TLS link libssl (tlsd(8)): smtpd, pop3d and
+# imapd never hold a key nor OpenSSL's server side.
+SSL_LIBS := -lssl
+LIBS_tlsd := $(SSL_LIBS)
+LIBS_remote := $(SSL_LIBS)
 
 PROGRAMS := $(sort $(patsubst src/%/main.cpp,%,$(wildcard src/*/main.cpp)))
 # The libraries, in floors (DESIGN.md): base, mail, then imap, login, pop3.
@@ -75,12 +80,12 @@ $(INST)/auto_conf.o: $(INST)/auto_conf.cpp
 
 .SECONDEXPANSION:
 $(INST)/%: $$(addprefix $(OBJ)/,$$(subst .cpp,.o,$$(subst src/,,$$(wildcard src/$$*/*.cpp)))) $(OBJ)/libpostern.a $(INST)/auto_conf.o
-	$(LD_CMD) $(SANFLAGS) -o $@ $(filter %.o,$^) $(OBJ)/libpostern.a $(LIBS)
+	$(LD_CMD) $(SANFLAGS) -o $@ $(filter %.o,$^) $(OBJ)/libpostern.a $(LIBS_$*) $(LIBS)
 
 UNIT_HOME := $(CURDIR)/build/unit-home
 $(OBJ)/unit-tests: $(UNIT_OBJ) $(UNIT_PROG_OBJ) $(OBJ)/libpostern.a
 	$(MAKE) --no-print-directory CONF_HOME=$(UNIT_HOME) SINGLE=1 SAN=$(SAN) build/inst/$(subst /,_,$(UNIT_HOME))-single$(if $(SAN),-asan)/auto_conf.o
-	$(LD_CMD) $(SANFLAGS) -o $@ $(UNIT_OBJ) $(UNIT_PROG_OBJ) build/inst/$(subst /,_,$(UNIT_HOME))-single$(if $(SAN),-asan)/auto_conf.o $(OBJ)/libpostern.a $(LIBS)
+	$(LD_CMD) $(SANFLAGS) -o $@ $(UNIT_OBJ) $(UNIT_PROG_OBJ) build/inst/$(subst /,_,$(UNIT_HOME))-single$(if $(SAN),-asan)/auto_conf.o $(OBJ)/libpostern.a $(SSL_LIBS) $(LIBS)
 
 unit: all $(OBJ)/unit-tests
 

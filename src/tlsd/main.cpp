@@ -10,7 +10,8 @@
 //     never 3, checkpassword's), TLSMODE=implicit (-i) or starttls, and
 //     TLSREADY=1 when control/tls/default.pem exists (stat'ed as root: the
 //     programs cannot look in control/tls); with -u it becomes user (uid
-//     and primary gid only, as tcpserver -u/-g), then execs prog;
+//     and primary gid only, as tcpserver -u/-g), then execs prog (a name
+//     without a slash is conf-home/bin/prog);
 //   - the parent becomes the TLS user (conf-users' tls, posternt), the only
 //     one that can read control/tls and conf-home/tls, reads the
 //     certificates, and relays (relay.cpp): TLS first with -i, else plain
@@ -60,8 +61,11 @@ constexpr int ctl_fd = 4;
   else ::unsetenv("TLSREADY");
   if (user && !become(user->pw_uid, user->pw_gid))
     log::die(status::temporary, std::string("cannot become ") + user->pw_name + ": " + std::strerror(errno));
-  ::execv(argv[0], argv);
-  log::die(status::temporary, std::string("cannot run ") + argv[0] + ": " + std::strerror(errno));
+  // A bare name is one of postern's programs: conf-home/bin, never PATH
+  // (tlsd runs as root).
+  std::string path = std::strchr(argv[0], '/') ? argv[0] : conf::path(std::string("bin/") + argv[0]);
+  ::execv(path.c_str(), argv);
+  log::die(status::temporary, "cannot run " + path + ": " + std::strerror(errno));
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <vector>
 
@@ -121,7 +122,9 @@ bool Relay::handshake(std::string& why) {
     if (r == 1) return true;
     int e = SSL_get_error(ssl_, r);
     if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-      why = e == SSL_ERROR_SSL ? openssl_error() : "the client closed the connection";
+      if (e == SSL_ERROR_SSL) why = openssl_error();
+      else if (e == SSL_ERROR_SYSCALL && errno != 0) why = std::strerror(errno);
+      else why = "the client closed the connection";
       return false;
     }
     bool in = e == SSL_ERROR_WANT_READ;

@@ -61,4 +61,4 @@ fuzz_objs = $(foreach p,$(FUZZ_PROG_$(1)),$(if $(filter fuzz/%,$(p)),$(FUZZ)/$(p
 $(FUZZ)/bin/%: $$(call fuzz_objs,$$*) \
                $(FUZZ)/fuzz/targets/%.o $(FUZZ_SUPPORT) $(FUZZ)/libpostern.a
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_LDFLAGS_$*) -o $@ $(filter %.o,$^) $(FUZZ)/libpostern.a $(LIBS)
+	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_LDFLAGS_$*) -o $@ $(filter %.o,$^) $(FUZZ)/libpostern.a $(SSL_LIBS) $(LIBS)

@@ -1,13 +1,17 @@
 """make run's instance: the script behind `make run`/`make stop` on a
 single-user install in a temporary directory, used as the README says:
 mail sent to the demo user lands in its Maildir and is read over POP3 and
-IMAP on the ports the script prints, with the demo password."""
+IMAP on the ports the script prints, with the demo password, also over
+TLS (imaps, pop3s) with the self-signed certificate it makes; submission
+and smtps answer over TLS with AUTH (they need smtpd -s)."""
 import imaplib
 import os
 import poplib
 import re
 import socket
 import shutil
+import smtplib
+import ssl
 import subprocess
 import tempfile
 import unittest
@@ -66,6 +70,29 @@ class MakeRun(unittest.TestCase):
             except Exception:
                 imap.shutdown()
                 raise
+            # imaps and pop3s: implicit TLS through tlsd, trusting the
+            # certificate make run made and printed.
+            cert = os.path.join(home, "cert.pem")
+            self.assertIn(f"the certificate is {cert}", started.stdout)
+            ctx = ssl.create_default_context(cafile=cert)
+            imaps_port = int(re.search(r"imaps:\s+127\.0\.0\.1 port (\d+)", started.stdout).group(1))
+            pop3s_port = int(re.search(r"pop3s:\s+127\.0\.0\.1 port (\d+)", started.stdout).group(1))
+            imap = imaplib.IMAP4_SSL("127.0.0.1", imaps_port, ssl_context=ctx, timeout=20)
+            try:
+                self.assertIn(imap.sock.version(), ("TLSv1.2", "TLSv1.3"))
+                imap.login("demo", "demo")
+                self.assertEqual(imap.select("INBOX"), ("OK", [b"1"]))
+                imap.logout()
+            except Exception:
+                imap.shutdown()
+                raise
+            pop = poplib.POP3_SSL("127.0.0.1", pop3s_port, context=ctx, timeout=20)
+            try:
+                pop.user("demo")
+                pop.pass_("demo")
+                self.assertEqual(pop.stat()[0], 1)
+            finally:
+                pop.quit()
             # Starting again keeps the ports and the password.
             again = subprocess.run([os.path.join(SRC, "tools", "run-instance"), "start", home], capture_output=True,
                                    text=True, timeout=60, env=env)
@@ -77,10 +104,10 @@ class MakeRun(unittest.TestCase):
             self.assertEqual(stopped.returncode, 0, stopped.stderr)
             self.assertIn("stopped", stopped.stdout)
             self.assertFalse(os.path.exists(os.path.join(home, "send.pid")))
-            for name in ("pop3d", "imapd"):
+            for name in ("pop3d", "imapd", "imaps", "pop3s", "smtps", "submission"):
                 self.assertIn(f"{name} (tcpserver) in {home} stopped", stopped.stdout)
                 self.assertFalse(os.path.exists(os.path.join(home, f"{name}.pid")))
-            for port in (pop3_port, imap_port):
+            for port in (pop3_port, imap_port, imaps_port, pop3s_port):
                 def refused():
                     try:
                         socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -88,6 +115,37 @@ class MakeRun(unittest.TestCase):
                     except OSError:
                         return True
                 wait_for(refused, 10, f"port {port} to close")
+        finally:
+            subprocess.run([os.path.join(SRC, "tools", "run-instance"), "stop", home], capture_output=True, timeout=60)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+    def test_submission_and_smtps_over_tls(self):
+        """Needs smtpd -s (submission: AUTH over TLS only)."""
+        tmp = tempfile.mkdtemp(prefix="postern-run-")
+        home = os.path.join(tmp, "run")
+        env = make_env()
+        try:
+            out = subprocess.run(["make", "-s", "--no-print-directory", "-C", SRC, f"CONF_HOME={home}", "SINGLE=1",
+                                  f"ALIASES={tmp}/aliases", "setup"] + san_args(), capture_output=True, text=True, timeout=600, env=env)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            started = subprocess.run([os.path.join(SRC, "tools", "run-instance"), "start", home], capture_output=True,
+                                     text=True, timeout=60, env=env)
+            self.assertEqual(started.returncode, 0, started.stderr)
+            ctx = ssl.create_default_context(cafile=os.path.join(home, "cert.pem"))
+            smtps_port = int(re.search(r"smtps:\s+127\.0\.0\.1 port (\d+)", started.stdout).group(1))
+            sub_port = int(re.search(r"submission:\s+127\.0\.0\.1 port (\d+)", started.stdout).group(1))
+            with smtplib.SMTP_SSL("127.0.0.1", smtps_port, context=ctx, timeout=30) as s:
+                self.assertEqual(s.ehlo()[0], 250)
+                self.assertTrue(s.has_extn("auth"))
+                s.login("demo", "demo")
+            with smtplib.SMTP("127.0.0.1", sub_port, timeout=30) as s:
+                s.ehlo()
+                self.assertTrue(s.has_extn("starttls"))
+                s.starttls(context=ctx)
+                s.ehlo()
+                self.assertTrue(s.has_extn("auth"))
+                s.login("demo", "demo")
         finally:
             subprocess.run([os.path.join(SRC, "tools", "run-instance"), "stop", home], capture_output=True, timeout=60)
             shutil.rmtree(tmp, ignore_errors=True)

@@ -7,6 +7,8 @@ import pwd
 import shutil
 import socket
 import ssl
+import subprocess
+import time
 import unittest
 
 from harness import IS_ROOT, Instance, ServerTestCase, TlsServer, conf_user, remove_test_users, wait_for
@@ -80,7 +82,8 @@ def tlsd_processes(server):
         try:
             with open(f"/proc/{pid}/status") as f:
                 status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
-            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().split(b"\0")
         except OSError:
             continue
         if status["PPid"].strip() == str(server.proc.pid) and cmdline[0].endswith(b"/tlsd"):
@@ -135,9 +138,99 @@ class TlsdBasics(ServerTestCase):
         c.close()
         wait_for(lambda: "fail already" in self.plain.log(), 10, "the refused second STARTTLS in the log")
 
+    def test_plaintext_injected_after_starttls_is_dropped(self):
+        """CVE-2011-0411: commands in the same packet as STARTTLS never
+        reach the program as if they came over TLS."""
+        c = Client(self.plain.port, self.trust)
+        c.sock.sendall(b"STARTTLS\r\nECHO injected\r\nECHO injected too\r\n")
+        self.assertEqual(c.line(), "+ go ahead")
+        c.wrap()
+        self.assertEqual(c.line(), "+ tls on")
+        self.assertEqual(c.cmd("ECHO after"), "+ after")
+        self.assertEqual(c.cmd("QUIT"), "+ bye")
+        c.close()
+        wait_for(lambda: "got QUIT" in self.plain.log(), 10, "the session's end")
+        log = self.plain.log()
+        self.assertIn("got ECHO after", log)
+        self.assertNotIn("got ECHO injected", log)
+        self.assertRegex(log, r"discarded [1-9][0-9]* bytes")
+
+    def test_plaintext_during_the_handshake_is_never_a_command(self):
+        """Plain bytes where the client's handshake should be: the
+        handshake fails (or, had tlsd not yet stopped reading, the program
+        drops them); either way the program never takes them."""
+        failed = self.plain.log().count("TLS handshake failed")
+        c = Client(self.plain.port, self.trust)
+        self.assertEqual(c.cmd("STARTTLS"), "+ go ahead")
+        c.sock.sendall(b"ECHO during\r\n")
+        time.sleep(0.5)
+        try:
+            c.wrap()
+            self.assertEqual(c.line(), "+ tls on")
+            handshake = True
+        except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+            handshake = False
+        c.close()
+        if not handshake:
+            wait_for(lambda: self.plain.log().count("TLS handshake failed") > failed, 10, "the failed handshake")
+        time.sleep(0.5)
+        self.assertNotIn("got ECHO during", self.plain.log())
+
+    def test_a_program_that_does_not_read_holds_the_client_back(self):
+        """Backpressure: while the program reads nothing, a client pushing
+        data gets only a few buffers in, and tlsd's memory stays small."""
+        c = Client(self.server.port, self.trust, implicit=True)
+        c.sock.sendall(b"SLEEP 8\r\n")
+        chunk = b"x" * 65536
+        sent = 0
+        c.sock.settimeout(3)
+        try:
+            while sent < 200 * 2**20:
+                sent += c.sock.send(chunk)
+        except (socket.timeout, ssl.SSLWantWriteError):
+            pass
+        procs = tlsd_processes(self.server)
+        self.assertEqual(len(procs), 1, procs)
+        with open(f"/proc/{procs[0][0]}/status") as f:
+            status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        peak_kb = int(status["VmHWM"].split()[0])
+        print(f"\n    sent {sent // 1024} KB before the client blocked; tlsd's peak resident size {peak_kb} KB")
+        self.assertLess(sent, 32 * 2**20)
+        self.assertLess(peak_kb, 64 * 1024)
+        c.close()
+
+    def test_half_close_and_exit(self):
+        """A client that sends its last command and closes its side still
+        gets the answer; when the program ends, tlsd ends."""
+        c = Client(self.plain.port, self.trust)
+        c.sock.sendall(b"ECHO last words\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        self.assertEqual(c.line(), "+ last words")
+        self.assertIsNone(c.line())
+        c.close()
+        wait_for(lambda: not tlsd_processes(self.plain), 10, "tlsd to exit")
+        c = Client(self.server.port, self.trust, implicit=True)
+        self.assertEqual(c.cmd("QUIT"), "+ bye")
+        self.assertIsNone(c.line())
+        c.close()
+        wait_for(lambda: not tlsd_processes(self.server), 10, "tlsd to exit")
+
+    def test_silent_client_is_dropped_after_the_handshake_timeout(self):
+        """A client that connects to the implicit port and says nothing
+        holds tlsd for the handshake timeout (60 s), not for ever."""
+        failed = self.server.log().count("TLS handshake failed with 127.0.0.1: timeout")
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=120)
+        start = time.monotonic()
+        self.assertEqual(s.recv(4096), b"")
+        s.close()
+        self.assertGreater(time.monotonic() - start, 30)
+        wait_for(lambda: self.server.log().count("TLS handshake failed with 127.0.0.1: timeout") > failed, 10,
+                 "the timeout in the log")
+
     def test_client_that_is_not_tls(self):
         """Plain text to the implicit port: a failed handshake, logged with
         the client's address; the program never greets."""
+        failed = self.server.log().count("TLS handshake failed with 127.0.0.1")
         s = socket.create_connection(("127.0.0.1", self.server.port), timeout=30)
         s.sendall(b"ECHO hello\r\n")
         try:
@@ -146,9 +239,9 @@ class TlsdBasics(ServerTestCase):
             data = b""
         self.assertNotIn(b"hello", data)
         s.close()
-        wait_for(lambda: "TLS handshake failed with 127.0.0.1" in self.server.log(), 10,
+        wait_for(lambda: self.server.log().count("TLS handshake failed with 127.0.0.1") > failed, 10,
                  "the failed handshake in the log:\n" + self.server.log())
-        self.assertNotIn("lineprog: got", self.server.log())
+        self.assertNotIn("got ECHO hello", self.server.log())
 
     @unittest.skipUnless(IS_ROOT, "users need root")
     def test_who_runs_what(self):
@@ -166,6 +259,15 @@ class TlsdBasics(ServerTestCase):
         self.assertEqual(uids, [tls.pw_uid] * 4)
         self.assertEqual(gids, [tls.pw_gid] * 4)
         c.close()
+
+    def test_only_tlsd_links_libssl(self):
+        """The protocol parsers carry no TLS server code; tlsd does."""
+        for prog in ("smtpd", "pop3d", "imapd", "pop3d-mailbox", "imapd-mailbox", "checkpassword"):
+            out = subprocess.run(["ldd", os.path.join(self.inst.bin, prog)], capture_output=True, text=True).stdout
+            self.assertIn("libc.so", out)
+            self.assertNotIn("libssl", out, prog)
+        out = subprocess.run(["ldd", os.path.join(self.inst.bin, "tlsd")], capture_output=True, text=True).stdout
+        self.assertIn("libssl", out)
 
     @unittest.skipUnless(IS_ROOT, "users need root")
     def test_private_key_is_the_tls_users(self):

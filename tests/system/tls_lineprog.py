@@ -3,10 +3,11 @@
 uses TLSCTLFD as smtpd, pop3d and imapd do (tls_channel.hpp), and logs
 every command it takes to stderr ("lineprog: got ..."), so a test can
 tell which bytes reached the program. Commands: ECHO text, FACTS, ID,
-STARTTLS, QUIT."""
+STARTTLS, SLEEP seconds (reads nothing meanwhile), QUIT."""
 import os
 import socket
 import sys
+import time
 
 mode = os.environ.get("TLSMODE", "")
 fd = os.environ.get("TLSCTLFD")
@@ -92,6 +93,9 @@ while True:
             f"fds={','.join(str(n) for n in range(256) if is_open(n))}")
     elif cmd == "ECHO":
         out("+ " + arg)
+    elif cmd == "SLEEP":
+        time.sleep(float(arg))
+        out("+ awake")
     elif cmd == "QUIT":
         out("+ bye")
         break
