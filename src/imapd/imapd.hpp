@@ -1,6 +1,6 @@
 // imapd before login: the pre-auth stage that speaks IMAP until LOGIN or
 // AUTHENTICATE PLAIN succeeds (preauth.cpp), and what it makes of an
-// AUTHENTICATE PLAIN response (sasl_plain.hpp). The privileged parent that
+// AUTHENTICATE PLAIN response (login/sasl_plain.hpp). The privileged parent that
 // runs the password check is login::parent (login_parent.hpp), given
 // login_tag_prefix to take the tag off each request. See imapd(8).
 #pragma once
@@ -35,8 +35,5 @@ struct Config {
 // is missing or malformed.
 std::optional<std::size_t> login_tag_prefix(std::string_view packet, std::vector<std::string>& env);
 
-// True when TCPREMOTEIP names a loopback address (127.0.0.0/8, ::1, or
-// ::ffff:127.x.y.z). Unset or unreadable: false, the safe side.
-bool loopback_client(const char* ip);
 
 }  // namespace imapd

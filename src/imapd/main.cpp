@@ -38,6 +38,7 @@
 #include "mail/status.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
+#include "login/client_address.hpp"
 #include "login/login_parent.hpp"
 #include "imapd.hpp"
 
@@ -53,15 +54,6 @@ constexpr std::string_view reply_temp = "* BYE [UNAVAILABLE] temporary problem; 
 }
 
 }  // namespace
-
-bool imapd::loopback_client(const char* ip) {
-  if (!ip) return false;
-  in_addr a4{};
-  in6_addr a6{};
-  if (::inet_pton(AF_INET, ip, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
-  if (::inet_pton(AF_INET6, ip, &a6) != 1) return false;
-  return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
-}
 
 int main(int argc, char** argv) {
   log::set_program("imapd");
@@ -83,7 +75,7 @@ int main(int argc, char** argv) {
   // else it waits for TLS unless the administrator says otherwise.
   auto plaintext = control::number("plaintextlogin", 0);
   if (!plaintext) temp_fail("bad control/plaintextlogin");
-  cfg.plaintext_ok = *plaintext != 0 || imapd::loopback_client(std::getenv("TCPREMOTEIP"));
+  cfg.plaintext_ok = *plaintext != 0 || login::loopback_client(std::getenv("TCPREMOTEIP"));
   // Before the split, so the descriptor is close-on-exec in the parent too.
   cfg.tls = tls::Channel::from_environment();
 

@@ -22,10 +22,10 @@
 
 #include "imap/imap_parse.hpp"
 #include "imapd.hpp"
-#include "sasl_plain.hpp"
 #include "base/log.hpp"
 #include "login/login_parent.hpp"
 #include "login/login_request.hpp"
+#include "login/sasl_plain.hpp"
 #include "base/netio.hpp"
 #include "base/secret.hpp"
 #include "mail/status.hpp"
@@ -233,14 +233,14 @@ class Session {
       while (!sv.empty() && (sv.back() == '\n' || sv.back() == '\r')) sv.remove_suffix(1);
       response.get().resize(sv.size());
     }
-    PlainLogin plain;
-    switch (judge_plain(response.get(), plain)) {
-      case PlainVerdict::cancelled: return error(t, "BAD Authentication cancelled");
-      case PlainVerdict::malformed: return error(t, "BAD Malformed AUTHENTICATE PLAIN response");
-      case PlainVerdict::other_user:
+    login::PlainLogin plain;
+    switch (login::judge_plain(response.get(), plain)) {
+      case login::PlainVerdict::cancelled: return error(t, "BAD Authentication cancelled");
+      case login::PlainVerdict::malformed: return error(t, "BAD Malformed AUTHENTICATE PLAIN response");
+      case login::PlainVerdict::other_user:
         return error(t, "NO [AUTHORIZATIONFAILED] No authorization as another user");
-      case PlainVerdict::refused: return error(t, "NO [AUTHENTICATIONFAILED] Authentication failed");
-      case PlainVerdict::login: break;
+      case login::PlainVerdict::refused: return error(t, "NO [AUTHENTICATIONFAILED] Authentication failed");
+      case login::PlainVerdict::login: break;
     }
     login(t, plain.user, plain.password);
   }

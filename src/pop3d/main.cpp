@@ -39,6 +39,7 @@
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "mail/status.hpp"
+#include "login/client_address.hpp"
 #include "login/login_parent.hpp"
 #include "pop3d.hpp"
 #include "base/unique.hpp"
@@ -55,15 +56,6 @@ constexpr std::string_view reply_temp = "-ERR [SYS/TEMP] temporary problem; try 
 }
 
 }  // namespace
-
-bool pop3d::loopback_client(const char* ip) {
-  if (!ip) return false;
-  in_addr a4{};
-  in6_addr a6{};
-  if (::inet_pton(AF_INET, ip, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
-  if (::inet_pton(AF_INET6, ip, &a6) != 1) return false;
-  return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
-}
 
 int main(int argc, char** argv) {
   log::set_program("pop3d");
@@ -88,7 +80,7 @@ int main(int argc, char** argv) {
   // else it waits for TLS unless the administrator says otherwise.
   auto plaintext = control::number("plaintextlogin", 0);
   if (!plaintext) temp_fail("bad control/plaintextlogin");
-  cfg.plaintext_ok = *plaintext != 0 || pop3d::loopback_client(std::getenv("TCPREMOTEIP"));
+  cfg.plaintext_ok = *plaintext != 0 || login::loopback_client(std::getenv("TCPREMOTEIP"));
   // Before the split, so the descriptor is close-on-exec in the parent too.
   cfg.tls = tls::Channel::from_environment();
 

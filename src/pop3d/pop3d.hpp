@@ -1,6 +1,6 @@
 // pop3d before login: the pre-auth stage that speaks POP3 to the client
 // until a login succeeds (preauth.cpp), and what it makes of AUTH PLAIN
-// (sasl_plain.hpp). The privileged parent that runs the password check is
+// (login/sasl_plain.hpp). The privileged parent that runs the password check is
 // login::parent (login_parent.hpp). See pop3d(8).
 #pragma once
 #include <optional>
@@ -25,8 +25,5 @@ struct Config {
 // to the parent on fd. Never returns.
 [[noreturn]] void preauth(Config cfg, int fd);
 
-// True when TCPREMOTEIP names a loopback address (127.0.0.0/8, ::1, or
-// ::ffff:127.x.y.z). Unset or unreadable: false, the safe side.
-bool loopback_client(const char* ip);
 
 }  // namespace pop3d

@@ -21,10 +21,10 @@
 #include "mail/status.hpp"
 #include "login/login_parent.hpp"
 #include "login/login_request.hpp"
+#include "login/sasl_plain.hpp"
 #include "base/netio.hpp"
 #include "pop3/pop3.hpp"
 #include "pop3d.hpp"
-#include "sasl_plain.hpp"
 #include "base/secret.hpp"
 #include "base/unique.hpp"
 
@@ -210,13 +210,13 @@ class Session {
       while (!sv.empty() && (sv.back() == '\n' || sv.back() == '\r')) sv.remove_suffix(1);
       response.get().resize(sv.size());
     }
-    PlainLogin plain;
-    switch (judge_plain(response.get(), plain)) {
-      case PlainVerdict::cancelled: return error("-ERR authentication cancelled");
-      case PlainVerdict::malformed: return error("-ERR [AUTH] malformed AUTH PLAIN response");
-      case PlainVerdict::other_user: return error("-ERR [AUTH] no authorization as another user");
-      case PlainVerdict::refused: return error("-ERR [AUTH] authentication failed");
-      case PlainVerdict::login: break;
+    login::PlainLogin plain;
+    switch (login::judge_plain(response.get(), plain)) {
+      case login::PlainVerdict::cancelled: return error("-ERR authentication cancelled");
+      case login::PlainVerdict::malformed: return error("-ERR [AUTH] malformed AUTH PLAIN response");
+      case login::PlainVerdict::other_user: return error("-ERR [AUTH] no authorization as another user");
+      case login::PlainVerdict::refused: return error("-ERR [AUTH] authentication failed");
+      case login::PlainVerdict::login: break;
     }
     login(plain.user, plain.password, "");
   }

@@ -71,9 +71,12 @@ std::string compose_bounce(const Controls& c, const std::string& to, std::time_t
   out += "--" + boundary + "\nContent-Type: message/delivery-status\n\n";
   out += "Reporting-MTA: dns; " + c.domains.me + "\n";
   out += "Arrival-Date: " + rfc5322_date(arrived) + "\n";
-  // remote words a reply as "Remote host NAME[ADDRESS] said: REPLY": the
-  // host is the Remote-MTA, the reply itself the SMTP Diagnostic-Code.
-  static const std::regex remote_said(R"(^Remote host ([^\[\s]+)\[[^\]]*\] said: (.*)$)");
+  // remote words a reply as "Remote host NAME[ADDRESS] said: REPLY (TLS
+  // ...)": the host is the Remote-MTA, the reply itself the SMTP
+  // Diagnostic-Code; the note on TLS that remote adds is ours, not the
+  // peer's, so it stays in the text part only.
+  static const std::regex remote_said(
+      R"(^Remote host ([^\[\s]+)\[[^\]]*\] said: (.*?)(?: \((?:no TLS|TLS )[^()]*\))?$)");
   for (auto& f : failed) {
     out += "\nFinal-Recipient: rfc822; " + f.address + "\n";
     out += "Action: failed\n";

@@ -6,7 +6,7 @@
 // them. Checks: a read command fits its limits; what quote, literal_of and
 // astring_out write parses back to the same string; a parsed sequence set
 // holds only valid numbers and "*". AUTHENTICATE PLAIN's initial response
-// (SASL-IR) goes through imapd's own judge_plain (src/imapd/sasl_plain):
+// (SASL-IR) goes through the pre-auth stage's judge_plain (src/lib/login/sasl_plain):
 // a login it lets through has a valid user, a password within bounds and
 // no other authorization identity; "*" always cancels.
 #include <cstdint>
@@ -15,7 +15,7 @@
 
 #include "common.hpp"
 #include "imap/imap_parse.hpp"
-#include "imapd/sasl_plain.hpp"
+#include "login/sasl_plain.hpp"
 #include "login/login_request.hpp"
 
 using namespace postern;
@@ -39,10 +39,10 @@ void round_trip(std::string_view s) {
 }
 
 void judge(std::string_view response) {
-  imapd::PlainLogin got;
-  auto v = imapd::judge_plain(response, got);
-  if (response == "*") FUZZ_CHECK(v == imapd::PlainVerdict::cancelled, response);
-  if (v != imapd::PlainVerdict::login) return;
+  postern::login::PlainLogin got;
+  auto v = postern::login::judge_plain(response, got);
+  if (response == "*") FUZZ_CHECK(v == postern::login::PlainVerdict::cancelled, response);
+  if (v != postern::login::PlainVerdict::login) return;
   FUZZ_CHECK(login::valid_user(got.user), response);
   FUZZ_CHECK(!got.password.empty() && got.password.size() <= login::max_password, response);
   auto plain = login::decode_plain(response == "=" ? std::string_view() : response);

@@ -8,7 +8,7 @@
 // undoing it gets the stored lines back; TOP sends a prefix of RETR's
 // lines; unique ids are 1-70 printable bytes. AUTH PLAIN's response
 // (the initial response, or the line after "+ ") goes through pop3d's own
-// judge_plain (src/pop3d/sasl_plain): a login it lets through has a valid
+// judge_plain (src/lib/login/sasl_plain): a login it lets through has a valid
 // user, a password within bounds and no other authorization identity.
 #include <cstdint>
 #include <string>
@@ -17,7 +17,7 @@
 #include "common.hpp"
 #include "login/login_request.hpp"
 #include "pop3/pop3.hpp"
-#include "pop3d/sasl_plain.hpp"
+#include "login/sasl_plain.hpp"
 
 using namespace postern::pop3;
 
@@ -33,10 +33,10 @@ std::string transfer(std::string_view msg, long long lines, std::size_t cut) {
 }
 
 void judge(std::string_view response) {
-  pop3d::PlainLogin got;
-  auto v = pop3d::judge_plain(response, got);
-  if (response == "*") FUZZ_CHECK(v == pop3d::PlainVerdict::cancelled, response);
-  if (v != pop3d::PlainVerdict::login) return;
+  postern::login::PlainLogin got;
+  auto v = postern::login::judge_plain(response, got);
+  if (response == "*") FUZZ_CHECK(v == postern::login::PlainVerdict::cancelled, response);
+  if (v != postern::login::PlainVerdict::login) return;
   FUZZ_CHECK(postern::login::valid_user(got.user), response);
   FUZZ_CHECK(!got.password.empty() && got.password.size() <= postern::login::max_password, response);
   auto plain = postern::login::decode_plain(response == "=" ? std::string_view() : response);

@@ -1,13 +1,13 @@
-// What imapd's pre-auth stage makes of an AUTHENTICATE PLAIN response
-// (RFC 4616, RFC 4959's SASL-IR): the client's bytes, untrusted, in; a
-// verdict and, for a login, the user and password out. Kept apart from
-// the session so the fuzz target (tests/fuzz/targets/imap_parse.cpp) runs
-// exactly this code.
+// sasl_plain: what the pre-auth stages of imapd (AUTHENTICATE PLAIN, with
+// RFC 4959's SASL-IR) and pop3d (AUTH PLAIN, RFC 5034) make of a PLAIN
+// response (RFC 4616): the client's bytes, untrusted, in; a verdict and,
+// for a login, the user and password out. The fuzz targets imap_parse and
+// pop3 run exactly this code.
 #pragma once
 #include <string>
 #include <string_view>
 
-namespace imapd {
+namespace postern::login {
 
 enum class PlainVerdict {
   login,       // well formed: try user and password
@@ -26,4 +26,4 @@ struct PlainLogin {
 // or the continuation line, without its CRLF.
 PlainVerdict judge_plain(std::string_view response, PlainLogin& out);
 
-}  // namespace imapd
+}  // namespace postern::login

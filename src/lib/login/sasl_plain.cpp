@@ -1,24 +1,22 @@
 // sasl_plain: see sasl_plain.hpp. Trusts nothing in the response;
-// login::decode_plain bounds it (2048 bytes of base64) and checks the
+// decode_plain bounds it (2048 bytes of base64) and checks the
 // names.
-#include "sasl_plain.hpp"
+#include "login/sasl_plain.hpp"
 
 #include "base/secret.hpp"
 #include "login/login_request.hpp"
 
-using namespace postern;
-
-namespace pop3d {
+namespace postern::login {
 
 PlainLogin::~PlainLogin() { secret::wipe(password); }
 
 PlainVerdict judge_plain(std::string_view response, PlainLogin& out) {
   if (response == "*") return PlainVerdict::cancelled;
   if (response == "=") response = {};
-  auto plain = login::decode_plain(response);
+  auto plain = decode_plain(response);
   if (!plain) return PlainVerdict::malformed;
   if (!plain->authzid.empty() && plain->authzid != plain->authcid) return PlainVerdict::other_user;
-  if (!login::valid_user(plain->authcid) || plain->password.empty() || plain->password.size() > login::max_password)
+  if (!valid_user(plain->authcid) || plain->password.empty() || plain->password.size() > max_password)
     return PlainVerdict::refused;
   out.user = plain->authcid;
   out.password.reserve(plain->password.size());
@@ -26,4 +24,4 @@ PlainVerdict judge_plain(std::string_view response, PlainLogin& out) {
   return PlainVerdict::login;
 }
 
-}  // namespace pop3d
+}  // namespace postern::login

@@ -1,0 +1,18 @@
+// client_address: see client_address.hpp.
+#include "login/client_address.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+namespace postern::login {
+
+bool loopback_client(const char* ip) {
+  if (!ip) return false;
+  in_addr a4{};
+  in6_addr a6{};
+  if (::inet_pton(AF_INET, ip, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+  if (::inet_pton(AF_INET6, ip, &a6) != 1) return false;
+  return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+}
+
+}  // namespace postern::login
