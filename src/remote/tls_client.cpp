@@ -22,6 +22,7 @@
 #include <cstring>
 
 #include "base/log.hpp"
+#include "base/netio.hpp"
 #include "mail/conf.hpp"
 
 namespace postern::remote {
@@ -57,25 +58,12 @@ std::string ssl_errors() {
   return out;
 }
 
-bool wait_for(int fd, short events, int timeout) {
-  pollfd p{fd, events, 0};
-  for (;;) {
-    int r = ::poll(&p, 1, timeout > 0 ? timeout * 1000 : -1);
-    if (r > 0) return true;
-    if (r == 0) {
-      errno = ETIMEDOUT;
-      return false;
-    }
-    if (errno != EINTR) return false;
-  }
-}
-
 // After an SSL call returned r <= 0: true when it should be called again
 // (after waiting for the socket), false with errno and why set otherwise.
 bool again(SSL* ssl, int fd, int r, int timeout, std::string& why) {
   int e = SSL_get_error(ssl, r);
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-    if (wait_for(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, timeout)) return true;
+    if (wait_ready(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, timeout)) return true;
     why = "timed out";
     return false;
   }

@@ -6,64 +6,17 @@ TCPREMOTEIP set to a documentation address (192.0.2.7) by env(1) between
 tcpserver (or tlsd) and imapd, as tcp-env does under inetd: the bytes
 still travel over loopback, so the test stays on this host."""
 import os
-import re
-import socket
 import ssl
 import subprocess
 import time
 import imaplib
 import unittest
 
+from tls_clients import (REMOTE_IP, Raw, curl_resolve, remote_server, run_boot_file, stop_boot_file,
+                         process_users, read_key_as)
 from harness import IS_ROOT, Instance, ServerTestCase, TcpServer, make_env, wait_for
 
-REMOTE_IP = "192.0.2.7"
 MESSAGE = "From: a@example.org\nTo: b@example.org\nSubject: over tls\n\nsecret body\n"
-
-
-def remote_imapd(inst, tls=None):
-    """imapd as seen by a client from 192.0.2.7: tcpserver [tlsd [-i]] env
-    TCPREMOTEIP=192.0.2.7 imapd."""
-    argv = ["/usr/bin/env", f"TCPREMOTEIP={REMOTE_IP}", os.path.join(inst.bin, "imapd")]
-    if tls == "starttls":
-        argv = [os.path.join(inst.bin, "tlsd")] + argv
-    elif tls == "implicit":
-        argv = [os.path.join(inst.bin, "tlsd"), "-i"] + argv
-    return TcpServer(inst, argv)
-
-
-class Raw:
-    """A raw client: lines in and out, and a TLS upgrade in place."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data.encode() if isinstance(data, str) else data)
-
-    def line(self):
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise EOFError(self.buf)
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode(errors="replace") + "\n"
-
-    def until(self, prefix):
-        lines = []
-        while True:
-            lines.append(self.line())
-            if lines[-1].startswith(prefix):
-                return lines
-
-    def starttls(self, cafile):
-        assert self.buf == b"", self.buf
-        ctx = ssl.create_default_context(cafile=cafile)
-        self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
-
-    def close(self):
-        self.sock.close()
 
 
 class ImapdLoginPolicy(ServerTestCase):
@@ -79,7 +32,7 @@ class ImapdLoginPolicy(ServerTestCase):
         else:
             inst.run("mailauth", ["add", "-d", cls.alice.home, cls.alice.name], f"{cls.password}\n".encode())
         cls.server = TcpServer(inst, "imapd")         # loopback: 127.0.0.1
-        cls.remote = remote_imapd(inst)               # "from" 192.0.2.7
+        cls.remote = remote_server(inst, "imapd")               # "from" 192.0.2.7
 
     @classmethod
     def tearDownClass(cls):
@@ -171,41 +124,6 @@ class ImapdLoginPolicy(ServerTestCase):
         r.close()
 
 
-def curl_resolve(port):
-    return ["--resolve", f"localhost:{port}:127.0.0.1"]
-
-
-def run_boot_file(inst, name):
-    """conf-home/boot/NAME-tcpserver.run as daemontools runs it, on
-    127.0.0.1 and a free port; returns (process, port)."""
-    from harness import free_port
-    port = free_port()
-    env = make_env()
-    env.update(IP="127.0.0.1", PORT=str(port))
-    log = open(os.path.join(inst.tmp, f"{name}-run.log"), "ab")
-    proc = subprocess.Popen(["sh", os.path.join(inst.home, "boot", f"{name}-tcpserver.run")], stdout=log,
-                            stderr=log, stdin=subprocess.DEVNULL, env=env, start_new_session=True, cwd="/")
-    log.close()
-
-    def listening():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-    wait_for(listening, 20, f"{name}-tcpserver.run to listen")
-    return proc, port
-
-
-def stop_boot_file(proc):
-    import signal
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=20)
-
-
 @unittest.skipUnless(IS_ROOT, "needs root: tlsd drops to posternt, imapd to posternd")
 class ImapdTls(ServerTestCase):
     """tlsd in front of imapd, for a client from another host (192.0.2.7)."""
@@ -221,8 +139,8 @@ class ImapdTls(ServerTestCase):
             f.write(MESSAGE)
         os.chown(path, cls.alice.uid, cls.alice.gid)
         cls.ca = inst.make_certificate()
-        cls.server = remote_imapd(inst, "starttls")    # 143
-        cls.implicit = remote_imapd(inst, "implicit")  # 993
+        cls.server = remote_server(inst, "imapd", "starttls")    # 143
+        cls.implicit = remote_server(inst, "imapd", "implicit")  # 993
 
     @classmethod
     def tearDownClass(cls):
@@ -401,7 +319,6 @@ class ImapdTls(ServerTestCase):
                 stop_boot_file(proc)
 
     def test_stages_users_and_the_key_out_of_reach(self):
-        import pwd
         r = Raw(self.server.port)
         r.line()
         r.send("a STARTTLS\r\n")
@@ -409,23 +326,11 @@ class ImapdTls(ServerTestCase):
         r.starttls(self.ca)
         r.send("b NOOP\r\n")
         r.line()
-        users = {}
-        for d in os.listdir("/proc"):
-            try:
-                exe = os.readlink(f"/proc/{d}/exe")
-                with open(f"/proc/{d}/status") as f:
-                    uid = int(re.search(r"Uid:\s+(\d+)", f.read()).group(1))
-            except (OSError, ValueError):
-                continue
-            if os.path.dirname(exe) == self.inst.bin:  # this instance's, not another test's
-                users.setdefault(os.path.basename(exe), set()).add(pwd.getpwuid(uid).pw_name)
+        users = process_users(self.inst)
         r.close()
         self.assertIn("posternd", users.get("imapd", set()))  # the pre-auth stage
         self.assertEqual(users.get("imapd", set()) - {"root", "posternd"}, set())
         self.assertIn("posternt", users.get("tlsd", set()))
-        key = os.path.join(self.inst.home, "control", "tls", "default.pem")
-        pw = pwd.getpwnam("posternd")
-        out = subprocess.run(["cat", key], capture_output=True, user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
-                             timeout=30)
+        out = read_key_as(self.inst, "posternd")
         self.assertNotEqual(out.returncode, 0)
         self.assertIn(b"Permission denied", out.stderr)

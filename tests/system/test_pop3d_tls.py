@@ -8,64 +8,15 @@ bytes still travel over loopback, so the test stays on this host."""
 import base64
 import os
 import poplib
-import pwd
-import re
 import socket
 import ssl
 import subprocess
 import time
 import unittest
 
-from harness import IS_ROOT, Instance, ServerTestCase, TcpServer, TlsServer, make_env, wait_for
-
-REMOTE_IP = "192.0.2.7"
-
-
-def remote_pop3d(inst, tls=None):
-    """pop3d as seen by a client from 192.0.2.7: tcpserver [tlsd [-i]] env
-    TCPREMOTEIP=192.0.2.7 pop3d."""
-    argv = ["/usr/bin/env", f"TCPREMOTEIP={REMOTE_IP}", os.path.join(inst.bin, "pop3d")]
-    if tls == "starttls":
-        argv = [os.path.join(inst.bin, "tlsd")] + argv
-    elif tls == "implicit":
-        argv = [os.path.join(inst.bin, "tlsd"), "-i"] + argv
-    return TcpServer(inst, argv)
-
-
-class Raw:
-    """A raw client: lines in and out, and a TLS upgrade in place."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data.encode() if isinstance(data, str) else data)
-
-    def line(self):
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise EOFError(self.buf)
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode(errors="replace") + "\n"
-
-    def multiline(self):
-        lines = [self.line()]
-        if lines[0].startswith("+OK"):
-            while lines[-1] != ".\r\n":
-                lines.append(self.line())
-        return lines
-
-    def starttls(self, cafile):
-        assert self.buf == b"", self.buf
-        ctx = ssl.create_default_context(cafile=cafile)
-        self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
-
-    def close(self):
-        self.sock.close()
-
+from tls_clients import (REMOTE_IP, Raw, curl_resolve, remote_server, run_boot_file, stop_boot_file,
+                         process_users, read_key_as)
+from harness import IS_ROOT, Instance, ServerTestCase, TcpServer, TlsServer, make_env
 
 def plain(authz, authc, pw):
     return base64.b64encode(f"{authz}\0{authc}\0{pw}".encode()).decode()
@@ -84,7 +35,7 @@ class Pop3dLoginPolicy(ServerTestCase):
         else:
             inst.run("mailauth", ["add", "-d", cls.alice.home, cls.alice.name], f"{cls.password}\n".encode())
         cls.server = TcpServer(inst, "pop3d")         # loopback: 127.0.0.1
-        cls.remote = remote_pop3d(inst)               # "from" 192.0.2.7
+        cls.remote = remote_server(inst, "pop3d")               # "from" 192.0.2.7
 
     @classmethod
     def tearDownClass(cls):
@@ -155,41 +106,6 @@ class Pop3dLoginPolicy(ServerTestCase):
         r.close()
 
 
-def curl_resolve(port):
-    return ["--resolve", f"localhost:{port}:127.0.0.1"]
-
-
-def run_boot_file(inst, name):
-    """conf-home/boot/NAME-tcpserver.run as daemontools runs it, on
-    127.0.0.1 and a free port; returns (process, port)."""
-    from harness import free_port
-    port = free_port()
-    env = make_env()
-    env.update(IP="127.0.0.1", PORT=str(port))
-    log = open(os.path.join(inst.tmp, f"{name}-run.log"), "ab")
-    proc = subprocess.Popen(["sh", os.path.join(inst.home, "boot", f"{name}-tcpserver.run")], stdout=log,
-                            stderr=log, stdin=subprocess.DEVNULL, env=env, start_new_session=True, cwd="/")
-    log.close()
-
-    def listening():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-    wait_for(listening, 20, f"{name}-tcpserver.run to listen")
-    return proc, port
-
-
-def stop_boot_file(proc):
-    import signal
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=20)
-
-
 @unittest.skipUnless(IS_ROOT, "needs root: tlsd drops to posternt, pop3d to posternd")
 class Pop3dTls(ServerTestCase):
     """tlsd in front of pop3d, for a client from another host (192.0.2.7)."""
@@ -205,8 +121,8 @@ class Pop3dTls(ServerTestCase):
             f.write("From: a@example.org\nSubject: over tls\n\nsecret body\n")
         os.chown(path, cls.alice.uid, cls.alice.gid)
         cls.ca = inst.make_certificate()
-        cls.server = remote_pop3d(inst, "starttls")   # 110
-        cls.implicit = remote_pop3d(inst, "implicit")  # 995
+        cls.server = remote_server(inst, "pop3d", "starttls")   # 110
+        cls.implicit = remote_server(inst, "pop3d", "implicit")  # 995
         cls.local = TlsServer(inst, "pop3d")            # a client on this host, STLS offered
 
     @classmethod
@@ -380,24 +296,12 @@ class Pop3dTls(ServerTestCase):
         r.starttls(self.ca)
         r.send("CAPA\r\n")
         r.multiline()
-        users = {}
-        for d in os.listdir("/proc"):
-            try:
-                exe = os.readlink(f"/proc/{d}/exe")
-                with open(f"/proc/{d}/status") as f:
-                    uid = int(re.search(r"Uid:\s+(\d+)", f.read()).group(1))
-            except (OSError, ValueError):
-                continue
-            if os.path.dirname(exe) == self.inst.bin:  # this instance's, not another test's
-                users.setdefault(os.path.basename(exe), set()).add(pwd.getpwuid(uid).pw_name)
+        users = process_users(self.inst)
         r.close()
         self.assertIn("posternd", users.get("pop3d", set()))  # the pre-auth stage
         self.assertEqual(users.get("pop3d", set()) - {"root", "posternd"}, set())
         self.assertIn("posternt", users.get("tlsd", set()))
-        key = os.path.join(self.inst.home, "control", "tls", "default.pem")
-        pw = pwd.getpwnam("posternd")
-        out = subprocess.run(["cat", key], capture_output=True, user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
-                             timeout=30)
+        out = read_key_as(self.inst, "posternd")
         self.assertNotEqual(out.returncode, 0)
         self.assertIn(b"Permission denied", out.stderr)
         self.assertNotIn(b"PRIVATE KEY", out.stdout)

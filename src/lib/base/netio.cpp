@@ -8,10 +8,6 @@
 
 namespace postern {
 
-namespace {
-
-// Waits until fd is ready for events; false with errno ETIMEDOUT after
-// timeout seconds.
 bool wait_ready(int fd, short events, int timeout) {
   struct pollfd p {fd, events, 0};
   for (;;) {
@@ -24,8 +20,6 @@ bool wait_ready(int fd, short events, int timeout) {
     if (errno != EINTR) return false;
   }
 }
-
-}  // namespace
 
 ssize_t FdTransport::read(char* buf, std::size_t n, int timeout) {
   if (!wait_ready(in_, POLLIN, timeout)) return -1;

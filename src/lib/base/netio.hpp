@@ -13,6 +13,10 @@
 
 namespace postern {
 
+// Waits until fd is ready for events (POLLIN, POLLOUT), at most timeout
+// seconds (0: no limit); false with errno ETIMEDOUT when none came.
+bool wait_ready(int fd, short events, int timeout);
+
 class Transport {
  public:
   virtual ~Transport() = default;
