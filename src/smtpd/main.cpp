@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <memory>
 #include <cstdlib>
 #include <string_view>
 
@@ -65,7 +66,7 @@ struct Mode {
 
 // The SMTP stage: everything that reads the network. login_fd is the
 // socket to the login parent, or -1 when AUTH is not offered.
-int serve(const Mode& mode, int login_fd) {
+int serve(const Mode& mode, int login_fd, std::unique_ptr<smtpd::Tls> tls) {
   smtpd::Client client = smtpd::identify_client(mode.local);
   FdTransport fd_transport(0, 1);
   DeadlineTransport transport(fd_transport);
@@ -77,7 +78,6 @@ int serve(const Mode& mode, int login_fd) {
   int first_mail = 0;
   if (!smtpd::add_deadlines(transport, policy, client, first_mail, why)) temp_fail(transport, why);
   NetIO io(transport, static_cast<int>(policy.timeout));
-  auto tls = client.local ? nullptr : smtpd::tls_link();
   // Implicit TLS (465): nothing is said before the handshake is done; a
   // failed one was tlsd's to log.
   if (tls && !tls->active() && tls->implicit() && !tls->wait_implicit(static_cast<int>(policy.timeout)))
@@ -125,7 +125,11 @@ int main(int argc, char** argv) {
     log::line("control/smtpauth says yes but smtpd did not start as root: AUTH is not offered");
     mode.auth = false;
   }
-  if (!mode.auth) return serve(mode, -1);
+  // Before the split, so that tlsd's control descriptor is close-on-exec
+  // in the login parent too: checkpassword and what it runs as the user
+  // must not inherit it.
+  auto tls = mode.local ? nullptr : smtpd::tls_link();
+  if (!mode.auth) return serve(mode, -1, std::move(tls));
 
   login::harden();
   login::Checker checker;
@@ -141,5 +145,5 @@ int main(int argc, char** argv) {
     temp_fail(plain, why);
   // On 25 a client need not log in at all: only smtpd's own deadlines.
   if (!mode.submission) checker.login_deadline = 0;
-  login::split(checker, temp_reply, [&mode](int fd) { std::_Exit(serve(mode, fd)); });
+  login::split(checker, temp_reply, [&mode, &tls](int fd) { std::_Exit(serve(mode, fd, std::move(tls))); });
 }

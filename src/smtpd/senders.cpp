@@ -8,6 +8,8 @@
 //
 // An address matches itself, "@domain" every address at that domain;
 // both without regard to case. Several lines for one login add up.
+#include <pwd.h>
+
 #include <cerrno>
 
 #include "base/strings.hpp"
@@ -46,15 +48,25 @@ bool SenderLogins::owns(const std::string& login, const std::string& address) co
       if (p == a || (p.front() == '@' && p.substr(1) == parts.domain)) return true;
     return false;
   }
-  if (!domains_.local_address(a)) return false;  // not a local domain
-  std::string name = l;
+  auto delivered_to = domains_.local_part(a);  // what getpw looks up
+  if (!delivered_to) return false;              // not a local domain
   if (auto at = l.rfind('@'); at != std::string::npos) {
-    // A login that is an address owns it, at its own domain only.
-    if (l.substr(at + 1) != parts.domain) return false;
-    name = l.substr(0, at);
+    // A login that is an address owns it and its extensions, at its own
+    // domain only.
+    std::string name = l.substr(0, at);
+    return l.substr(at + 1) == parts.domain &&
+           (parts.local == name || (parts.local.size() > name.size() + 1 &&
+                                    parts.local.compare(0, name.size(), name) == 0 && parts.local[name.size()] == '-'));
   }
-  return parts.local == name || (parts.local.size() > name.size() + 1 && parts.local.compare(0, name.size(), name) == 0 &&
-                                 parts.local[name.size()] == '-');
+  // Otherwise a login owns the addresses delivered to it: login@ and
+  // login-ext@ a domain in locals; at a virtual domain (example.org:vuser)
+  // every address belongs to the domain's owner (vuser), never to a login
+  // that happens to share the local part. login-ext is not login's when a
+  // user of that whole name exists.
+  const std::string& name = *delivered_to;
+  if (name == l) return true;
+  if (name.size() <= l.size() + 1 || name.compare(0, l.size(), l) != 0 || name[l.size()] != '-') return false;
+  return ::getpwnam(name.c_str()) == nullptr;
 }
 
 }  // namespace postern::smtpd

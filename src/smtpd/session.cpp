@@ -297,9 +297,10 @@ bool Session::mail(const std::string& arg) {
     log::line("refused sender <{}> from {}: badmailfrom", log::printable(addr), client_.name());
     return reply("553 5.7.1 mail from this sender is not accepted here");
   }
-  // An authenticated client relays, so it may send only as itself. The
-  // null sender names nobody and stays allowed (a client's own bounce).
-  if (!login_.empty() && submission && !addr.empty() && !(senders && senders->owns(login_, addr))) {
+  // An authenticated client relays, so it may send only as itself, on
+  // submission and on 25 alike. The null sender names nobody and stays
+  // allowed (a client's own bounce).
+  if (!login_.empty() && !addr.empty() && !(senders && senders->owns(login_, addr))) {
     log::line("refused sender <{}> for login {} from {}: not one of its addresses", log::printable(addr),
               log::printable(login_, 64), client_.name());
     return reply("553 5.7.1 <" + log::printable(addr, 200) + "> is not yours to send as");

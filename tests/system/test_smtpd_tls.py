@@ -141,7 +141,9 @@ class SmtpdTls(ServerTestCase):
             self.assertEqual(c.rcpt(self.bob.address)[0], 250)            # AUTH is optional on 25
             c.rset()
             c.login(self.bob.name, "bob pass")
-            c.mail("someone@elsewhere.example")  # no sender rules on 25
+            # A login that relays sends only as itself, on 25 as on 587.
+            self.assertEqual(c.docmd("MAIL", "FROM:<someone@elsewhere.example>")[0], 553)
+            c.mail(self.bob.address)
             self.assertEqual(c.rcpt("other@elsewhere.example")[0], 250)
             c.quit()
         finally:

@@ -184,6 +184,20 @@ class Submission(ServerTestCase):
         self.assertIn("is not an address of", self.server.log())
         self.assertLessEqual(self.inst.queue_count(), queued)
 
+    def test_a_virtual_domain_belongs_to_its_owner_not_to_a_namesake(self):
+        # virt.example is bob's (qmail's virtualdomains): alice@virt.example
+        # is delivered to bob-alice, so alice may not send as it.
+        self.inst.control("virtualdomains", f"virt.example:{self.bob.name}\n")
+        try:
+            c = self.logged_in()
+            code, text = c.docmd("MAIL", "FROM:<alice@virt.example>")
+            self.assertEqual(code, 553, text)
+            code, text = c.docmd("MAIL", f"FROM:<{self.alice.name}@virt.example>")
+            self.assertEqual(code, 553, text)
+            c.quit()
+        finally:
+            os.unlink(os.path.join(self.inst.home, "control", "virtualdomains"))
+
     def test_senderlogins_maps_a_login_to_addresses(self):
         self.inst.control("senderlogins", f"# who may send as what\n{self.alice.name}: sales@shop.example @team.example\n")
         try:
@@ -271,6 +285,15 @@ t.sendMail({{from: {self.alice.address!r}, to: {self.bob.address!r}, subject: 'n
                            capture_output=True)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(b"Permission denied", p.stderr)
+        # tlsd's control descriptor (4) is close-on-exec in the root parent,
+        # so checkpassword, and what it runs as the user, never get it.
+        for p in parents:
+            try:
+                with open(f"/proc/{p}/fdinfo/4") as f:
+                    flags = int(f.read().split("flags:")[1].split()[0], 8)
+            except FileNotFoundError:
+                continue
+            self.assertTrue(flags & 0o2000000, f"fd 4 of the login parent {p} is inherited by checkpassword")
         c.quit()
 
 
