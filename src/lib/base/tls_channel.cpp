@@ -12,6 +12,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "base/netio.hpp"
+
 namespace postern::tls {
 
 namespace {
@@ -95,18 +97,9 @@ std::optional<Channel> Channel::from_environment() {
 }
 
 bool Channel::receive_facts(int timeout) {
-  struct pollfd p {fd_, POLLIN, 0};
-  for (;;) {
-    int r = ::poll(&p, 1, timeout > 0 ? timeout * 1000 : -1);
-    if (r > 0) break;
-    if (r == 0) {
-      error_ = "timeout";
-      return false;
-    }
-    if (errno != EINTR) {
-      error_ = "poll failed";
-      return false;
-    }
+  if (!wait_ready(fd_, POLLIN, timeout)) {
+    error_ = errno == ETIMEDOUT ? "timeout" : "poll failed";
+    return false;
   }
   char buf[max_packet + 1];
   ssize_t n;
