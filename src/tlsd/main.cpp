@@ -36,6 +36,7 @@
 
 #include "base/log.hpp"
 #include "mail/conf.hpp"
+#include "mail/control.hpp"
 #include "mail/privilege.hpp"
 #include "mail/status.hpp"
 #include "tlsd.hpp"
@@ -95,6 +96,14 @@ int main(int argc, char** argv) {
   struct stat st {};
   bool ready = ::stat(tlsd::default_certificate().c_str(), &st) == 0;
 
+  // Before the fork: a bad setting starts no program.
+  auto handshake = control::number("timeouttlsdhandshake", 60);
+  auto idle = control::number("timeouttlsd", 3600);
+  if (!handshake || *handshake == 0 || *handshake > 3600)
+    log::die(status::temporary, "control/timeouttlsdhandshake: not a number of seconds from 1 to 3600");
+  if (!idle || *idle == 0 || *idle > 86400)
+    log::die(status::temporary, "control/timeouttlsd: not a number of seconds from 1 to 86400");
+
   int data[2], ctl[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, data) != 0 ||
       ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) != 0)
@@ -119,5 +128,7 @@ int main(int argc, char** argv) {
   s.remote_ip = ip && *ip ? log::printable(ip, 64) : "unknown";
   if (root && !become_user(conf::user_tls))
     log::die(status::temporary, std::string("cannot become ") + conf::user_tls + ": " + std::strerror(errno));
+  s.handshake_seconds = static_cast<int>(*handshake);
+  s.idle_seconds = static_cast<int>(*idle);
   return tlsd::serve(s);
 }

@@ -117,7 +117,7 @@ Io Relay::net_write(std::size_t& put) {
 }
 
 bool Relay::handshake(std::string& why) {
-  std::time_t deadline = std::time(nullptr) + handshake_seconds;
+  std::time_t deadline = std::time(nullptr) + s_.handshake_seconds;
   for (;;) {
     ERR_clear_error();
     int r = SSL_accept(ssl_);
@@ -169,7 +169,7 @@ bool Relay::upgrade() {
     if (n <= 0) break;
     to_net_.append(buf, static_cast<std::size_t>(n));
   }
-  std::time_t deadline = std::time(nullptr) + handshake_seconds;
+  std::time_t deadline = std::time(nullptr) + s_.handshake_seconds;
   while (!to_net_.empty()) {
     std::size_t put = 0;
     Io io = net_write(put);
@@ -209,7 +209,7 @@ void Relay::on_ctl() {
 // Plain STARTTLS mode: a TLS record (0x16, a handshake) where a command
 // should start means the client got the go-ahead before tlsd read the
 // program's "starttls" packet. Those bytes are the handshake's, so they
-// stay on the socket until the packet comes (or handshake_seconds pass:
+// stay on the socket until the packet comes (or the handshake timeout passes:
 // then the program gets them and refuses them as a command).
 bool Relay::client_hello_waiting() {
   if (ssl_ || s_.implicit || !ctl_open_) return false;
@@ -219,7 +219,7 @@ bool Relay::client_hello_waiting() {
     return false;
   }
   std::time_t now = std::time(nullptr);
-  if (!holding_) holding_ = true, hold_until_ = now + handshake_seconds;
+  if (!holding_) holding_ = true, hold_until_ = now + s_.handshake_seconds;
   return now < hold_until_;
 }
 
@@ -293,10 +293,10 @@ int Relay::run() {
     watch(s_.data, data);
     std::size_t ctl = watch(s_.ctl, ctl_open_ ? POLLIN : 0);
     std::size_t child = watch(s_.pidfd, !child_gone_ && s_.pidfd >= 0 ? POLLIN : 0);
-    int r = ::poll(fds.data(), fds.size(), progress ? 0 : hold ? 1000 : idle_seconds * 1000);
+    int r = ::poll(fds.data(), fds.size(), progress ? 0 : hold ? 1000 : s_.idle_seconds * 1000);
     if (r < 0 && errno != EINTR) break;
     if (r == 0 && !progress && !hold) {
-      log::line("no traffic from {} for {} seconds: closing", s_.remote_ip, idle_seconds);
+      log::line("no traffic from {} for {} seconds: closing", s_.remote_ip, s_.idle_seconds);
       break;
     }
     if (r > 0 && fds[ctl].revents && !over_) on_ctl();

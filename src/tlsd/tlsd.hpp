@@ -12,12 +12,6 @@
 
 namespace postern::tlsd {
 
-// How long a handshake (and the program's "go" after it) may take, and
-// how long a connection may stay silent both ways: longer than any
-// protocol program's own timeout, which is the one that should fire.
-constexpr int handshake_seconds = 60;
-constexpr int idle_seconds = 3600;
-
 // control/tls/default.pem, and the directory of the NAME.pem files.
 std::string certificate_dir();
 std::string default_certificate();
@@ -48,6 +42,12 @@ struct Session {
   pid_t child = -1;
   bool implicit = false;
   std::string remote_ip;
+  // How long a handshake (and the program's "go" after it) may take, and
+  // how long the connection may stay silent both ways: longer than any
+  // protocol program's own timeout, which is the one that should fire
+  // (control/timeouttlsdhandshake, control/timeouttlsd).
+  int handshake_seconds = 60;
+  int idle_seconds = 3600;
 };
 // Relays until the connection is over; returns tlsd's exit code.
 int serve(Session& s);

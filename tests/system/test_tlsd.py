@@ -217,13 +217,25 @@ class TlsdBasics(ServerTestCase):
 
     def test_silent_client_is_dropped_after_the_handshake_timeout(self):
         """A client that connects to the implicit port and says nothing
-        holds tlsd for the handshake timeout (60 s), not for ever."""
-        failed = self.server.log().count("TLS handshake failed with 127.0.0.1: timeout")
-        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=120)
-        start = time.monotonic()
-        self.assertEqual(s.recv(4096), b"")
-        s.close()
-        self.assertGreater(time.monotonic() - start, 30)
+        holds tlsd for the handshake timeout (control/timeouttlsdhandshake,
+        60 s unless set), not for ever."""
+        self.inst.control("timeouttlsdhandshake", "4")
+        try:
+            failed = self.server.log().count("TLS handshake failed with 127.0.0.1: timeout")
+            s = socket.create_connection(("127.0.0.1", self.server.port), timeout=120)
+            start = time.monotonic()
+            self.assertEqual(s.recv(4096), b"")
+            s.close()
+            self.assertGreater(time.monotonic() - start, 3)
+            # A malformed setting: logged, and no program is started.
+            self.inst.control("timeouttlsdhandshake", "soon")
+            s = socket.create_connection(("127.0.0.1", self.server.port), timeout=30)
+            self.assertEqual(s.recv(4096), b"")
+            s.close()
+            wait_for(lambda: "control/timeouttlsdhandshake: not a number" in self.server.log(), 10,
+                     "the bad setting in the log")
+        finally:
+            os.unlink(os.path.join(self.inst.home, "control", "timeouttlsdhandshake"))
         wait_for(lambda: self.server.log().count("TLS handshake failed with 127.0.0.1: timeout") > failed, 10,
                  "the timeout in the log")
 
