@@ -71,11 +71,9 @@ int main(int argc, char** argv) {
   if (!timeout || *timeout == 0 || *timeout > 86400) temp_fail("bad control/timeoutimapd");
   cfg.timeout = static_cast<int>(*timeout);
 
-  // A password typed on this host never crossed a network; from anywhere
-  // else it waits for TLS unless the administrator says otherwise.
-  auto plaintext = control::number("plaintextlogin", 0);
+  auto plaintext = login::plaintext_login_allowed();
   if (!plaintext) temp_fail("bad control/plaintextlogin");
-  cfg.plaintext_ok = *plaintext != 0 || login::loopback_client(std::getenv("TCPREMOTEIP"));
+  cfg.plaintext_ok = *plaintext;
   // Before the split, so the descriptor is close-on-exec in the parent too.
   cfg.tls = tls::Channel::from_environment();
 

@@ -20,17 +20,32 @@ from harness import SRC, make_env, maildir_files, read_message, wait_for, san_ar
 
 
 class MakeRun(unittest.TestCase):
-    def test_run_send_to_demo_and_stop(self):
+    def start_run(self):
+        """What make run does, in a temp dir: setup, then run-instance start.
+        Returns (tmp, home, env, the start's CompletedProcess)."""
         tmp = tempfile.mkdtemp(prefix="postern-run-")
         home = os.path.join(tmp, "run")
         env = make_env()
         try:
             out = subprocess.run(["make", "-s", "--no-print-directory", "-C", SRC, f"CONF_HOME={home}", "SINGLE=1",
-                                  f"ALIASES={tmp}/aliases", "setup"] + san_args(), capture_output=True, text=True, timeout=600, env=env)
+                                  f"ALIASES={tmp}/aliases", "setup"] + san_args(), capture_output=True, text=True,
+                                 timeout=600, env=env)
             self.assertEqual(out.returncode, 0, out.stderr)
             started = subprocess.run([os.path.join(SRC, "tools", "run-instance"), "start", home], capture_output=True,
                                      text=True, timeout=60, env=env)
             self.assertEqual(started.returncode, 0, started.stderr)
+        except BaseException:
+            self.stop_run(tmp, home)
+            raise
+        return tmp, home, env, started
+
+    def stop_run(self, tmp, home):
+        subprocess.run([os.path.join(SRC, "tools", "run-instance"), "stop", home], capture_output=True, timeout=60)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_run_send_to_demo_and_stop(self):
+        tmp, home, env, started = self.start_run()
+        try:
             # It tells the user where the log is and how to send to the demo user.
             self.assertIn(os.path.join(home, "log", "current"), started.stdout)
             self.assertIn("sendmail demo", started.stdout)
@@ -116,22 +131,13 @@ class MakeRun(unittest.TestCase):
                         return True
                 wait_for(refused, 10, f"port {port} to close")
         finally:
-            subprocess.run([os.path.join(SRC, "tools", "run-instance"), "stop", home], capture_output=True, timeout=60)
-            shutil.rmtree(tmp, ignore_errors=True)
+            self.stop_run(tmp, home)
 
 
     def test_submission_and_smtps_over_tls(self):
         """Needs smtpd -s (submission: AUTH over TLS only)."""
-        tmp = tempfile.mkdtemp(prefix="postern-run-")
-        home = os.path.join(tmp, "run")
-        env = make_env()
+        tmp, home, env, started = self.start_run()
         try:
-            out = subprocess.run(["make", "-s", "--no-print-directory", "-C", SRC, f"CONF_HOME={home}", "SINGLE=1",
-                                  f"ALIASES={tmp}/aliases", "setup"] + san_args(), capture_output=True, text=True, timeout=600, env=env)
-            self.assertEqual(out.returncode, 0, out.stderr)
-            started = subprocess.run([os.path.join(SRC, "tools", "run-instance"), "start", home], capture_output=True,
-                                     text=True, timeout=60, env=env)
-            self.assertEqual(started.returncode, 0, started.stderr)
             ctx = ssl.create_default_context(cafile=os.path.join(home, "cert.pem"))
             smtps_port = int(re.search(r"smtps:\s+127\.0\.0\.1 port (\d+)", started.stdout).group(1))
             sub_port = int(re.search(r"submission:\s+127\.0\.0\.1 port (\d+)", started.stdout).group(1))
@@ -147,8 +153,7 @@ class MakeRun(unittest.TestCase):
                 self.assertTrue(s.has_extn("auth"))
                 s.login("demo", "demo")
         finally:
-            subprocess.run([os.path.join(SRC, "tools", "run-instance"), "stop", home], capture_output=True, timeout=60)
-            shutil.rmtree(tmp, ignore_errors=True)
+            self.stop_run(tmp, home)
 
 
 if __name__ == "__main__":
