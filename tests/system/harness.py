@@ -276,6 +276,15 @@ class Instance:
         subprocess.run([os.path.join(self.home, "bin", "newrcpt")], capture_output=True, env=make_env(), timeout=60)
         return user
 
+    def set_password(self, user, password):
+        """A mail password for user: the shadow file (root) or, in
+        single-user mode, a mailauth entry."""
+        if self.multi:
+            subprocess.run(["chpasswd"], input=f"{user.name}:{password}\n".encode(), check=True)
+        else:
+            r = self.run("mailauth", ["add", "-d", user.home, user.name], (password + "\n").encode())
+            assert r.returncode == 0, r.stderr
+
     def _newu(self):
         path = os.path.join(self.home, "users", "assign")
         with open(path) as f:

@@ -11,8 +11,6 @@ import time
 from harness import TcpServer, free_port, make_env, wait_for
 
 
-
-
 def daemon_ids(inst):
     """uid and gid smtpd runs as: posternd (group nofiles), or ourselves."""
     if not inst.multi:
@@ -155,11 +153,3 @@ def parent_of(pid):
         return int(f.read().rsplit(")", 1)[1].split()[1])
 
 
-def set_password(inst, user, password):
-    """A mail password for user: the shadow file (root) or, in single-user
-    mode, a mailauth entry."""
-    if inst.multi:
-        subprocess.run(["chpasswd"], input=f"{user.name}:{password}\n".encode(), check=True)
-    else:
-        r = inst.run("mailauth", ["add", "-d", user.home, user.name], (password + "\n").encode())
-        assert r.returncode == 0, r.stderr

@@ -30,10 +30,7 @@ class Pop3dLoginPolicy(ServerTestCase):
         cls.inst = inst = Instance()
         cls.alice = inst.add_user("tpalice")
         cls.password = "alice-pw"
-        if inst.multi:
-            subprocess.run(["chpasswd"], input=f"{cls.alice.name}:{cls.password}\n".encode(), check=True)
-        else:
-            inst.run("mailauth", ["add", "-d", cls.alice.home, cls.alice.name], f"{cls.password}\n".encode())
+        inst.set_password(cls.alice, cls.password)
         cls.server = TcpServer(inst, "pop3d")         # loopback: 127.0.0.1
         cls.remote = remote_server(inst, "pop3d")               # "from" 192.0.2.7
 
@@ -115,7 +112,7 @@ class Pop3dTls(ServerTestCase):
         cls.inst = inst = Instance()
         cls.alice = inst.add_user("tsalice")
         cls.password = "alice-tls-pw"
-        subprocess.run(["chpasswd"], input=f"{cls.alice.name}:{cls.password}\n".encode(), check=True)
+        inst.set_password(cls.alice, cls.password)
         path = os.path.join(cls.alice.maildir, "new", "1700000000.M1P1.test")
         with open(path, "w") as f:
             f.write("From: a@example.org\nSubject: over tls\n\nsecret body\n")

@@ -10,7 +10,7 @@ import subprocess
 import unittest
 
 from harness import Instance, ServerTestCase, TlsServer, read_message, wait_for
-from smtp_helpers import Raw, set_password, smtpd_tls_server, tls_context
+from smtp_helpers import Raw, smtpd_tls_server, tls_context
 
 
 class SmtpdTls(ServerTestCase):
@@ -126,7 +126,7 @@ class SmtpdTls(ServerTestCase):
     def test_smtpauth_offers_auth_on_25(self):
         """control/smtpauth yes, smtpd started as root behind tlsd: AUTH after
         TLS, optional; an authenticated client relays, others do not."""
-        set_password(self.inst, self.bob, "bob pass")
+        self.inst.set_password(self.bob, "bob pass")
         self.inst.control("smtpauth", "yes")
         server = TlsServer(self.inst, "smtpd")
         try:

@@ -17,7 +17,7 @@ import time
 import unittest
 
 from harness import Instance, ServerTestCase, conf_user, make_env, read_message, remove_test_users, wait_for
-from smtp_helpers import Raw, parent_of, process_ids, processes_of, set_password, smtpd_tls_server, tls_context
+from smtp_helpers import Raw, parent_of, process_ids, processes_of, smtpd_tls_server, tls_context
 
 PASSWORD = "s3cret pass"
 
@@ -28,7 +28,7 @@ class Submission(ServerTestCase):
         cls.inst = inst = Instance()
         cls.alice = inst.add_user("alice")
         cls.bob = inst.add_user("bob")
-        set_password(inst, cls.alice, PASSWORD)
+        inst.set_password(cls.alice, PASSWORD)
         cls.cafile = inst.make_certificate()
         inst.start()
         cls.server = smtpd_tls_server(inst, "587")
