@@ -76,9 +76,27 @@ std::string canonical(std::string name) {
 }
 
 
+// One capability a line: each is advertised only once it works completely.
+const char* const capability_list[] = {
+    "IMAP4rev1",
+    "LITERAL+",
+    "IDLE",
+    "UIDPLUS",
+    "MOVE",
+    "NAMESPACE",
+    "SPECIAL-USE",
+    "ENABLE",
+    "ID",
+    "UNSELECT",
+    "CHILDREN",
+    "LIST-EXTENDED",
+    "LIST-STATUS",
+};
+
 std::string Session::capabilities() {
-  return "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE NAMESPACE SPECIAL-USE ENABLE ID UNSELECT CHILDREN LIST-EXTENDED "
-         "LIST-STATUS";
+  std::string out;
+  for (const char* c : capability_list) out += (out.empty() ? "" : " ") + std::string(c);
+  return out;
 }
 
 void Session::run(const std::string& login_tag) {

@@ -140,6 +140,15 @@ class Session {
   // Sends bytes as a literal piece by piece, flushing as it goes.
   void send_literal(std::string_view data);
 
+  // What ENABLE (RFC 5161) has turned on for this session; each part of
+  // the session reads the flag that changes its responses.
+  struct Enabled {
+    bool condstore = false;  // RFC 7162: MODSEQ in FETCH, HIGHESTMODSEQ
+    bool qresync = false;    // RFC 7162: VANISHED instead of EXPUNGE
+    bool utf8 = false;       // RFC 6855: UTF-8 mailbox names and messages
+    bool rev2 = false;       // RFC 9051: IMAP4rev2 responses
+  } enabled_;
+
   std::string root_;
   NetIO& io_;
   std::string who_;
