@@ -29,6 +29,7 @@ struct Msg {
   Flags flags;
   bool recent = false;
   bool gone = false;  // removed by someone else; its EXPUNGE is not sent yet
+  std::uint64_t modseq = 0;  // CONDSTORE (RFC 7162), from the folder state
 };
 
 struct Selected {
