@@ -283,8 +283,41 @@ bool Folder::refresh(bool claim, std::string& err) {
   }
   if (!save_state(lines, whole, err)) return false;
   cur_ = std::move(entries);
+  take_stamps();
   return true;
 }
+
+namespace {
+
+const char* const stamped[4] = {"/dovecot-uidlist", "/postern-state", "/cur", "/new"};
+
+}  // namespace
+
+void Folder::take_stamps() {
+  for (int i = 0; i < 4; ++i) {
+    struct stat st {};
+    stamps_[i] = Stamp{};
+    if (::stat((dir_ + stamped[i]).c_str(), &st) == 0)
+      stamps_[i] = Stamp{st.st_dev, st.st_ino, static_cast<long>(st.st_size),
+                         st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
+  }
+  loaded_ = true;
+}
+
+bool Folder::stamps_current() const {
+  if (!loaded_) return false;
+  for (int i = 0; i < 4; ++i) {
+    struct stat st {};
+    Stamp now;
+    if (::stat((dir_ + stamped[i]).c_str(), &st) == 0)
+      now = Stamp{st.st_dev, st.st_ino, static_cast<long>(st.st_size),
+                  st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
+    if (!(now == stamps_[i])) return false;
+  }
+  return true;
+}
+
+bool Folder::refresh_if_changed(std::string& err) { return stamps_current() || refresh(false, err); }
 
 bool Folder::sync(std::vector<Entry>& out, bool claim_recent, std::string& err) {
   Dotlock lock(dir_ + "/dovecot-uidlist");
@@ -292,7 +325,20 @@ bool Folder::sync(std::vector<Entry>& out, bool claim_recent, std::string& err) 
     err = "cannot lock " + dir_ + "/dovecot-uidlist: " + std::strerror(errno);
     return false;
   }
-  if (!refresh(claim_recent, err)) return false;
+  // A directory changed within the last two seconds may have changed
+  // again within the same clock tick: only older stamps are trusted.
+  bool settled = loaded_ && stamps_[2].mtime_ns / 1000000000 < std::time(nullptr) - 2 &&
+                 stamps_[3].mtime_ns / 1000000000 < std::time(nullptr) - 2;
+  if (settled && stamps_current()) {
+    recent_from_ = st_.recent_from;
+    if (claim_recent && st_.recent_from < list_.next) {
+      st_.recent_from = list_.next;
+      if (!save_state(state_recent_line(list_.next), false, err)) return false;
+      take_stamps();
+    }
+  } else if (!refresh(claim_recent, err)) {
+    return false;
+  }
   out = cur_;
   return true;
 }

@@ -119,7 +119,7 @@ bool Folder::change_flags(const std::vector<std::uint32_t>& uids, FlagChange how
     err = "cannot lock " + dir_ + "/" + uidlist_name + ": " + std::strerror(errno);
     return false;
   }
-  if (!refresh(false, err)) return false;
+  if (!refresh_if_changed(err)) return false;
   std::string lines;
   auto find = [&](std::uint32_t uid) {
     auto it = std::lower_bound(cur_.begin(), cur_.end(), uid, [](const Entry& e, std::uint32_t u) { return e.uid < u; });
@@ -166,7 +166,9 @@ bool Folder::change_flags(const std::vector<std::uint32_t>& uids, FlagChange how
     r.gone = !e;
     out.push_back(std::move(r));
   }
-  return save_state(lines, false, err);
+  if (!save_state(lines, false, err)) return false;
+  take_stamps();
+  return true;
 }
 
 bool Folder::expunge(const std::vector<std::uint32_t>& uids, std::string& err) {
@@ -175,7 +177,7 @@ bool Folder::expunge(const std::vector<std::uint32_t>& uids, std::string& err) {
     err = "cannot lock " + dir_ + "/" + uidlist_name + ": " + std::strerror(errno);
     return false;
   }
-  if (!refresh(false, err)) return false;
+  if (!refresh_if_changed(err)) return false;
   std::vector<std::uint32_t> want(uids);
   std::sort(want.begin(), want.end());
   std::string lines;
@@ -193,14 +195,16 @@ bool Folder::expunge(const std::vector<std::uint32_t>& uids, std::string& err) {
   }
   cur_ = std::move(keep);
   if (!lines.empty()) fsync_dir(dir_ + "/cur");
-  return save_state(lines, false, err);
+  if (!save_state(lines, false, err)) return false;
+  take_stamps();
+  return true;
 }
 
 std::vector<std::uint32_t> Folder::vanished_since(std::uint64_t modseq) {
   std::vector<std::uint32_t> out;
   Dotlock lock(dir_ + "/" + uidlist_name);
   std::string err;
-  if (lock.ok() && !refresh(false, err)) log::line("{}: {}", dir_, err);
+  if (lock.ok() && !refresh_if_changed(err)) log::line("{}: {}", dir_, err);
   for (auto& [uid, m] : st_.expunged)
     if (m > modseq) out.push_back(uid);
   std::sort(out.begin(), out.end());

@@ -106,6 +106,20 @@ class Folder {
 
  private:
   bool refresh(bool claim, std::string& err);  // with the lock held
+  // A refresh when the files changed since this object last read or
+  // wrote them (with the lock held): a STORE in a big folder costs a
+  // rename and an append, not a reread of every file name.
+  bool refresh_if_changed(std::string& err);
+  struct Stamp {
+    unsigned long dev = 0, ino = 0;
+    long size = -1;
+    long long mtime_ns = -1;
+    bool operator==(const Stamp&) const = default;
+  };
+  void take_stamps();
+  bool stamps_current() const;
+  Stamp stamps_[4];  // dovecot-uidlist, postern-state, cur/, new/
+  bool loaded_ = false;
   bool load_uidlist(bool& rewrite, bool& existed, std::uint32_t& import_recent, std::string& err);
   bool save_state(const std::string& appended, bool whole, std::string& err);
   void import_courier_keywords(std::vector<std::string>& files);
