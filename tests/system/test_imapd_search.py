@@ -239,6 +239,16 @@ class ImapdSearch(ServerTestCase):
         r.ok("SELECT INBOX")
         self.assertEqual(searched(r.ok("SEARCH $")), [])
 
+    def test_modseq_key(self):
+        r = self.folder_with(["Subject: a\n\nx\n", "Subject: b\n\ny\n"])
+        # MODSEQ 0 matches every message; the answer names the highest MODSEQ.
+        lines = r.ok("SEARCH MODSEQ 0")
+        self.assertRegex(lines[0], r"^\* SEARCH 1 2 \(MODSEQ \d+\)$")
+        lines = r.ok('SEARCH RETURN (COUNT) MODSEQ "/flags/\\\\seen" all 0')
+        self.assertRegex(lines[0], r'^\* ESEARCH \(TAG "T\d+"\) COUNT 2 MODSEQ \d+$')
+        self.assertRegex(r.cmd('SEARCH MODSEQ "/flags/\\\\seen" bogus 0')[1], r"^T\d+ BAD ")
+        self.assertRegex(r.cmd("SEARCH MODSEQ x")[1], r"^T\d+ BAD ")
+
     def test_sort(self):
         msgs = [
             "Subject: a\nFrom: Zed <b@x.org>\nTo: c@x.org\nDate: Tue, 2 Jan 2024 10:00:00 +0000\n\n1\n",
