@@ -40,6 +40,7 @@ std::string uid_set_text(std::vector<std::uint32_t> uids) {
 }
 
 std::optional<std::vector<std::size_t>> Session::resolve(std::string_view text, bool uid) {
+  if (text == "$") return saved_result();  // SEARCHRES (search.cpp)
   auto parsed_set = parse_seqset(text);
   if (!parsed_set) return std::nullopt;
   auto& msgs = sel_->msgs;

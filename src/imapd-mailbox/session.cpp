@@ -91,6 +91,14 @@ const char* const capability_list[] = {
     "CHILDREN",
     "LIST-EXTENDED",
     "LIST-STATUS",
+    "ESEARCH",
+    "SEARCHRES",
+    "WITHIN",
+    "SORT",
+    "SORT=DISPLAY",
+    "ESORT",
+    "THREAD=REFERENCES",
+    "THREAD=ORDEREDSUBJECT",
 };
 
 std::string Session::capabilities() {
@@ -200,6 +208,8 @@ const Session::Rule* Session::find_rule(std::string_view verb) {
       {"FETCH", &Session::cmd_fetch, r_args | r_selected | r_uid},
       {"STORE", &Session::cmd_store, r_args | r_selected | r_uid | r_writes},
       {"SEARCH", &Session::cmd_search, r_args | r_selected | r_uid},
+      {"SORT", &Session::cmd_sort, r_args | r_selected | r_uid},
+      {"THREAD", &Session::cmd_thread, r_args | r_selected | r_uid},
       {"COPY", &Session::cmd_copy, r_args | r_selected | r_uid},
       {"MOVE", &Session::cmd_copy, r_args | r_selected | r_uid | r_writes},
   };

@@ -40,6 +40,7 @@ struct Selected {
   std::vector<std::string> keywords;
   std::size_t keywords_sent = 0;  // how many the last FLAGS response named
   struct timespec stamp[3] {};     // mtimes of new/, cur/, postern-uidlist
+  std::vector<std::uint32_t> saved_uids;  // SEARCHRES's "$" (RFC 5182), ascending
 };
 
 // The SPECIAL-USE attribute of a folder name ("\\Sent" for Sent), or null.
@@ -116,6 +117,10 @@ class Session {
   void cmd_fetch(Cmd& c);
   void cmd_store(Cmd& c);
   void cmd_search(Cmd& c);
+  void cmd_sort(Cmd& c);    // SORT (RFC 5256, 5957), ESORT (RFC 5267), sort.cpp
+  void cmd_thread(Cmd& c);  // THREAD (RFC 5256), thread.cpp
+  // SEARCHRES's saved result as indexes of the messages still there (search.cpp).
+  std::vector<std::size_t> saved_result();
   void cmd_copy(Cmd& c);  // COPY, MOVE
   void cmd_expunge(Cmd& c);
   void expunge(const std::string& tag, const SeqSet* uids);

@@ -135,7 +135,10 @@ std::optional<SeqSet> parse_seqset(std::string_view s) {
       if (c < '0' || c > '9') return std::nullopt;
       n = n * 10 + static_cast<std::uint64_t>(c - '0');
     }
-    if (n == 0 || n >= star) return std::nullopt;
+    // 4294967295 is a valid nz-number (RFC 3501 section 9); it shares
+    // the value of "*", which is harmless: no UID or sequence number can
+    // exceed it, so "n:4294967295" and "n:*" select the same messages.
+    if (n == 0 || n > star) return std::nullopt;
     return static_cast<std::uint32_t>(n);
   };
   std::size_t start = 0;
