@@ -175,6 +175,18 @@ bool Session::set_flags(Msg& m, const Flags& f) {
   return false;
 }
 
+// A FETCH that could not read some messages: those another session
+// expunged are answered as Dovecot answers them (RFC 2180 4.1.2: the rest
+// is sent, the tagged OK says [EXPUNGEISSUED]); any other failure is ours.
+void Session::fetch_failed(const std::string& tag, bool uid) {
+  update(false);
+  bool gone = std::any_of(sel_->msgs.begin(), sel_->msgs.end(), [](const Msg& m) { return m.gone; });
+  if (uid) update(true);
+  if (gone) return ok(tag, "[EXPUNGEISSUED] Some messages were already expunged");
+  log::line("{}: FETCH could not read some messages of {}", who_, sel_->name);
+  no(tag, "[SERVERBUG] Some messages could not be read");
+}
+
 // -- STORE -------------------------------------------------------------------
 
 void Session::cmd_store(Cmd& c) {
@@ -228,7 +240,7 @@ void Session::cmd_store(Cmd& c) {
       io_.put(uid ? fmt::format("* {} FETCH (UID {} FLAGS ({}))\r\n", idx + 1, m.uid, flags_text(m))
                   : fmt::format("* {} FETCH (FLAGS ({}))\r\n", idx + 1, flags_text(m)));
   }
-  if (uid) update(false);
+  if (uid) update(true);
   if (failed) return no(tag, "Some flags could not be changed (expunged by another session?)");
   ok(tag, uid ? "UID STORE completed" : "STORE completed");
 }
@@ -322,23 +334,16 @@ void Session::cmd_copy(Cmd& c) {
   std::vector<Entry> entries;
   std::string err;
   std::vector<std::uint32_t> src, dst;
-  bool same = sel_->name == n;
-  if (same) {
-    update(false);
-  } else if (!target.sync(entries, false, err)) {
-    log::line("{}: {}", who_, err);
-  }
+  // The copies' UIDs from the target's own sync, even when it is the
+  // selected folder: this session's view learns of them afterwards, so a
+  // MOVE within one folder answers COPYUID, EXPUNGE, then EXISTS.
+  if (!target.sync(entries, false, err)) log::line("{}: {}", who_, err);
   for (auto& [u, base] : copied) {
-    if (same) {
-      for (auto& m : sel_->msgs)
-        if (base_of(m.name) == base) src.push_back(u), dst.push_back(m.uid);
-    } else {
-      for (auto& e : entries)
-        if (base_of(e.name) == base) src.push_back(u), dst.push_back(e.uid);
-    }
+    for (auto& e : entries)
+      if (base_of(e.name) == base) src.push_back(u), dst.push_back(e.uid);
   }
   std::string code;
-  std::uint32_t validity = same ? sel_->folder->uidvalidity() : target.uidvalidity();
+  std::uint32_t validity = target.uidvalidity();
   if (!src.empty() && src.size() == copied.size())
     code = fmt::format("[COPYUID {} {} {}] ", validity, uid_set_text(src), uid_set_text(dst));
   if (move) {
@@ -354,6 +359,7 @@ void Session::cmd_copy(Cmd& c) {
     update(true);
     return ok(tag, "MOVE completed");
   }
+  if (sel_->name == n) update(false);
   ok(tag, code + (uid ? "UID COPY completed" : "COPY completed"));
 }
 

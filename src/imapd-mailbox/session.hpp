@@ -114,6 +114,8 @@ class Session {
   // selected state
   void cmd_close(Cmd& c);  // CLOSE, UNSELECT
   void cmd_fetch(Cmd& c);
+  // The tagged answer of a FETCH some of whose messages could not be read.
+  void fetch_failed(const std::string& tag, bool uid);
   void cmd_store(Cmd& c);
   void cmd_search(Cmd& c);
   void cmd_copy(Cmd& c);  // COPY, MOVE

@@ -193,7 +193,7 @@ class ImapdSync(unittest.TestCase):
         self.assertFalse(any("EXPUNGE" in l for l in untagged), untagged)
         self.assertTrue(tagged.startswith("OK [EXPUNGEISSUED]"), tagged)
         seqs = [int(l.split()[1]) for l in untagged if " FETCH " in l]
-        self.assertEqual(seqs[:1] + seqs[2:], [1, 3, 4], untagged)
+        self.assertEqual([s for s in seqs if s != 2], [1, 3, 4], untagged)
         self.assertIn(f"* 3 FETCH (UID {uids[3]} BODY[TEXT]", "\n".join(untagged))
         # STORE on it: OK, as Dovecot, and the others still change
         untagged, tagged = b.cmd("STORE 1:4 +FLAGS (\\Flagged)")
