@@ -273,13 +273,7 @@ void Session::cmd_namespace(Cmd& c) {
 }
 
 void Session::cmd_close(Cmd& c) {
-  if (c.verb == "CLOSE" && !sel_->readonly) {
-    for (auto& m : sel_->msgs)
-      if ((m.flags.sys & f_deleted) && !m.gone) ::unlink(path_of(m).c_str());
-    std::vector<Entry> e;
-    std::string err;
-    sel_->folder->sync(e, false, err);
-  }
+  if (c.verb == "CLOSE" && !sel_->readonly) remove_deleted(nullptr);
   deselect();
   ok(c.tag, c.verb + " completed");
 }
