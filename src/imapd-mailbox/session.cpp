@@ -91,7 +91,11 @@ const char* const capability_list[] = {
     "CHILDREN",
     "LIST-EXTENDED",
     "LIST-STATUS",
+    "STATUS=SIZE",
+    "MULTIAPPEND",
+    "APPENDLIMIT=67108864",  // Limits::max_literal, checked below
 };
+static_assert(Limits{}.max_literal == 67108864, "APPENDLIMIT= in capability_list");
 
 std::string Session::capabilities() {
   std::string out;

@@ -1,0 +1,262 @@
+"""imapd's folder commands and APPEND end to end: LIST, LSUB and
+LIST-EXTENDED (RFC 3501, 5258) answered as Dovecot answers them, STATUS
+and its extension items, APPEND and its extensions. A real tcpserver runs
+bin/imapd as root; the client is a raw socket speaking the protocol (the
+responses checked are exact lines, as a compliance suite checks them) or
+Python's imaplib where it has the command."""
+import os
+import re
+import socket
+import subprocess
+import unittest
+
+from harness import IS_ROOT, Instance, ServerTestCase, TcpServer
+
+PASSWORD = "folders-pw"
+
+
+class Raw:
+    """One IMAP connection: cmd() sends a command and returns its untagged
+    responses (literals inlined) and the tagged line."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.buf = b""
+        self.n = 0
+        self.greeting = self.line()
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError("connection closed; had " + repr(self.buf))
+            self.buf += data
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def exact(self, n):
+        while len(self.buf) < n:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError("connection closed")
+            self.buf += data
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def response(self):
+        """One response line with its literals' bytes inlined."""
+        out = self.line()
+        while True:
+            m = re.search(rb"~?\{(\d+)\}$", out)
+            if not m:
+                return out.decode("utf-8", "replace")
+            out += b"\r\n" + self.exact(int(m.group(1))) + self.line()
+
+    def send(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def tag(self):
+        self.n += 1
+        return f"t{self.n}"
+
+    def cmd(self, text, *literals):
+        """text with "{}" where each literal goes (sent as synchronizing
+        literals, waiting for the continuation)."""
+        tag = self.tag()
+        parts = text.split("{}")
+        data = (tag + " " + parts[0]).encode()
+        for lit, after in zip(literals, parts[1:]):
+            lit = lit if isinstance(lit, bytes) else lit.encode()
+            self.send(data + b"{%d}\r\n" % len(lit))
+            cont = self.response()
+            if not cont.startswith("+"):
+                return [], cont
+            data = lit + after.encode()
+        self.send(data + b"\r\n")
+        return self.until(tag)
+
+    def until(self, tag):
+        untagged = []
+        while True:
+            r = self.response()
+            if r.startswith(tag + " "):
+                return untagged, r
+            untagged.append(r)
+
+    def ok(self, text, *literals):
+        untagged, tagged = self.cmd(text, *literals)
+        if " OK" not in tagged:
+            raise AssertionError(f"{text!r}: {tagged}")
+        return untagged
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def message(subject, body="hello\r\n"):
+    return f"From: a@example.org\r\nSubject: {subject}\r\n\r\n{body}"
+
+
+@unittest.skipUnless(IS_ROOT, "needs root: system users, tcpserver as root")
+class Folders(ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.inst = inst = Instance()
+        cls.user = inst.add_user("ifold")
+        inst.set_password(cls.user, PASSWORD)
+        inst.start()
+        cls.server = TcpServer(inst, "imapd")
+
+    def login(self):
+        c = Raw(self.server.port)
+        self.addCleanup(c.close)
+        c.ok(f"LOGIN {self.user.name} {PASSWORD}")
+        return c
+
+    def lines(self, untagged, verb):
+        return [u for u in untagged if u.upper().startswith(f"* {verb} ")]
+
+    # -- LIST, LSUB, LIST-EXTENDED --------------------------------------
+
+    def test_lsub_percent_shows_unsubscribed_parent_as_noselect(self):
+        c = self.login()
+        for n in ("ls", "ls.test", "ls.test2.test", "ls.test3.test3"):
+            c.ok(f"CREATE {n}")
+        for n in ("ls.test", "ls.test2.test", "ls.test3.test3"):
+            c.ok(f"SUBSCRIBE {n}")
+        got = self.lines(c.ok('LSUB "" ls.%'), "LSUB")
+        self.assertEqual(sorted(got), ['* LSUB () "." ls.test',
+                                       '* LSUB (\\Noselect) "." ls.test2',
+                                       '* LSUB (\\Noselect) "." ls.test3'])
+        got = self.lines(c.ok('LSUB "" *test'), "LSUB")
+        self.assertEqual(sorted(got), ['* LSUB () "." ls.test', '* LSUB () "." ls.test2.test'])
+        c.ok("UNSUBSCRIBE ls.test2.test")
+        got = self.lines(c.ok('LSUB "" ls.*'), "LSUB")
+        self.assertEqual(sorted(got), ['* LSUB () "." ls.test', '* LSUB () "." ls.test3.test3'])
+
+    def test_list_extended_refuses_unknown_and_lone_options(self):
+        c = self.login()
+        for bad in ('LIST (imaptest) "" ""', 'LIST (recursivematch) "" ""',
+                    'LIST (recursivematch remote) "" ""', 'LIST "" "" RETURN (imaptest)',
+                    'LIST "" % RETURN (STATUS (MESSAGES BOGUS))', 'LIST (subscribed "" %'):
+            _, tagged = c.cmd(bad)
+            self.assertRegex(tagged, r"^t\d+ BAD ", bad)
+        self.assertTrue(self.lines(c.ok('LIST (remote) "" %'), "LIST"))
+
+    def listext_tree(self, c, top):
+        for n in ("test1", "test2", "test2.test1", "test3", "test4.test5", "test4.test52", "test6",
+                  "test7.test7", "test8.test8", "test8.test9"):
+            c.ok(f"CREATE {top}.{n}")
+        for n in ("test1", "test2.test1", "test6", "test7.test7", "test8.test8", "test8.test9"):
+            c.ok(f"SUBSCRIBE {top}.{n}")
+        c.ok(f"DELETE {top}.test6")
+
+    def test_list_extended_subscribed_recursivematch_childinfo(self):
+        c = self.login()
+        t = "lx"
+        self.listext_tree(c, t)
+        got = self.lines(c.ok(f'LIST (SUBSCRIBED) "" {t}.*'), "LIST")
+        self.assertEqual(got, [f'* LIST (\\Subscribed) "." {t}.test1',
+                               f'* LIST (\\Subscribed) "." {t}.test2.test1',
+                               f'* LIST (\\Subscribed \\NonExistent) "." {t}.test6',
+                               f'* LIST (\\Subscribed) "." {t}.test7.test7',
+                               f'* LIST (\\Subscribed) "." {t}.test8.test8',
+                               f'* LIST (\\Subscribed) "." {t}.test8.test9'])
+        got = self.lines(c.ok(f'LIST (SUBSCRIBED RECURSIVEMATCH) "" {t}.test2% RETURN (CHILDREN)'), "LIST")
+        self.assertEqual(got, [f'* LIST (\\HasChildren) "." {t}.test2 ("CHILDINFO" ("SUBSCRIBED"))'])
+        got = self.lines(c.ok(f'LIST (SUBSCRIBED RECURSIVEMATCH) "" *test7'), "LIST")
+        self.assertEqual(got, [f'* LIST (\\Subscribed) "." {t}.test7.test7'])
+        got = self.lines(c.ok(f'LIST (SUBSCRIBED RECURSIVEMATCH) "" *test8'), "LIST")
+        self.assertEqual(got, [f'* LIST (\\NonExistent) "." {t}.test8 ("CHILDINFO" ("SUBSCRIBED"))',
+                               f'* LIST (\\Subscribed) "." {t}.test8.test8'])
+        got = self.lines(c.ok(f'LIST (SUBSCRIBED RECURSIVEMATCH) "" ({t}.test2 {t}.test2.test1)'), "LIST")
+        self.assertEqual(got, [f'* LIST (\\Subscribed) "." {t}.test2.test1'])
+        got = self.lines(c.ok(f'LIST "" {t}.% RETURN (CHILDREN SUBSCRIBED)'), "LIST")
+        self.assertEqual(got, [f'* LIST (\\Subscribed \\HasNoChildren) "." {t}.test1',
+                               f'* LIST (\\HasChildren) "." {t}.test2',
+                               f'* LIST (\\HasNoChildren) "." {t}.test3',
+                               f'* LIST (\\NonExistent \\HasChildren) "." {t}.test4',
+                               f'* LIST (\\NonExistent \\HasChildren) "." {t}.test7',
+                               f'* LIST (\\NonExistent \\HasChildren) "." {t}.test8'])
+        # Without options LIST is RFC 3501's: \Noselect, children always.
+        got = self.lines(c.ok(f'LIST "" ({t}.test7 {t}.test7.test7)'), "LIST")
+        self.assertEqual(got, [f'* LIST (\\Noselect \\HasChildren) "." {t}.test7',
+                               f'* LIST (\\HasNoChildren) "." {t}.test7.test7'])
+        got = self.lines(c.ok(f'LIST "" ({t}.*2 {t}.test3)'), "LIST")
+        self.assertEqual([g.split()[-1] for g in got], [f"{t}.test2", f"{t}.test3", f"{t}.test4.test52"])
+
+    def test_list_root_and_inbox(self):
+        c = self.login()
+        self.assertEqual(self.lines(c.ok('LIST "" ""'), "LIST"), ['* LIST (\\Noselect) "." ""'])
+        got = self.lines(c.ok('LIST "" inbox'), "LIST")
+        self.assertEqual(len(got), 1)
+        self.assertTrue(got[0].endswith('"." INBOX'), got)
+
+    # -- STATUS -----------------------------------------------------------
+
+    def test_status_size(self):
+        c = self.login()
+        c.ok("CREATE st")
+        m1, m2 = message("one"), message("two", "a longer body\r\n")
+        c.ok("APPEND st {}", m1)
+        c.ok("APPEND st (\\Seen) {}", m2)
+        got = self.lines(c.ok("STATUS st (MESSAGES UNSEEN SIZE UIDNEXT)"), "STATUS")
+        self.assertEqual(got, [f"* STATUS st (MESSAGES 2 UNSEEN 1 SIZE {len(m1) + len(m2)} UIDNEXT 3)"])
+        _, tagged = c.cmd("STATUS st (MESSAGES BOGUS)")
+        self.assertRegex(tagged, r"^t\d+ BAD ")
+
+    # -- APPEND -----------------------------------------------------------
+
+    def cur_files(self, folder):
+        d = os.path.join(self.user.maildir, "." + folder, "cur")
+        return sorted(os.listdir(d))
+
+    def test_multiappend_all_or_nothing(self):
+        c = self.login()
+        c.ok("CREATE ma")
+        m1, m2, m3 = message("one"), message("two"), message("three")
+        _, tagged = c.cmd('APPEND ma (\\Seen) "01-Jan-2024 10:00:00 +0000" {} (\\Flagged $Work) {} {}', m1, m2, m3)
+        self.assertRegex(tagged, r"^t\d+ OK \[APPENDUID \d+ 1:3\] ")
+        files = self.cur_files("ma")
+        self.assertEqual(len(files), 3)
+        got = c.ok("EXAMINE ma")
+        self.assertIn("* 3 EXISTS", got)
+        got = c.ok("FETCH 1:3 (FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        text = "\n".join(got)
+        self.assertRegex(text, r"INTERNALDATE \"01-Jan-2024 \d\d:00:00 [+-]\d{4}\"")
+        self.assertRegex(text, r"\* 2 FETCH \(FLAGS \((\\Flagged \$Work|\$Work \\Flagged)\)")
+        self.assertIn("Subject: three", text)
+        # A zero-length message cancels the whole command (RFC 3502).
+        _, tagged = c.cmd("APPEND ma {} {}", message("four"), "")
+        self.assertRegex(tagged, r"^t\d+ NO ")
+        # A bad flag on the second message: BAD, and nothing stored.
+        _, tagged = c.cmd("APPEND ma {} (\\Bogus) {}", message("five"), message("six"))
+        self.assertRegex(tagged, r"^t\d+ BAD ")
+        self.assertEqual(self.cur_files("ma"), files)
+        self.assertEqual(os.listdir(os.path.join(self.user.maildir, ".ma", "tmp")), [])
+        _, tagged = c.cmd("APPEND nosuch {} {}", m1, m2)
+        self.assertRegex(tagged, r"^t\d+ NO \[TRYCREATE\]")
+        # A literal8 (RFC 3516) is a message too.
+        m4 = message("eight").encode()
+        tag = c.tag()
+        c.send(f"{tag} APPEND ma (\\Draft) ~{{{len(m4)}+}}\r\n".encode() + m4 + b"\r\n")
+        _, tagged = c.until(tag)
+        self.assertRegex(tagged, rf"^{tag} OK \[APPENDUID \d+ 4\] ")
+
+    def test_appendlimit_advertised_and_enforced(self):
+        c = self.login()
+        caps = " ".join(c.ok("CAPABILITY"))
+        m = re.search(r" APPENDLIMIT=(\d+)", caps)
+        self.assertTrue(m, caps)
+        self.assertIn(" MULTIAPPEND", caps)
+        limit = int(m.group(1))
+        got = self.lines(c.ok("STATUS INBOX (APPENDLIMIT)"), "STATUS")
+        self.assertEqual(got, [f"* STATUS INBOX (APPENDLIMIT {limit})"])
+        # A synchronizing literal one byte over: NO [TOOBIG], no data sent.
+        tag = c.tag()
+        c.send(f"{tag} APPEND INBOX {{{limit + 1}}}\r\n")
+        self.assertRegex(c.response(), rf"^{tag} NO \[TOOBIG\]")
+        c.ok("NOOP")
