@@ -34,12 +34,19 @@ constexpr std::uint64_t max_inline = 1 << 20;
 constexpr std::size_t max_messages = 1000;
 constexpr std::uint64_t max_total = std::uint64_t{1} << 30;
 
+// One piece of a message: a literal (where its marker ends in the
+// command) or, in CATENATE, a URL.
+struct Piece {
+  std::size_t marker_end = 0;
+  std::string url;
+};
+
 // One message of the command, as parsed.
 struct Spec {
   Flags flags;
   std::vector<std::string> kws;
   std::optional<std::time_t> when;
-  int part = -1;      // its spooled literal
+  std::vector<Piece> pieces;
   bool utf8 = false;  // RFC 6855's UTF8 (literal8) form
 };
 
@@ -48,60 +55,100 @@ struct Spec {
 struct AppendSpool : LiteralSink {
   explicit AppendSpool(Session& session) : s(session) {}
   Session& s;
+  // One message being written: its pieces go to one file in tmp/, in
+  // order, literals as they arrive and URLs (CATENATE) when reached.
   struct Part {
-    std::size_t offset = 0;  // where its marker ends in the command
-    std::uint64_t size = 0;
     std::unique_ptr<maildir::Writer> writer;
+    std::size_t done = 0;  // pieces written
+    std::uint64_t size = 0;
     bool failed = false;
-    bool cr = false;  // a CR held back: the next byte decides whether it goes
+    std::string badurl;  // the first URL that named nothing
+    bool cr = false;     // a CR held back: the next byte decides whether it goes
   };
-  std::vector<Part> parts;
+  std::vector<Part> parts;  // one for each message seen so far
+  std::size_t current = 0;  // the part the literal being read goes to
   std::uint64_t total = 0;
   bool discard = false;  // a literal was taken only to be thrown away
-  bool too_many = false;
   bool missing = false;  // the target folder does not exist
+  bool seen = false;     // the target was looked at
   std::string folder;    // the target (canonical name)
 
   void reset() {
     parts.clear();  // removes uncommitted tmp/ files
+    current = 0;
     total = 0;
-    discard = too_many = missing = false;
+    discard = missing = seen = false;
     folder.clear();
   }
 
-  bool open_part(Part& part) {
-    if (folder.empty() || missing) return false;
-    part.writer = std::make_unique<maildir::Writer>(folder_dir(s.root_, folder) + "/");
-    if (!part.writer->open()) part.failed = true;
-    return true;
+  void add(Part& part, std::string_view chunk) {
+    part.size += chunk.size();
+    total += chunk.size();
+    if (!part.writer || part.failed) return;
+    std::string lf;
+    lf.reserve(chunk.size() + 1);
+    for (char c : chunk) {
+      if (part.cr && c != '\n') lf += '\r';
+      part.cr = c == '\r';
+      if (!part.cr) lf += c;
+    }
+    if (!part.writer->write(lf)) part.failed = true;
   }
 
-  // Walks an APPEND command (text: as read so far, or whole). Literal
-  // markers at known offsets are spooled parts. With at_end, true when
-  // text ends right after a marker in message position (a new part);
-  // otherwise fills specs and returns false with err on bad syntax.
-  bool walk(std::string_view text, bool at_end, std::vector<Spec>* specs, std::string* name, std::string& err) {
+  // Opens the target on the first message, then a file for each message
+  // up to count, and writes the URL pieces before the first piece not
+  // written yet that is a literal (or all, with upto_end).
+  void advance(const std::string& name, std::vector<Spec>& specs, bool upto_end) {
+    if (!seen) {
+      seen = true;
+      folder = canonical(s.mailbox_in(name));
+      struct stat st {};
+      missing = !valid_name(folder) || ::stat((folder_dir(s.root_, folder) + "/cur").c_str(), &st) != 0;
+    }
+    while (parts.size() < specs.size()) {
+      Part& part = parts.emplace_back();
+      if (missing) continue;
+      part.writer = std::make_unique<maildir::Writer>(folder_dir(s.root_, folder) + "/");
+      if (!part.writer->open()) part.failed = true;
+    }
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      Part& part = parts[i];
+      auto& pieces = specs[i].pieces;
+      while (part.done < pieces.size() && !pieces[part.done].url.empty()) {
+        if (!missing && part.badurl.empty()) {
+          auto bytes = total <= max_total ? s.url_content(pieces[part.done].url) : std::nullopt;
+          if (!bytes) part.badurl = pieces[part.done].url;
+          else add(part, *bytes);
+        }
+        ++part.done;
+      }
+      if (!upto_end && i + 1 == specs.size()) break;
+    }
+  }
+
+  // Walks an APPEND command (text: as read so far, or whole), filling
+  // specs. With at_end, true when text ends right after a marker in
+  // message position (a new literal, the last piece of the last spec);
+  // otherwise false, with err on bad syntax.
+  bool walk(std::string_view text, bool at_end, std::vector<Spec>& specs, std::string& name, std::string& err) {
     Parser p(text);
     auto tag = p.atom();
     auto verb = tag && p.sp() ? p.atom() : std::nullopt;
     if (!verb || upper(*verb) != "APPEND" || !p.sp()) return false;
     auto box = p.astring();
     if (!box) return err = "Bad mailbox name", false;
-    if (name) *name = *box;
-    // A message literal's marker, "~" (literal8) allowed; -1 when there is
-    // none, -2 when it is the new one at the end.
-    auto marker = [&](bool& eight) -> int {
+    name = *box;
+    // A literal's marker, "~" (literal8) allowed: 0 none, 1 one, 2 the new one at the end.
+    auto marker = [&](Spec& m, bool& eight) -> int {
       std::size_t save = p.pos();
       eight = p.accept('~');
-      if (!p.literal_marker()) return p.set_pos(save), -1;
-      if (at_end && p.pos() == text.size()) return -2;
-      for (std::size_t k = 0; k < parts.size(); ++k)
-        if (parts[k].offset == p.pos()) return static_cast<int>(k);
-      return p.set_pos(save), -1;
+      if (!p.literal_marker()) return p.set_pos(save), 0;
+      m.pieces.push_back({p.pos(), ""});
+      return at_end && p.pos() == text.size() ? 2 : 1;
     };
     for (;;) {
       if (!p.sp()) return err = "Bad arguments", false;
-      Spec m;
+      Spec& m = specs.emplace_back();
       if (p.peek() == '(') {
         auto fl = p.flag_list(false);
         if (!fl || !p.sp()) return err = "Bad flag list", false;
@@ -121,61 +168,70 @@ struct AppendSpool : LiteralSink {
         if (!d || !(m.when = parse_date_time(*d)) || !p.sp()) return err = "Bad date-time", false;
       }
       bool eight = false;
-      int k = marker(eight);
-      if (k == -1 && (p.peek() == 'U' || p.peek() == 'u')) {
+      int k = marker(m, eight);
+      if (k == 2) return true;
+      if (k == 0) {
         auto a = p.atom();
-        if (!a || upper(*a) != "UTF8" || !p.sp() || !p.accept('(')) return err = "Bad message", false;
-        if (!s.enabled_.utf8) return err = "UTF8 needs ENABLE UTF8=ACCEPT", false;
-        m.utf8 = true;
-        k = marker(eight);
-        if (k == -2) return true;
-        if (k < 0 || !eight || !p.accept(')')) return err = "Bad UTF8 message", false;
+        std::string u = a ? upper(*a) : "";
+        if (u == "UTF8") {
+          if (!p.sp() || !p.accept('(')) return err = "Bad UTF8 message", false;
+          if (!s.enabled_.utf8) return err = "UTF8 needs ENABLE UTF8=ACCEPT", false;
+          m.utf8 = true;
+          k = marker(m, eight);
+          if (k == 2) return true;
+          if (k == 0 || !eight || !p.accept(')')) return err = "Bad UTF8 message", false;
+        } else if (u == "CATENATE") {
+          if (!p.sp() || !p.accept('(')) return err = "Bad CATENATE", false;
+          for (;;) {
+            auto w = p.atom();
+            std::string wu = w ? upper(*w) : "";
+            if (!p.sp()) return err = "Bad CATENATE part", false;
+            if (wu == "TEXT") {
+              k = marker(m, eight);
+              if (k == 2) return true;
+              if (k == 0) return err = "Bad CATENATE TEXT", false;
+            } else if (wu == "URL") {
+              auto url = p.astring();
+              if (!url || url->empty()) return err = "Bad CATENATE URL", false;
+              m.pieces.push_back({0, *url});
+            } else {
+              return err = "Bad CATENATE part", false;
+            }
+            if (m.pieces.size() > max_messages) return err = "Too many CATENATE parts", false;
+            if (p.accept(')')) break;
+            if (!p.sp()) return err = "Bad CATENATE", false;
+          }
+        } else {
+          return err = "Bad message literal", false;
+        }
       }
-      if (k == -2) return true;
-      if (k < 0) return err = "Bad message literal", false;
-      m.part = k;
-      if (specs) specs->push_back(std::move(m));
+      if (specs.size() > max_messages) return err = "Too many messages", false;
       if (p.eol()) return false;
     }
   }
 
   bool take(std::string_view so_far, std::uint64_t n) override {
+    std::vector<Spec> specs;
     std::string err, name;
-    if (discard || !walk(so_far, true, nullptr, &name, err)) {
+    if (discard || !walk(so_far, true, specs, name, err)) {
       if (!discard && so_far.size() + n <= max_inline) return false;
       discard = true;
       return true;
     }
-    if (parts.size() >= max_messages || total + n > max_total) {
-      log::line("{}: MULTIAPPEND past {} messages or {} bytes", s.who_, max_messages, max_total);
-      too_many = discard = true;
+    if (total + n > max_total) {
+      log::line("{}: APPEND past {} bytes", s.who_, max_total);
+      discard = true;
       return true;
     }
-    if (parts.empty()) {
-      folder = canonical(s.mailbox_in(name));
-      struct stat st {};
-      missing = !valid_name(folder) || ::stat((folder_dir(s.root_, folder) + "/cur").c_str(), &st) != 0;
-    }
-    Part& part = parts.emplace_back();
-    part.offset = so_far.size();
-    part.size = n;
-    total += n;
-    open_part(part);
+    advance(name, specs, false);
+    current = specs.size() - 1;
+    parts[current].done = specs.back().pieces.size();
     return true;
   }
 
   void write(std::string_view chunk) override {
-    if (discard || parts.empty()) return;
-    Part& part = parts.back();
-    if (!part.writer || part.failed) return;
-    std::string lf;
-    lf.reserve(chunk.size() + 1);
-    for (char c : chunk) {
-      if (part.cr && c != '\n') lf += '\r';
-      part.cr = c == '\r';
-      if (!part.cr) lf += c;
-    }
-    if (!part.writer->write(lf)) part.failed = true;
+    if (discard || current >= parts.size()) return;
+    add(parts[current], chunk);
   }
 
   bool finish(Part& part) {
@@ -205,12 +261,20 @@ void Session::cmd_append(Cmd& c) {
   // The whole command again, from its start: the walk must see the
   // markers where take() saw them.
   std::string_view raw(c.p.rest().data() - c.p.pos(), c.p.pos() + c.p.rest().size());
-  if (sp.walk(raw, false, &specs, &name, err) || !err.empty() || specs.empty())
+  if (sp.walk(raw, false, specs, name, err) || !err.empty() || specs.empty())
     return bad(tag, err.empty() ? "Bad arguments" : err);
   std::string n = canonical(mailbox_in(name));
-  if (sp.parts.empty() || sp.folder != n || sp.missing) return no(tag, "[TRYCREATE] No such mailbox");
-  for (auto& m : specs)
-    if (sp.parts[m.part].size == 0) return no(tag, "Empty message: nothing appended");
+  sp.advance(name, specs, true);
+  if (sp.folder != n || sp.missing) return no(tag, "[TRYCREATE] No such mailbox");
+  for (auto& part : sp.parts)
+    if (!part.badurl.empty()) return no(tag, "[BADURL " + log::printable(part.badurl, 200) + "] No such message or part");
+  for (auto& part : sp.parts) {
+    if (part.size == 0) return no(tag, "Empty message: nothing appended");
+    if (part.size > limits_.max_literal || sp.total > max_total) {
+      log::line("{}: APPEND past its limits", who_);
+      return no(tag, "[TOOBIG] Message too large");
+    }
+  }
   std::string dir = folder_dir(root_, n);
   Folder folder(dir);
   for (auto& m : specs) {
@@ -221,8 +285,9 @@ void Session::cmd_append(Cmd& c) {
   // All or nothing (RFC 3502): every file is made durable in tmp/ first,
   // then linked; a failure takes back the ones already linked.
   std::vector<std::string> done;
-  for (auto& m : specs) {
-    auto& part = sp.parts[m.part];
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    auto& m = specs[i];
+    auto& part = sp.parts[i];
     maildir::Writer& w = *part.writer;
     if (!sp.finish(part) || !w.commit(name_with("", m.flags).substr(1))) {
       log::line("{}: APPEND to {} failed: {}", who_, log::printable(n), w.error());

@@ -94,6 +94,7 @@ const char* const capability_list[] = {
     "STATUS=SIZE",
     "MULTIAPPEND",
     "APPENDLIMIT=67108864",  // Limits::max_literal, checked below
+    "CATENATE",
 };
 static_assert(Limits{}.max_literal == 67108864, "APPENDLIMIT= in capability_list");
 

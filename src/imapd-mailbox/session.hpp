@@ -104,6 +104,9 @@ class Session {
   void cmd_list(Cmd& c);       // LIST, LSUB
   void cmd_status(Cmd& c);
   void cmd_append(Cmd& c);
+  // The bytes an IMAP URL names in CATENATE (catenate.cpp); nullopt
+  // answers NO [BADURL].
+  std::optional<std::string> url_content(const std::string& url);
   // The spool for the next command's APPEND literal, emptied (append.cpp).
   LiteralSink* next_spool();
   // True when the last command had a literal thrown away (too large).

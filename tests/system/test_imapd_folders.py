@@ -260,3 +260,47 @@ class Folders(ServerTestCase):
         c.send(f"{tag} APPEND INBOX {{{limit + 1}}}\r\n")
         self.assertRegex(c.response(), rf"^{tag} NO \[TOOBIG\]")
         c.ok("NOOP")
+
+    def bodies(self, c, folder):
+        c.ok(f"EXAMINE {folder}")
+        got = c.ok("FETCH 1:* BODY.PEEK[]")
+        return [g.split("\r\n", 1)[1].rsplit(")", 1)[0] for g in got if " FETCH " in g]
+
+    def test_catenate(self):
+        c = self.login()
+        self.assertIn(" CATENATE", " ".join(c.ok("CAPABILITY")))
+        c.ok("CREATE ca")
+        c.ok("CREATE ca2")
+        one = "From: foo@example.com\r\n\r\nHello world body\r\n"
+        two = "From: foo2@example.com\r\n\r\nLookslike: header\r\n\r\nAnother body\r\n"
+        c.ok("APPEND ca (\\Seen) CATENATE (TEXT {})", one)
+        c.ok("APPEND ca CATENATE (TEXT {} TEXT {})", two[:10], two[10:])
+        self.assertEqual(self.bodies(c, "ca"), [one, two])
+        got = c.ok("STATUS ca (UIDVALIDITY)")
+        v = re.search(r"UIDVALIDITY (\d+)", got[0]).group(1)
+        c.ok('APPEND ca2 CATENATE (URL "/ca/;UID=1/;SECTION=HEADER" TEXT {})', "body1\r\n")
+        c.ok(f'APPEND ca2 CATENATE (URL "/ca;UIDVALIDITY={v}/;UID=2/;SECTION=TEXT" TEXT {{}})', "body2\r\n")
+        c.ok('APPEND ca2 CATENATE (TEXT {} URL "/ca/;UID=1/;SECTION=1" TEXT {})',
+             "From: new@example.com\r\n\r\n", "suffix\r\n")
+        c.ok('APPEND ca2 CATENATE (URL "/ca/;UID=2/;PARTIAL=100000.1" TEXT {})', "Hdr: foo\r\n\r\nbody4\r\n")
+        # MULTIAPPEND with CATENATE, a URL-only message among them.
+        c.ok('APPEND ca2 CATENATE (URL "/ca/;UID=1") (\\Answered) {}', "New: Message\r\n\r\nbody5\r\n")
+        self.assertEqual(self.bodies(c, "ca2"), [
+            "From: foo@example.com\r\n\r\nbody1\r\n",
+            "Lookslike: header\r\n\r\nAnother body\r\nbody2\r\n",
+            "From: new@example.com\r\n\r\nHello world body\r\nsuffix\r\n",
+            "Hdr: foo\r\n\r\nbody4\r\n",
+            one,
+            "New: Message\r\n\r\nbody5\r\n"])
+        before = self.cur_files("ca2")
+        for bad in (f'APPEND ca2 CATENATE (URL "/ca;UIDVALIDITY=12345/;UID=1/;SECTION=HEADER" TEXT {{}})',
+                    'APPEND ca2 CATENATE (TEXT {} URL "/ca/;UID=99")',
+                    'APPEND ca2 CATENATE (URL "imap://someone@elsewhere/ca/;UID=1")',
+                    'APPEND ca2 CATENATE (URL "/ca/;UID=1") CATENATE (URL "/nosuch/;UID=1")'):
+            _, tagged = c.cmd(bad, *(["x: y\r\n\r\n"] * bad.count("{}")))
+            self.assertRegex(tagged, r"^t\d+ NO \[BADURL ", bad)
+        self.assertEqual(self.cur_files("ca2"), before)
+        _, tagged = c.cmd('APPEND nosuch CATENATE (TEXT {} URL "/ca;UIDVALIDITY=12345/;UID=1")', "h: 1\r\n\r\n")
+        self.assertRegex(tagged, r"^t\d+ NO \[TRYCREATE\]")
+        _, tagged = c.cmd('APPEND ca2 CATENATE (TEXT {} BOGUS "x")', "h: 1\r\n\r\n")
+        self.assertRegex(tagged, r"^t\d+ BAD ")
