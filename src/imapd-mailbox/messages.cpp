@@ -160,19 +160,24 @@ std::optional<std::time_t> Session::internal_date(Msg& m) {
 
 bool Session::set_flags(Msg& m, const Flags& f) {
   if (f == m.flags) return true;
-  std::string to = name_with(base_of(m.name), f);
-  std::string dir = sel_->folder->dir() + "/cur/";
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (::rename((dir + m.name).c_str(), (dir + to).c_str()) == 0) {
-      m.name = to;
-      m.flags = f;
-      return true;
+  // Only the difference from what this session saw is applied, by the
+  // store, to the flags the message has now (another session's changes
+  // stay).
+  Flags add{static_cast<std::uint8_t>(f.sys & ~m.flags.sys), f.kw & ~m.flags.kw, {}};
+  Flags del{static_cast<std::uint8_t>(m.flags.sys & ~f.sys), m.flags.kw & ~f.kw, {}};
+  std::vector<FlagResult> r;
+  std::string err;
+  for (auto [how, what] : {std::pair{FlagChange::add, add}, std::pair{FlagChange::remove, del}}) {
+    if (!what.sys && !what.kw) continue;
+    if (!sel_->folder->change_flags({m.uid}, how, what, 0, r, err) || r.empty() || r[0].gone) {
+      if (!err.empty()) log::line("{}: {}", who_, err);
+      return false;
     }
-    if (errno != ENOENT || attempt) break;
-    refresh_names();
-    to = name_with(base_of(m.name), f);
+    m.name = r[0].name;
+    m.flags = r[0].flags;
+    m.modseq = r[0].modseq;
   }
-  return false;
+  return true;
 }
 
 // -- STORE -------------------------------------------------------------------
@@ -212,18 +217,32 @@ void Session::cmd_store(Cmd& c) {
   auto known = sel_->keywords.size();
   sel_->keywords = sel_->folder->keywords();
   if (sel_->keywords.size() != known) send_flags_list();
+  // The change is made by the store under the folder lock, to each
+  // message's flags as they are now (another session may have changed
+  // them since this one looked): no lost updates.
+  std::vector<std::uint32_t> uids;
+  for (auto idx : *which)
+    if (!sel_->msgs[idx].gone) uids.push_back(sel_->msgs[idx].uid);
+  FlagChange how = mode == 0 ? FlagChange::replace : mode == 1 ? FlagChange::add : FlagChange::remove;
+  std::vector<FlagResult> results;
+  std::string err;
+  if (!sel_->folder->change_flags(uids, how, change, 0, results, err)) {
+    log::line("{}: {}", who_, err);
+    return no(tag, "[SERVERBUG] Cannot change flags");
+  }
   bool failed = false;
+  std::size_t k = 0;
   for (auto idx : *which) {
     Msg& m = sel_->msgs[idx];
-    if (m.gone) continue;
-    Flags f = m.flags;
-    if (mode == 0) f.sys = change.sys, f.kw = change.kw;
-    else if (mode == 1) f.sys |= change.sys, f.kw |= change.kw;
-    else f.sys &= static_cast<std::uint8_t>(~change.sys), f.kw &= ~change.kw;
-    if (!set_flags(m, f)) {
+    if (m.gone || k >= results.size()) continue;
+    const FlagResult& r = results[k++];
+    if (r.gone) {
       failed = true;
       continue;
     }
+    m.name = r.name;
+    m.flags = r.flags;
+    m.modseq = r.modseq;
     if (!silent)
       io_.put(uid ? fmt::format("* {} FETCH (UID {} FLAGS ({}))\r\n", idx + 1, m.uid, flags_text(m))
                   : fmt::format("* {} FETCH (FLAGS ({}))\r\n", idx + 1, flags_text(m)));

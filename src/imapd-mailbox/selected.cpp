@@ -63,7 +63,7 @@ void Session::cmd_select(Cmd& c) {
     m.flags = flags_of(e.name);
     m.name = std::move(e.name);
     m.vsize = e.vsize;
-    m.recent = !readonly && e.uid >= s->folder->recent_from();
+    m.recent = e.uid >= s->folder->recent_from();
     if (m.recent) ++recent;
     if (!unseen && !(m.flags.sys & f_seen)) unseen = s->msgs.size() + 1;
     s->msgs.push_back(std::move(m));
@@ -174,7 +174,7 @@ void Session::update(bool expunges) {
     m.flags = flags_of(entries[j].name);
     m.name = entries[j].name;
     m.vsize = entries[j].vsize;
-    m.recent = !s.readonly && m.uid >= s.folder->recent_from();
+    m.recent = m.uid >= s.folder->recent_from();
     recent += m.recent;
     if (m.flags.kw & ~((1u << s.keywords.size()) - 1)) new_keywords = true;
     next.push_back(std::move(m));

@@ -3,22 +3,30 @@
 // Maildir ~/Maildir/.A.B (names in modified UTF-7, '.' the hierarchy
 // separator), flags are the file name's info (":2,DFRST" and keyword
 // letters a-z), keyword names are in the folder's dovecot-keywords file,
-// subscriptions in ~/Maildir/subscriptions. Each folder has a UID list,
-// postern-uidlist (see postern-uidlist(5)): UIDVALIDITY, the next UID, the
-// first UID no session has yet claimed as \Recent, and one line per
-// message: its UID, its size with CRLF line ends, its base name. The list
-// is only rewritten whole (temporary file, fsync, rename) under an flock
-// on postern-uidlist.lock, so two sessions and a crash never give one
-// message two UIDs or one UID two messages.
+// subscriptions in ~/Maildir/subscriptions.
+//
+// A folder's UIDs are Dovecot's: dovecot-uidlist, written only under
+// Dovecot's dot-lock dovecot-uidlist.lock (imap_dotlock), so postern and
+// Dovecot can serve one Maildir by turns or at once; a new folder's
+// UIDVALIDITY comes from dovecot-uidvalidity at the root. A postern-uidlist
+// or Courier's courierimapuiddb is converted once, keeping its UIDs.
+// postern's own state (\Recent claims, MODSEQs, expunge history) is in
+// postern-state beside them (imap_modseq). Every change is made under the
+// lock, to the message's current file name, so two sessions never undo
+// each other's changes. See postern-maildir(5).
 //
 // Runs as the mailbox's owner; folder names come from the network and are
-// checked by valid_name() before they become paths.
+// checked by valid_name() before they become paths; the files in a folder
+// are read as untrusted (imap_files).
 #pragma once
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "imap/imap_files.hpp"
+#include "imap/imap_modseq.hpp"
 
 namespace postern::imap {
 
@@ -41,22 +49,54 @@ std::optional<std::uint64_t> name_size(std::string_view base, char which);
 
 struct Entry {
   std::uint32_t uid = 0;
-  std::string name;         // the file name in cur/
-  std::uint64_t vsize = 0;  // size with CRLF line ends
+  std::string name;          // the file name in cur/
+  std::uint64_t vsize = 0;   // size with CRLF line ends
+  std::uint64_t modseq = 0;  // RFC 7162: when its flags last changed
+};
+
+enum class FlagChange { add, remove, replace };
+
+struct FlagResult {
+  std::uint32_t uid = 0;
+  bool gone = false;     // expunged (by anyone): nothing changed
+  bool skipped = false;  // its MODSEQ was above unchanged_since
+  std::string name;      // the file name now
+  Flags flags;           // the flags now
+  std::uint64_t modseq = 0;
 };
 
 class Folder {
  public:
-  explicit Folder(std::string dir) : dir_(std::move(dir)) {}
+  explicit Folder(std::string dir);
   const std::string& dir() const { return dir_; }
-  // Moves new/ to cur/, gives new messages the next UIDs, forgets removed
-  // ones, and returns the folder in UID order. With claim_recent the
-  // messages nobody has claimed yet are this caller's \Recent ones: their
-  // UIDs are >= recent_from. False with err on failure.
+  // Moves new/ to cur/, gives new messages the next UIDs and MODSEQs,
+  // notices flags changed and messages removed by others (new MODSEQs),
+  // and returns the folder in UID order. With claim_recent the messages
+  // nobody has claimed yet are this caller's \Recent ones: their UIDs are
+  // >= recent_from(). False with err on failure.
   bool sync(std::vector<Entry>& out, bool claim_recent, std::string& err);
-  std::uint32_t uidvalidity() const { return validity_; }
-  std::uint32_t uidnext() const { return next_; }
+  std::uint32_t uidvalidity() const { return list_.validity; }
+  std::uint32_t uidnext() const { return list_.next; }
+  // After sync with claim: the first UID this session may call \Recent;
+  // without: the first UID nobody has claimed yet.
   std::uint32_t recent_from() const { return recent_from_; }
+  // >= 1, never decreases for one UIDVALIDITY.
+  std::uint64_t highestmodseq() const { return st_.highest ? st_.highest : 1; }
+  // The folder's GUID, 32 hex digits (MAILBOXID, RFC 8474).
+  std::string guid() const { return list_.guid; }
+
+  // Under the folder lock: brings the state up to date, then applies the
+  // change to each message's current file name, renames, and gives each
+  // message whose flags changed a new MODSEQ. unchanged_since (0 = none):
+  // a message whose MODSEQ is above it is left alone and reported
+  // skipped. One result per UID asked for, in the order asked.
+  bool change_flags(const std::vector<std::uint32_t>& uids, FlagChange how, const Flags& f,
+                    std::uint64_t unchanged_since, std::vector<FlagResult>& out, std::string& err);
+  // Removes the messages' files under the lock and records their expunge
+  // MODSEQs. UIDs already gone are ignored.
+  bool expunge(const std::vector<std::uint32_t>& uids, std::string& err);
+  // UIDs expunged with a MODSEQ above modseq, ascending (QRESYNC).
+  std::vector<std::uint32_t> vanished_since(std::uint64_t modseq);
 
   // The folder's keywords (index = letter - 'a').
   std::vector<std::string> keywords();
@@ -65,20 +105,21 @@ class Folder {
   int keyword(const std::string& name, bool create);
 
  private:
-  std::string dir_;
-  std::uint32_t validity_ = 0, next_ = 1, recent_from_ = 1;
+  bool refresh(bool claim, std::string& err);  // with the lock held
+  bool load_uidlist(bool& rewrite, bool& existed, std::uint32_t& import_recent, std::string& err);
+  bool save_state(const std::string& appended, bool whole, std::string& err);
+  void import_courier_keywords(std::vector<std::string>& files);
+  std::string dir_, root_;
+  Uidlist list_;
+  ModState st_;
+  std::vector<Entry> cur_;
+  std::uint32_t recent_from_ = 1;
+  bool courier_ = false;  // this refresh read courierimapuiddb
+  int keyword_locked(const std::string& name, bool create);
 };
 
-// A held flock on a folder's postern-uidlist.lock.
-class FolderLock {
- public:
-  explicit FolderLock(const std::string& dir);
-  ~FolderLock();
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
+// The flag letters of a file name in the order name_with writes them.
+std::string canonical_info(std::string_view name);
 
 // True when name (wire form) may be a folder: valid modified UTF-7,
 // 1..200 bytes, no '/', no empty or "."-leading hierarchy level, no
@@ -95,7 +136,13 @@ bool create_folder(const std::string& root, std::string_view name);
 // Removes a folder and its messages (not its children). False with errno.
 bool delete_folder(const std::string& root, std::string_view name);
 
+// The subscribed names (either version of the file, see imap_files).
 std::vector<std::string> read_subscriptions(const std::string& root);
+// Rewrites the file under Dovecot's subscriptions.lock, in the version it
+// had (version 2 for a new file).
 bool write_subscriptions(const std::string& root, const std::vector<std::string>& names);
+// The next UIDVALIDITY for a folder under root, from Dovecot's
+// dovecot-uidvalidity counter: larger than any given before there.
+std::uint32_t uidvalidity_next(const std::string& root);
 
 }  // namespace postern::imap

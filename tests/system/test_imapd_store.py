@@ -1,0 +1,111 @@
+"""imapd's folder state seen by clients: two sessions of one user never
+undo each other's flag changes, a folder deleted and made again never
+reuses a UIDVALIDITY, and messages nobody has seen yet are \\Recent to
+EXAMINE and STATUS. Real tcpserver, real imapd, Python's imaplib."""
+import os
+import re
+import time
+import imaplib
+import unittest
+
+from harness import IS_ROOT, Instance, TcpServer, remove_test_users
+
+
+def flags_of(client, num):
+    typ, data = client.fetch(str(num), "(FLAGS)")
+    assert typ == "OK", data
+    return set(re.search(rb"FLAGS \(([^)]*)\)", data[0]).group(1).decode().split())
+
+
+@unittest.skipUnless(IS_ROOT, "needs root: system users, tcpserver as root")
+class ImapdStore(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.inst = inst = Instance()
+        cls.alice = inst.add_user("salice")
+        inst.set_password(cls.alice, "alice-pw")
+        inst.start()
+        cls.server = TcpServer(inst, "imapd")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.inst.cleanup()
+        remove_test_users()
+
+    counter = 0
+
+    def deliver(self, folder="", text="Subject: hi\n\nbody\n"):
+        ImapdStore.counter += 1
+        name = f"{int(time.time())}.M{ImapdStore.counter}P{os.getpid()}.test"
+        path = os.path.join(self.alice.maildir, folder, "new", name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chown(path, self.alice.uid, self.alice.gid)
+
+    def login(self):
+        c = imaplib.IMAP4("127.0.0.1", self.server.port, timeout=30)
+        self.assertEqual(c.login(self.alice.name, "alice-pw")[0], "OK")
+        return c
+
+    def test_two_sessions_never_lose_each_others_flags(self):
+        self.deliver("", "Subject: one\n\nx\n")
+        a, b = self.login(), self.login()
+        for c in (a, b):
+            self.assertEqual(c.select("INBOX")[0], "OK")
+        n = int(a.select("INBOX")[1][0])
+        b.select("INBOX")
+        a.store(str(n), "+FLAGS", "(\\Seen)")
+        b.noop()  # b now knows \Seen
+        # a adds \Answered; b, whose copy still says \Seen alone, removes \Seen
+        self.assertEqual(a.store(str(n), "+FLAGS", "(\\Answered)")[0], "OK")
+        self.assertEqual(b.store(str(n), "-FLAGS", "(\\Seen)")[0], "OK")
+        c = self.login()
+        c.select("INBOX")
+        self.assertEqual(flags_of(c, n) - {"\\Recent"}, {"\\Answered"})
+        # and the same with keywords, both ways at once
+        a.store(str(n), "+FLAGS", "($Work)")
+        b.store(str(n), "+FLAGS", "(\\Flagged)")
+        c.noop()
+        self.assertEqual(flags_of(c, n) - {"\\Recent"}, {"\\Answered", "$Work", "\\Flagged"})
+        for x in (a, b, c):
+            x.logout()
+
+    def test_a_folder_made_again_gets_a_new_uidvalidity(self):
+        c = self.login()
+        seen = []
+        for _ in range(3):  # all within a second or two
+            self.assertEqual(c.create("Again")[0], "OK")
+            self.assertEqual(c.select("Again")[0], "OK")
+            seen.append(int(c.untagged_responses["UIDVALIDITY"][0]))
+            c.close()
+            self.assertEqual(c.delete("Again")[0], "OK")
+        self.assertEqual(len(set(seen)), 3, seen)
+        self.assertEqual(sorted(seen), seen)
+        c.logout()
+
+    def test_examine_and_status_show_recent_mail(self):
+        c = self.login()
+        c.create("Fresh")
+        self.assertEqual(c.append("Fresh", None, None, b"Subject: appended\r\n\r\nx\r\n")[0], "OK")
+        self.deliver(".Fresh")
+        typ, data = c.status("Fresh", "(MESSAGES RECENT)")
+        self.assertIn(b"RECENT 2", data[0])
+        typ, data = c.select("Fresh", readonly=True)
+        self.assertEqual(c.untagged_responses.get("RECENT"), [b"2"])
+        self.assertIn("\\Recent", flags_of(c, 1))
+        c.close()
+        # a SELECT claims them; STATUS and a second SELECT no longer see them
+        other = self.login()
+        other.select("Fresh")
+        self.assertEqual(other.untagged_responses.get("RECENT"), [b"2"])
+        typ, data = c.status("Fresh", "(RECENT)")
+        self.assertIn(b"RECENT 0", data[0])
+        c.select("Fresh")
+        self.assertEqual(c.untagged_responses.get("RECENT"), [b"0"])
+        for x in (c, other):
+            x.logout()
+
+
+if __name__ == "__main__":
+    unittest.main()
