@@ -21,7 +21,8 @@
 namespace imapd {
 
 bool Session::status_item_known(std::string_view item) {
-  for (const char* k : {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "APPENDLIMIT"})
+  for (const char* k : {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "APPENDLIMIT", "HIGHESTMODSEQ",
+                        "MAILBOXID"})
     if (item == k) return true;
   return false;
 }
@@ -59,6 +60,12 @@ void Session::cmd_create(Cmd& c) {
     log::line("{}: cannot create {}: {}", who_, log::printable(n), std::strerror(errno));
     return no(tag, "[SERVERBUG] Cannot create the mailbox");
   }
+  // RFC 8474: the new folder's MAILBOXID in the OK.
+  std::vector<Entry> entries;
+  std::string err;
+  Folder f(folder_dir(root_, n));
+  if (f.sync(entries, false, err) && !f.guid().empty())
+    return ok(tag, "[MAILBOXID (" + f.guid() + ")] CREATE completed");
   ok(tag, "CREATE completed");
 }
 
@@ -185,6 +192,13 @@ std::optional<std::string> Session::status_of(const std::string& n, const std::v
       for (auto& e : entries) v += e.vsize;
     } else if (i == "APPENDLIMIT") {
       v = limits_.max_literal;
+    } else if (i == "HIGHESTMODSEQ") {
+      // RFC 7162 section 3.1: asking for it turns CONDSTORE on.
+      enabled_.condstore = true;
+      v = f.highestmodseq();
+    } else if (i == "MAILBOXID") {
+      out += (out.empty() ? "" : " ") + i + " (" + f.guid() + ")";
+      continue;
     } else {
       return std::nullopt;
     }

@@ -227,7 +227,8 @@ class Folders(ServerTestCase):
         got = c.ok("FETCH 1:3 (FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
         text = "\n".join(got)
         self.assertRegex(text, r"INTERNALDATE \"01-Jan-2024 \d\d:00:00 [+-]\d{4}\"")
-        self.assertRegex(text, r"\* 2 FETCH \(FLAGS \((\\Flagged \$Work|\$Work \\Flagged)\)")
+        flags = re.search(r"\* 2 FETCH \(FLAGS \(([^)]*)\)", text).group(1).split()
+        self.assertEqual(sorted(flags), ["$Work", "\\Flagged", "\\Recent"])
         self.assertIn("Subject: three", text)
         # A zero-length message cancels the whole command (RFC 3502).
         _, tagged = c.cmd("APPEND ma {} {}", message("four"), "")
@@ -304,3 +305,27 @@ class Folders(ServerTestCase):
         self.assertRegex(tagged, r"^t\d+ NO \[TRYCREATE\]")
         _, tagged = c.cmd('APPEND ca2 CATENATE (TEXT {} BOGUS "x")', "h: 1\r\n\r\n")
         self.assertRegex(tagged, r"^t\d+ BAD ")
+
+    def test_status_recent_modseq_mailboxid(self):
+        c = self.login()
+        _, tagged = c.cmd("CREATE sr")
+        m = re.search(r"OK \[MAILBOXID \(([0-9a-f]{32})\)\]", tagged)
+        self.assertTrue(m, tagged)
+        c.ok("APPEND sr {}", message("one"))
+        c.ok("APPEND sr (\\Seen) {}", message("two"))
+        got = self.lines(c.ok("STATUS sr (MESSAGES RECENT MAILBOXID)"), "STATUS")
+        self.assertEqual(got, [f"* STATUS sr (MESSAGES 2 RECENT 2 MAILBOXID ({m.group(1)}))"])
+        got = self.lines(c.ok("STATUS sr (HIGHESTMODSEQ)"), "STATUS")
+        first = int(re.search(r"HIGHESTMODSEQ (\d+)", got[0]).group(1))
+        self.assertGreaterEqual(first, 1)
+        other = self.login()
+        other.ok("SELECT sr")
+        other.ok("STORE 1 +FLAGS (\\Flagged)")
+        got = self.lines(c.ok("STATUS sr (RECENT HIGHESTMODSEQ)"), "STATUS")
+        # The other session claimed \Recent; the STORE raised HIGHESTMODSEQ.
+        self.assertRegex(got[0], r"RECENT 0 HIGHESTMODSEQ \d+")
+        self.assertGreater(int(re.search(r"HIGHESTMODSEQ (\d+)", got[0]).group(1)), first)
+        # A folder deleted and made again is a new folder: a new MAILBOXID.
+        c.ok("DELETE sr")
+        _, tagged = c.cmd("CREATE sr")
+        self.assertNotIn(m.group(1), tagged)
