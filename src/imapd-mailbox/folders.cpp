@@ -1,7 +1,8 @@
 // folders: the folder commands of imapd-mailbox: CREATE, DELETE, RENAME,
-// SUBSCRIBE/UNSUBSCRIBE, LIST/LSUB (with LIST-EXTENDED's selection and
-// return options) and STATUS. Names arrive in modified UTF-7 and are
-// checked before they become directories (imap_store). See imapd(8).
+// SUBSCRIBE/UNSUBSCRIBE and STATUS (LIST and LSUB are in list.cpp). Names
+// arrive in modified UTF-7 (UTF-8 after ENABLE UTF8=ACCEPT, converted
+// here) and are checked before they become directories (imap_store).
+// Answers with untagged STATUS and tagged OK/NO/BAD. See imapd(8).
 #include "session.hpp"
 
 #include <sys/stat.h>
@@ -13,19 +14,44 @@
 
 #include <fmt/format.h>
 
-#include "imap/imap_pattern.hpp"
 #include "imap/imap_utf7.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
 
 namespace imapd {
 
+bool Session::status_item_known(std::string_view item) {
+  for (const char* k : {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "APPENDLIMIT", "HIGHESTMODSEQ",
+                        "MAILBOXID"})
+    if (item == k) return true;
+  return false;
+}
+
+std::string Session::mailbox_in(const std::string& name) const {
+  if (!enabled_.utf8) return name;
+  // Invalid UTF-8 stays as sent: its 8-bit bytes fail valid_name().
+  return utf7_encode(name).value_or(name);
+}
+
+std::string Session::mailbox_out(const std::string& stored) const {
+  if (!enabled_.utf8) return astring_out(stored);
+  auto u = utf7_decode(stored);
+  if (!u || *u == stored) return astring_out(stored);
+  // RFC 6855 section 3: UTF-8 travels in quoted strings once enabled.
+  std::string out = "\"";
+  for (char ch : *u) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out + "\"";
+}
+
 void Session::cmd_create(Cmd& c) {
   const std::string& tag = c.tag;
   Parser& p = c.p;
   auto name = p.astring();
   if (!name || !p.eol()) return bad(tag, "Bad arguments");
-  std::string n = canonical(*name);
+  std::string n = canonical(mailbox_in(*name));
   while (!n.empty() && n.back() == '.') n.pop_back();
   if (is_inbox(n)) return no(tag, "[ALREADYEXISTS] INBOX always exists");
   if (!valid_name(n)) return no(tag, "[CANNOT] Invalid mailbox name");
@@ -34,6 +60,12 @@ void Session::cmd_create(Cmd& c) {
     log::line("{}: cannot create {}: {}", who_, log::printable(n), std::strerror(errno));
     return no(tag, "[SERVERBUG] Cannot create the mailbox");
   }
+  // RFC 8474: the new folder's MAILBOXID in the OK.
+  std::vector<Entry> entries;
+  std::string err;
+  Folder f(folder_dir(root_, n));
+  if (f.sync(entries, false, err) && !f.guid().empty())
+    return ok(tag, "[MAILBOXID (" + f.guid() + ")] CREATE completed");
   ok(tag, "CREATE completed");
 }
 
@@ -42,7 +74,7 @@ void Session::cmd_delete(Cmd& c) {
   Parser& p = c.p;
   auto name = p.astring();
   if (!name || !p.eol()) return bad(tag, "Bad arguments");
-  std::string n = canonical(*name);
+  std::string n = canonical(mailbox_in(*name));
   if (is_inbox(n)) return no(tag, "[CANNOT] INBOX cannot be deleted");
   if (!valid_name(n)) return no(tag, "[NONEXISTENT] No such mailbox");
   auto all = list_folders(root_);
@@ -65,7 +97,7 @@ void Session::cmd_rename(Cmd& c) {
   if (!from || !p.sp()) return bad(tag, "Bad arguments");
   auto to = p.astring();
   if (!to || !p.eol()) return bad(tag, "Bad arguments");
-  std::string a = canonical(*from), b = canonical(*to);
+  std::string a = canonical(mailbox_in(*from)), b = canonical(mailbox_in(*to));
   while (!b.empty() && b.back() == '.') b.pop_back();
   if (!valid_name(a)) return no(tag, "[NONEXISTENT] No such mailbox");
   if (!valid_name(b) || is_inbox(b)) return no(tag, "[CANNOT] Invalid new name");
@@ -115,7 +147,7 @@ void Session::cmd_subscribe(Cmd& c) {
   bool sub = c.verb == "SUBSCRIBE";
   auto name = p.astring();
   if (!name || !p.eol()) return bad(tag, "Bad arguments");
-  std::string n = canonical(*name);
+  std::string n = canonical(mailbox_in(*name));
   if (!valid_name(n)) return no(tag, "[NONEXISTENT] Invalid mailbox name");
   auto subs = read_subscriptions(root_);
   auto it = std::find(subs.begin(), subs.end(), n);
@@ -128,112 +160,6 @@ void Session::cmd_subscribe(Cmd& c) {
   }
   if (!write_subscriptions(root_, subs)) return no(tag, "[SERVERBUG] Cannot write subscriptions");
   ok(tag, sub ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
-}
-
-void Session::cmd_list(Cmd& c) {
-  const std::string& tag = c.tag;
-  Parser& p = c.p;
-  bool lsub = c.verb == "LSUB";
-  bool only_subscribed = lsub, ret_subscribed = false, ret_children = true, ret_special = true;
-  std::vector<std::string> status_items;
-  if (!lsub && p.accept('(')) {  // LIST-EXTENDED selection options
-    while (!p.accept(')')) {
-      auto o = p.atom();
-      if (!o) return bad(tag, "Bad selection options");
-      std::string u = upper(*o);
-      if (u == "SUBSCRIBED") only_subscribed = ret_subscribed = true;
-      p.sp();
-    }
-    if (!p.sp()) return bad(tag, "Bad arguments");
-  }
-  auto ref = p.astring();
-  if (!ref || !p.sp()) return bad(tag, "Bad arguments");
-  std::vector<std::string> patterns;
-  bool list = p.accept('(');
-  while (!list || !p.accept(')')) {
-    auto pat = p.list_mailbox();
-    if (!pat) return bad(tag, "Bad pattern");
-    if (patterns.size() >= max_list_patterns || ref->size() + pat->size() > max_list_pattern) {
-      log::line("{}: LIST past its limits", who_);
-      return no(tag, fmt::format("[LIMIT] At most {} patterns of {} bytes", max_list_patterns, max_list_pattern));
-    }
-    patterns.push_back(*pat);
-    if (!list) break;
-    p.sp();
-  }
-  if (!lsub && p.sp()) {
-    auto kw = p.atom();
-    if (!kw || upper(*kw) != "RETURN" || !p.sp() || !p.accept('(')) return bad(tag, "Bad return options");
-    while (!p.accept(')')) {
-      auto o = p.atom();
-      if (!o) return bad(tag, "Bad return options");
-      std::string u = upper(*o);
-      if (u == "SUBSCRIBED") ret_subscribed = true;
-      else if (u == "CHILDREN") ret_children = true;
-      else if (u == "SPECIAL-USE") ret_special = true;
-      else if (u == "STATUS") {
-        if (!p.sp() || !p.accept('(')) return bad(tag, "Bad STATUS return option");
-        while (!p.accept(')')) {
-          auto i = p.atom();
-          if (!i || status_items.size() >= 10) return bad(tag, "Bad STATUS items");
-          status_items.push_back(upper(*i));
-          p.sp();
-        }
-      }
-      p.sp();
-    }
-  }
-  if (!p.eol()) return bad(tag, "Unexpected arguments");
-  const char* verb = lsub ? "LSUB" : "LIST";
-  if (patterns.size() == 1 && patterns[0].empty()) {
-    io_.put(fmt::format("* {} (\\Noselect) \".\" \"\"\r\n", verb));
-    return ok(tag, std::string(verb) + " completed");
-  }
-  ListMatcher matcher;
-  for (auto& pat : patterns) matcher.add(canonical(*ref + pat));
-  // Sorted, so that "exists", "implied" and "has children" are binary
-  // searches: LIST costs names x log(names), never names x names.
-  auto all = list_folders(root_);
-  std::sort(all.begin(), all.end());
-  auto subs = read_subscriptions(root_);
-  std::sort(subs.begin(), subs.end());
-  auto has = [](const std::vector<std::string>& v, const std::string& n) {
-    return std::binary_search(v.begin(), v.end(), n);
-  };
-  // Parents that exist only as a prefix of a folder are \Noselect.
-  std::vector<std::string> implied;
-  for (auto& f : all)
-    for (std::size_t d = f.find('.'); d != std::string::npos; d = f.find('.', d + 1))
-      if (std::string parent = f.substr(0, d); !has(all, parent)) implied.push_back(parent);
-  std::sort(implied.begin(), implied.end());
-  implied.erase(std::unique(implied.begin(), implied.end()), implied.end());
-  std::vector<std::string> names = only_subscribed ? subs : all;
-  if (!only_subscribed) names.insert(names.end(), implied.begin(), implied.end());
-  std::sort(names.begin(), names.end(), [](const std::string& x, const std::string& y) {
-    if (is_inbox(x) != is_inbox(y)) return is_inbox(x);
-    return x < y;
-  });
-  for (auto& n : names) {
-    if (!matcher.matches(n)) continue;
-    bool exists = has(all, n);
-    bool is_implied = has(implied, n);
-    std::vector<std::string> attrs;
-    if (!exists && (is_implied || !lsub)) attrs.push_back(is_implied ? "\\Noselect" : "\\NonExistent");
-    if (!lsub && ret_children) {
-      auto k = std::lower_bound(all.begin(), all.end(), n + ".");
-      bool kids = k != all.end() && k->starts_with(n + ".");
-      attrs.push_back(kids ? "\\HasChildren" : "\\HasNoChildren");
-    }
-    if (!lsub && ret_subscribed && has(subs, n)) attrs.push_back("\\Subscribed");
-    if (!lsub && ret_special)
-      if (const char* su = special_use(n)) attrs.push_back(su);
-    std::string a;
-    for (auto& x : attrs) a += (a.empty() ? "" : " ") + x;
-    io_.put(fmt::format("* {} ({}) \".\" {}\r\n", verb, a, astring_out(n)));
-    if (!status_items.empty() && exists)
-      if (auto st = status_of(n, status_items)) io_.put(*st);
-  }
-  ok(tag, std::string(verb) + " completed");
 }
 
 std::optional<std::string> Session::status_of(const std::string& n, const std::vector<std::string>& items) {
@@ -264,12 +190,21 @@ std::optional<std::string> Session::status_of(const std::string& n, const std::v
       for (auto& e : entries) v += !(flags_of(e.name).sys & f_seen);
     } else if (i == "SIZE") {
       for (auto& e : entries) v += e.vsize;
+    } else if (i == "APPENDLIMIT") {
+      v = limits_.max_literal;
+    } else if (i == "HIGHESTMODSEQ") {
+      // RFC 7162 section 3.1: asking for it turns CONDSTORE on.
+      enabled_.condstore = true;
+      v = f.highestmodseq();
+    } else if (i == "MAILBOXID") {
+      out += (out.empty() ? "" : " ") + i + " (" + f.guid() + ")";
+      continue;
     } else {
       return std::nullopt;
     }
     out += (out.empty() ? "" : " ") + i + " " + std::to_string(v);
   }
-  return "* STATUS " + astring_out(n) + " (" + out + ")\r\n";
+  return "* STATUS " + mailbox_out(n) + " (" + out + ")\r\n";
 }
 
 void Session::cmd_status(Cmd& c) {
@@ -282,13 +217,12 @@ void Session::cmd_status(Cmd& c) {
     auto i = p.atom();
     if (!i) return bad(tag, "Bad status items");
     std::string u = upper(*i);
-    if (u != "MESSAGES" && u != "RECENT" && u != "UIDNEXT" && u != "UIDVALIDITY" && u != "UNSEEN" && u != "SIZE")
-      return bad(tag, "Unknown status item " + log::printable(u, 40));
+    if (!status_item_known(u)) return bad(tag, "Unknown status item " + log::printable(u, 40));
     items.push_back(u);
     p.sp();
   }
   if (!p.eol()) return bad(tag, "Unexpected arguments");
-  std::string n = canonical(*name);
+  std::string n = canonical(mailbox_in(*name));
   if (!valid_name(n)) return no(tag, "[NONEXISTENT] No such mailbox");
   auto st = status_of(n, items);
   if (!st) return no(tag, "[NONEXISTENT] No such mailbox");

@@ -99,7 +99,12 @@ const char* const capability_list[] = {
     "ESORT",
     "THREAD=REFERENCES",
     "THREAD=ORDEREDSUBJECT",
+    "STATUS=SIZE",
+    "MULTIAPPEND",
+    "APPENDLIMIT=67108864",  // Limits::max_literal, checked below
+    "CATENATE",
 };
+static_assert(Limits{}.max_literal == 67108864, "APPENDLIMIT= in capability_list");
 
 std::string Session::capabilities() {
   std::string out;

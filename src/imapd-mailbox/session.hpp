@@ -105,11 +105,21 @@ class Session {
   void cmd_list(Cmd& c);       // LIST, LSUB
   void cmd_status(Cmd& c);
   void cmd_append(Cmd& c);
+  // The bytes an IMAP URL names in CATENATE (catenate.cpp); nullopt
+  // answers NO [BADURL].
+  std::optional<std::string> url_content(const std::string& url);
   // The spool for the next command's APPEND literal, emptied (append.cpp).
   LiteralSink* next_spool();
   // True when the last command had a literal thrown away (too large).
   bool literal_discarded() const;
   void cmd_idle(Cmd& c);
+  // Mailbox names as the client writes them and as they are stored
+  // (modified UTF-7): the same until ENABLE UTF8=ACCEPT, UTF-8 on the
+  // wire after it (RFC 6855). mailbox_out gives the name as an astring
+  // for a response. folders.cpp.
+  std::string mailbox_in(const std::string& name) const;
+  std::string mailbox_out(const std::string& stored) const;
+  static bool status_item_known(std::string_view item);
   std::optional<std::string> status_of(const std::string& name, const std::vector<std::string>& items);
 
   // selected state
