@@ -173,6 +173,13 @@ def normalize(text):
     # "2:3" and "2,3" are one set: ESEARCH ALL and VANISHED sets are
     # written with every run of consecutive numbers as a range.
     text = re.sub(r"\b(ALL|VANISHED|VANISHED \(EARLIER\)) (\d+(?:[:,]\d+)*)\b", lambda m: m.group(1) + " " + _runs(m.group(2), m.group(1).upper().startswith("V")), text, flags=re.I)
+    # STATUS items come in any order (RFC 3501 7.2.4): sorted by name.
+    m = re.match(r"(\* STATUS .*? )\(([^()]*)\)$", text, re.I)
+    if m:
+        w = m.group(2).split()
+        if len(w) % 2 == 0:
+            pairs = sorted((w[i:i + 2] for i in range(0, len(w), 2)), key=lambda p: p[0].upper())
+            text = m.group(1) + "(" + " ".join(" ".join(p) for p in pairs) + ")"
     # Some servers write ")(" between list members, some ") (".
     text = re.sub(r"\)\s+\(", ")(", text)
     return _sort_fetch(text)
