@@ -30,9 +30,6 @@ namespace postern::imap {
 namespace {
 
 const char* const uidlist_name = "dovecot-uidlist";
-const char* const old_uidlist_name = "postern-uidlist";
-const char* const courier_uidlist_name = "courierimapuiddb";
-const char* const state_name = "postern-state";
 const char* const keywords_name = "dovecot-keywords";
 
 
