@@ -91,6 +91,8 @@ const char* const capability_list[] = {
     "CHILDREN",
     "LIST-EXTENDED",
     "LIST-STATUS",
+    "CONDSTORE",
+    "QRESYNC",
 };
 
 std::string Session::capabilities() {
@@ -260,11 +262,6 @@ void Session::cmd_starttls(Cmd& c) { bad(c.tag, "STARTTLS is not available"); }
 void Session::cmd_id(Cmd& c) {
   io_.put("* ID (\"name\" \"postern\")\r\n");
   ok(c.tag, "ID completed");
-}
-
-void Session::cmd_enable(Cmd& c) {
-  io_.put("* ENABLED\r\n");
-  ok(c.tag, "Enabled");
 }
 
 void Session::cmd_namespace(Cmd& c) {
