@@ -226,8 +226,7 @@ void Session::cmd_store(Cmd& c) {
     else if (u == "\\FLAGGED") change.sys |= f_flagged;
     else if (u == "\\DELETED") change.sys |= f_deleted;
     else if (u == "\\DRAFT") change.sys |= f_draft;
-    else if (u == "\\RECENT") {
-    } else if (f[0] == '\\') return bad(tag, "Invalid flag " + log::printable(f, 40));
+    else if (f[0] == '\\') return bad(tag, "Invalid flag " + log::printable(f, 40));  // \\Recent too: only the server sets it
     else kws.push_back(f);
   }
   bool good = true;
@@ -277,7 +276,7 @@ void Session::cmd_store(Cmd& c) {
     m.name = r.name;
     m.flags = r.flags;
     m.modseq = r.modseq;
-    std::string uid_item = uid ? fmt::format("UID {} ", m.uid) : "";
+    std::string uid_item = uid || enabled_.qresync ? fmt::format("UID {} ", m.uid) : "";
     if (!silent)
       io_.put(fmt::format("* {} FETCH ({}FLAGS ({}){})\r\n", idx + 1, uid_item, flags_text(m), modseq_item(m)));
     else if (enabled_.condstore && new_modseq)  // RFC 7162 3.2: .SILENT still tells the new MODSEQ

@@ -205,7 +205,9 @@ void Session::update(bool expunges) {
   }
   for (auto n : fetches) {
     const Msg& m = s.msgs[n - 1];
-    io_.put(fmt::format("* {} FETCH (UID {} FLAGS ({}){})\r\n", n, m.uid, flags_text(m), modseq_item(m)));
+    // UID only where Dovecot sends it: in a UID command, and always with QRESYNC (RFC 7162 3.2.4).
+    std::string uid_item = uid_cmd_ || enabled_.qresync ? fmt::format("UID {} ", m.uid) : "";
+    io_.put(fmt::format("* {} FETCH ({}FLAGS ({}){})\r\n", n, uid_item, flags_text(m), modseq_item(m)));
   }
   if (grew && s.msgs.size() != old_count) io_.put(fmt::format("* {} EXISTS\r\n* {} RECENT\r\n", s.msgs.size(), recent));
 }

@@ -231,6 +231,7 @@ void Session::command(const std::string& raw) {
   if ((rule->need & r_writes) && sel_->readonly) return no(*tag, "Mailbox is read-only");
   int errors_before = errors_;
   Cmd c{*tag, verb, uid, p};
+  uid_cmd_ = uid;
   (this->*rule->run)(c);
   if (errors_ == errors_before) errors_ = 0;
 }

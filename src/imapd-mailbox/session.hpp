@@ -179,6 +179,8 @@ class Session {
     bool rev2 = false;       // RFC 9051: IMAP4rev2 responses
   } enabled_;
 
+  // The command being run came as UID ...: its unsolicited FETCHes name UIDs.
+  bool uid_cmd_ = false;
   std::string root_;
   NetIO& io_;
   std::string who_;

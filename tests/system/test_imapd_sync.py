@@ -225,6 +225,14 @@ class ImapdSync(unittest.TestCase):
             elif " FETCH " in l:
                 self.assertLessEqual(int(l.split()[1]), count, lines)
 
+    def test_store_of_recent_is_refused(self):
+        a = self.login()
+        self.fill(a, 1)
+        a.ok(f"SELECT {self.box}")
+        untagged, tagged = a.cmd("STORE 1 +FLAGS (\\Recent)")
+        self.assertTrue(tagged.startswith("BAD"), (untagged, tagged))
+        self.assertEqual(untagged, [])
+
     def test_move_to_same_folder_answers_in_order(self):
         a = self.login()
         self.fill(a, 1)
