@@ -19,7 +19,7 @@ namespace imapd {
 namespace {
 
 struct Item {
-  enum Kind { uid, flags, internaldate, size, envelope, body, bodystructure, section, rfc822, rfc822_header, rfc822_text };
+  enum Kind { uid, flags, internaldate, size, envelope, body, bodystructure, section, rfc822, rfc822_header, rfc822_text, modseq };
   Kind kind;
   Section sec;
   bool peek = false;
@@ -51,6 +51,7 @@ bool parse_item(Parser& p, std::vector<Item>& items) {
   }
   if (u == "UID") items.push_back({Item::uid, {}});
   else if (u == "FLAGS") items.push_back({Item::flags, {}});
+  else if (u == "MODSEQ") items.push_back({Item::modseq, {}});
   else if (u == "INTERNALDATE") items.push_back({Item::internaldate, {}});
   else if (u == "RFC822.SIZE") items.push_back({Item::size, {}});
   else if (u == "ENVELOPE") items.push_back({Item::envelope, {}});
@@ -129,7 +130,8 @@ void Session::cmd_fetch(Cmd& c) {
   Parser& p = c.p;
   const std::string& tag = c.tag;
   bool uid = c.uid;
-  auto which = resolve(p.word(), uid);
+  std::string_view set = p.word();
+  auto which = resolve(set, uid);
   if (!which) return bad(tag, "Invalid message set");
   if (!p.sp()) return bad(tag, "Missing fetch items");
   std::vector<Item> items;
@@ -142,9 +144,19 @@ void Session::cmd_fetch(Cmd& c) {
   } else if (!parse_item(p, items)) {
     return bad(tag, "Invalid fetch item");
   }
+  FetchMods mods;  // CONDSTORE/QRESYNC (condstore.cpp)
+  std::string why;
+  if (p.sp() && !parse_fetch_modifiers(p, uid, mods, why)) return bad(tag, why);
   if (!p.eol()) return bad(tag, "Unexpected arguments");
   if (uid && std::none_of(items.begin(), items.end(), [](const Item& i) { return i.kind == Item::uid; }))
     items.insert(items.begin(), Item{Item::uid, {}});
+  apply_changedsince(*which, mods, set);
+  if (std::any_of(items.begin(), items.end(), [](const Item& i) { return i.kind == Item::modseq; })) condstore_on();
+  // Once CONDSTORE is on, FLAGS come with their MODSEQ (RFC 7162 3.2).
+  if ((mods.changedsince || enabled_.condstore) &&
+      std::none_of(items.begin(), items.end(), [](const Item& i) { return i.kind == Item::modseq; }) &&
+      (mods.changedsince || std::any_of(items.begin(), items.end(), [](const Item& i) { return i.kind == Item::flags; })))
+    items.push_back(Item{Item::modseq, {}});
   bool need_full = false, need_header = false, need_file = false, sets_seen = false;
   for (auto& i : items) {
     if (region_of(i) != Region::none) need_file = true;
@@ -193,6 +205,7 @@ void Session::cmd_fetch(Cmd& c) {
       first = false;
       switch (i.kind) {
         case Item::uid: io_.put(fmt::format("UID {}", m.uid)); break;
+        case Item::modseq: io_.put(fmt::format("MODSEQ ({})", m.modseq)); break;
         case Item::flags:
           io_.put("FLAGS (" + flags_text(m) + ")");
           flags_sent = true;

@@ -202,6 +202,13 @@ void Session::cmd_store(Cmd& c) {
   auto which = resolve(p.word(), uid);
   if (!which) return bad(tag, "Invalid message set");
   if (!p.sp()) return bad(tag, "Missing arguments");
+  std::optional<std::uint64_t> unchangedsince;
+  std::string why;
+  if (p.peek() == '(') {
+    if (!parse_store_modifiers(p, unchangedsince, why)) return bad(tag, why);
+    if (!p.sp()) return bad(tag, "Missing arguments");
+    condstore_on();
+  }
   auto what = p.atom();
   if (!what || !p.sp()) return bad(tag, "Missing arguments");
   std::string w = upper(*what);
@@ -220,8 +227,7 @@ void Session::cmd_store(Cmd& c) {
     else if (u == "\\FLAGGED") change.sys |= f_flagged;
     else if (u == "\\DELETED") change.sys |= f_deleted;
     else if (u == "\\DRAFT") change.sys |= f_draft;
-    else if (u == "\\RECENT") {
-    } else if (f[0] == '\\') return bad(tag, "Invalid flag " + log::printable(f, 40));
+    else if (f[0] == '\\') return bad(tag, "Invalid flag " + log::printable(f, 40));  // \\Recent too: only the server sets it
     else kws.push_back(f);
   }
   bool good = true;
@@ -234,33 +240,53 @@ void Session::cmd_store(Cmd& c) {
   // message's flags as they are now (another session may have changed
   // them since this one looked): no lost updates.
   std::vector<std::uint32_t> uids;
-  for (auto idx : *which)
-    if (!sel_->msgs[idx].gone) uids.push_back(sel_->msgs[idx].uid);
+  std::vector<std::uint32_t> modified;  // UNCHANGEDSINCE failed: sequence numbers or UIDs
+  for (auto idx : *which) {
+    if (sel_->msgs[idx].gone) continue;
+    // UNCHANGEDSINCE 0 passes no message: every MODSEQ is above it.
+    if (unchangedsince && *unchangedsince == 0) modified.push_back(uid ? sel_->msgs[idx].uid : idx + 1);
+    else uids.push_back(sel_->msgs[idx].uid);
+  }
   FlagChange how = mode == 0 ? FlagChange::replace : mode == 1 ? FlagChange::add : FlagChange::remove;
   std::vector<FlagResult> results;
   std::string err;
-  if (!sel_->folder->change_flags(uids, how, change, 0, results, err)) {
+  if (!uids.empty() && !sel_->folder->change_flags(uids, how, change, unchangedsince.value_or(0), results, err)) {
     log::line("{}: {}", who_, err);
     return no(tag, "[SERVERBUG] Cannot change flags");
+  }
+  // Keywords another session created show in FLAGS before the client meets them.
+  std::uint32_t known_kw = sel_->keywords.size() >= 32 ? ~0u : (1u << sel_->keywords.size()) - 1;
+  if (std::any_of(results.begin(), results.end(), [&](const FlagResult& r) { return r.flags.kw & ~known_kw; })) {
+    sel_->keywords = sel_->folder->keywords();
+    send_flags_list();
   }
   std::size_t k = 0;
   for (auto idx : *which) {
     Msg& m = sel_->msgs[idx];
-    if (m.gone || k >= results.size()) continue;
+    if (m.gone || k >= results.size() || results[k].uid != m.uid) continue;
     const FlagResult& r = results[k++];
     if (r.gone) {  // expunged elsewhere: nothing to change (Dovecot says OK too)
       m.gone = true;
       continue;
     }
+    if (r.skipped) {
+      modified.push_back(uid ? m.uid : idx + 1);
+      continue;
+    }
+    bool new_modseq = r.modseq != m.modseq;
     m.name = r.name;
     m.flags = r.flags;
     m.modseq = r.modseq;
+    std::string uid_item = uid || enabled_.qresync ? fmt::format("UID {} ", m.uid) : "";
     if (!silent)
-      io_.put(uid ? fmt::format("* {} FETCH (UID {} FLAGS ({}))\r\n", idx + 1, m.uid, flags_text(m))
-                  : fmt::format("* {} FETCH (FLAGS ({}))\r\n", idx + 1, flags_text(m)));
+      io_.put(fmt::format("* {} FETCH ({}FLAGS ({}){})\r\n", idx + 1, uid_item, flags_text(m), modseq_item(m)));
+    else if (enabled_.condstore && new_modseq)  // RFC 7162 3.2: .SILENT still tells the new MODSEQ
+      io_.put(fmt::format("* {} FETCH ({}MODSEQ ({}))\r\n", idx + 1, uid_item, m.modseq));
   }
+  std::sort(modified.begin(), modified.end());
+  std::string code = modified.empty() ? "" : "[MODIFIED " + uid_set_text(modified) + "] ";
   if (uid) update(true);
-  ok(tag, uid ? "UID STORE completed" : "STORE completed");
+  ok(tag, code + (uid ? "UID STORE completed" : "STORE completed"));
 }
 
 // -- EXPUNGE -----------------------------------------------------------------

@@ -31,10 +31,12 @@ void Session::cmd_select(Cmd& c) {
   bool readonly = c.verb == "EXAMINE";
   auto name = p.astring();
   if (!name) return bad(tag, "Bad mailbox name");
-  if (p.sp()) {  // select parameters (CONDSTORE etc.): none supported
-    return bad(tag, "Unsupported SELECT parameters");
-  }
+  SelectParams params;
+  std::string why;
+  if (p.sp() && !parse_select_params(p, params, why)) return bad(tag, why);
   if (!p.eol()) return bad(tag, "Unexpected arguments");
+  // QRESYNC's clients learn here that the old folder's responses end.
+  if (sel_) io_.put("* OK [CLOSED] Previous mailbox closed\r\n");
   deselect();
   std::string n = canonical(*name);
   if (!valid_name(n)) return no(tag, "[NONEXISTENT] Invalid mailbox name");
@@ -63,6 +65,7 @@ void Session::cmd_select(Cmd& c) {
     m.flags = flags_of(e.name);
     m.name = std::move(e.name);
     m.vsize = e.vsize;
+    m.modseq = e.modseq;
     m.recent = e.uid >= s->folder->recent_from();
     if (m.recent) ++recent;
     if (!unseen && !(m.flags.sys & f_seen)) unseen = s->msgs.size() + 1;
@@ -77,6 +80,11 @@ void Session::cmd_select(Cmd& c) {
   if (unseen) io_.put(fmt::format("* OK [UNSEEN {}] First unseen\r\n", unseen));
   io_.put(fmt::format("* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] Predicted next UID\r\n",
                       sel_->folder->uidvalidity(), sel_->folder->uidnext()));
+  if (params.condstore || params.qresync) enabled_.condstore = true;
+  if (enabled_.condstore)
+    io_.put(fmt::format("* OK [HIGHESTMODSEQ {}] Highest\r\n", sel_->folder->highestmodseq()));
+  if (!sel_->folder->guid().empty()) io_.put("* OK [MAILBOXID (" + sel_->folder->guid() + ")] Ok\r\n");
+  if (params.qresync) qresync_select(params);
   ok(tag, readonly ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
 }
 
@@ -137,8 +145,9 @@ void Session::update(bool expunges) {
   next.reserve(entries.size());
   std::size_t j = 0;
   bool new_keywords = false;
-  std::vector<std::string> fetches;
+  std::vector<std::size_t> fetches;  // sequence numbers in the resulting view
   std::vector<std::size_t> expunged;  // sequence numbers, in order
+  std::vector<std::uint32_t> vanished;  // their UIDs (QRESYNC)
   std::size_t seq = 0;                // sequence number in the resulting view
   for (auto& m : s.msgs) {
     while (j < entries.size() && entries[j].uid < m.uid) ++j;  // cannot happen: new UIDs are higher
@@ -146,18 +155,20 @@ void Session::update(bool expunges) {
       Msg n = m;
       n.gone = false;
       n.name = entries[j].name;
+      n.modseq = entries[j].modseq;
       Flags f = flags_of(n.name);
-      if (!(f == m.flags)) {
+      // With CONDSTORE a new MODSEQ is news even when the flags came back.
+      if (!(f == m.flags) || (enabled_.condstore && n.modseq != m.modseq)) {
         if (f.kw & ~((1u << s.keywords.size()) - 1)) new_keywords = true;
         n.flags = f;
-        fetches.push_back(std::to_string(seq + 1));
-        fetches.back() += "\n";
+        fetches.push_back(seq + 1);
       }
       next.push_back(std::move(n));
       ++seq;
       ++j;
     } else if (expunges) {
       expunged.push_back(seq + 1 + expunged.size());
+      vanished.push_back(m.uid);
     } else {
       Msg n = m;
       n.gone = true;
@@ -174,6 +185,7 @@ void Session::update(bool expunges) {
     m.flags = flags_of(entries[j].name);
     m.name = entries[j].name;
     m.vsize = entries[j].vsize;
+    m.modseq = entries[j].modseq;
     m.recent = m.uid >= s.folder->recent_from();
     recent += m.recent;
     if (m.flags.kw & ~((1u << s.keywords.size()) - 1)) new_keywords = true;
@@ -181,16 +193,21 @@ void Session::update(bool expunges) {
   }
   // EXPUNGE responses: each number counts the earlier ones as gone.
   std::size_t removed = 0;
-  for (auto n : expunged) io_.put(fmt::format("* {} EXPUNGE\r\n", n - removed++));
+  if (enabled_.qresync && !vanished.empty())  // RFC 7162 3.2.10: VANISHED replaces EXPUNGE
+    io_.put("* VANISHED " + uid_set_text(vanished) + "\r\n");
+  else
+    for (auto n : expunged) io_.put(fmt::format("* {} EXPUNGE\r\n", n - removed++));
   bool grew = next.size() != old_count || !expunged.empty();
   s.msgs = std::move(next);
   if (new_keywords) {
     s.keywords = s.folder->keywords();
     send_flags_list();
   }
-  for (auto& f : fetches) {
-    std::size_t n = std::stoul(f);
-    io_.put(fmt::format("* {} FETCH (UID {} FLAGS ({}))\r\n", n, s.msgs[n - 1].uid, flags_text(s.msgs[n - 1])));
+  for (auto n : fetches) {
+    const Msg& m = s.msgs[n - 1];
+    // UID only where Dovecot sends it: in a UID command, and always with QRESYNC (RFC 7162 3.2.4).
+    std::string uid_item = uid_cmd_ || enabled_.qresync ? fmt::format("UID {} ", m.uid) : "";
+    io_.put(fmt::format("* {} FETCH ({}FLAGS ({}){})\r\n", n, uid_item, flags_text(m), modseq_item(m)));
   }
   if (grew && s.msgs.size() != old_count) io_.put(fmt::format("* {} EXISTS\r\n* {} RECENT\r\n", s.msgs.size(), recent));
 }

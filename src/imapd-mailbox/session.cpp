@@ -103,6 +103,8 @@ const char* const capability_list[] = {
     "MULTIAPPEND",
     "APPENDLIMIT=67108864",  // Limits::max_literal, checked below
     "CATENATE",
+    "CONDSTORE",
+    "QRESYNC",
 };
 static_assert(Limits{}.max_literal == 67108864, "APPENDLIMIT= in capability_list");
 
@@ -249,6 +251,7 @@ void Session::command(const std::string& raw) {
   if ((rule->need & r_writes) && sel_->readonly) return no(*tag, "Mailbox is read-only");
   int errors_before = errors_;
   Cmd c{*tag, verb, uid, p};
+  uid_cmd_ = uid;
   (this->*rule->run)(c);
   if (errors_ == errors_before) errors_ = 0;
 }
@@ -280,11 +283,6 @@ void Session::cmd_starttls(Cmd& c) { bad(c.tag, "STARTTLS is not available"); }
 void Session::cmd_id(Cmd& c) {
   io_.put("* ID (\"name\" \"postern\")\r\n");
   ok(c.tag, "ID completed");
-}
-
-void Session::cmd_enable(Cmd& c) {
-  io_.put("* ENABLED\r\n");
-  ok(c.tag, "Enabled");
 }
 
 void Session::cmd_namespace(Cmd& c) {

@@ -164,6 +164,31 @@ class Session {
   // Sends bytes as a literal piece by piece, flushing as it goes.
   void send_literal(std::string_view data);
 
+  // CONDSTORE, QRESYNC and ENABLE (condstore.cpp).
+  struct SelectParams {
+    bool condstore = false, qresync = false;
+    std::uint32_t validity = 0;
+    std::uint64_t modseq = 0;
+    std::optional<SeqSet> known;  // the client's known UIDs
+  };
+  struct FetchMods {
+    std::optional<std::uint64_t> changedsince;
+    bool vanished = false;
+  };
+  bool advertised(std::string_view cap);
+  // A CONDSTORE-enabling command (RFC 7162 3.1) was given.
+  void condstore_on();
+  bool parse_select_params(Parser& p, SelectParams& out, std::string& why);
+  // SELECT (QRESYNC ...): what vanished and changed since the client's MODSEQ.
+  void qresync_select(const SelectParams& q);
+  bool parse_fetch_modifiers(Parser& p, bool uid, FetchMods& out, std::string& why);
+  // Keeps the messages changed since CHANGEDSINCE, and sends VANISHED (EARLIER).
+  void apply_changedsince(std::vector<std::size_t>& which, const FetchMods& mods, std::string_view set);
+  bool parse_store_modifiers(Parser& p, std::optional<std::uint64_t>& unchangedsince, std::string& why);
+  bool has_uid(std::uint32_t uid) const;
+  // " MODSEQ (n)" for a FETCH response once CONDSTORE is on, else "".
+  std::string modseq_item(const Msg& m) const;
+
   // What ENABLE (RFC 5161) has turned on for this session; each part of
   // the session reads the flag that changes its responses.
   struct Enabled {
@@ -173,6 +198,8 @@ class Session {
     bool rev2 = false;       // RFC 9051: IMAP4rev2 responses
   } enabled_;
 
+  // The command being run came as UID ...: its unsolicited FETCHes name UIDs.
+  bool uid_cmd_ = false;
   std::string root_;
   NetIO& io_;
   std::string who_;

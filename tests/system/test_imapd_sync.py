@@ -225,6 +225,14 @@ class ImapdSync(unittest.TestCase):
             elif " FETCH " in l:
                 self.assertLessEqual(int(l.split()[1]), count, lines)
 
+    def test_store_of_recent_is_refused(self):
+        a = self.login()
+        self.fill(a, 1)
+        a.ok(f"SELECT {self.box}")
+        untagged, tagged = a.cmd("STORE 1 +FLAGS (\\Recent)")
+        self.assertTrue(tagged.startswith("BAD"), (untagged, tagged))
+        self.assertEqual(untagged, [])
+
     def test_move_to_same_folder_answers_in_order(self):
         a = self.login()
         self.fill(a, 1)
@@ -270,6 +278,77 @@ class ImapdSync(unittest.TestCase):
         a.send("DONE")
         while not a.line().startswith("i "):
             pass
+
+    # -- CONDSTORE and QRESYNC (RFC 7162) -----------------------------------
+
+    def modseqs(self, lines):
+        return {int(m.group(1)): int(m.group(2)) for l in lines
+                for m in [re.match(r"\* (\d+) FETCH \(.*MODSEQ \((\d+)\)", l)] if m}
+
+    def test_condstore_select_fetch_store(self):
+        a, b = self.login(), self.login()
+        self.assertIn("CONDSTORE", " ".join(a.ok("CAPABILITY")))
+        self.fill(a, 3)
+        lines = a.ok(f"SELECT {self.box} (CONDSTORE)")
+        high = [int(m.group(1)) for l in lines for m in [re.search(r"\[HIGHESTMODSEQ (\d+)\]", l)] if m]
+        self.assertEqual(len(high), 1, lines)
+        self.assertTrue(any("[MAILBOXID (" in l for l in lines), lines)
+        before = self.modseqs(a.ok("FETCH 1:* (FLAGS MODSEQ)"))
+        self.assertEqual(sorted(before), [1, 2, 3])
+        self.assertLessEqual(max(before.values()), high[0])
+        # a change gives a MODSEQ above every earlier one; CHANGEDSINCE finds it alone
+        lines = a.ok("STORE 2 +FLAGS (\\Flagged)")
+        after = self.modseqs(lines)
+        self.assertGreater(after[2], high[0], lines)
+        self.assertEqual(sorted(self.modseqs(a.ok(f"FETCH 1:* (FLAGS) (CHANGEDSINCE {high[0]})"))), [2])
+        # UNCHANGEDSINCE: a message changed since is left alone and named in MODIFIED
+        b.ok(f"SELECT {self.box}")
+        untagged, tagged = b.cmd(f"STORE 1:3 (UNCHANGEDSINCE {high[0]}) +FLAGS.SILENT (\\Seen)")
+        self.assertTrue(tagged.startswith("OK [MODIFIED 2]"), (untagged, tagged))
+        self.assertEqual(sorted(self.modseqs(untagged)), [1, 3], untagged)  # .SILENT still tells MODSEQ
+        lines = a.ok("NOOP")  # a hears of b's changes with their MODSEQs
+        self.assertEqual(sorted(self.modseqs(lines)), [1, 3], lines)
+        got = flags_of(a.ok("FETCH 2 FLAGS"), 2)
+        self.assertNotIn("\\Seen", got)
+        untagged, tagged = b.cmd("UID STORE 1 (UNCHANGEDSINCE 0) +FLAGS (\\Draft)")
+        self.assertTrue(tagged.startswith("OK [MODIFIED 1]"), tagged)
+
+    def test_enable_and_qresync(self):
+        a, b = self.login(), self.login()
+        self.fill(a, 4)
+        untagged, tagged = a.cmd(f"SELECT {self.box} (QRESYNC (1 1))")
+        self.assertTrue(tagged.startswith("BAD"), tagged)  # not enabled yet
+        self.assertIn("* ENABLED QRESYNC", a.ok("ENABLE QRESYNC"))
+        self.assertEqual(a.ok("ENABLE QRESYNC"), ["* ENABLED"])  # once is enough
+        lines = a.ok(f"SELECT {self.box}")
+        validity = int(re.search(r"UIDVALIDITY (\d+)", " ".join(lines)).group(1))
+        high = int(re.search(r"HIGHESTMODSEQ (\d+)", " ".join(lines)).group(1))
+        uids = [int(re.search(r"UID (\d+)", l).group(1)) for l in a.ok("FETCH 1:* UID")]
+        a.ok("LOGOUT")
+        # while a is away, b changes one message and expunges another
+        b.ok(f"SELECT {self.box}")
+        b.ok("STORE 3 +FLAGS (\\Answered)")
+        b.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+        b.ok("EXPUNGE")
+        a = self.login()
+        a.ok("ENABLE QRESYNC")
+        lines = a.ok(f"SELECT {self.box} (QRESYNC ({validity} {high} {uids[0]}:{uids[-1]}))")
+        self.assertIn(f"* VANISHED (EARLIER) {uids[1]}", lines)
+        changed = [l for l in lines if " FETCH " in l]
+        self.assertEqual(len(changed), 1, lines)
+        self.assertIn(f"UID {uids[2]} ", changed[0])
+        self.assertIn("\\Answered", changed[0])
+        # UID FETCH ... (CHANGEDSINCE n VANISHED) says the same
+        lines = a.ok(f"UID FETCH 1:* FLAGS (CHANGEDSINCE {high} VANISHED)")
+        self.assertEqual(lines[0], f"* VANISHED (EARLIER) {uids[1]}", lines)
+        # an expunge by another session is told as VANISHED, not EXPUNGE
+        b.ok(f"STORE 1 +FLAGS.SILENT (\\Deleted)")
+        b.ok("EXPUNGE")
+        lines = a.ok("NOOP")
+        self.assertIn(f"* VANISHED {uids[0]}", lines)
+        self.assertFalse(any(l.endswith("EXPUNGE") for l in lines), lines)
+        # selecting another folder closes this one first
+        self.assertIn("* OK [CLOSED] Previous mailbox closed", a.ok("EXAMINE INBOX"))
 
 
 if __name__ == "__main__":
