@@ -230,6 +230,7 @@ void Session::cmd_store(Cmd& c) {
                   : fmt::format("* {} FETCH (FLAGS ({}))\r\n", idx + 1, flags_text(m)));
   }
   if (uid) update(false);
+  context_updates();  // CONTEXT=SEARCH (context.cpp)
   if (failed) return no(tag, "Some flags could not be changed (expunged by another session?)");
   ok(tag, uid ? "UID STORE completed" : "STORE completed");
 }

@@ -193,6 +193,7 @@ void Session::update(bool expunges) {
     io_.put(fmt::format("* {} FETCH (UID {} FLAGS ({}))\r\n", n, s.msgs[n - 1].uid, flags_text(s.msgs[n - 1])));
   }
   if (grew && s.msgs.size() != old_count) io_.put(fmt::format("* {} EXISTS\r\n* {} RECENT\r\n", s.msgs.size(), recent));
+  context_updates();  // CONTEXT=SEARCH (context.cpp)
 }
 
 std::string Session::flags_text(const Msg& m) const {

@@ -99,6 +99,7 @@ const char* const capability_list[] = {
     "ESORT",
     "THREAD=REFERENCES",
     "THREAD=ORDEREDSUBJECT",
+    "CONTEXT=SEARCH",
 };
 
 std::string Session::capabilities() {
@@ -210,6 +211,7 @@ const Session::Rule* Session::find_rule(std::string_view verb) {
       {"SEARCH", &Session::cmd_search, r_args | r_selected | r_uid},
       {"SORT", &Session::cmd_sort, r_args | r_selected | r_uid},
       {"THREAD", &Session::cmd_thread, r_args | r_selected | r_uid},
+      {"CANCELUPDATE", &Session::cmd_cancelupdate, r_args | r_selected},
       {"COPY", &Session::cmd_copy, r_args | r_selected | r_uid},
       {"MOVE", &Session::cmd_copy, r_args | r_selected | r_uid | r_writes},
   };
