@@ -310,6 +310,17 @@ class ImapdSearch(ServerTestCase):
         self.assertEqual(r.ok("THREAD REFERENCES US-ASCII 100"), ["* THREAD"])
         self.assertRegex(r.cmd("THREAD BOGUS US-ASCII ALL")[1], r"^T\d+ BAD ")
 
+    def test_thread_subjects_compare_without_case(self):
+        r = self.folder_with([
+            "Subject: alpha\nDate: Mon, 01 Mar 2021 10:00:00 +0000\n\nx\n",
+            "Subject: beta\nDate: Mon, 01 Mar 2021 09:00:00 +0000\n\nx\n",
+            "Subject: Re: alpha\nDate: Mon, 01 Mar 2021 12:00:00 +0000\n\nx\n",
+            "Subject: re: Beta\nDate: Mon, 01 Mar 2021 08:00:00 +0000\n\nx\n",
+            "Subject: Fwd: alpha\nDate: Mon, 01 Mar 2021 11:00:00 +0000\n\nx\n",
+        ])
+        self.assertEqual(r.ok("THREAD ORDEREDSUBJECT UTF-8 ALL"), ["* THREAD (4 2)(1 (5)(3))"])
+        self.assertEqual(r.ok("THREAD REFERENCES UTF-8 ALL"), ["* THREAD (2 4)(1 (5)(3))"])
+
     def test_sort_and_thread_of_10000_messages_are_bounded(self):
         from test_imapd_limits import cpu_seconds, mailbox_pids, peak_rss
         # Written straight into the folder (as a delivery would), one long
