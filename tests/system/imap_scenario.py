@@ -309,7 +309,7 @@ def run(scenario, port, user, password, wipe):
             c = conns[cn]
             variables["tag"] = f"{c.name}.{c.tagn + 1}"  # the tag this step's command gets
             text = subst(text, variables)
-            where = f"line {lineno}: {cn}{kind} {text}"
+            where = f"line {lineno}: {cn}{kind} {text[:200]}{'...' if len(text) > 200 else ''}"
             if kind == "|":
                 tag = c.next_tag()
                 c.send(f"{tag} {text}\r\n")
