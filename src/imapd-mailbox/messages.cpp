@@ -286,6 +286,7 @@ void Session::cmd_store(Cmd& c) {
   std::sort(modified.begin(), modified.end());
   std::string code = modified.empty() ? "" : "[MODIFIED " + uid_set_text(modified) + "] ";
   if (uid) update(true);
+  context_updates();  // CONTEXT=SEARCH (context.cpp)
   ok(tag, code + (uid ? "UID STORE completed" : "STORE completed"));
 }
 

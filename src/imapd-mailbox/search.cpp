@@ -429,6 +429,7 @@ bool parse_returns(Parser& p, Returns& r) {
     else if (u == "ALL") r.all = true;
     else if (u == "COUNT") r.count = true;
     else if (u == "SAVE") r.save = true;
+    else if (u == "UPDATE") r.update = true;
     else if (u == "PARTIAL") {
       if (!p.sp()) return false;
       std::string_view w = p.word();
@@ -506,8 +507,13 @@ void Session::cmd_search(Cmd& c) {
     return;
   }
   if (prog->modseq) enabled_.condstore = true;
+  if (ret.update && ret.save) return bad(tag, "UPDATE and SAVE cannot be combined");
+  std::optional<Program> kept;
+  if (ret.update) kept = *prog;  // before its sets are made concrete
   Searcher se{*this};
   auto found = se.run(*prog);
+  if (kept && !add_context(*this, tag, c.uid, *kept, found))
+    return no(tag, fmt::format("[NOUPDATE {}] At most {} updating searches", quote(tag), max_search_contexts));
   std::vector<std::uint32_t> nums;
   std::uint64_t top = 0;
   for (auto i : found) {

@@ -54,6 +54,7 @@ struct Returns {
   bool esearch = false;  // answer with ESEARCH
   bool min = false, max = false, all = false, count = false, save = false;
   std::optional<std::pair<std::uint32_t, std::uint32_t>> partial;
+  bool update = false;  // CONTEXT=SEARCH (RFC 5267)
 };
 bool parse_returns(Parser& p, Returns& r);
 // The ESEARCH answer for nums (sequence numbers or UIDs); sorted_order:
@@ -99,6 +100,26 @@ std::optional<FirstAddress> first_address(std::string_view value);
 // RFC 5256 section 2.1's base subject, decoded and in UTF-8; is_reply is
 // set when a "Re:" or "Fwd:" or "[fwd:" was taken off.
 std::string base_subject(std::string_view subject, bool* is_reply = nullptr);
+
+// CONTEXT=SEARCH: an updating search, kept until CANCELUPDATE or the
+// folder is closed; its program as parsed (sets not yet made concrete)
+// and its last result as UIDs, with the folder's UIDs then (to name an
+// expunged message's old sequence number).
+struct SearchContext {
+  std::string tag;
+  bool uid = false;
+  Program prog;
+  std::vector<std::uint32_t> result;
+  std::vector<std::uint32_t> view;
+  std::uint64_t fingerprint = 0;
+};
+struct SearchContexts {
+  std::vector<SearchContext> list;
+};
+constexpr std::size_t max_search_contexts = 8;  // a selection's updating searches
+// Registers an updating search (context.cpp); false past the bound.
+bool add_context(Session& s, const std::string& tag, bool uid, const Program& prog,
+                 const std::vector<std::size_t>& found);
 
 // A sequence set as IMAP writes it, from ascending numbers.
 std::string set_text(const std::vector<std::uint32_t>& sorted);

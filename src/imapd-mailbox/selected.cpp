@@ -210,6 +210,7 @@ void Session::update(bool expunges) {
     io_.put(fmt::format("* {} FETCH ({}FLAGS ({}){})\r\n", n, uid_item, flags_text(m), modseq_item(m)));
   }
   if (grew && s.msgs.size() != old_count) io_.put(fmt::format("* {} EXISTS\r\n* {} RECENT\r\n", s.msgs.size(), recent));
+  context_updates();  // CONTEXT=SEARCH (context.cpp)
 }
 
 std::string Session::flags_text(const Msg& m) const {

@@ -105,6 +105,7 @@ const char* const capability_list[] = {
     "CATENATE",
     "CONDSTORE",
     "QRESYNC",
+    "CONTEXT=SEARCH",
 };
 static_assert(Limits{}.max_literal == 67108864, "APPENDLIMIT= in capability_list");
 
@@ -222,6 +223,7 @@ const Session::Rule* Session::find_rule(std::string_view verb) {
       {"SEARCH", &Session::cmd_search, r_args | r_selected | r_uid},
       {"SORT", &Session::cmd_sort, r_args | r_selected | r_uid},
       {"THREAD", &Session::cmd_thread, r_args | r_selected | r_uid},
+      {"CANCELUPDATE", &Session::cmd_cancelupdate, r_args | r_selected},
       {"COPY", &Session::cmd_copy, r_args | r_selected | r_uid},
       {"MOVE", &Session::cmd_copy, r_args | r_selected | r_uid | r_writes},
   };

@@ -41,6 +41,7 @@ struct Selected {
   std::size_t keywords_sent = 0;  // how many the last FLAGS response named
   struct timespec stamp[3] {};     // mtimes of new/, cur/, dovecot-uidlist
   std::vector<std::uint32_t> saved_uids;  // SEARCHRES's "$" (RFC 5182), ascending
+  std::shared_ptr<struct SearchContexts> contexts;  // CONTEXT=SEARCH's updating searches (context.cpp)
 };
 
 // The SPECIAL-USE attribute of a folder name ("\\Sent" for Sent), or null.
@@ -137,6 +138,9 @@ class Session {
   void cmd_thread(Cmd& c);  // THREAD (RFC 5256), thread.cpp
   // SEARCHRES's saved result as indexes of the messages still there (search.cpp).
   std::vector<std::size_t> saved_result();
+  void cmd_cancelupdate(Cmd& c);  // CONTEXT=SEARCH (RFC 5267), context.cpp
+  // Sends ADDTO/REMOVEFROM for each updating search whose result changed.
+  void context_updates();
   void cmd_copy(Cmd& c);  // COPY, MOVE
   void cmd_expunge(Cmd& c);
   void expunge(const std::string& tag, const SeqSet* uids);

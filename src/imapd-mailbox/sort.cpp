@@ -167,7 +167,7 @@ void Session::cmd_sort(Cmd& c) {
   std::size_t save = p.pos();
   auto w = p.atom();
   if (w && upper(*w) == "RETURN") {
-    if (!parse_returns(p, ret) || ret.save) return bad(tag, "Invalid RETURN options");
+    if (!parse_returns(p, ret) || ret.save || ret.update) return bad(tag, "Invalid RETURN options");
   } else {
     p.set_pos(save);
   }

@@ -163,7 +163,8 @@ void Session::cmd_thread(Cmd& c) {
       auto d = h->field("Date");
       if (d) t = rfc5322_time(*d);
       auto s = h->field("Subject");
-      info[k].subject = s ? base_subject(*s, &info[k].reply) : "";
+      // Compared as i;ascii-casemap: "beta" and "re: Beta" are one thread.
+      info[k].subject = s ? upper(base_subject(*s, &info[k].reply)) : "";
       if (a == "REFERENCES") {
         auto id = h->field("Message-ID");
         auto ids = id ? ids_of(*id) : std::vector<std::string>{};

@@ -21,6 +21,7 @@ class Scenario:
         self.connections = 1
         self.box = "INBOX"
         self.select = True
+        self.login = True
         self.mails = []      # (flags, date, bytes)
         self.literals = {}
         self.steps = []      # (lineno, kind, conn, text, [expect lines])
@@ -67,6 +68,9 @@ class Scenario:
                 continue
             if words[0] == "noselect":
                 self.select = False
+                continue
+            if words[0] == "nologin":
+                self.login = self.select = False
                 continue
             m = re.match(r"(\d*)([>|~])\s?(.*)$", line)
             if m:
@@ -278,13 +282,14 @@ def run(scenario, port, user, password, wipe):
     difference."""
     wipe()
     variables = {"box": scenario.box, "box2": scenario.box + "2" if scenario.box != "INBOX" else "box2",
-                 "user": user}
+                 "user": user, "password": password}
     conns = {}
     errors = []
     try:
         for n in range(1, scenario.connections + 1):
             c = conns[n] = Conn(port, str(n))
-            c.simple(f"LOGIN {user} {password}")
+            if scenario.login:
+                c.simple(f"LOGIN {user} {password}")
         first = conns[1]
         if scenario.box.upper() != "INBOX":
             first.simple(f"CREATE {scenario.box}")
@@ -304,7 +309,7 @@ def run(scenario, port, user, password, wipe):
             c = conns[cn]
             variables["tag"] = f"{c.name}.{c.tagn + 1}"  # the tag this step's command gets
             text = subst(text, variables)
-            where = f"line {lineno}: {cn}{kind} {text}"
+            where = f"line {lineno}: {cn}{kind} {text[:200]}{'...' if len(text) > 200 else ''}"
             if kind == "|":
                 tag = c.next_tag()
                 c.send(f"{tag} {text}\r\n")

@@ -310,6 +310,17 @@ class ImapdSearch(ServerTestCase):
         self.assertEqual(r.ok("THREAD REFERENCES US-ASCII 100"), ["* THREAD"])
         self.assertRegex(r.cmd("THREAD BOGUS US-ASCII ALL")[1], r"^T\d+ BAD ")
 
+    def test_thread_subjects_compare_without_case(self):
+        r = self.folder_with([
+            "Subject: alpha\nDate: Mon, 01 Mar 2021 10:00:00 +0000\n\nx\n",
+            "Subject: beta\nDate: Mon, 01 Mar 2021 09:00:00 +0000\n\nx\n",
+            "Subject: Re: alpha\nDate: Mon, 01 Mar 2021 12:00:00 +0000\n\nx\n",
+            "Subject: re: Beta\nDate: Mon, 01 Mar 2021 08:00:00 +0000\n\nx\n",
+            "Subject: Fwd: alpha\nDate: Mon, 01 Mar 2021 11:00:00 +0000\n\nx\n",
+        ])
+        self.assertEqual(r.ok("THREAD ORDEREDSUBJECT UTF-8 ALL"), ["* THREAD (4 2)(1 (5)(3))"])
+        self.assertEqual(r.ok("THREAD REFERENCES UTF-8 ALL"), ["* THREAD (2 4)(1 (5)(3))"])
+
     def test_sort_and_thread_of_10000_messages_are_bounded(self):
         from test_imapd_limits import cpu_seconds, mailbox_pids, peak_rss
         # Written straight into the folder (as a delivery would), one long
@@ -348,3 +359,36 @@ class ImapdSearch(ServerTestCase):
         print(f"\n10000 messages: SORT x2 + THREAD x2 took {cpu:.2f} s CPU, peak RSS {rss >> 20} MB")
         self.assertLess(cpu, 60)
         self.assertLess(rss, 200 << 20)
+
+    def test_context_search_updates(self):
+        r = self.folder_with([f"Subject: s{i}\n\nx\n" for i in range(1, 7)])
+        self.assertIn("CONTEXT=SEARCH", r.ok("CAPABILITY")[0].split())
+        r.ok("STORE 1,2 +FLAGS (\\Seen)")
+        lines = r.ok("SEARCH RETURN (UPDATE ALL) OR SEEN SUBJECT s6")
+        stag = f"T{r.n}"
+        self.assertEqual(lines, [f'* ESEARCH (TAG "{stag}") ALL 1:2,6'])
+        lines = r.ok("STORE 3:4 +FLAGS.SILENT (\\Seen)")
+        self.assertEqual(lines, [f'* ESEARCH (TAG "{stag}") ADDTO (0 3:4)'])
+        lines = r.ok("STORE 1:3 -FLAGS.SILENT (\\Seen)")
+        self.assertEqual(lines, [f'* ESEARCH (TAG "{stag}") REMOVEFROM (0 1:3)'])
+        # An expunge: the message's number before it went.
+        r.ok("STORE 4 +FLAGS.SILENT (\\Deleted)")
+        lines = r.ok("EXPUNGE")
+        self.assertIn("* 4 EXPUNGE", lines)
+        self.assertIn(f'* ESEARCH (TAG "{stag}") REMOVEFROM (0 4)', lines)
+        # A UID search, and another session's change seen at NOOP.
+        lines = r.ok("UID SEARCH RETURN (UPDATE) UNSEEN")
+        utag = f"T{r.n}"
+        uids = searched(r.ok("UID SEARCH ALL"))
+        other = Raw(self.server.port, self.alice.name, "alice-pw")
+        self.addCleanup(other.close)
+        name = f"f{ImapdSearch.folders}"
+        other.ok(f"SELECT {name}")
+        other.ok("STORE 1 +FLAGS.SILENT (\\Seen)")
+        lines = r.ok("NOOP")
+        self.assertIn(f'* ESEARCH (TAG "{utag}") UID REMOVEFROM (0 {uids[0]})', lines)
+        # Cancelled: no more updates.
+        r.ok(f'CANCELUPDATE "{stag}" "{utag}"')
+        self.assertEqual([l for l in r.ok("STORE 1:5 +FLAGS.SILENT (\\Seen)") if "ESEARCH" in l], [])
+        self.assertRegex(r.cmd("CANCELUPDATE")[1], r"^T\d+ BAD ")
+        self.assertRegex(r.cmd("SEARCH RETURN (UPDATE SAVE) ALL")[1], r"^T\d+ BAD ")
