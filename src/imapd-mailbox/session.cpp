@@ -95,6 +95,7 @@ const char* const capability_list[] = {
     "MULTIAPPEND",
     "APPENDLIMIT=67108864",  // Limits::max_literal, checked below
     "CATENATE",
+    "URLAUTH",
 };
 static_assert(Limits{}.max_literal == 67108864, "APPENDLIMIT= in capability_list");
 
@@ -207,6 +208,9 @@ const Session::Rule* Session::find_rule(std::string_view verb) {
       {"SEARCH", &Session::cmd_search, r_args | r_selected | r_uid},
       {"COPY", &Session::cmd_copy, r_args | r_selected | r_uid},
       {"MOVE", &Session::cmd_copy, r_args | r_selected | r_uid | r_writes},
+      {"GENURLAUTH", &Session::cmd_genurlauth, r_args},
+      {"RESETKEY", &Session::cmd_resetkey, 0},
+      {"URLFETCH", &Session::cmd_urlfetch, r_args},
   };
   for (auto& r : rules)
     if (verb == r.name) return &r;
