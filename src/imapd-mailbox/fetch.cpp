@@ -252,11 +252,8 @@ void Session::cmd_fetch(Cmd& c) {
       std::_Exit(status::ok);
     }
   }
-  if (failed) {
-    update(false);
-    return no(tag, "Some messages could not be read (expunged by another session?)");
-  }
-  if (uid) update(false);
+  if (failed) return fetch_failed(tag, uid);
+  if (uid) update(true);
   ok(tag, uid ? "UID FETCH completed" : "FETCH completed");
 }
 

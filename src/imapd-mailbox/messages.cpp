@@ -180,6 +180,18 @@ bool Session::set_flags(Msg& m, const Flags& f) {
   return true;
 }
 
+// A FETCH that could not read some messages: those another session
+// expunged are answered as Dovecot answers them (RFC 2180 4.1.2: the rest
+// is sent, the tagged OK says [EXPUNGEISSUED]); any other failure is ours.
+void Session::fetch_failed(const std::string& tag, bool uid) {
+  update(false);
+  bool gone = std::any_of(sel_->msgs.begin(), sel_->msgs.end(), [](const Msg& m) { return m.gone; });
+  if (uid) update(true);
+  if (gone) return ok(tag, "[EXPUNGEISSUED] Some messages were already expunged");
+  log::line("{}: FETCH could not read some messages of {}", who_, sel_->name);
+  no(tag, "[SERVERBUG] Some messages could not be read");
+}
+
 // -- STORE -------------------------------------------------------------------
 
 void Session::cmd_store(Cmd& c) {
@@ -230,14 +242,13 @@ void Session::cmd_store(Cmd& c) {
     log::line("{}: {}", who_, err);
     return no(tag, "[SERVERBUG] Cannot change flags");
   }
-  bool failed = false;
   std::size_t k = 0;
   for (auto idx : *which) {
     Msg& m = sel_->msgs[idx];
     if (m.gone || k >= results.size()) continue;
     const FlagResult& r = results[k++];
-    if (r.gone) {
-      failed = true;
+    if (r.gone) {  // expunged elsewhere: nothing to change (Dovecot says OK too)
+      m.gone = true;
       continue;
     }
     m.name = r.name;
@@ -247,8 +258,7 @@ void Session::cmd_store(Cmd& c) {
       io_.put(uid ? fmt::format("* {} FETCH (UID {} FLAGS ({}))\r\n", idx + 1, m.uid, flags_text(m))
                   : fmt::format("* {} FETCH (FLAGS ({}))\r\n", idx + 1, flags_text(m)));
   }
-  if (uid) update(false);
-  if (failed) return no(tag, "Some flags could not be changed (expunged by another session?)");
+  if (uid) update(true);
   ok(tag, uid ? "UID STORE completed" : "STORE completed");
 }
 
@@ -267,19 +277,28 @@ void Session::cmd_expunge(Cmd& c) {
 void Session::expunge(const std::string& tag, const SeqSet* uid_set) {
   std::uint32_t max = sel_->msgs.empty() ? 0 : sel_->msgs.back().uid;
   SeqSet uids = uid_set ? normalize(*uid_set, max) : SeqSet{};
-  std::size_t removed = 0;
-  for (auto& m : sel_->msgs) {
-    if (!(m.flags.sys & f_deleted) || m.gone) continue;
-    if (uid_set && !in_set(uids, m.uid)) continue;
-    if (::unlink(path_of(m).c_str()) != 0 && errno == ENOENT) {
-      refresh_names();
-      ::unlink(path_of(m).c_str());
-    }
-    ++removed;
-  }
-  if (removed) fsync_dir(sel_->folder->dir() + "/cur");
+  if (!remove_deleted(uid_set ? &uids : nullptr)) return no(tag, "[SERVERBUG] Cannot expunge");
   update(true);
   ok(tag, uid_set ? "UID EXPUNGE completed" : "EXPUNGE completed");
+}
+
+bool Session::remove_deleted(const SeqSet* uids) {
+  // \Deleted as the folder has it now, not as this session last saw it:
+  // another session may have set or cleared it since.
+  std::vector<Entry> now;
+  std::string err;
+  if (!sel_->folder->sync(now, false, err)) {
+    log::line("{}: {}", who_, err);
+    return false;
+  }
+  std::vector<std::uint32_t> doomed;
+  for (auto& e : now)
+    if ((flags_of(e.name).sys & f_deleted) && (!uids || in_set(*uids, e.uid))) doomed.push_back(e.uid);
+  if (!doomed.empty() && !sel_->folder->expunge(doomed, err)) {
+    log::line("{}: {}", who_, err);
+    return false;
+  }
+  return true;
 }
 
 // -- COPY, MOVE ---------------------------------------------------------------
@@ -341,38 +360,31 @@ void Session::cmd_copy(Cmd& c) {
   std::vector<Entry> entries;
   std::string err;
   std::vector<std::uint32_t> src, dst;
-  bool same = sel_->name == n;
-  if (same) {
-    update(false);
-  } else if (!target.sync(entries, false, err)) {
-    log::line("{}: {}", who_, err);
-  }
+  // The copies' UIDs from the target's own sync, even when it is the
+  // selected folder: this session's view learns of them afterwards, so a
+  // MOVE within one folder answers COPYUID, EXPUNGE, then EXISTS.
+  if (!target.sync(entries, false, err)) log::line("{}: {}", who_, err);
   for (auto& [u, base] : copied) {
-    if (same) {
-      for (auto& m : sel_->msgs)
-        if (base_of(m.name) == base) src.push_back(u), dst.push_back(m.uid);
-    } else {
-      for (auto& e : entries)
-        if (base_of(e.name) == base) src.push_back(u), dst.push_back(e.uid);
-    }
+    for (auto& e : entries)
+      if (base_of(e.name) == base) src.push_back(u), dst.push_back(e.uid);
   }
   std::string code;
-  std::uint32_t validity = same ? sel_->folder->uidvalidity() : target.uidvalidity();
+  std::uint32_t validity = target.uidvalidity();
   if (!src.empty() && src.size() == copied.size())
     code = fmt::format("[COPYUID {} {} {}] ", validity, uid_set_text(src), uid_set_text(dst));
   if (move) {
     if (!code.empty()) io_.put("* OK " + code + "Moved\r\n");
-    for (auto idx : *which) {
-      Msg& m = sel_->msgs[idx];
-      if (!m.gone && ::unlink(path_of(m).c_str()) != 0 && errno == ENOENT) {
-        refresh_names();
-        ::unlink(path_of(m).c_str());
-      }
+    std::vector<std::uint32_t> moved;
+    for (auto& [u, base] : copied) moved.push_back(u);
+    if (!sel_->folder->expunge(moved, err)) {
+      log::line("{}: {}", who_, err);
+      update(true);
+      return no(tag, "[SERVERBUG] Copied but not removed from the source");
     }
-    fsync_dir(sel_->folder->dir() + "/cur");
     update(true);
     return ok(tag, "MOVE completed");
   }
+  if (sel_->name == n) update(false);
   ok(tag, code + (uid ? "UID COPY completed" : "COPY completed"));
 }
 

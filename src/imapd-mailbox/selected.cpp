@@ -53,7 +53,7 @@ void Session::cmd_select(Cmd& c) {
     log::line("{}: {}", who_, err);
     return no(tag, "[SERVERBUG] Cannot open the mailbox");
   }
-  s->stamp[2] = mtime_of(dir + "/postern-uidlist");
+  s->stamp[2] = mtime_of(dir + "/dovecot-uidlist");
   s->keywords = s->folder->keywords();
   std::size_t recent = 0, unseen = 0;
   s->msgs.reserve(entries.size());
@@ -111,7 +111,7 @@ std::uint32_t Session::keyword_bits(const std::vector<std::string>& kws, Folder&
 
 bool Session::changed() {
   const std::string& dir = sel_->folder->dir();
-  struct timespec now[3] = {mtime_of(dir + "/new"), mtime_of(dir + "/cur"), mtime_of(dir + "/postern-uidlist")};
+  struct timespec now[3] = {mtime_of(dir + "/new"), mtime_of(dir + "/cur"), mtime_of(dir + "/dovecot-uidlist")};
   bool diff = false;
   for (int i = 0; i < 3; ++i)
     if (now[i].tv_sec != sel_->stamp[i].tv_sec || now[i].tv_nsec != sel_->stamp[i].tv_nsec) diff = true;
@@ -132,7 +132,7 @@ void Session::update(bool expunges) {
     log::line("{}: {}", who_, err);
     return;
   }
-  s.stamp[2] = mtime_of(dir + "/postern-uidlist");
+  s.stamp[2] = mtime_of(dir + "/dovecot-uidlist");
   std::vector<Msg> next;
   next.reserve(entries.size());
   std::size_t j = 0;

@@ -282,46 +282,9 @@ void Session::cmd_namespace(Cmd& c) {
 }
 
 void Session::cmd_close(Cmd& c) {
-  if (c.verb == "CLOSE" && !sel_->readonly) {
-    for (auto& m : sel_->msgs)
-      if ((m.flags.sys & f_deleted) && !m.gone) ::unlink(path_of(m).c_str());
-    std::vector<Entry> e;
-    std::string err;
-    sel_->folder->sync(e, false, err);
-  }
+  if (c.verb == "CLOSE" && !sel_->readonly) remove_deleted(nullptr);
   deselect();
   ok(c.tag, c.verb + " completed");
-}
-
-void Session::cmd_idle(Cmd& c) {
-  const std::string& tag = c.tag;
-  io_.put("+ idling\r\n");
-  if (sel_) update(true);
-  io_.flush();
-  std::time_t start = std::time(nullptr);
-  io_.set_timeout(2);
-  std::string line;
-  for (;;) {
-    auto r = io_.line(line, 1024);
-    if (r == NetIO::Read::line || r == NetIO::Read::partial) {
-      io_.set_timeout(autologout);
-      std::string_view l = line;
-      while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.remove_suffix(1);
-      if (r == NetIO::Read::line && iequal(l, "DONE")) return ok(tag, "IDLE terminated");
-      // The rest of an over-long line is no command either.
-      while (r == NetIO::Read::partial) r = io_.line(line, 1024);
-      return bad(tag, "Expected DONE");
-    }
-    if (r != NetIO::Read::timeout) {
-      log::line("{}: connection closed in IDLE", who_);
-      std::_Exit(status::ok);
-    }
-    if (std::time(nullptr) - start >= autologout) bye("Autologout; idle for too long", "IDLE timed out");
-    if (sel_ && changed()) {
-      update(true);
-      io_.flush();
-    }
-  }
 }
 
 }  // namespace imapd

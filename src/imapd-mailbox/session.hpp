@@ -39,7 +39,7 @@ struct Selected {
   std::vector<Msg> msgs;
   std::vector<std::string> keywords;
   std::size_t keywords_sent = 0;  // how many the last FLAGS response named
-  struct timespec stamp[3] {};     // mtimes of new/, cur/, postern-uidlist
+  struct timespec stamp[3] {};     // mtimes of new/, cur/, dovecot-uidlist
 };
 
 // The SPECIAL-USE attribute of a folder name ("\\Sent" for Sent), or null.
@@ -130,11 +130,15 @@ class Session {
   // selected state
   void cmd_close(Cmd& c);  // CLOSE, UNSELECT
   void cmd_fetch(Cmd& c);
+  // The tagged answer of a FETCH some of whose messages could not be read.
+  void fetch_failed(const std::string& tag, bool uid);
   void cmd_store(Cmd& c);
   void cmd_search(Cmd& c);
   void cmd_copy(Cmd& c);  // COPY, MOVE
   void cmd_expunge(Cmd& c);
   void expunge(const std::string& tag, const SeqSet* uids);
+  // Expunges the messages (of uids, when given) that have \Deleted now.
+  bool remove_deleted(const SeqSet* uids);
   void deselect() { sel_.reset(); }
 
   // The messages of a set (sequence numbers or UIDs), as indexes in
