@@ -69,6 +69,10 @@ int main(int argc, char** argv) {
   tr.add(*deadline, "* BYE [UNAVAILABLE] session time limit reached; log in again\r\n",
          fmt::format("{}: session time limit ({} seconds, control/deadlineimapd) reached", who, *deadline));
   NetIO io(tr, 1800);
+  auto literal = control::line("literalimapd", "+");
+  if (!literal || (*literal != "+" && *literal != "-")) log::die(status::temporary, "bad control/literalimapd");
+  imapd::Session::literal_minus = *literal == "-";
   imapd::Session s(dir, io, who);
+  if (imapd::Session::literal_minus) s.limits().max_nonsync = imap::literal_minus_max;
   s.run(tag);
 }

@@ -101,7 +101,8 @@ static_assert(Limits{}.max_literal == 67108864, "APPENDLIMIT= in capability_list
 
 std::string Session::capabilities() {
   std::string out;
-  for (const char* c : capability_list) out += (out.empty() ? "" : " ") + std::string(c);
+  for (const char* c : capability_list)
+    out += (out.empty() ? "" : " ") + std::string(literal_minus && std::string_view(c) == "LITERAL+" ? "LITERAL-" : c);
   return out;
 }
 
@@ -148,6 +149,10 @@ void Session::run(const std::string& login_tag) {
       case ReadStatus::literal_big:
         log::line("{}: literal too large", who_);
         no(tag_of(raw).value_or("*"), "[TOOBIG] Literal too large");
+        break;
+      case ReadStatus::literal_minus_big:
+        log::line("{}: non-synchronizing literal over 4096 bytes (LITERAL-)", who_);
+        bad(tag_of(raw).value_or("*"), "[TOOBIG] Non-synchronizing literal over 4096 bytes (LITERAL-)");
         break;
       case ReadStatus::literal_plus_big:
         log::line("{}: non-synchronizing literal too large", who_);

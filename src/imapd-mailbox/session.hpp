@@ -73,6 +73,10 @@ class Session {
   [[noreturn]] void run(const std::string& login_tag);
 
   static std::string capabilities();
+  // control/literalimapd "-" (main.cpp): LITERAL- instead of LITERAL+
+  // (RFC 7888 5: never both), non-synchronizing literals of 4096 bytes.
+  static inline bool literal_minus = false;
+  Limits& limits() { return limits_; }
 
  private:
   // dispatch (session.cpp): the command table says which state and

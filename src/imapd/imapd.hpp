@@ -20,6 +20,8 @@ struct Config {
   // control/plaintextlogin allows it. Otherwise LOGINDISABLED, and LOGIN
   // and AUTHENTICATE wait for STARTTLS (Dovecot's disable_plaintext_auth).
   bool plaintext_ok = false;
+  // control/literalimapd "-": LITERAL- (RFC 7888) instead of LITERAL+.
+  bool literal_minus = false;
   // The tlsd in front of imapd (tlsd(8)), when there is one.
   std::optional<postern::tls::Channel> tls;
 };

@@ -71,6 +71,10 @@ int main(int argc, char** argv) {
   if (!timeout || *timeout == 0 || *timeout > 86400) temp_fail("bad control/timeoutimapd");
   cfg.timeout = static_cast<int>(*timeout);
 
+  auto literal = control::line("literalimapd", "+");
+  if (!literal || (*literal != "+" && *literal != "-")) temp_fail("bad control/literalimapd");
+  cfg.literal_minus = *literal == "-";
+
   auto plaintext = login::plaintext_login_allowed();
   if (!plaintext) temp_fail("bad control/plaintextlogin");
   cfg.plaintext_ok = *plaintext;

@@ -37,13 +37,23 @@ namespace imapd {
 namespace {
 
 constexpr int max_errors = 20;
+constexpr std::size_t max_line = 65536;
+constexpr std::size_t max_literal = 1024;
+constexpr std::size_t max_command = 2 * 65536;
+// RFC 2971 3.3: at most 30 pairs, keys of 30 and values of 1024 bytes.
+constexpr int max_id_pairs = 30;
+constexpr std::size_t max_id_key = 30;
+constexpr std::size_t max_id_value = 1024;
 
 class Session {
  public:
   Session(Config& cfg, int fd, NetIO& io) : cfg_(cfg), fd_(fd), io_(io) {
-    lim_.max_line = 8192;
-    lim_.max_literal = 1024;
-    lim_.max_command = 12288;
+    // Dovecot's imap_max_line_length (64 KiB): an RFC 2971 ID of 30
+    // pairs of 1 KiB values fits; literals stay small before login.
+    lim_.max_line = max_line;
+    lim_.max_literal = max_literal;
+    lim_.max_command = max_command;
+    if (cfg_.literal_minus) lim_.max_nonsync = imap::literal_minus_max;
   }
 
   [[noreturn]] void run() {
@@ -68,6 +78,10 @@ class Session {
           continue;
         case imap::ReadStatus::literal_big:
           error(imap::tag_of(raw.get()).value_or("*"), "BAD Literal too large");
+          continue;
+        case imap::ReadStatus::literal_minus_big:
+          log::line("client {}: non-synchronizing literal over 4096 bytes (LITERAL-)", client());
+          error(imap::tag_of(raw.get()).value_or("*"), "BAD [TOOBIG] Non-synchronizing literal over 4096 bytes");
           continue;
         case imap::ReadStatus::literal_plus_big:
           io_.put("* BYE Literal too large\r\n");
@@ -144,7 +158,7 @@ class Session {
   // RFC 3501 7.2.1 and RFC 2595 3.2: without TLS from another host,
   // LOGINDISABLED and no AUTH=PLAIN, so a client never sends the password.
   std::string caps() const {
-    std::string c = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE";
+    std::string c = cfg_.literal_minus ? "IMAP4rev1 LITERAL- SASL-IR ID ENABLE IDLE" : "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE";
     if (can_starttls()) c += " STARTTLS";
     c += plaintext_allowed() ? " AUTH=PLAIN" : " LOGINDISABLED";
     return c;
@@ -174,7 +188,35 @@ class Session {
     end();
   }
 
-  void cmd_id(const std::string& t, imap::Parser&) {
+  // RFC 2971: "ID NIL" or "ID (key value ...)"; the client's name and
+  // version go to the log, so an admin sees which clients connect.
+  void cmd_id(const std::string& t, imap::Parser& p) {
+    if (!p.sp()) return error(t, "BAD Usage: ID NIL or ID (key value ...)");
+    std::string seen;
+    if (p.accept('(')) {
+      int pairs = 0;
+      for (bool first = true; !p.accept(')'); first = false) {
+        if (!first && !p.sp()) return error(t, "BAD Malformed ID list");
+        auto key = p.string();
+        if (!key || !p.sp()) return error(t, "BAD Malformed ID list");
+        std::optional<std::string> value;
+        std::size_t at = p.pos();
+        if (imap::upper(p.word()) != "NIL") {
+          p.set_pos(at);
+          if (!(value = p.string())) return error(t, "BAD Malformed ID list");
+        }
+        if (++pairs > max_id_pairs || key->size() > max_id_key || (value && value->size() > max_id_value))
+          return error(t, "BAD ID list past RFC 2971's limits (30 pairs, keys of 30 and values of 1024 bytes)");
+        std::string k = imap::upper(*key);
+        if (value && (k == "NAME" || k == "VERSION"))
+          seen += (seen.empty() ? "" : " ") + imap::upper(*key) + "=" + log::printable(*value, 64);
+      }
+    } else {
+      auto nil = p.atom();
+      if (!nil || imap::upper(*nil) != "NIL") return error(t, "BAD Usage: ID NIL or ID (key value ...)");
+    }
+    if (!p.eol()) return error(t, "BAD Unexpected arguments");
+    if (!seen.empty()) log::line("client {}: ID {}", client(), seen);
     io_.put("* ID (\"name\" \"postern\")\r\n" + t + " OK ID completed\r\n");
   }
 
@@ -247,10 +289,8 @@ class Session {
 
   void login(const std::string& tag, const std::string& user, const std::string& password) {
     secret::String req(tag + "\n" + login::encode_request(user, password, ""));
-    if (io_.buffered() > 0) {
-      // Commands pipelined after LOGIN would be lost to the mailbox stage.
-      return error(tag, "BAD Do not pipeline commands after LOGIN");
-    }
+    // LineTransport read nothing past the login's line: what the client
+    // pipelined after it is still in the socket for the mailbox stage.
     io_.flush();
     int reply = login::ask(fd_, req.get());
     if (reply == login::send_failed) {
@@ -281,7 +321,7 @@ class Session {
 }  // namespace
 
 void preauth(Config cfg, int fd) {
-  FdTransport t(0, 1);
+  LineTransport t(0, 1);
   NetIO io(t, cfg.timeout);
   Session s(cfg, fd, io);
   s.run();

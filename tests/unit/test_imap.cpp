@@ -244,7 +244,9 @@ TEST_CASE("read_command skips a long line's literal and spools APPEND's", "[imap
   Limits lim;
   lim.max_line = 100;
   std::string lit = "c CAPABILITY\r\n";
-  Sent t("a NOOP " + std::string(300, 'x') + " {" + std::to_string(lit.size()) + "+}\r\n" + lit + "b NOOP\r\n");
+  // What follows the literal up to the line end is still command a's.
+  Sent t("a NOOP " + std::string(300, 'x') + " {" + std::to_string(lit.size()) + "+}\r\n" + lit +
+         " rest {3+}\r\nabc\r\nb NOOP\r\n");
   NetIO io(t, 5);
   std::string out;
   CHECK(read_command(io, lim, out) == ReadStatus::too_long);
@@ -265,4 +267,57 @@ TEST_CASE("read_command skips a long line's literal and spools APPEND's", "[imap
   p.set_pos(15);
   CHECK(p.literal_marker() == 5u);
   CHECK(p.eol());
+}
+
+TEST_CASE("read_command: LITERAL- drops a non-synchronizing literal over 4096 bytes with its command", "[imap]") {
+  Limits lim;
+  lim.max_nonsync = literal_minus_max;
+  Sent t("a LOGIN {5000+}\r\n" + std::string(5000, 'u') + " {2+}\r\npw\r\nb NOOP {4096+}\r\n" +
+         std::string(4096, 'v') + "\r\n");
+  NetIO io(t, 5);
+  std::string out;
+  CHECK(read_command(io, lim, out) == ReadStatus::literal_minus_big);
+  CHECK(tag_of(out) == "a");
+  REQUIRE(read_command(io, lim, out) == ReadStatus::ok);
+  CHECK(out == "b NOOP {4096+}\r\n" + std::string(4096, 'v') + "\r\n");
+  CHECK(t.out.empty());  // no "+" for either
+  Limits plus;  // LITERAL+: any size within max_literal
+  Sent t2("a LOGIN {5000+}\r\n" + std::string(5000, 'u') + "\r\n");
+  NetIO io2(t2, 5);
+  CHECK(read_command(io2, plus, out) == ReadStatus::ok);
+}
+
+TEST_CASE("read_command reads a literal8 (RFC 3516) with its NUL bytes", "[imap]") {
+  Limits lim;
+  std::string bin("a\0b\r\nc", 6);
+  Sent t("x APPEND INBOX ~{6}\r\n" + bin + "\r\ny APPEND INBOX ~{6+}\r\n" + bin + " z\r\n");
+  NetIO io(t, 5);
+  std::string out;
+  REQUIRE(read_command(io, lim, out) == ReadStatus::ok);
+  CHECK(t.out == "+ OK\r\n");
+  Parser p(out);
+  p.set_pos(15);
+  CHECK_FALSE(p.literal());
+  CHECK(p.literal8() == bin);
+  CHECK(p.eol());
+  REQUIRE(read_command(io, lim, out) == ReadStatus::ok);
+  Parser q(out);
+  q.set_pos(15);
+  CHECK(q.literal8_marker() == 6u);
+
+  struct Binary : LiteralSink {
+    bool binary = false;
+    std::string got;
+    bool take(std::string_view so_far, std::uint64_t) override {
+      binary = literal8_at_end(so_far);
+      return true;
+    }
+    void write(std::string_view chunk) override { got += chunk; }
+  } sink;
+  Sent t3("x APPEND INBOX ~{6+}\r\n" + bin + "\r\n");
+  NetIO io3(t3, 5);
+  REQUIRE(read_command(io3, lim, out, &sink) == ReadStatus::ok);
+  CHECK(sink.binary);
+  CHECK(sink.got == bin);
+  CHECK_FALSE(literal8_at_end("x APPEND INBOX {6}\r\n"));
 }

@@ -2,6 +2,7 @@
 // replies flushed before waiting for input.
 #include <catch2/catch.hpp>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <string>
@@ -115,6 +116,36 @@ TEST_CASE("FdTransport times out on a silent pipe") {
   CHECK(errno == ETIMEDOUT);
   CHECK(t.write("ab", 1));
   CHECK(t.read(buf, 4, 1) == 2);
+  ::close(p[0]);
+  ::close(p[1]);
+}
+
+TEST_CASE("LineTransport leaves what follows a line in the socket") {
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  std::string sent = "a LOGIN u p\r\nb SELECT INBOX\r\nc NOOP\r\n";
+  REQUIRE(::write(sv[1], sent.data(), sent.size()) == static_cast<ssize_t>(sent.size()));
+  LineTransport t(sv[0], sv[0]);
+  NetIO io(t, 5);
+  std::string line;
+  CHECK(io.line(line, 100) == NetIO::Read::line);
+  CHECK(line == "a LOGIN u p\r\n");
+  CHECK(io.buffered() == 0);
+  char buf[100];
+  ssize_t n = ::read(sv[0], buf, sizeof buf);  // the next stage's read
+  CHECK(std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0) == "b SELECT INBOX\r\nc NOOP\r\n");
+  ::close(sv[0]);
+  ::close(sv[1]);
+
+  int p[2];  // not a socket: one byte at a time, same result
+  REQUIRE(::pipe(p) == 0);
+  REQUIRE(::write(p[1], sent.data(), sent.size()) == static_cast<ssize_t>(sent.size()));
+  LineTransport tp(p[0], p[1]);
+  NetIO iop(tp, 5);
+  CHECK(iop.line(line, 100) == NetIO::Read::line);
+  CHECK(line == "a LOGIN u p\r\n");
+  n = ::read(p[0], buf, sizeof buf);
+  CHECK(std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0) == "b SELECT INBOX\r\nc NOOP\r\n");
   ::close(p[0]);
   ::close(p[1]);
 }

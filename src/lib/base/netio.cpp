@@ -2,9 +2,11 @@
 #include "base/netio.hpp"
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace postern {
 
@@ -25,6 +27,31 @@ ssize_t FdTransport::read(char* buf, std::size_t n, int timeout) {
   if (!wait_ready(in_, POLLIN, timeout)) return -1;
   for (;;) {
     ssize_t r = ::read(in_, buf, n);
+    if (r >= 0 || errno != EINTR) return r;
+  }
+}
+
+ssize_t LineTransport::read(char* buf, std::size_t n, int timeout) {
+  if (n == 0) return 0;
+  if (!wait_ready(in_, POLLIN, timeout)) return -1;
+  for (;;) {
+    ssize_t r;
+    if (socket_) {
+      r = ::recv(in_, buf, n, MSG_PEEK);
+      if (r < 0 && errno == ENOTSOCK) {
+        socket_ = false;
+        continue;
+      }
+      if (r > 0) {
+        const void* nl = std::memchr(buf, '\n', static_cast<std::size_t>(r));
+        std::size_t take = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - buf) + 1
+                              : static_cast<std::size_t>(r);
+        // The bytes were peeked: this recv finds them there and takes no more.
+        r = ::recv(in_, buf, take, 0);
+      }
+    } else {
+      r = ::read(in_, buf, 1);
+    }
     if (r >= 0 || errno != EINTR) return r;
   }
 }

@@ -38,6 +38,22 @@ class FdTransport : public Transport {
   int in_, out_;
 };
 
+// Like FdTransport, but a read never takes a byte past the next '\n'
+// (recv with MSG_PEEK on a socket, one byte at a time on anything else).
+// A login stage reads through it so that the bytes a client pipelined
+// after its login are still in the descriptor for the program that
+// serves the session: every command ends with a line end, so a read that
+// starts inside a command never goes past that command's end.
+class LineTransport : public FdTransport {
+ public:
+  LineTransport(int in, int out) : FdTransport(in, out), in_(in) {}
+  ssize_t read(char* buf, std::size_t n, int timeout) override;
+
+ private:
+  int in_;
+  bool socket_ = true;
+};
+
 class NetIO {
  public:
   enum class Read {

@@ -59,6 +59,45 @@ char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c
 
 }  // namespace
 
+namespace {
+
+// Reads and drops n bytes of a literal the command will not use.
+ReadStatus skip_bytes(NetIO& io, std::uint64_t n) {
+  std::string chunk;
+  while (n > 0) {
+    auto r = io.some(chunk, static_cast<std::size_t>(std::min<std::uint64_t>(n, 1 << 16)));
+    if (r == NetIO::Read::timeout) return ReadStatus::timeout;
+    if (r != NetIO::Read::line) return r == NetIO::Read::eof ? ReadStatus::eof : ReadStatus::error;
+    n -= chunk.size();
+  }
+  return ReadStatus::ok;
+}
+
+// Drops the rest of a command from the non-synchronizing literal of n
+// bytes on: its bytes, the lines after it and the literals those announce
+// without waiting, so none of it is read as a command. It stops at a
+// synchronizing literal: the client sends nothing until it gets "+".
+ReadStatus skip_rest(NetIO& io, const Limits& lim, std::uint64_t n) {
+  std::string line;
+  for (;;) {
+    if (n > lim.max_literal) return ReadStatus::literal_plus_big;
+    if (auto r = skip_bytes(io, n); r != ReadStatus::ok) return r;
+    std::string tail;
+    for (;;) {
+      auto r = io.line(line, lim.max_line);
+      if (r == NetIO::Read::timeout) return ReadStatus::timeout;
+      if (r != NetIO::Read::line && r != NetIO::Read::partial) return ReadStatus::eof;
+      tail += line;
+      if (tail.size() > 32) tail.erase(0, tail.size() - 32);
+      if (r == NetIO::Read::line) break;
+    }
+    bool plus = false;
+    if (!literal_at_end(tail, n, plus) || !plus) return ReadStatus::ok;
+  }
+}
+
+}  // namespace
+
 ReadStatus read_command(NetIO& io, const Limits& lim, std::string& out, LiteralSink* sink) {
   out.clear();
   std::string line;
@@ -81,15 +120,10 @@ ReadStatus read_command(NetIO& io, const Limits& lim, std::string& out, LiteralS
       std::uint64_t n = 0;
       bool plus = false;
       // A synchronizing literal's bytes never come: the client waits for
-      // "+" and gets BAD. A LITERAL+ one's are on their way.
+      // "+" and gets BAD. A non-synchronizing one's are on their way.
       if (literal_at_end(tail, n, plus) && plus) {
-        if (n > lim.max_literal) return ReadStatus::literal_plus_big;
-        while (n > 0) {
-          r = io.some(line, static_cast<std::size_t>(std::min<std::uint64_t>(n, 1 << 16)));
-          if (r == NetIO::Read::timeout) return ReadStatus::timeout;
-          if (r != NetIO::Read::line) return r == NetIO::Read::eof ? ReadStatus::eof : ReadStatus::error;
-          n -= line.size();
-        }
+        auto s = skip_rest(io, lim, n);
+        if (s != ReadStatus::ok) return s;
       }
       return ReadStatus::too_long;
     }
@@ -97,6 +131,12 @@ ReadStatus read_command(NetIO& io, const Limits& lim, std::string& out, LiteralS
     std::uint64_t n = 0;
     bool plus = false;
     if (!literal_at_end(line, n, plus)) return ReadStatus::ok;
+    if (plus && n > lim.max_nonsync && n <= lim.max_literal) {
+      // LITERAL- (RFC 7888 4): too big to come without "+"; its bytes are
+      // on their way and are dropped with the rest of the command.
+      auto s = skip_rest(io, lim, n);
+      return s == ReadStatus::ok ? ReadStatus::literal_minus_big : s;
+    }
     if (n > lim.max_literal) return plus ? ReadStatus::literal_plus_big : ReadStatus::literal_big;
     bool taken = sink && sink->take(out, n);
     if (!taken && out.size() + n > lim.max_command)
@@ -115,6 +155,14 @@ ReadStatus read_command(NetIO& io, const Limits& lim, std::string& out, LiteralS
       n -= chunk.size();
     }
   }
+}
+
+bool literal8_at_end(std::string_view so_far) {
+  std::uint64_t n = 0;
+  bool plus = false;
+  if (!literal_at_end(so_far, n, plus)) return false;
+  std::size_t brace = so_far.rfind('{');
+  return brace != std::string_view::npos && brace > 0 && so_far[brace - 1] == '~';
 }
 
 std::optional<std::string> tag_of(std::string_view line) {
@@ -251,6 +299,22 @@ std::optional<std::string> Parser::literal() {
   std::string out(s_.substr(pos_, static_cast<std::size_t>(*n)));
   pos_ += static_cast<std::size_t>(*n);
   return out;
+}
+
+std::optional<std::string> Parser::literal8() {
+  if (peek() != '~') return std::nullopt;
+  ++pos_;
+  auto out = literal();
+  if (!out) --pos_;
+  return out;
+}
+
+std::optional<std::uint64_t> Parser::literal8_marker() {
+  if (peek() != '~') return std::nullopt;
+  ++pos_;
+  auto n = literal_marker();
+  if (!n) --pos_;
+  return n;
 }
 
 std::optional<std::uint64_t> Parser::literal_marker() {

@@ -22,7 +22,12 @@ struct Limits {
   std::size_t max_line = 65536;              // one line of a command, without literals
   std::size_t max_literal = 64 << 20;        // one literal (APPEND's message)
   std::size_t max_command = (64 << 20) + (1 << 20);  // a whole command, literals included
+  // The largest non-synchronizing literal ("{n+}"): no bound beyond
+  // max_literal under LITERAL+, 4096 under LITERAL- (RFC 7888).
+  std::uint64_t max_nonsync = UINT64_MAX;
 };
+
+constexpr std::uint64_t literal_minus_max = 4096;
 
 enum class ReadStatus {
   ok,            // a whole command is in out
@@ -32,6 +37,7 @@ enum class ReadStatus {
   too_long,      // a line longer than max_line (the rest of it was skipped)
   literal_big,   // a synchronizing literal over max_literal: the client sends no data; answer and go on
   literal_plus_big,  // a LITERAL+ literal over the limit: its data is coming; the connection must end
+  literal_minus_big,  // a "{n+}" over max_nonsync (LITERAL-): the command was read and dropped; answer BAD [TOOBIG]
 };
 
 // Where read_command puts a literal that must not be held in memory
@@ -47,12 +53,18 @@ class LiteralSink {
 };
 
 // Reads one command. A synchronizing literal "{n}" gets the continuation
-// "+ OK" before its data is read; a "{n+}" does not. out keeps the command
+// "+ OK" before its data is read; a "{n+}" does not. A literal8 (RFC 3516,
+// "~{n}" or "~{n+}": bytes that may hold NUL) is read as a literal: out
+// keeps its "~" (Parser::literal8 reads it) and a sink sees it at the end
+// of so_far (literal8_at_end). out keeps the command
 // as sent, literal markers and CRLFs included (taken literals' bytes
 // excepted). A line over max_line is skipped with too_long, and when it
 // ends in a LITERAL+ "{n+}" the n bytes that follow are skipped too (or
 // literal_plus_big past max_literal), so they are never read as commands.
 ReadStatus read_command(NetIO& io, const Limits& lim, std::string& out, LiteralSink* sink = nullptr);
+
+// True when the command read so far ends with a literal8 marker "~{n}".
+bool literal8_at_end(std::string_view so_far);
 
 // The tag of a raw command line, if it has a valid one.
 std::optional<std::string> tag_of(std::string_view line);
@@ -86,6 +98,9 @@ class Parser {
   // A literal's marker "{n}" or "{n+}" and its CRLF, without its bytes
   // (for a literal a LiteralSink took).
   std::optional<std::uint64_t> literal_marker();
+  // A literal8 ("~{n}" and its bytes, RFC 3516), and its marker alone.
+  std::optional<std::string> literal8();
+  std::optional<std::uint64_t> literal8_marker();
   std::optional<std::string> string() {  // quoted or literal
     if (peek() == '"') return quoted();
     if (peek() == '{') return literal();
