@@ -305,6 +305,10 @@ class Folders(ServerTestCase):
         self.assertRegex(tagged, r"^t\d+ NO \[TRYCREATE\]")
         _, tagged = c.cmd('APPEND ca2 CATENATE (TEXT {} BOGUS "x")', "h: 1\r\n\r\n")
         self.assertRegex(tagged, r"^t\d+ BAD ")
+        # At most 100 URLs in one command: each one reads a message file.
+        _, tagged = c.cmd("APPEND ca2 CATENATE (" + " ".join(['URL "/ca/;UID=1"'] * 101) + ")")
+        self.assertRegex(tagged, r"^t\d+ BAD ")
+        self.assertEqual(self.cur_files("ca2"), before)
 
     def test_status_recent_modseq_mailboxid(self):
         c = self.login()
