@@ -92,6 +92,11 @@ default_vsz_limit = 512M
 shutdown_clients = yes
 # the stress test holds 10 sessions of one user from 127.0.0.1 and checks with an 11th
 mail_max_userip_connections = 100
+# COMPRESS=DEFLATE, as a site that offers it configures it
+mail_plugins = zlib
+protocol imap {{
+  mail_plugins = zlib imap_zlib
+}}
 login_trusted_networks = 127.0.0.0/8
 imap_urlauth_host = *
 mail_attribute_dict = file:%h/Maildir/dovecot-attributes

@@ -21,6 +21,7 @@ class Scenario:
         self.connections = 1
         self.box = "INBOX"
         self.select = True
+        self.login = True
         self.mails = []      # (flags, date, bytes)
         self.literals = {}
         self.steps = []      # (lineno, kind, conn, text, [expect lines])
@@ -67,6 +68,9 @@ class Scenario:
                 continue
             if words[0] == "noselect":
                 self.select = False
+                continue
+            if words[0] == "nologin":
+                self.login = self.select = False
                 continue
             m = re.match(r"(\d*)([>|~])\s?(.*)$", line)
             if m:
@@ -116,25 +120,32 @@ def _value_end(text, i):
     return i + m.end() if m else -1
 
 
-def _sort_fetch(text):
-    """The items of a FETCH response in name order: servers may send them
-    in any order (RFC 3501 7.4.2)."""
-    m = re.match(r"(\* \S+ FETCH )\((.*)\)$", text, re.I)
+def _fetch_items(text):
+    """("* N FETCH", [items]) of a FETCH response, each item "NAME value",
+    or None when text is no FETCH response with a list of items."""
+    m = re.match(r"(\* \S+ FETCH) \((.*)\)$", text, re.I)
     if not m:
-        return text
+        return None
     body, items, i = m.group(2), [], 0
     while i < len(body):
         n = re.match(r"([^\s()\[]+(?:\[[^\]]*\])?(?:<\d+>)?) ", body[i:])
         if not n:
-            return text
+            return None
         j = _value_end(body, i + n.end())
-        if j < 0:
-            return text
+        if j < 0 or (j < len(body) and body[j] != " "):
+            return None
         items.append(body[i:j])
-        i = j + 1 if j < len(body) and body[j] == " " else j
-        if j < len(body) and body[j] != " ":
-            return text
-    return m.group(1) + "(" + " ".join(sorted(items, key=lambda x: x.split(" ", 1)[0].upper())) + ")"
+        i = j + 1
+    return m.group(1), items
+
+
+def _sort_fetch(text):
+    """The items of a FETCH response in name order: servers may send them
+    in any order (RFC 3501 7.4.2)."""
+    f = _fetch_items(text)
+    if f is None:
+        return text
+    return f[0] + " (" + " ".join(sorted(f[1], key=lambda x: x.split(" ", 1)[0].upper())) + ")"
 
 
 def _runs(seqset, ordered=False):
@@ -166,6 +177,13 @@ def normalize(text):
     # "2:3" and "2,3" are one set: ESEARCH ALL and VANISHED sets are
     # written with every run of consecutive numbers as a range.
     text = re.sub(r"\b(ALL|VANISHED|VANISHED \(EARLIER\)) (\d+(?:[:,]\d+)*)\b", lambda m: m.group(1) + " " + _runs(m.group(2), m.group(1).upper().startswith("V")), text, flags=re.I)
+    # STATUS items come in any order (RFC 3501 7.2.4): sorted by name.
+    m = re.match(r"(\* STATUS .*? )\(([^()]*)\)$", text, re.I)
+    if m:
+        w = m.group(2).split()
+        if len(w) % 2 == 0:
+            pairs = sorted((w[i:i + 2] for i in range(0, len(w), 2)), key=lambda p: p[0].upper())
+            text = m.group(1) + "(" + " ".join(" ".join(p) for p in pairs) + ")"
     # Some servers write ")(" between list members, some ") (".
     text = re.sub(r"\)\s+\(", ")(", text)
     return _sort_fetch(text)
@@ -202,18 +220,55 @@ def compile_pattern(pattern, variables):
     return re.compile(out.replace(" ", r"\s+").replace("\x00", r"\s"), re.I | re.S), names
 
 
+def _bind(m, names, variables):
+    for name in names:
+        v = m.group(name)
+        if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
+            v = re.sub(r'\\(.)', r'\1', v[1:-1])
+        variables[name] = v
+
+
+def _fetch_match(pattern, line, variables):
+    """A FETCH pattern matches a FETCH response that has each of its items
+    (in any order); the response may carry more (an unsolicited UID, say),
+    as imaptest allows. None when either is no FETCH with items."""
+    p, r = _fetch_items(normalize(pattern)), _fetch_items(normalize(line))
+    if p is None or r is None:
+        return None
+    trial = dict(variables)
+    rx, names = compile_pattern(p[0], trial)
+    m = rx.fullmatch(r[0])
+    if not m:
+        return False
+    _bind(m, names, trial)
+    left = list(r[1])
+    for item in p[1]:
+        rx, names = compile_pattern(item, trial)
+        for k, have in enumerate(left):
+            m = rx.fullmatch(have)
+            if m:
+                _bind(m, names, trial)
+                del left[k]
+                break
+        else:
+            return False
+    variables.update(trial)
+    return True
+
+
 def match_one(pattern, lines, variables, used=()):
-    rx, names = compile_pattern(pattern, variables)
     for n, line in enumerate(lines):
         if n in used:
             continue
+        fm = _fetch_match(pattern, line, variables)
+        if fm is True:
+            return n
+        if fm is False:
+            continue
+        rx, names = compile_pattern(pattern, variables)
         m = rx.fullmatch(normalize(line))
         if m:
-            for name in names:
-                v = m.group(name)
-                if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
-                    v = re.sub(r'\\(.)', r'\1', v[1:-1])
-                variables[name] = v
+            _bind(m, names, variables)
             return n
     return None
 
@@ -227,13 +282,14 @@ def run(scenario, port, user, password, wipe):
     difference."""
     wipe()
     variables = {"box": scenario.box, "box2": scenario.box + "2" if scenario.box != "INBOX" else "box2",
-                 "user": user}
+                 "user": user, "password": password}
     conns = {}
     errors = []
     try:
         for n in range(1, scenario.connections + 1):
             c = conns[n] = Conn(port, str(n))
-            c.simple(f"LOGIN {user} {password}")
+            if scenario.login:
+                c.simple(f"LOGIN {user} {password}")
         first = conns[1]
         if scenario.box.upper() != "INBOX":
             first.simple(f"CREATE {scenario.box}")
@@ -253,7 +309,7 @@ def run(scenario, port, user, password, wipe):
             c = conns[cn]
             variables["tag"] = f"{c.name}.{c.tagn + 1}"  # the tag this step's command gets
             text = subst(text, variables)
-            where = f"line {lineno}: {cn}{kind} {text}"
+            where = f"line {lineno}: {cn}{kind} {text[:200]}{'...' if len(text) > 200 else ''}"
             if kind == "|":
                 tag = c.next_tag()
                 c.send(f"{tag} {text}\r\n")
