@@ -33,6 +33,10 @@ constexpr std::uint64_t max_inline = 1 << 20;
 // Bounds on one MULTIAPPEND: messages, and bytes spooled to disk.
 constexpr std::size_t max_messages = 1000;
 constexpr std::uint64_t max_total = std::uint64_t{1} << 30;
+// Bounds on the pieces of one command (each literal is a walk over the
+// command so far; each URL reads a message file).
+constexpr std::size_t max_pieces = 1000;
+constexpr std::size_t max_urls = 100;
 
 // One piece of a message: a literal (where its marker ends in the
 // command) or, in CATENATE, a URL.
@@ -138,6 +142,7 @@ struct AppendSpool : LiteralSink {
     auto box = p.astring();
     if (!box) return err = "Bad mailbox name", false;
     name = *box;
+    std::size_t pieces = 0, urls = 0;
     // A literal's marker, "~" (literal8) allowed: 0 none, 1 one, 2 the new one at the end.
     auto marker = [&](Spec& m, bool& eight) -> int {
       std::size_t save = p.pos();
@@ -197,7 +202,8 @@ struct AppendSpool : LiteralSink {
             } else {
               return err = "Bad CATENATE part", false;
             }
-            if (m.pieces.size() > max_messages) return err = "Too many CATENATE parts", false;
+            if (++pieces > max_pieces || (m.pieces.back().url.size() && ++urls > max_urls))
+              return err = "Too many CATENATE parts", false;
             if (p.accept(')')) break;
             if (!p.sp()) return err = "Bad CATENATE", false;
           }

@@ -1,9 +1,9 @@
 // catenate: what an IMAP URL in APPEND's CATENATE (RFC 4469) stands for:
 // a message of the user's own folders, or a section or partial range of
 // it, as FETCH BODY[section]<partial> would send it. The URL comes from
-// the network (parse_imap_url checks it); only relative URLs ("/INBOX;
-// UIDVALIDITY=7/;UID=20/;SECTION=1") are taken, naming folders of this
-// login. Returns the bytes (CRLF form) or nullopt, which APPEND answers
+// the network (parse_imap_url checks it); relative URLs ("/INBOX;
+// UIDVALIDITY=7/;UID=20/;SECTION=1") name folders of this login, absolute
+// ones only with a valid URLAUTH (urlauth.cpp). Returns the bytes (CRLF form) or nullopt, which APPEND answers
 // NO [BADURL]. See imapd(8).
 #include <sys/stat.h>
 
@@ -18,7 +18,9 @@ namespace imapd {
 
 std::optional<std::string> Session::url_content(const std::string& text) {
   auto u = parse_imap_url(text);
-  if (!u || !u->host.empty() || !u->access.empty()) return std::nullopt;
+  if (!u) return std::nullopt;
+  if (!u->access.empty()) return urlauth_content(text);  // RFC 4469: a signed URL, checked as URLFETCH would
+  if (!u->host.empty()) return std::nullopt;
   // RFC 5092: the mailbox in a URL is UTF-8; folders are stored in
   // modified UTF-7.
   auto stored = utf7_encode(u->mailbox);

@@ -106,6 +106,7 @@ const char* const capability_list[] = {
     "CONDSTORE",
     "QRESYNC",
     "CONTEXT=SEARCH",
+    "URLAUTH",
 };
 static_assert(Limits{}.max_literal == 67108864, "APPENDLIMIT= in capability_list");
 
@@ -226,6 +227,9 @@ const Session::Rule* Session::find_rule(std::string_view verb) {
       {"CANCELUPDATE", &Session::cmd_cancelupdate, r_args | r_selected},
       {"COPY", &Session::cmd_copy, r_args | r_selected | r_uid},
       {"MOVE", &Session::cmd_copy, r_args | r_selected | r_uid | r_writes},
+      {"GENURLAUTH", &Session::cmd_genurlauth, r_args},
+      {"RESETKEY", &Session::cmd_resetkey, 0},
+      {"URLFETCH", &Session::cmd_urlfetch, r_args},
   };
   for (auto& r : rules)
     if (verb == r.name) return &r;

@@ -113,6 +113,12 @@ class Session {
   // The bytes an IMAP URL names in CATENATE (catenate.cpp); nullopt
   // answers NO [BADURL].
   std::optional<std::string> url_content(const std::string& url);
+  // URLAUTH (urlauth.cpp): GENURLAUTH, RESETKEY, URLFETCH, and what a
+  // signed URL names (nullopt: NIL).
+  void cmd_genurlauth(Cmd& c);
+  void cmd_resetkey(Cmd& c);
+  void cmd_urlfetch(Cmd& c);
+  std::optional<std::string> urlauth_content(const std::string& url);
   // The spool for the next command's APPEND literal, emptied (append.cpp).
   LiteralSink* next_spool();
   // True when the last command had a literal thrown away (too large).

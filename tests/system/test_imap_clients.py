@@ -3,7 +3,8 @@ imapflow (npm; tools/deps installs it in /var/cache/postern/npm) and
 Python's imaplib, driving what modern clients use: SPECIAL-USE, MOVE,
 IDLE, CONDSTORE/QRESYNC resync, ESEARCH, BINARY, COMPRESS=DEFLATE. Each
 test runs first against a real Dovecot with the same code: a test Dovecot
-fails is a broken test and is skipped with the reason, never passed."""
+fails is a broken test and is skipped with the reason, never passed.
+Trusts: the client libraries. Returns: one result per client workflow."""
 import imaplib
 import json
 import os

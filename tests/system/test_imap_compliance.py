@@ -6,7 +6,10 @@ Dovecot fails is skipped for postern, with Dovecot's difference as the
 reason; one Dovecot passes and postern fails is a failure.
 
 One Dovecot and one postern serve every scenario. COMPLIANCE_ONLY=a,b
-runs only the scenarios whose names contain one of those words."""
+runs only the scenarios whose names contain one of those words.
+Trusts: the scenario files and Dovecot as the reference. Returns: one
+unittest result per scenario (pass, fail with the first difference and
+the end of imapd's log, or skip when Dovecot fails it)."""
 import os
 import re
 import shutil

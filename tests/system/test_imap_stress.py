@@ -8,7 +8,10 @@ exactly where its owner last put it), and flags one client sets reported
 to every other on its next NOOP. Run against postern's imapd under
 tcpserver and, as a check of the checker, against a real Dovecot.
 
-STRESS_SECONDS (default 12) bounds the random phase for each server."""
+STRESS_SECONDS (default 12) bounds the random phase for each server.
+Trusts: nothing the servers send (imap_checker bounds every read).
+Returns: one test result per server; a failure lists the seed
+(STRESS_SEED=... repeats the run's choices) and every error found."""
 import os
 import random
 import re

@@ -305,6 +305,10 @@ class Folders(ServerTestCase):
         self.assertRegex(tagged, r"^t\d+ NO \[TRYCREATE\]")
         _, tagged = c.cmd('APPEND ca2 CATENATE (TEXT {} BOGUS "x")', "h: 1\r\n\r\n")
         self.assertRegex(tagged, r"^t\d+ BAD ")
+        # At most 100 URLs in one command: each one reads a message file.
+        _, tagged = c.cmd("APPEND ca2 CATENATE (" + " ".join(['URL "/ca/;UID=1"'] * 101) + ")")
+        self.assertRegex(tagged, r"^t\d+ BAD ")
+        self.assertEqual(self.cur_files("ca2"), before)
 
     def test_status_recent_modseq_mailboxid(self):
         c = self.login()
@@ -329,3 +333,50 @@ class Folders(ServerTestCase):
         c.ok("DELETE sr")
         _, tagged = c.cmd("CREATE sr")
         self.assertNotIn(m.group(1), tagged)
+
+    def test_urlauth(self):
+        c = self.login()
+        caps = " ".join(c.ok("CAPABILITY"))
+        self.assertIn(" URLAUTH", caps)
+        c.ok("CREATE ua")
+        m1, m2 = message("one"), message("two", "second body\r\n")
+        c.ok("APPEND ua {}", m1)
+        c.ok("APPEND ua {}", m2)
+        me = self.user.name
+        urls = []
+        for uid, section in ((1, ""), (2, "/;SECTION=TEXT")):
+            got = c.ok(f'GENURLAUTH "imap://{me}@localhost/ua/;UID={uid}{section};URLAUTH=user+{me}" INTERNAL')
+            m = re.fullmatch(r'\* GENURLAUTH "(imap://[^"]+:INTERNAL:[0-9a-f]{64})"', got[0])
+            self.assertTrue(m, got)
+            urls.append(m.group(1))
+        key = os.path.join(self.user.maildir, "postern-urlauth")
+        self.assertEqual(os.stat(key).st_mode & 0o777, 0o600)
+        self.assertEqual(os.stat(key).st_uid, self.user.uid)
+        got = c.ok(f'URLFETCH "{urls[0]}" "{urls[1]}"')
+        self.assertEqual(got, [f'* URLFETCH "{urls[0]}" {{{len(m1)}}}\r\n{m1}',
+                               f'* URLFETCH "{urls[1]}" {{13}}\r\nsecond body\r\n'])
+        # Another session of the user fetches it too; a changed token or
+        # URL does not.
+        other = self.login()
+        self.assertEqual(other.ok(f'URLFETCH "{urls[0]}"'), [f'* URLFETCH "{urls[0]}" {{{len(m1)}}}\r\n{m1}'])
+        forged = urls[0][:-1] + ("0" if urls[0][-1] != "0" else "1")
+        moved = urls[0].replace(";UID=1;", ";UID=2;")
+        for bad in (forged, moved):
+            self.assertEqual(c.ok(f'URLFETCH "{bad}"'), [f'* URLFETCH "{bad}" NIL'])
+        # Someone else's URL, an unknown mechanism, a URL without URLAUTH: NO.
+        for bad in (f'"imap://nobody@localhost/ua/;UID=1;URLAUTH=user+nobody" INTERNAL',
+                    f'"imap://{me}@localhost/ua/;UID=1;URLAUTH=user+{me}" XSECRET',
+                    f'"imap://{me}@localhost/ua/;UID=1" INTERNAL'):
+            _, tagged = c.cmd("GENURLAUTH " + bad)
+            self.assertRegex(tagged, r"^t\d+ NO ", bad)
+        c.ok("RESETKEY ua")
+        self.assertEqual(c.ok(f'URLFETCH "{urls[0]}"'), [f'* URLFETCH "{urls[0]}" NIL'])
+        _, tagged = c.cmd("RESETKEY nosuch")
+        self.assertRegex(tagged, r"^t\d+ NO ")
+        # A signed URL in CATENATE is checked as URLFETCH checks it.
+        got = c.ok(f'GENURLAUTH "imap://{me}@localhost/ua/;UID=2/;SECTION=TEXT;URLAUTH=user+{me}" INTERNAL')
+        signed = re.search(r'"(.*)"', got[0]).group(1)
+        c.ok(f'APPEND ua CATENATE (TEXT {{}} URL "{signed}")', "Subject: via urlauth\r\n\r\n")
+        _, tagged = c.cmd(f'APPEND ua CATENATE (TEXT {{}} URL "{signed[:-1]}x")', "Subject: x\r\n\r\n")
+        self.assertRegex(tagged, r"^t\d+ NO \[BADURL ")
+        self.assertEqual(self.bodies(c, "ua")[-1], "Subject: via urlauth\r\n\r\nsecond body\r\n")

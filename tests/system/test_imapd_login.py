@@ -166,6 +166,26 @@ class ImapdLogin(unittest.TestCase):
         self.assertNotIn(b"LITERAL-", ok)
         self.assertNotIn(b"TOOBIG", read_until(f, b"s1")[-1])
 
+    # -- what a login costs ---------------------------------------------------
+    def test_mailauth_hashes_with_argon2id_sized_for_a_login_server(self):
+        bob = self.inst.add_user("gbob")
+        r = self.inst.run("mailauth", ["add", "-m", bob.name, bob.name], b"bob-pw\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(self.inst.home, "users", "mailauth")) as f:
+            entry = [l for l in f if l.startswith(bob.name + ":")][0]
+        self.assertTrue(entry.split(":")[1].startswith("$argon2id$v=19$m=19456,t=2,p=1$"), entry)
+        c = imaplib.IMAP4("127.0.0.1", self.server.port, timeout=60)
+        self.assertEqual(c.login(bob.name, "bob-pw")[0], "OK")
+        c.logout()
+
+    def test_login_servers_do_not_load_libcrypto(self):
+        # Only checkpassword needs it (APOP's MD5); each start of the
+        # others would pay for loading it.
+        for prog in ("imapd", "imapd-mailbox", "pop3d", "pop3d-mailbox"):
+            out = subprocess.run(["ldd", os.path.join(self.inst.bin, prog)], capture_output=True, text=True).stdout
+            self.assertIn("libc.so", out, prog)
+            self.assertNotIn("libcrypto", out, prog)
+
     def test_imaplib_login_still_works(self):
         c = imaplib.IMAP4("127.0.0.1", self.server.port, timeout=60)
         self.assertEqual(c.login(self.alice.name, "alice-pw")[0], "OK")
