@@ -32,6 +32,8 @@ LIBS := -lsodium -lfmt -lcdb -lcrypto -lresolv -lcrypt
 SSL_LIBS := -lssl
 LIBS_tlsd := $(SSL_LIBS)
 LIBS_remote := $(SSL_LIBS)
+# zlib for IMAP's COMPRESS=DEFLATE, in the mailbox stage only.
+LIBS_imapd-mailbox := -lz
 
 PROGRAMS := $(sort $(patsubst src/%/main.cpp,%,$(wildcard src/*/main.cpp)))
 # The libraries, in floors (DESIGN.md): base, mail, then imap, login, pop3.

@@ -25,6 +25,7 @@
 #include "imap/imap_parse.hpp"
 #include "base/log.hpp"
 #include "base/netio.hpp"
+#include "compress.hpp"
 #include "session.hpp"
 
 using namespace postern;
@@ -65,7 +66,10 @@ int main(int argc, char** argv) {
   auto deadline = control::number("deadlineimapd", 86400);
   if (!deadline) log::die(status::temporary, "bad control/deadlineimapd");
   FdTransport fd_transport(0, 1);
-  DeadlineTransport tr(fd_transport);
+  // COMPRESS (compress.hpp) sits under the deadline, so a goodbye the
+  // deadline writes is compressed too once the client asked for it.
+  imapd::CompressTransport compress(fd_transport);
+  DeadlineTransport tr(compress);
   tr.add(*deadline, "* BYE [UNAVAILABLE] session time limit reached; log in again\r\n",
          fmt::format("{}: session time limit ({} seconds, control/deadlineimapd) reached", who, *deadline));
   NetIO io(tr, 1800);
@@ -73,6 +77,7 @@ int main(int argc, char** argv) {
   if (!literal || (*literal != "+" && *literal != "-")) log::die(status::temporary, "bad control/literalimapd");
   imapd::Session::literal_minus = *literal == "-";
   imapd::Session s(dir, io, who);
+  s.set_compress(&compress);
   if (imapd::Session::literal_minus) s.limits().max_nonsync = imap::literal_minus_max;
   s.run(tag);
 }

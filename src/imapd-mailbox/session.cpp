@@ -107,6 +107,7 @@ const char* const capability_list[] = {
     "QRESYNC",
     "CONTEXT=SEARCH",
     "URLAUTH",
+    "COMPRESS=DEFLATE",
 };
 static_assert(Limits{}.max_literal == 67108864, "APPENDLIMIT= in capability_list");
 
@@ -204,6 +205,7 @@ const Session::Rule* Session::find_rule(std::string_view verb) {
       {"ID", &Session::cmd_id, 0},
       {"ENABLE", &Session::cmd_enable, 0},
       {"NAMESPACE", &Session::cmd_namespace, r_no_args},
+      {"COMPRESS", &Session::cmd_compress, 0},
       {"SELECT", &Session::cmd_select, r_args},
       {"EXAMINE", &Session::cmd_select, r_args},
       {"CREATE", &Session::cmd_create, r_args},

@@ -67,6 +67,7 @@ struct Cmd {
 };
 
 struct AppendSpool;
+class CompressTransport;
 
 class Session {
  public:
@@ -79,6 +80,8 @@ class Session {
   // (RFC 7888 5: never both), non-synchronizing literals of 4096 bytes.
   static inline bool literal_minus = false;
   Limits& limits() { return limits_; }
+  // The transport COMPRESS turns on (compress.hpp); none: COMPRESS is NO.
+  void set_compress(CompressTransport* c) { compress_ = c; }
 
  private:
   // dispatch (session.cpp): the command table says which state and
@@ -100,6 +103,7 @@ class Session {
   void cmd_id(Cmd& c);
   void cmd_enable(Cmd& c);
   void cmd_namespace(Cmd& c);
+  void cmd_compress(Cmd& c);  // compress.cpp
 
   // authenticated state
   void cmd_select(Cmd& c);  // SELECT, EXAMINE
@@ -212,6 +216,7 @@ class Session {
   bool uid_cmd_ = false;
   std::string root_;
   NetIO& io_;
+  CompressTransport* compress_ = nullptr;
   std::string who_;
   Limits limits_;
   std::unique_ptr<Selected> sel_;

@@ -8,8 +8,11 @@ import base64
 import imaplib
 import os
 import socket
+import re
 import subprocess
+import time
 import unittest
+import zlib
 
 from harness import IS_ROOT, Instance, TcpServer, remove_test_users
 
@@ -185,6 +188,87 @@ class ImapdLogin(unittest.TestCase):
             out = subprocess.run(["ldd", os.path.join(self.inst.bin, prog)], capture_output=True, text=True).stdout
             self.assertIn("libc.so", out, prog)
             self.assertNotIn("libcrypto", out, prog)
+
+    # -- COMPRESS=DEFLATE (RFC 4978) -------------------------------------------
+    def deflate_session(self):
+        """A logged-in raw session after COMPRESS DEFLATE: (send, read_until, pid)."""
+        exe = os.path.join(self.inst.bin, "imapd-mailbox")
+
+        def pids():
+            out = set()
+            for d in os.listdir("/proc"):
+                try:
+                    if d.isdigit() and os.readlink(f"/proc/{d}/exe") == exe:
+                        out.add(int(d))
+                except OSError:
+                    pass
+            return out
+        before = pids()
+        s, f = self.connect()
+        s.sendall(f"l1 LOGIN {self.alice.name} alice-pw\r\n".encode())
+        ok = read_until(f, b"l1")[-1]
+        self.assertIn(b"COMPRESS=DEFLATE", ok)
+        s.sendall(b"z1 COMPRESS DEFLATE\r\n")
+        self.assertTrue(read_until(f, b"z1")[-1].startswith(b"z1 OK"))
+        comp, decomp = zlib.compressobj(wbits=-15), zlib.decompressobj(wbits=-15)
+        buf = bytearray()
+
+        def send(data):
+            s.sendall(comp.compress(data) + comp.flush(zlib.Z_SYNC_FLUSH))
+
+        def until(tag):
+            lines = []
+            while True:
+                while b"\n" not in buf:
+                    chunk = s.recv(65536)
+                    self.assertTrue(chunk, f"closed before {tag!r}: {lines!r}")
+                    buf.extend(decomp.decompress(chunk))
+                i = buf.index(b"\n") + 1
+                line = bytes(buf[:i])
+                del buf[:i]
+                lines.append(line)
+                if line.startswith(tag + b" "):
+                    return lines
+        started = time.time()
+        while not (pids() - before) and time.time() < started + 20:
+            time.sleep(0.1)
+        return send, until, (pids() - before).pop()
+
+    def test_compress_deflate_both_ways(self):
+        s, f = self.connect()  # not before login: the pre-auth stage has none
+        s.sendall(b"c0 CAPABILITY\r\n")
+        self.assertNotIn(b"COMPRESS", read_until(f, b"c0")[0])
+        send, until, _ = self.deflate_session()
+        send(b"c1 CAPABILITY\r\n")
+        self.assertIn(b"COMPRESS=DEFLATE", until(b"c1")[0])
+        body = b"".join(b"line %06d of a message sent compressed\r\n" % i for i in range(3000))
+        msg = b"Subject: squeezed\r\n\r\n" + body
+        send(b"a1 APPEND INBOX {%d+}\r\n" % len(msg) + msg + b"\r\n")
+        self.assertTrue(until(b"a1")[-1].startswith(b"a1 OK"))
+        send(b"s1 SELECT INBOX\r\n")
+        self.assertTrue(until(b"s1")[-1].startswith(b"s1 OK"))
+        send(b"f1 FETCH * BODY.PEEK[TEXT]\r\n")
+        lines = until(b"f1")
+        self.assertTrue(lines[-1].startswith(b"f1 OK"))
+        self.assertEqual(b"".join(lines[1:-2]), body)
+        send(b"z2 COMPRESS DEFLATE\r\n")
+        self.assertTrue(until(b"z2")[-1].startswith(b"z2 NO [COMPRESSIONACTIVE]"))
+        send(b"z3 LOGOUT\r\n")
+        self.assertTrue(until(b"z3")[-1].startswith(b"z3 OK"))
+
+    def test_compressed_bomb_stays_bounded(self):
+        send, until, pid = self.deflate_session()
+        # 256 MiB of one line, about 256 KiB compressed.
+        comp_line = b"b1 NOOP " + b"A" * (1 << 20)
+        for _ in range(256):
+            send(comp_line[8:] if _ else comp_line)
+        send(b"\r\nn1 NOOP\r\n")
+        lines = until(b"n1")
+        self.assertTrue(lines[0].startswith(b"b1 BAD Command line too long"), lines[0][:80])
+        self.assertTrue(lines[-1].startswith(b"n1 OK"))
+        with open(f"/proc/{pid}/status") as st:
+            peak = int(re.search(r"VmHWM:\s+(\d+) kB", st.read()).group(1)) * 1024
+        self.assertLess(peak, 64 << 20)
 
     def test_imaplib_login_still_works(self):
         c = imaplib.IMAP4("127.0.0.1", self.server.port, timeout=60)
