@@ -91,6 +91,9 @@ const char* const capability_list[] = {
     "CHILDREN",
     "LIST-EXTENDED",
     "LIST-STATUS",
+    "BINARY",
+    "PREVIEW",
+    "SAVEDATE",
 };
 
 std::string Session::capabilities() {
