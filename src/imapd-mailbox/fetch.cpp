@@ -11,6 +11,9 @@
 
 #include "base/log.hpp"
 #include "imap/imap_crlf_file.hpp"
+#include "imap/imap_decode.hpp"
+#include "imap/imap_envelope.hpp"
+#include "imap/imap_fetch_data.hpp"
 #include "mail/status.hpp"
 #include "session.hpp"
 
@@ -19,7 +22,10 @@ namespace imapd {
 namespace {
 
 struct Item {
-  enum Kind { uid, flags, internaldate, size, envelope, body, bodystructure, section, rfc822, rfc822_header, rfc822_text, modseq };
+  enum Kind {
+    uid, flags, internaldate, size, envelope, body, bodystructure, section, rfc822, rfc822_header, rfc822_text,
+    binary, binary_size, preview, savedate, emailid, threadid, modseq
+  };
   Kind kind;
   Section sec;
   bool peek = false;
@@ -60,22 +66,44 @@ bool parse_item(Parser& p, std::vector<Item>& items) {
   else if (u == "RFC822.HEADER") items.push_back({Item::rfc822_header, {}});
   else if (u == "RFC822.TEXT") items.push_back({Item::rfc822_text, {}});
   else if (u == "BODY" && p.peek() != '[') items.push_back({Item::body, {}});
-  else if (u == "BODY" || u == "BODY.PEEK") {
+  else if (u == "BODY" || u == "BODY.PEEK" || u == "BINARY" || u == "BINARY.PEEK" || u == "BINARY.SIZE") {
     if (!p.accept('[')) return false;
     auto sec = parse_section(p);
     if (!sec) return false;
-    Item it{Item::section, *sec};
-    it.peek = u == "BODY.PEEK";
-    if (p.accept('<')) {
+    Item it{u.starts_with("BODY") ? Item::section : u == "BINARY.SIZE" ? Item::binary_size : Item::binary, *sec};
+    it.peek = u.ends_with(".PEEK");
+    if (it.kind != Item::binary_size && p.accept('<')) {
+      // <origin.count>, or <origin> for all from there on (Dovecot takes it)
       auto o = p.number64();
-      if (!o || !p.accept('.')) return false;
-      auto c = p.number64();
-      if (!c || *c == 0 || !p.accept('>')) return false;
+      if (!o) return false;
+      std::uint64_t count = UINT64_MAX;
+      if (p.accept('.')) {
+        auto c = p.number64();
+        if (!c || *c == 0) return false;
+        count = *c;
+      }
+      if (!p.accept('>')) return false;
       it.partial = true;
       it.origin = *o;
-      it.count = *c;
+      it.count = count;
     }
     items.push_back(std::move(it));
+  } else if (u == "PREVIEW") {
+    // RFC 8970's only modifier, LAZY: the preview is always made at once.
+    std::size_t at = p.pos();
+    if (p.sp() && p.accept('(')) {
+      auto m = p.atom();
+      if (!m || upper(*m) != "LAZY" || !p.accept(')')) return false;
+    } else {
+      p.set_pos(at);
+    }
+    items.push_back({Item::preview, {}});
+  } else if (u == "SAVEDATE") {
+    items.push_back({Item::savedate, {}});
+  } else if (u == "EMAILID") {
+    items.push_back({Item::emailid, {}});
+  } else if (u == "THREADID") {
+    items.push_back({Item::threadid, {}});
   } else {
     return false;
   }
@@ -109,12 +137,74 @@ std::string item_name(const Item& i) {
     case Item::rfc822_text: return "RFC822.TEXT";
     default: break;
   }
-  std::string name = "BODY[" + i.sec.name() + "]";
+  std::string name = (i.kind == Item::binary ? "BINARY[" : "BODY[") + i.sec.name() + "]";
   if (i.partial) name += fmt::format("<{}>", i.origin);
   return name;
 }
 
 constexpr std::size_t piece = 1 << 16;
+
+// Before a message's response is begun: whether every BINARY item's part
+// has an encoding this server can undo (an empty body tells, cheaply).
+bool binary_decodable(const Message& msg, const std::vector<Item>& items) {
+  for (auto& i : items) {
+    if (i.kind != Item::binary && i.kind != Item::binary_size) continue;
+    if (i.sec.path.empty() || !i.sec.spec.empty()) continue;
+    const Part* p = msg.find(i.sec.path);
+    if (p && !p->multipart() && !p->rfc822() && !decode_transfer("", p->encoding)) return false;
+  }
+  return true;
+}
+
+// When the message was saved (RFC 8514): the time its Maildir name starts
+// with, which delivery and APPEND both write.
+std::optional<std::time_t> save_time(const Msg& m) {
+  std::time_t t = 0;
+  std::size_t k = 0;
+  for (; k < m.name.size() && k < 12 && m.name[k] >= '0' && m.name[k] <= '9'; ++k) t = t * 10 + (m.name[k] - '0');
+  if (k == 0 || k >= m.name.size() || m.name[k] != '.') return std::nullopt;
+  return t;
+}
+
+// BINARY, BINARY.SIZE, PREVIEW, SAVEDATE, EMAILID, THREADID. A BINARY
+// part is decoded once for its item and let go before the next, so memory
+// holds the message and one item.
+void put_new_item(NetIO& io, const Item& i, const Msg& m, const Message* msg) {
+  switch (i.kind) {
+    case Item::binary:
+    case Item::binary_size: {
+      bool decoded = false;
+      std::string data = binary_section(*msg, i.sec, decoded).value_or(std::string());
+      if (i.kind == Item::binary_size) {
+        io.put(fmt::format("BINARY.SIZE[{}] {}", i.sec.name(), data.size()));
+        break;
+      }
+      if (i.partial) data = i.origin >= data.size() ? std::string() : data.substr(i.origin, i.count);
+      // A literal8 (RFC 3516) when the bytes were decoded, as Dovecot
+      // sends them, or when they hold a NUL, which a literal cannot.
+      bool lit8 = decoded || data.find('\0') != std::string::npos;
+      io.put(item_name(i) + (lit8 ? " ~" : " ") + fmt::format("{{{}}}\r\n", data.size()));
+      for (std::size_t at = 0; at < data.size(); at += piece) {
+        io.put(std::string_view(data).substr(at, piece));
+        io.flush();
+      }
+      break;
+    }
+    case Item::preview: io.put("PREVIEW " + imap_string(preview(*msg))); break;
+    case Item::savedate: {
+      auto t = save_time(m);
+      io.put(t ? "SAVEDATE \"" + format_date_time(*t) + "\"" : std::string("SAVEDATE NIL"));
+      break;
+    }
+    case Item::emailid: io.put("EMAILID (" + email_id(msg->header(), m.vsize) + ")"); break;
+    case Item::threadid: {
+      auto t = thread_id(*msg);
+      io.put(t ? "THREADID (" + *t + ")" : std::string("THREADID NIL"));
+      break;
+    }
+    default: break;
+  }
+}
 
 }  // namespace
 
@@ -160,18 +250,21 @@ void Session::cmd_fetch(Cmd& c) {
   bool need_full = false, need_header = false, need_file = false, sets_seen = false;
   for (auto& i : items) {
     if (region_of(i) != Region::none) need_file = true;
-    else if (i.kind == Item::body || i.kind == Item::bodystructure || i.kind == Item::section) {
+    else if (i.kind == Item::body || i.kind == Item::bodystructure || i.kind == Item::section ||
+             i.kind == Item::binary || i.kind == Item::binary_size || i.kind == Item::preview) {
       if (i.kind == Item::section && i.sec.header_only()) need_header = true;
       else need_full = true;
-    } else if (i.kind == Item::envelope) {
+    } else if (i.kind == Item::envelope || i.kind == Item::emailid || i.kind == Item::threadid) {
       need_header = true;
     }
-    if ((i.kind == Item::section && !i.peek) || i.kind == Item::rfc822 || i.kind == Item::rfc822_text) sets_seen = true;
+    if (((i.kind == Item::section || i.kind == Item::binary) && !i.peek) || i.kind == Item::rfc822 ||
+        i.kind == Item::rfc822_text)
+      sets_seen = true;
   }
   if (sets_seen && !sel_->readonly &&
       std::none_of(items.begin(), items.end(), [](const Item& i) { return i.kind == Item::flags; }))
     items.push_back(Item{Item::flags, {}});
-  bool failed = false;
+  bool failed = false, unknown_cte = false;
   std::size_t sent = 0;
   for (auto idx : *which) {
     Msg& m = sel_->msgs[idx];
@@ -182,6 +275,10 @@ void Session::cmd_fetch(Cmd& c) {
         failed = true;
         continue;
       }
+    }
+    if (msg && !binary_decodable(*msg, items)) {  // RFC 3516: NO [UNKNOWN-CTE], nothing sent for it
+      unknown_cte = true;
+      continue;
     }
     CrlfFile file;
     if (need_file && !file.open(path_of(m))) {
@@ -228,6 +325,12 @@ void Session::cmd_fetch(Cmd& c) {
           if (!structure) structure = msg->bodystructure(true);
           io_.put("BODYSTRUCTURE " + *structure);
           break;
+        case Item::binary:
+        case Item::binary_size:
+        case Item::preview:
+        case Item::savedate:
+        case Item::emailid:
+        case Item::threadid: put_new_item(io_, i, m, msg); break;
         default: {
           io_.put(item_name(i) + " ");
           Region r = region_of(i);
@@ -264,6 +367,11 @@ void Session::cmd_fetch(Cmd& c) {
       log::line("{}: connection lost during FETCH", who_);
       std::_Exit(status::ok);
     }
+  }
+  if (unknown_cte) {
+    update(false);
+    log::line("{}: FETCH BINARY of a part with an unknown Content-Transfer-Encoding", who_);
+    return no(tag, "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
   }
   if (failed) return fetch_failed(tag, uid);
   if (uid) update(true);

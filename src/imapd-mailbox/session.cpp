@@ -108,6 +108,9 @@ const char* const capability_list[] = {
     "CONTEXT=SEARCH",
     "URLAUTH",
     "COMPRESS=DEFLATE",
+    "BINARY",
+    "PREVIEW",
+    "SAVEDATE",
 };
 static_assert(Limits{}.max_literal == 67108864, "APPENDLIMIT= in capability_list");
 

@@ -3,11 +3,12 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <functional>
 
 #include <fmt/format.h>
 
-#include "mail/header.hpp"
+#include "imap/imap_envelope.hpp"
 
 namespace postern::imap {
 
@@ -127,7 +128,7 @@ void parse_params(std::string_view v, std::string& main, Params& params) {
     } else {
       value = token();
     }
-    if (!name.empty()) params.emplace_back(lower_str(name), value);
+    if (!name.empty()) params.emplace_back(name, value);
     while (i < v.size() && v[i] != ';') ++i;
   }
 }
@@ -137,43 +138,12 @@ std::string params_out(const Params& p) {
   std::string out = "(";
   for (std::size_t i = 0; i < p.size(); ++i) {
     if (i) out += ' ';
-    out += quote(p[i].first) + " " + quote(p[i].second);
+    out += imap_string(p[i].first) + " " + imap_string(p[i].second);
   }
   return out + ")";
 }
 
-std::string ns(const std::optional<std::string>& s) { return nstring(s); }
-
-std::string address_list(std::string_view value) {
-  std::string out;
-  std::string group;
-  header::for_each_mailbox(value, [&](const header::Mailbox& m) {
-    if (m.group != group) {
-      if (!group.empty()) out += "(NIL NIL NIL NIL)";
-      if (!m.group.empty()) out += "(NIL NIL " + quote(m.group) + " NIL)";
-      group = m.group;
-    }
-    std::string addr = m.address;
-    std::string local = addr, host = "MISSING_DOMAIN";
-    bool inq = false;
-    std::size_t at = std::string::npos;
-    for (std::size_t k = 0; k < addr.size(); ++k) {
-      if (addr[k] == '"') inq = !inq;
-      if (addr[k] == '@' && !inq) at = k;
-    }
-    if (at != std::string::npos) {
-      local = addr.substr(0, at);
-      host = addr.substr(at + 1);
-    }
-    if (local.size() >= 2 && local.front() == '"' && local.back() == '"') local = local.substr(1, local.size() - 2);
-    out += "(" + (m.name.empty() ? std::string("NIL") : quote(m.name)) + " NIL " + quote(local) + " " +
-           (addr.empty() ? std::string("NIL") : quote(host)) + ")";
-    return out.size() < 1000000;
-  });
-  if (!group.empty()) out += "(NIL NIL NIL NIL)";
-  if (out.empty()) return "NIL";
-  return "(" + out + ")";
-}
+std::string ns(const std::optional<std::string>& s) { return s ? imap_string(*s) : std::string("NIL"); }
 
 std::size_t count_lines(std::string_view s) {
   std::size_t n = 0;
@@ -270,9 +240,9 @@ std::optional<Section> parse_section(Parser& p) {
   return s;
 }
 
-Message::Message(std::string crlf_text) : text_(std::move(crlf_text)) { parse(root_, 0, text_.size(), 0, false); }
+Message::Message(std::string crlf_text) : text_(std::move(crlf_text)) { parse(root_, 0, text_.size(), 0, false, true); }
 
-void Message::parse(Part& p, std::size_t begin, std::size_t end, int depth, bool digest) {
+void Message::parse(Part& p, std::size_t begin, std::size_t end, int depth, bool digest, bool message) {
   std::string_view t = std::string_view(text_).substr(begin, end - begin);
   p.header_begin = begin;
   p.end = end;
@@ -288,50 +258,60 @@ void Message::parse(Part& p, std::size_t begin, std::size_t end, int depth, bool
   }
   p.body_begin = hb == std::string_view::npos ? end : begin + hb;
   if (digest) p.type = "message", p.subtype = "rfc822";
-  bool have_type = false;
-  for_each_field(std::string_view(text_).substr(begin, p.body_begin - begin), [&](const RawField& f) {
-    std::string v = unfold(f.value);
-    if (iequal(f.name, "Content-Type") && !have_type) {
-      have_type = true;
-      std::string main;
-      Params params;
-      parse_params(v, main, params);
-      auto slash = main.find('/');
-      if (slash != std::string::npos && slash > 0 && slash + 1 < main.size()) {
-        p.type = lower_str(main.substr(0, slash));
-        p.subtype = lower_str(main.substr(slash + 1));
-        p.params = std::move(params);
-      }
-    } else if (iequal(f.name, "Content-Transfer-Encoding")) {
-      p.encoding = upper(v);
-    } else if (iequal(f.name, "Content-ID")) {
-      p.id = v;
-    } else if (iequal(f.name, "Content-Description")) {
-      p.description = v;
-    } else if (iequal(f.name, "Content-MD5")) {
-      p.md5 = v;
-    } else if (iequal(f.name, "Content-Language")) {
-      p.language = v;
-    } else if (iequal(f.name, "Content-Location")) {
-      p.location = v;
-    } else if (iequal(f.name, "Content-Disposition")) {
-      std::string main;
-      parse_params(v, main, p.disposition_params);
-      p.disposition = main;
-    }
+  std::string_view header = std::string_view(text_).substr(begin, p.body_begin - begin);
+  // A message (not a MIME part) whose header has neither MIME-Version nor
+  // Content-Type is plain text whatever other Content-* fields say: so
+  // Dovecot reads it, and BODYSTRUCTURE must agree.
+  bool mime = !message;
+  for_each_field(header, [&](const RawField& f) {
+    mime |= iequal(f.name, "MIME-Version") || iequal(f.name, "Content-Type");
   });
-  if (p.type == "text" && p.params.empty() && !have_type) p.params.emplace_back("charset", "us-ascii");
+  bool have_type = false;
+  if (mime)
+    for_each_field(header, [&](const RawField& f) {
+      std::string v = unfold(f.value);
+      auto set = [&](std::optional<std::string>& slot) {
+        if (!slot && !v.empty()) slot = v;
+      };
+      if (iequal(f.name, "Content-Type") && !have_type) {
+        have_type = true;
+        std::string main;
+        parse_params(v, main, p.params);
+        auto slash = main.find('/');
+        p.type = main.substr(0, slash);
+        p.subtype = slash == std::string::npos || p.type.empty() ? std::string() : main.substr(slash + 1);
+      } else if (iequal(f.name, "Content-Transfer-Encoding")) {
+        if (!v.empty()) p.encoding = v;
+      } else if (iequal(f.name, "Content-ID")) {
+        set(p.id);
+      } else if (iequal(f.name, "Content-Description")) {
+        set(p.description);
+      } else if (iequal(f.name, "Content-MD5")) {
+        set(p.md5);
+      } else if (iequal(f.name, "Content-Language")) {
+        set(p.language);
+      } else if (iequal(f.name, "Content-Location")) {
+        set(p.location);
+      } else if (iequal(f.name, "Content-Disposition") && p.disposition.empty()) {
+        std::string main;
+        parse_params(v, main, p.disposition_params);
+        p.disposition = main;
+      }
+    });
+  if (iequal(p.type, "text") &&
+      std::none_of(p.params.begin(), p.params.end(), [](auto& kv) { return iequal(kv.first, "charset"); }))
+    p.params.emplace_back("charset", "us-ascii");
   if (++parts_ > max_parts || depth >= max_depth) return;
   if (p.multipart()) {
     std::string boundary;
     for (auto& [k, v] : p.params)
-      if (k == "boundary") boundary = v;
+      if (iequal(k, "boundary")) boundary = v;
     if (boundary.empty() || boundary.size() > 200) return;
     std::string delim = "--" + boundary;
     std::string_view body = std::string_view(text_).substr(p.body_begin, end - p.body_begin);
     std::size_t pos = 0;
     std::size_t part_start = std::string_view::npos;
-    bool is_digest = p.subtype == "digest";
+    bool is_digest = iequal(p.subtype, "digest");
     for (;;) {
       // find a delimiter at a line start
       std::size_t k = body.find(delim, pos);
@@ -346,7 +326,7 @@ void Message::parse(Part& p, std::size_t begin, std::size_t end, int depth, bool
         if (pe > part_start && body[pe - 1] == '\r') --pe;
         p.parts.emplace_back();
         parse(p.parts.back(), p.body_begin + part_start, p.body_begin + std::max(pe, part_start), depth + 1,
-              is_digest);
+              is_digest, false);
         if (parts_ > max_parts) return;
       }
       if (close) {
@@ -359,7 +339,7 @@ void Message::parse(Part& p, std::size_t begin, std::size_t end, int depth, bool
     }
     if (part_start != std::string_view::npos && part_start <= body.size()) {  // no close delimiter
       p.parts.emplace_back();
-      parse(p.parts.back(), p.body_begin + part_start, end, depth + 1, is_digest);
+      parse(p.parts.back(), p.body_begin + part_start, end, depth + 1, is_digest, false);
     }
     if (p.parts.empty()) {  // no parts: one empty text part, as others do
       p.parts.emplace_back();
@@ -368,7 +348,7 @@ void Message::parse(Part& p, std::size_t begin, std::size_t end, int depth, bool
     }
   } else if (p.rfc822()) {
     p.parts.emplace_back();
-    parse(p.parts.back(), p.body_begin, end, depth + 1, false);
+    parse(p.parts.back(), p.body_begin, end, depth + 1, false, true);
   }
 }
 
@@ -389,60 +369,45 @@ std::vector<std::string> Message::fields(std::string_view name) const {
 }
 
 std::string Message::envelope_of(const Part& p) const {
-  std::string_view h = range(p.header_begin, p.body_begin);
-  std::optional<std::string> date, subject, from, sender, reply_to, to, cc, bcc, in_reply_to, message_id;
-  for_each_field(h, [&](const RawField& f) {
-    auto set = [&](std::optional<std::string>& slot) {
-      if (!slot) slot = unfold(f.value);
-    };
-    if (iequal(f.name, "Date")) set(date);
-    else if (iequal(f.name, "Subject")) set(subject);
-    else if (iequal(f.name, "From")) set(from);
-    else if (iequal(f.name, "Sender")) set(sender);
-    else if (iequal(f.name, "Reply-To")) set(reply_to);
-    else if (iequal(f.name, "To")) set(to);
-    else if (iequal(f.name, "Cc")) set(cc);
-    else if (iequal(f.name, "Bcc")) set(bcc);
-    else if (iequal(f.name, "In-Reply-To")) set(in_reply_to);
-    else if (iequal(f.name, "Message-ID")) set(message_id);
-  });
-  auto addrs = [](const std::optional<std::string>& v) { return v ? address_list(*v) : std::string("NIL"); };
-  std::string f = addrs(from);
-  std::string s = sender ? addrs(sender) : f;
-  if (s == "NIL") s = f;
-  std::string r = reply_to ? addrs(reply_to) : f;
-  if (r == "NIL") r = f;
-  return "(" + ns(date) + " " + ns(subject) + " " + f + " " + s + " " + r + " " + addrs(to) + " " + addrs(cc) +
-         " " + addrs(bcc) + " " + ns(in_reply_to) + " " + ns(message_id) + ")";
+  return imap::envelope(range(p.header_begin, p.body_begin));
 }
 
 std::string Message::structure(const Part& p, bool ext) const {
+  // Strings as written in the header (Dovecot keeps their case), quoted
+  // or literal by Dovecot's rule (imap_string).
+  auto disposition = [&] {
+    return p.disposition.empty() ? std::string("NIL")
+                                 : "(" + imap_string(p.disposition) + " " + params_out(p.disposition_params) + ")";
+  };
+  auto language = [&] {
+    if (!p.language) return std::string("NIL");
+    std::string out;
+    std::size_t i = 0;
+    const std::string& l = *p.language;
+    while (i < l.size()) {
+      std::size_t e = l.find_first_of(", \t", i);
+      if (e == std::string::npos) e = l.size();
+      if (e > i) out += (out.empty() ? "" : " ") + imap_string(l.substr(i, e - i));
+      i = e + 1;
+    }
+    return out.empty() ? std::string("NIL") : "(" + out + ")";
+  };
   std::string out = "(";
   if (p.multipart()) {
     for (auto& c : p.parts) out += structure(c, ext);
-    out += " " + quote(p.subtype);
-    if (ext) {
-      out += " " + params_out(p.params);
-      out += " " + (p.disposition.empty() ? std::string("NIL")
-                                          : "(" + quote(p.disposition) + " " + params_out(p.disposition_params) + ")");
-      out += " " + ns(p.language) + " " + ns(p.location);
-    }
+    out += " " + imap_string(p.subtype);
+    if (ext) out += " " + params_out(p.params) + " " + disposition() + " " + language() + " " + ns(p.location);
     return out + ")";
   }
   std::string_view body = range(p.body_begin, p.end);
-  out += quote(p.type) + " " + quote(p.subtype) + " " + params_out(p.params) + " " + ns(p.id) + " " +
-         ns(p.description) + " " + quote(p.encoding) + " " + std::to_string(body.size());
+  out += imap_string(p.type) + " " + imap_string(p.subtype) + " " + params_out(p.params) + " " + ns(p.id) + " " +
+         ns(p.description) + " " + imap_string(p.encoding) + " " + std::to_string(body.size());
   if (p.rfc822() && !p.parts.empty()) {
     out += " " + envelope_of(p.parts[0]) + " " + structure(p.parts[0], ext) + " " + std::to_string(count_lines(body));
   } else if (iequal(p.type, "text")) {
     out += " " + std::to_string(count_lines(body));
   }
-  if (ext) {
-    out += " " + ns(p.md5);
-    out += " " + (p.disposition.empty() ? std::string("NIL")
-                                        : "(" + quote(p.disposition) + " " + params_out(p.disposition_params) + ")");
-    out += " " + ns(p.language) + " " + ns(p.location);
-  }
+  if (ext) out += " " + ns(p.md5) + " " + disposition() + " " + language() + " " + ns(p.location);
   return out + ")";
 }
 
@@ -460,17 +425,33 @@ std::string header_fields(std::string_view h, const std::vector<std::string>& na
   return out + "\r\n";
 }
 
-std::string Message::section(const Section& s) const {
+const Part* Message::find(const std::vector<std::uint32_t>& path) const {
+  // RFC 3501 6.4.5 as Dovecot reads it: a number picks a multipart's
+  // child; a part that is not multipart has only part 1 (itself), and
+  // nothing below it unless it is message/rfc822; a
+  // message/rfc822 with numbers still to come stands for the message it
+  // holds, whose parts those numbers count.
   const Part* node = &root_;
-  for (auto k : s.path) {
-    if (node != &root_ && node->rfc822() && !node->parts.empty()) node = &node->parts[0];
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    std::uint32_t k = path[i];
+    bool more = i + 1 < path.size();
     if (node->multipart()) {
-      if (k > node->parts.size()) return "";
+      if (k > node->parts.size()) return nullptr;
       node = &node->parts[k - 1];
-    } else if (k != 1) {
-      return "";
+    } else if (k != 1 || (more && !node->rfc822())) {
+      return nullptr;
+    }
+    if (more && node->rfc822()) {
+      if (node->parts.empty()) return nullptr;
+      node = &node->parts[0];
     }
   }
+  return node;
+}
+
+std::string Message::section(const Section& s) const {
+  const Part* node = find(s.path);
+  if (!node) return "";
   if (s.spec.empty()) {
     if (s.path.empty()) return text_;
     return std::string(range(node->body_begin, node->end));

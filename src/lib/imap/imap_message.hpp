@@ -31,7 +31,7 @@ struct Part {
   std::string type = "text", subtype = "plain";
   Params params;
   std::optional<std::string> id, description, md5, language, location;
-  std::string encoding = "7BIT";
+  std::string encoding = "7bit";  // as written, like type and subtype
   std::string disposition;
   Params disposition_params;
   std::vector<Part> parts;  // a multipart's parts; message/rfc822's one message
@@ -69,6 +69,8 @@ class Message {
   std::string bodystructure(bool extended) const { return structure(root_, extended); }
   // The bytes of a section; empty for a part that does not exist.
   std::string section(const Section& s) const;
+  // The part a section's numbers name (the root for none), or null.
+  const Part* find(const std::vector<std::uint32_t>& path) const;
   // The value of the first header field called name (unfolded), if any.
   std::optional<std::string> field(std::string_view name) const;
   // Every field called name, for SEARCH HEADER.
@@ -78,7 +80,9 @@ class Message {
   std::string_view range(std::size_t a, std::size_t b) const {
     return std::string_view(text_).substr(a, b >= a ? b - a : 0);
   }
-  void parse(Part& p, std::size_t begin, std::size_t end, int depth, bool digest);
+  // message: p is a whole message (the root, or inside message/rfc822),
+  // not a MIME part.
+  void parse(Part& p, std::size_t begin, std::size_t end, int depth, bool digest, bool message);
   std::string envelope_of(const Part& p) const;
   std::string structure(const Part& p, bool extended) const;
   std::string text_;

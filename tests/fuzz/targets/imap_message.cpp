@@ -1,16 +1,21 @@
 // Fuzz target: a stored message as IMAP FETCH sees it (src/lib/imap/
-// imap_message): MIME tree, ENVELOPE, BODYSTRUCTURE, BODY[section] and
-// RFC 2047 words. The message is what any sender put in a Maildir.
+// imap_message, imap_envelope, imap_fetch_data): MIME tree, ENVELOPE and
+// its address lists, BODYSTRUCTURE, BODY[section], BINARY[section],
+// PREVIEW, THREADID and RFC 2047 words. The message is what any sender put
+// in a Maildir.
 // Input: [section specs, one a line "\0\0\0"] the message as stored (LF).
 // Checks: the CRLF conversions agree with each other; every part lies
 // inside the text and inside its parent; ENVELOPE and BODYSTRUCTURE are
 // balanced IMAP lists (parentheses outside strings and literals) a client
-// can parse; a section's bytes come from the message.
+// can parse; a section's bytes come from the message; a preview is at
+// most 200 bytes; BINARY of a part that is not decoded is BODY's.
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "common.hpp"
+#include "imap/imap_envelope.hpp"
+#include "imap/imap_fetch_data.hpp"
 #include "imap/imap_message.hpp"
 
 using namespace postern::imap;
@@ -69,6 +74,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string bs = m.bodystructure(ext);
     FUZZ_CHECK(balanced(bs) && bs.front() == '(', bs);
   }
+  std::string addrs = address_list_out(parse_addresses(m.header()));
+  FUZZ_CHECK(balanced(addrs), addrs);
+  std::string pv = preview(m);
+  FUZZ_CHECK(pv.size() <= 200, pv);
+  (void)thread_id(m);
   for (auto name : {"subject", "from", "content-type", "date"}) {
     if (auto v = m.field(name)) (void)decode_words(*v);
     for (auto& v : m.fields(name)) (void)decode_words(v);
@@ -91,6 +101,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(s2 && s2->name() == name, name);
     std::string bytes = m.section(*s);
     FUZZ_CHECK(bytes.size() <= m.text().size() + 2, name);
+    bool decoded = false;
+    auto bin = binary_section(m, *s, decoded);
+    if (bin && !decoded && (!s->spec.empty() || s->path.empty())) FUZZ_CHECK(*bin == bytes, name);
+    FUZZ_CHECK(!bin || bin->size() <= m.text().size() + 2, name);
   }
   return 0;
 }
