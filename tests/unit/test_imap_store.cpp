@@ -272,6 +272,11 @@ TEST_CASE("the file parsers read what Dovecot writes and skip what they cannot r
   CHECK(st->expunged.size() == 1);
   CHECK(parse_state(format_state(*st))->msgs.size() == 1);
   CHECK_FALSE(parse_state("M1 1 1 :S\n"));
+  // fuzz finding (imap_state/found-uid-back-after-expunge): a UID that came
+  // back after its expunge stayed expunged once the file was compacted
+  auto back = parse_state("P1 V5 H1\nX3 13\nM3 11 6 :S\n");
+  REQUIRE(back);
+  CHECK(parse_state(format_state(*back))->msgs.count(3) == 1);
 }
 
 TEST_CASE("subscriptions keep the version the file had", "[imap_store]") {

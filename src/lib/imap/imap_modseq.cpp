@@ -115,8 +115,10 @@ std::string format_state(const ModState& s) {
   std::string text = fmt::format("P1 V{} H{}\n", s.validity, s.highest);
   text.reserve(s.msgs.size() * 40 + s.expunged.size() * 20 + 64);
   text += state_recent_line(s.recent_from);
-  for (auto& [uid, m] : s.msgs) text += state_msg_line(uid, m);
+  // Expunges first: a UID that came back after one (a file restored from
+  // a backup) must stay a message when the file is read again.
   for (auto& [uid, m] : s.expunged) text += state_expunge_line(uid, m);
+  for (auto& [uid, m] : s.msgs) text += state_msg_line(uid, m);
   return text;
 }
 
