@@ -77,12 +77,13 @@ class Watch {
 
 void Session::cmd_idle(Cmd& c) {
   const std::string& tag = c.tag;
-  io_.put("+ idling\r\n");
-  if (sel_) update(true);
-  io_.flush();
+  // Watching first, then the sync: a delivery between the two still wakes us.
   std::unique_ptr<Watch> watch;
   if (sel_) watch = std::make_unique<Watch>(sel_->folder->dir());
   int wfd = watch ? watch->fd() : -1;
+  io_.put("+ idling\r\n");
+  if (sel_) update(true);
+  io_.flush();
   if (sel_ && wfd < 0) log::line("{}: IDLE without inotify; checking every {} seconds", who_, poll_check);
   std::time_t start = std::time(nullptr);
   std::time_t last_check = start;

@@ -275,7 +275,10 @@ void Session::cmd_capability(Cmd& c) {
 }
 
 void Session::cmd_noop(Cmd& c) {
-  if (sel_) update(true);
+  // A folder whose new/, cur/ and uidlist are as this session last saw
+  // them has nothing to tell: a client polling a 10,000-message folder
+  // costs a few stat calls, not a sync.
+  if (sel_ && changed()) update(true);
   ok(c.tag, c.verb + " completed");
 }
 
