@@ -194,7 +194,7 @@ std::optional<std::string> Session::status_of(const std::string& n, const std::v
       v = limits_.max_literal;
     } else if (i == "HIGHESTMODSEQ") {
       // RFC 7162 section 3.1: asking for it turns CONDSTORE on.
-      enabled_.condstore = true;
+      condstore_on();
       v = f.highestmodseq();
     } else if (i == "MAILBOXID") {
       out += (out.empty() ? "" : " ") + i + " (" + f.guid() + ")";

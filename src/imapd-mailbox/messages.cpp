@@ -340,7 +340,7 @@ void Session::cmd_copy(Cmd& c) {
   if (!p.sp()) return bad(tag, "Missing mailbox");
   auto name = p.astring();
   if (!name || !p.eol()) return bad(tag, "Bad mailbox name");
-  std::string n = canonical(*name);
+  std::string n = canonical(mailbox_in(*name));
   std::string dir = folder_dir(root_, n);
   struct stat st {};
   if (!valid_name(n) || ::stat((dir + "/cur").c_str(), &st) != 0) return no(tag, "[TRYCREATE] No such mailbox");

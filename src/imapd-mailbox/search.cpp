@@ -506,7 +506,7 @@ void Session::cmd_search(Cmd& c) {
     io_.put(tag + " " + error + "\r\n");
     return;
   }
-  if (prog->modseq) enabled_.condstore = true;
+  if (prog->modseq) condstore_on();
   if (ret.update && ret.save) return bad(tag, "UPDATE and SAVE cannot be combined");
   std::optional<Program> kept;
   if (ret.update) kept = *prog;  // before its sets are made concrete

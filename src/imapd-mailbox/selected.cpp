@@ -38,7 +38,7 @@ void Session::cmd_select(Cmd& c) {
   // QRESYNC's clients learn here that the old folder's responses end.
   if (sel_) io_.put("* OK [CLOSED] Previous mailbox closed\r\n");
   deselect();
-  std::string n = canonical(*name);
+  std::string n = canonical(mailbox_in(*name));
   if (!valid_name(n)) return no(tag, "[NONEXISTENT] Invalid mailbox name");
   std::string dir = folder_dir(root_, n);
   struct stat st {};

@@ -107,6 +107,8 @@ const char* const capability_list[] = {
     "QRESYNC",
     "CONTEXT=SEARCH",
     "URLAUTH",
+    "UTF8=ACCEPT",
+    "OBJECTID",
     "COMPRESS=DEFLATE",
     "BINARY",
     "PREVIEW",

@@ -334,6 +334,23 @@ class Folders(ServerTestCase):
         _, tagged = c.cmd("CREATE sr")
         self.assertNotIn(m.group(1), tagged)
 
+    def test_utf8_accept_names(self):
+        c = self.login()
+        self.assertIn(" UTF8=ACCEPT", " ".join(c.ok("CAPABILITY")))
+        c.ok('CREATE "Entw&APw-rfe"')
+        c.ok("ENABLE UTF8=ACCEPT")
+        got = self.lines(c.ok('LIST "" "Entw*"'), "LIST")
+        self.assertEqual(got, ['* LIST (\\HasNoChildren) "." "Entwürfe"'])
+        c.ok('CREATE "Grüße & Co"')
+        self.assertTrue(os.path.isdir(os.path.join(self.user.maildir, ".Gr&APwA3w-e &- Co")))
+        msg = "From: a@example.org\r\nSubject: Grüße\r\n\r\nhi\r\n".encode()
+        tag = c.tag()
+        c.send(f'{tag} APPEND "Grüße & Co" UTF8 (~{{{len(msg)}+}}\r\n'.encode() + msg + b")\r\n")
+        _, tagged = c.until(tag)
+        self.assertRegex(tagged, rf"^{tag} OK \[APPENDUID \d+ 1\]")
+        got = self.lines(c.ok('STATUS "Grüße & Co" (MESSAGES)'), "STATUS")
+        self.assertEqual(got, ['* STATUS "Grüße & Co" (MESSAGES 1)'])
+
     def test_urlauth(self):
         c = self.login()
         caps = " ".join(c.ok("CAPABILITY"))
