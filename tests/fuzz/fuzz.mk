@@ -27,6 +27,8 @@ FUZZ_PROG_imapd_session := $(call fuzz_parts_of,imapd-mailbox) fuzz/exit_wrap
 # imapd-mailbox ends its process with _Exit; the target turns that into a
 # return to the fuzzer, and makes fsync a no-op (exit_wrap.cpp).
 FUZZ_LDFLAGS_imapd_session := -Wl,--wrap=_Exit -Wl,--wrap=fsync
+# imapd-mailbox's COMPRESS=DEFLATE links zlib, as in the Makefile.
+FUZZ_LIBS_imapd_session := -lz
 
 .PHONY: fuzz fuzz-build
 
@@ -61,4 +63,4 @@ fuzz_objs = $(foreach p,$(FUZZ_PROG_$(1)),$(if $(filter fuzz/%,$(p)),$(FUZZ)/$(p
 $(FUZZ)/bin/%: $$(call fuzz_objs,$$*) \
                $(FUZZ)/fuzz/targets/%.o $(FUZZ_SUPPORT) $(FUZZ)/libpostern.a
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_LDFLAGS_$*) -o $@ $(filter %.o,$^) $(FUZZ)/libpostern.a $(SSL_LIBS) $(LIBS)
+	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_LDFLAGS_$*) -o $@ $(filter %.o,$^) $(FUZZ)/libpostern.a $(FUZZ_LIBS_$*) $(SSL_LIBS) $(LIBS)

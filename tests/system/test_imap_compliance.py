@@ -53,6 +53,15 @@ def wiper(user):
 
 @unittest.skipUnless(IS_ROOT, "needs root: real users, Dovecot and tcpserver as root")
 @unittest.skipUnless(available(), "Dovecot is not installed (make deps installs it)")
+# Scenarios Dovecot passes that test what postern does not offer yet (its
+# CAPABILITY does not name them). Each is reported skipped, never passed,
+# and fails as soon as postern passes it, so the entry must then go.
+NOT_BUILT = {
+    "notify": "NOTIFY (RFC 5465) is not built",
+    "urlauth-binary": "URLFETCH's extended form (URLAUTH=BINARY, RFC 5524) is not built",
+}
+
+
 class Compliance(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -82,6 +91,9 @@ class Compliance(unittest.TestCase):
         theirs = theirs[0]
         if theirs:
             self.skipTest(f"Dovecot fails it too: {theirs.splitlines()[0]} ... {theirs.splitlines()[-1]}")
+        if scenario.name in NOT_BUILT:
+            self.assertTrue(ours, f"{scenario.name} passes now: take it out of NOT_BUILT")
+            self.skipTest(NOT_BUILT[scenario.name])
         if ours:
             log = self.server.log()[-1500:]
             self.fail(f"{scenario.name}: {scenario.about}\n{ours}\nimapd log (end):\n{log}")

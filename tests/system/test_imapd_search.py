@@ -242,8 +242,10 @@ class ImapdSearch(ServerTestCase):
     def test_modseq_key(self):
         r = self.folder_with(["Subject: a\n\nx\n", "Subject: b\n\ny\n"])
         # MODSEQ 0 matches every message; the answer names the highest MODSEQ.
+        # The first CONDSTORE-enabling command tells HIGHESTMODSEQ (RFC 7162 3.1).
         lines = r.ok("SEARCH MODSEQ 0")
-        self.assertRegex(lines[0], r"^\* SEARCH 1 2 \(MODSEQ \d+\)$")
+        self.assertRegex(lines[0], r"^\* OK \[HIGHESTMODSEQ \d+\]")
+        self.assertRegex(lines[1], r"^\* SEARCH 1 2 \(MODSEQ \d+\)$")
         lines = r.ok('SEARCH RETURN (COUNT) MODSEQ "/flags/\\\\seen" all 0')
         self.assertRegex(lines[0], r'^\* ESEARCH \(TAG "T\d+"\) COUNT 2 MODSEQ \d+$')
         self.assertRegex(r.cmd('SEARCH MODSEQ "/flags/\\\\seen" bogus 0')[1], r"^T\d+ BAD ")
