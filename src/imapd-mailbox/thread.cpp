@@ -84,27 +84,43 @@ struct Threader {
     nodes[p].kids.push_back(c);
   }
   // Dummies without children go; a dummy's children move up, except a
-  // root dummy with more than one child (RFC 5256 step 3).
+  // root dummy with more than one child (RFC 5256 step 3). Children first,
+  // without recursion: References can make a tree as deep as the folder.
   std::vector<long> prune(const std::vector<long>& list, bool root) {
+    for (long n : below(list)) nodes[n].kids = pruned(nodes[n].kids, n, false);
+    return pruned(list, -1, root);
+  }
+  std::vector<long> pruned(const std::vector<long>& list, long parent, bool root) {
     std::vector<long> out;
     for (long c : list) {
-      nodes[c].kids = prune(nodes[c].kids, false);
-      for (long k : nodes[c].kids) nodes[k].parent = c;
       if (nodes[c].msg >= 0 || (root && nodes[c].kids.size() > 1)) {
         out.push_back(c);
         continue;
       }
       for (long k : nodes[c].kids) {
-        nodes[k].parent = nodes[c].parent;
+        nodes[k].parent = parent;
         out.push_back(k);
       }
     }
     return out;
   }
+  // Every node under the list, each after all of its descendants.
+  std::vector<long> below(const std::vector<long>& list) const {
+    std::vector<long> order, stack(list.begin(), list.end());
+    while (!stack.empty()) {
+      long n = stack.back();
+      stack.pop_back();
+      order.push_back(n);
+      for (long k : nodes[n].kids) stack.push_back(k);
+    }
+    std::reverse(order.begin(), order.end());
+    return order;
+  }
   void sort_kids(long n) {
-    auto& k = nodes[n].kids;
-    for (long c : k) sort_kids(c);
-    std::stable_sort(k.begin(), k.end(), [&](long a, long b) { return before(a, b); });
+    for (long m : below({n})) {
+      auto& k = nodes[m].kids;
+      std::stable_sort(k.begin(), k.end(), [&](long a, long b) { return before(a, b); });
+    }
   }
   // thread-members of n: its number, then one child inline or several
   // each in parentheses; a dummy writes only its children.

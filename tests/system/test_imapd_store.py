@@ -71,6 +71,24 @@ class ImapdStore(unittest.TestCase):
         for x in (a, b, c):
             x.logout()
 
+    def test_expunge_finds_a_message_another_program_renamed(self):
+        # mutt (or Dovecot) changes a flag by renaming the file, without
+        # the folder lock: EXPUNGE must still remove the message, not tell
+        # the client it is gone while the file stays.
+        c = self.login()
+        c.create("Renamed")
+        self.deliver(".Renamed", "Subject: renamed\n\nx\n")
+        self.assertEqual(c.select("Renamed")[0], "OK")
+        self.assertEqual(c.store("1", "+FLAGS", "(\\Deleted)")[0], "OK")
+        cur = os.path.join(self.alice.maildir, ".Renamed", "cur")
+        [name] = os.listdir(cur)
+        os.rename(os.path.join(cur, name), os.path.join(cur, name.split(":")[0] + ":2,FT"))
+        typ, data = c.expunge()
+        self.assertEqual(typ, "OK")
+        self.assertEqual(data, [b"1"])
+        self.assertEqual(os.listdir(cur), [])
+        c.logout()
+
     def test_a_folder_made_again_gets_a_new_uidvalidity(self):
         c = self.login()
         seen = []

@@ -78,6 +78,10 @@ TEST_CASE("sequence sets take every 32-bit number but 0") {
   REQUIRE(s);
   CHECK((*s)[0] == std::pair<std::uint32_t, std::uint32_t>(1, 4294967295u));
   CHECK(parse_seqset("4294967295"));
+  // The number is a UID, not "*": it never names the last message.
+  CHECK(normalize(*parse_seqset("4294967295"), 7) ==
+        SeqSet{std::pair<std::uint32_t, std::uint32_t>(4294967295u, 4294967295u)});
+  CHECK(normalize(*parse_seqset("*"), 7) == SeqSet{std::pair<std::uint32_t, std::uint32_t>(7, 7)});
   CHECK_FALSE(parse_seqset("4294967296"));
   CHECK_FALSE(parse_seqset("0"));
   CHECK_FALSE(parse_seqset("0:5"));

@@ -110,7 +110,11 @@ Dotlock::Dotlock(std::string file, int stale_seconds, int wait_seconds)
           last_change = now;
         }
       }
-      if (now > last_change + stale_seconds && look(lock_) == l) {
+      // A lock that names a live process on this host is never taken over,
+      // however old (as Dovecot's dotlock): its holder may still write.
+      auto holder = local_pid(lock_);
+      bool alive = holder && *holder != ::getpid() && (::kill(*holder, 0) == 0 || errno != ESRCH);
+      if (!alive && now > last_change + stale_seconds && look(lock_) == l) {
         ::unlink(lock_.c_str());
         continue;
       }

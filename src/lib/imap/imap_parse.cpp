@@ -138,6 +138,11 @@ ReadStatus read_command(NetIO& io, const Limits& lim, std::string& out, LiteralS
       return s == ReadStatus::ok ? ReadStatus::literal_minus_big : s;
     }
     if (n > lim.max_literal) return plus ? ReadStatus::literal_plus_big : ReadStatus::literal_big;
+    // The command's own text, literals a sink takes left out, is bounded
+    // too: a client could otherwise add line after line of it, each
+    // walked again by the sink at the next literal.
+    if (out.size() > std::min(lim.max_command, Limits::max_command_text))
+      return plus ? ReadStatus::literal_plus_big : ReadStatus::literal_big;
     bool taken = sink && sink->take(out, n);
     if (!taken && out.size() + n > lim.max_command)
       return plus ? ReadStatus::literal_plus_big : ReadStatus::literal_big;
@@ -183,10 +188,8 @@ std::optional<SeqSet> parse_seqset(std::string_view s) {
       if (c < '0' || c > '9') return std::nullopt;
       n = n * 10 + static_cast<std::uint64_t>(c - '0');
     }
-    // 4294967295 is a valid nz-number (RFC 3501 section 9); it shares
-    // the value of "*", which is harmless: no UID or sequence number can
-    // exceed it, so "n:4294967295" and "n:*" select the same messages.
-    if (n == 0 || n > star) return std::nullopt;
+    // 4294967295 is a valid nz-number (RFC 3501 section 9).
+    if (n == 0 || n > 0xffffffffu) return std::nullopt;
     return static_cast<std::uint32_t>(n);
   };
   std::size_t start = 0;

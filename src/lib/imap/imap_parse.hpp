@@ -25,6 +25,7 @@ struct Limits {
   // The largest non-synchronizing literal ("{n+}"): no bound beyond
   // max_literal under LITERAL+, 4096 under LITERAL- (RFC 7888).
   std::uint64_t max_nonsync = UINT64_MAX;
+  static constexpr std::size_t max_command_text = 1 << 20;  // a command's text, literals a sink takes left out
 };
 
 constexpr std::uint64_t literal_minus_max = 4096;
@@ -69,9 +70,10 @@ bool literal8_at_end(std::string_view so_far);
 // The tag of a raw command line, if it has a valid one.
 std::optional<std::string> tag_of(std::string_view line);
 
-// A sequence set: ranges of numbers, with UINT32_MAX standing for "*".
+// A sequence set: ranges of numbers, with 0 standing for "*" (0 is never
+// a number in a set, while 4294967295 is one: a UID, not the last message).
 using SeqSet = std::vector<std::pair<std::uint32_t, std::uint32_t>>;
-constexpr std::uint32_t star = 0xffffffffu;
+constexpr std::uint32_t star = 0;
 std::optional<SeqSet> parse_seqset(std::string_view s);
 // True when n is in set, with "*" meaning max.
 bool seq_contains(const SeqSet& set, std::uint32_t n, std::uint32_t max);

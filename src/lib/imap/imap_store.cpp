@@ -177,22 +177,35 @@ bool Folder::expunge(const std::vector<std::uint32_t>& uids, std::string& err) {
   if (!refresh_if_changed(err)) return false;
   std::vector<std::uint32_t> want(uids);
   std::sort(want.begin(), want.end());
-  std::string lines;
-  std::vector<Entry> keep;
-  keep.reserve(cur_.size());
-  for (auto& e : cur_) {
-    if (!std::binary_search(want.begin(), want.end(), e.uid) ||
-        (::unlink((dir_ + "/cur/" + e.name).c_str()) != 0 && errno != ENOENT)) {
-      keep.push_back(std::move(e));
-      continue;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::string lines;
+    std::vector<Entry> keep;
+    std::vector<std::uint32_t> moved;  // not under the name we knew
+    keep.reserve(cur_.size());
+    for (auto& e : cur_) {
+      if (!std::binary_search(want.begin(), want.end(), e.uid)) {
+        keep.push_back(std::move(e));
+        continue;
+      }
+      if (::unlink((dir_ + "/cur/" + e.name).c_str()) != 0) {
+        if (errno == ENOENT && attempt == 0) moved.push_back(e.uid);
+        keep.push_back(std::move(e));
+        continue;
+      }
+      st_.msgs.erase(e.uid);
+      st_.expunged.emplace_back(e.uid, ++st_.highest);
+      lines += state_expunge_line(e.uid, st_.highest);
     }
-    st_.msgs.erase(e.uid);
-    st_.expunged.emplace_back(e.uid, ++st_.highest);
-    lines += state_expunge_line(e.uid, st_.highest);
+    cur_ = std::move(keep);
+    if (!lines.empty()) fsync_dir(dir_ + "/cur");
+    if (!save_state(lines, false, err)) return false;
+    if (moved.empty()) break;
+    // Renamed by a writer that does not lock (mutt, Dovecot's flag change,
+    // a script) rather than removed: look again and remove it by its new
+    // name; one that is really gone the look records as expunged.
+    if (!refresh(false, err)) return false;
+    want = std::move(moved);
   }
-  cur_ = std::move(keep);
-  if (!lines.empty()) fsync_dir(dir_ + "/cur");
-  if (!save_state(lines, false, err)) return false;
   take_stamps();
   return true;
 }
