@@ -325,6 +325,10 @@ class Instance:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        # make setup linked this conf-home's own programs under build/inst
+        # (the home is compiled in): about 60 MB an instance.
+        for d in glob.glob(os.path.join(SRC, "build", "inst", glob.escape(self.home.replace("/", "_"))) + "*"):
+            shutil.rmtree(d, ignore_errors=True)
 
     def log(self):
         try:
