@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "imap/imap_crlf_file.hpp"
+#include "imap/imap_decode.hpp"
 #include "imap/imap_message.hpp"
 #include "imap/imap_parse.hpp"
 #include "imap/imap_pattern.hpp"
@@ -116,7 +117,7 @@ TEST_CASE("MIME structure and sections", "[imap]") {
   CHECK(s4->name() == "HEADER.FIELDS (SUBJECT)");
   CHECK(msg.bodystructure(false).find("\"mixed\"") != std::string::npos);
   CHECK(msg.envelope().starts_with("(NIL \"hi\""));
-  CHECK(decode_words("=?UTF-8?Q?caf=C3=A9?= =?ISO-8859-1?Q?x?=") == "caféx");
+  CHECK(decode_header_words("=?UTF-8?Q?caf=C3=A9?= =?ISO-8859-1?Q?x?=") == "caféx");
 }
 
 TEST_CASE("file-name flags and the UID list", "[imap]") {

@@ -1,7 +1,6 @@
 // imap_message: see imap_message.hpp.
 #include "imap/imap_message.hpp"
 
-#include <sodium.h>
 
 #include <algorithm>
 #include <functional>
@@ -62,13 +61,6 @@ std::string unfold(std::string_view v) {
   if (a == std::string::npos) return "";
   std::size_t b = out.find_last_not_of(" \t");
   return out.substr(a, b - a + 1);
-}
-
-std::string lower_str(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  return out;
 }
 
 // "type/subtype; a=b; c="d"" or "value; a=b" (Content-Disposition).
@@ -466,94 +458,6 @@ std::string Message::section(const Section& s) const {
   if (s.spec == "HEADER") return std::string(h);
   if (s.spec == "TEXT") return std::string(range(msg->body_begin, msg->end));
   return header_fields(h, s.fields, s.spec == "HEADER.FIELDS.NOT");
-}
-
-namespace {
-
-std::string latin1_to_utf8(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x80) out += c;
-    else {
-      out += static_cast<char>(0xc0 | (u >> 6));
-      out += static_cast<char>(0x80 | (u & 0x3f));
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-std::string decode_words(std::string_view v) {
-  std::string out;
-  std::size_t i = 0;
-  bool last_word = false;
-  std::size_t ws_start = std::string::npos;
-  while (i < v.size()) {
-    if (v.substr(i).starts_with("=?")) {
-      std::size_t q1 = v.find('?', i + 2);
-      std::size_t q2 = q1 == std::string_view::npos ? q1 : v.find('?', q1 + 1);
-      std::size_t e = q2 == std::string_view::npos ? q2 : v.find("?=", q2 + 1);
-      if (e != std::string_view::npos && q2 == q1 + 2) {
-        std::string charset = lower_str(v.substr(i + 2, q1 - i - 2));
-        if (auto star = charset.find('*'); star != std::string::npos) charset.resize(star);
-        char enc = static_cast<char>(v[q1 + 1] | 0x20);
-        std::string_view data = v.substr(q2 + 1, e - q2 - 1);
-        std::string bytes;
-        bool ok = true;
-        if (enc == 'b') {
-          bytes.resize(data.size());
-          std::size_t len = 0;
-          ok = sodium_base642bin(reinterpret_cast<unsigned char*>(bytes.data()), bytes.size(), data.data(),
-                                 data.size(), " ", &len, nullptr, sodium_base64_VARIANT_ORIGINAL) == 0;
-          bytes.resize(len);
-        } else if (enc == 'q') {
-          for (std::size_t k = 0; k < data.size(); ++k) {
-            if (data[k] == '_') bytes += ' ';
-            else if (data[k] == '=') {
-              auto hex = [](char c) {
-                if (c >= '0' && c <= '9') return c - '0';
-                if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-                if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-                return -1;
-              };
-              int a = k + 1 < data.size() ? hex(data[k + 1]) : -1;
-              int b = k + 2 < data.size() ? hex(data[k + 2]) : -1;
-              if (a < 0 || b < 0) {
-                bytes += '=';
-                continue;
-              }
-              bytes += static_cast<char>(a * 16 + b);
-              k += 2;
-            } else {
-              bytes += data[k];
-            }
-          }
-        } else {
-          ok = false;
-        }
-        bool known = charset == "utf-8" || charset == "us-ascii" || charset == "iso-8859-1" ||
-                     charset == "latin1" || charset == "windows-1252";
-        if (ok && known) {
-          if (last_word && ws_start != std::string::npos) out.resize(ws_start);  // white space between words goes
-          out += charset == "utf-8" || charset == "us-ascii" ? bytes : latin1_to_utf8(bytes);
-          i = e + 2;
-          last_word = true;
-          ws_start = std::string::npos;
-          continue;
-        }
-      }
-    }
-    if (v[i] == ' ' || v[i] == '\t') {
-      if (ws_start == std::string::npos) ws_start = out.size();
-    } else {
-      last_word = false;
-      ws_start = std::string::npos;
-    }
-    out += v[i++];
-  }
-  return out;
 }
 
 }  // namespace postern::imap

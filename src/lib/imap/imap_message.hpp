@@ -94,9 +94,5 @@ class Message {
 // blank line: HEADER.FIELDS of a header in CRLF form.
 std::string header_fields(std::string_view header, const std::vector<std::string>& names, bool exclude);
 
-// Decodes RFC 2047 encoded words in a header value to UTF-8 where the
-// charset is UTF-8, US-ASCII or ISO-8859-1 (others are left encoded), for
-// SEARCH.
-std::string decode_words(std::string_view value);
 
 }  // namespace postern::imap

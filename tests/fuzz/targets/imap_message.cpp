@@ -16,6 +16,7 @@
 #include "common.hpp"
 #include "imap/imap_envelope.hpp"
 #include "imap/imap_fetch_data.hpp"
+#include "imap/imap_decode.hpp"
 #include "imap/imap_message.hpp"
 
 using namespace postern::imap;
@@ -80,8 +81,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(pv.size() <= 200, pv);
   (void)thread_id(m);
   for (auto name : {"subject", "from", "content-type", "date"}) {
-    if (auto v = m.field(name)) (void)decode_words(*v);
-    for (auto& v : m.fields(name)) (void)decode_words(v);
+    if (auto v = m.field(name)) (void)decode_header_words(*v);
+    for (auto& v : m.fields(name)) (void)decode_header_words(v);
   }
   (void)header_fields(m.header(), {"FROM", "SUBJECT"}, false);
   (void)header_fields(m.header(), {"RECEIVED"}, true);
