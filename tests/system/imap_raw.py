@@ -13,6 +13,7 @@ memory. Returns: text. A response is one str: its wire bytes without the
 final CRLF, each literal kept as it came ("{n}\\r\\n" and its n bytes),
 decoded as UTF-8 with surrogateescape, so as_bytes() gives the exact
 bytes back (8-bit and NUL included)."""
+import imaplib
 import os
 import re
 import socket
@@ -21,6 +22,7 @@ import time
 import unittest
 import zlib
 
+import dovecot_peer
 from harness import IS_ROOT, Instance, ServerTestCase, TcpServer
 
 MAX_RESPONSE = 64 * 1024 * 1024
@@ -129,14 +131,14 @@ class Client:
         self.n += 1
         return f"{self.prefix}{self.n}"
 
-    def cmd(self, text, *literals, plus=False, timeout=None, tag=None):
-        """Sends `tag text`; each "{}" in text is where the next literal
-        goes: synchronising (waits for "+"; a tagged answer instead ends
-        the command) or, with plus, LITERAL+ with no wait. A literal
-        given as ("~", data) is a literal8. Returns (tagged line,
-        untagged responses)."""
+    def cmd(self, text, *literals, plus=False, timeout=None, tag=None, mark="{}"):
+        """Sends `tag text`; each mark ("{}") in text is where the next
+        literal goes: synchronising (waits for "+"; a tagged answer
+        instead ends the command) or, with plus, LITERAL+ with no wait.
+        A literal given as ("~", data) is a literal8. timeout bounds
+        each response. Returns (tagged line, untagged responses)."""
         tag = tag or self.next_tag()
-        parts = text.split("{}")
+        parts = text.split(mark)
         if len(parts) != len(literals) + 1:
             raise ValueError(f"{len(literals)} literals for {text!r}")
         data = _bytes(tag + " " + parts[0])
@@ -160,15 +162,17 @@ class Client:
                 untagged.append(r)
             data = lit + _bytes(after)
         self.send(data + b"\r\n")
-        return self.finish(tag, untagged, timeout)
+        return self._finish(tag, untagged, timeout)
 
     def finish(self, tag, untagged=None, timeout=None):
-        """Reads to the tagged answer of a command already sent.
-        Returns (tagged line, untagged responses)."""
+        """Reads to the tagged answer of a command already sent (timeout
+        bounds each response). Returns (tagged line, untagged responses)."""
+        return self._finish(tag, untagged, timeout)
+
+    def _finish(self, tag, untagged, timeout):
         untagged = [] if untagged is None else untagged
-        deadline = self._deadline(timeout)
         while True:
-            r = self.response(max(0.001, deadline - time.time()))
+            r = self.response(timeout)
             if r.startswith(tag + " "):
                 return r, untagged
             untagged.append(r)
@@ -216,6 +220,12 @@ class Client:
     def starttls(self, context, server_hostname="localhost"):
         """STARTTLS, then the handshake on this socket."""
         self.expect_ok("STARTTLS")
+        self.wrap_tls(context, server_hostname)
+
+    def wrap_tls(self, context, server_hostname="localhost"):
+        """The TLS handshake on this socket, after an OK to STARTTLS
+        already read: anything the server sent after that OK in clear
+        fails the test (RFC 3501 6.2.1)."""
         if self.buf:
             raise AssertionError(f"bytes after the STARTTLS answer: {self.buf!r}")
         self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
@@ -298,22 +308,44 @@ def tls_context(cafile):
 class ImapTestCase(ServerTestCase):
     """setUpClass makes cls.inst with one user, cls.user (USER, with a
     Maildir and PASSWORD), starts it when START, and runs imapd
-    IMAPD_ARGS under tcpserver as cls.server; tearDownClass (from
-    ServerTestCase) stops both and removes the user."""
+    IMAPD_ARGS under tcpserver as cls.server. With DOVE_USER a second
+    user of that name gets a Dovecot 2.3 of its own (cls.dove_user,
+    cls.dovecot); with DOVECOT_SHARED a Dovecot serves cls.user's Maildir
+    too. cls.dovecot is None when Dovecot is not installed.
+    tearDownClass stops all of them and removes the users."""
 
     USER = "imuser"
     PASSWORD = "alice-pw"
     START = True
     IMAPD_ARGS = ()
+    DOVE_USER = None
+    DOVECOT_SHARED = False
 
     @classmethod
     def setUpClass(cls):
         cls.inst = Instance()
+        cls.dovecot = None
         cls.user = cls.inst.add_user(cls.USER)
         cls.inst.set_password(cls.user, cls.PASSWORD)
         if cls.START:
             cls.inst.start()
-        cls.server = TcpServer(cls.inst, "imapd", cls.IMAPD_ARGS)
+        cls.server = cls.make_server()
+        if (cls.DOVE_USER or cls.DOVECOT_SHARED) and dovecot_peer.available():
+            served = cls.user
+            if cls.DOVE_USER:
+                served = cls.dove_user = cls.inst.add_user(cls.DOVE_USER)
+            cls.dovecot = dovecot_peer.DovecotPeer([served], password=cls.PASSWORD, tmp=cls.inst.tmp)
+
+    @classmethod
+    def make_server(cls):
+        """The imapd the tests talk to (a class may put tlsd in front)."""
+        return TcpServer(cls.inst, "imapd", cls.IMAPD_ARGS)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.dovecot:
+            cls.dovecot.cleanup()
+        super().tearDownClass()
 
     _puts = 0
 
@@ -344,8 +376,15 @@ class ImapTestCase(ServerTestCase):
         self.addCleanup(c.close)
         return c
 
-    def login(self, port=None, **kw):
-        """A new Client logged in as cls.user."""
+    def login(self, port=None, user=None, **kw):
+        """A new Client logged in as user (cls.user by default)."""
         c = self.connect(port, **kw)
-        c.login(self.user, self.PASSWORD)
+        c.login(user or self.user, self.PASSWORD)
+        return c
+
+    def imaplib_login(self, port=None, user=None, timeout=30):
+        """Python's imaplib logged in as user (cls.user by default):
+        where imaplib has the command, a test reads better with it."""
+        c = imaplib.IMAP4("127.0.0.1", port or self.server.port, timeout=timeout)
+        self.assertEqual(c.login(getattr(user or self.user, "name", user), self.PASSWORD)[0], "OK")
         return c
