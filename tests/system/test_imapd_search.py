@@ -5,55 +5,9 @@ read the exact untagged answers (ESEARCH, SORT, THREAD)."""
 import imaplib
 import os
 import re
-import socket
 import unittest
 
-from harness import IS_ROOT, Instance, ServerTestCase, TcpServer
-
-
-class Raw:
-    """A line-level IMAP client: cmd() sends one command and returns the
-    untagged lines and the tagged status line."""
-
-    def __init__(self, port, user, password):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=60)
-        self.f = self.s.makefile("rb")
-        self.n = 0
-        self.f.readline()
-        _, tagged = self.cmd(f'LOGIN "{user}" "{password}"')
-        assert " OK " in tagged, tagged
-
-    def send(self, text):
-        self.s.sendall(text.encode() + b"\r\n")
-
-    def read_until(self, tag):
-        lines = []
-        while True:
-            line = self.f.readline()
-            if not line:
-                raise EOFError("connection closed")
-            line = line.decode("utf-8", "replace").rstrip("\r\n")
-            if line.startswith(tag + " "):
-                return lines, line
-            lines.append(line)
-
-    def cmd(self, text):
-        self.n += 1
-        tag = f"T{self.n}"
-        self.send(f"{tag} {text}")
-        return self.read_until(tag)
-
-    def ok(self, text):
-        lines, tagged = self.cmd(text)
-        assert tagged.split(" ")[1] == "OK", (text, tagged, lines)
-        return lines
-
-    def close(self):
-        try:
-            self.cmd("LOGOUT")
-        except OSError:
-            pass
-        self.s.close()
+from imap_raw import ImapTestCase, cpu_seconds, mailbox_pids, peak_rss
 
 
 def searched(lines, name="SEARCH"):
@@ -92,46 +46,42 @@ ENCODED = [
 ]
 
 
-@unittest.skipUnless(IS_ROOT, "needs root: system users, tcpserver as root")
-class ImapdSearch(ServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.inst = inst = Instance()
-        cls.alice = inst.add_user("salice")
-        inst.set_password(cls.alice, "alice-pw")
-        inst.start()
-        cls.server = TcpServer(inst, "imapd")
+class ImapdSearch(ImapTestCase):
+    USER = "salice"
+
+    def raw(self):
+        """A logged-in Client whose tags are T1, T2, ..."""
+        return self.login(timeout=60, prefix="T")
 
     folders = 0
 
     def folder_with(self, messages, dates=None):
         """A new folder holding messages (LF text), appended in order;
-        returns a Raw client with it selected."""
+        returns a raw client with it selected."""
         ImapdSearch.folders += 1
         name = f"f{ImapdSearch.folders}"
         c = imaplib.IMAP4("127.0.0.1", self.server.port, timeout=60)
-        c.login(self.alice.name, "alice-pw")
+        c.login(self.user.name, self.PASSWORD)
         self.assertEqual(c.create(name)[0], "OK")
         for i, m in enumerate(messages):
             date = dates[i] if dates else None
             typ, data = c.append(name, None, date, m.replace("\n", "\r\n").encode())
             self.assertEqual(typ, "OK", data)
         c.logout()
-        r = Raw(self.server.port, self.alice.name, "alice-pw")
-        self.addCleanup(r.close)
-        r.ok(f"SELECT {name}")
+        r = self.raw()
+        r.expect_ok(f"SELECT {name}")
         return r
 
     def test_uid_sets_reach_4294967295(self):
         r = self.folder_with(["Subject: one\n\nx\n", "Subject: two\n\ny\n"])
-        uids = searched(r.ok("UID SEARCH ALL"))
-        self.assertEqual(searched(r.ok("UID SEARCH UID 1:4294967295")), uids)
-        lines = r.ok("UID FETCH 1:4294967295 (FLAGS)")
+        uids = searched(r.expect_ok("UID SEARCH ALL"))
+        self.assertEqual(searched(r.expect_ok("UID SEARCH UID 1:4294967295")), uids)
+        lines = r.expect_ok("UID FETCH 1:4294967295 (FLAGS)")
         self.assertEqual(len([l for l in lines if " FETCH " in l]), 2)
-        self.assertEqual(searched(r.ok(f"SEARCH UID {uids[1]}:4294967295")), [2])
+        self.assertEqual(searched(r.expect_ok(f"SEARCH UID {uids[1]}:4294967295")), [2])
         # 0 is no number of a set, nor one past 32 bits.
         for bad in ("SEARCH 0", "UID SEARCH UID 0:3", "UID FETCH 1:4294967296 (FLAGS)", "SEARCH 1:01"):
-            _, tagged = r.cmd(bad)
+            tagged, _ = r.cmd(bad)
             self.assertRegex(tagged, r"^T\d+ BAD ", bad)
 
     def test_addresses_as_dovecot_matches_them(self):
@@ -153,7 +103,7 @@ class ImapdSearch(ServerTestCase):
             "FROM pirard@vm1": [7],
         }
         for key, want in expect.items():
-            lines = r.ok(f"SEARCH CHARSET UTF-8 {key}" if "\u00e9" in key else f"SEARCH {key}")
+            lines = r.expect_ok(f"SEARCH CHARSET UTF-8 {key}" if "\u00e9" in key else f"SEARCH {key}")
             self.assertEqual(searched(lines), want, key)
 
     def test_body_and_text_decode_transfer_encodings_and_charsets(self):
@@ -177,79 +127,78 @@ class ImapdSearch(ServerTestCase):
             if any(ch > "\x7f" for ch in key):
                 name, s = key.split(" ", 1)
                 s = s.strip('"').encode()
-                r.n += 1
-                tag = f"T{r.n}"
-                r.s.sendall(f"{tag} SEARCH CHARSET UTF-8 {name} {{{len(s)}+}}\r\n".encode() + s + b"\r\n")
-                lines, tagged = r.read_until(tag)
+                tag = r.next_tag()
+                r.send(f"{tag} SEARCH CHARSET UTF-8 {name} {{{len(s)}+}}\r\n".encode() + s + b"\r\n")
+                tagged, lines = r.finish(tag)
                 self.assertIn(" OK ", tagged, key)
             else:
-                lines = r.ok(f"SEARCH {data.decode()}")
+                lines = r.expect_ok(f"SEARCH {data.decode()}")
             self.assertEqual(searched(lines), want, key)
 
     def test_charsets(self):
         r = self.folder_with(ENCODED)
         # WITHIN (RFC 5032): the appends are seconds old.
-        self.assertEqual(searched(r.ok("SEARCH YOUNGER 3600")), [1, 2, 3])
-        self.assertEqual(searched(r.ok("SEARCH OLDER 3600")), [])
-        self.assertRegex(r.cmd("SEARCH OLDER 0")[1], r"^T\d+ BAD ")
-        self.assertEqual(searched(r.ok("SEARCH CHARSET US-ASCII BODY fox")), [1])
-        self.assertEqual(searched(r.ok('SEARCH CHARSET "utf-8" BODY fox')), [1])
-        _, tagged = r.cmd("SEARCH CHARSET KOI8-R BODY fox")
+        self.assertEqual(searched(r.expect_ok("SEARCH YOUNGER 3600")), [1, 2, 3])
+        self.assertEqual(searched(r.expect_ok("SEARCH OLDER 3600")), [])
+        self.assertRegex(r.cmd("SEARCH OLDER 0")[0], r"^T\d+ BAD ")
+        self.assertEqual(searched(r.expect_ok("SEARCH CHARSET US-ASCII BODY fox")), [1])
+        self.assertEqual(searched(r.expect_ok('SEARCH CHARSET "utf-8" BODY fox')), [1])
+        tagged, _ = r.cmd("SEARCH CHARSET KOI8-R BODY fox")
         self.assertRegex(tagged, r"^T\d+ NO \[BADCHARSET \(UTF-8 US-ASCII\)\]")
-        _, tagged = r.cmd("SEARCH CHARSET")
+        tagged, _ = r.cmd("SEARCH CHARSET")
         self.assertRegex(tagged, r"^T\d+ BAD ")
 
     def test_esearch_and_searchres(self):
         r = self.folder_with([f"Subject: m{i}\n\nx\n" for i in range(1, 8)])
-        caps = r.ok("CAPABILITY")[0].split()
+        caps = r.expect_ok("CAPABILITY")[0].split()
         for cap in ("ESEARCH", "SEARCHRES", "WITHIN", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=REFERENCES",
                     "THREAD=ORDEREDSUBJECT"):
             self.assertIn(cap, caps)
-        r.ok("STORE 4 +FLAGS (\\Deleted)")
-        r.ok("EXPUNGE")
-        uids = searched(r.ok("UID SEARCH ALL"))
+        r.expect_ok("STORE 4 +FLAGS (\\Deleted)")
+        r.expect_ok("EXPUNGE")
+        uids = searched(r.expect_ok("UID SEARCH ALL"))
         self.assertEqual(len(uids), 6)
         tag = f"T{r.n + 1}"
-        self.assertEqual(r.ok("SEARCH RETURN () ALL"), [f'* ESEARCH (TAG "{tag}") ALL 1:6'])
-        lines = r.ok("SEARCH RETURN (MIN MAX COUNT) 2:4")
+        self.assertEqual(r.expect_ok("SEARCH RETURN () ALL"), [f'* ESEARCH (TAG "{tag}") ALL 1:6'])
+        lines = r.expect_ok("SEARCH RETURN (MIN MAX COUNT) 2:4")
         self.assertRegex(lines[0], r'^\* ESEARCH \(TAG "T\d+"\) MIN 2 MAX 4 COUNT 3$')
-        lines = r.ok("UID SEARCH RETURN (ALL) ALL")
+        lines = r.expect_ok("UID SEARCH RETURN (ALL) ALL")
         self.assertRegex(lines[0], rf'^\* ESEARCH \(TAG "T\d+"\) UID ALL {uids[0]}:{uids[2]},{uids[3]}:{uids[5]}$')
-        self.assertRegex(r.ok("SEARCH RETURN (MIN) 1000")[0], r'^\* ESEARCH \(TAG "T\d+"\)$')
-        self.assertRegex(r.ok("SEARCH RETURN (COUNT) 1000")[0], r'^\* ESEARCH \(TAG "T\d+"\) COUNT 0$')
-        self.assertRegex(r.ok("SEARCH RETURN (PARTIAL 4:2) ALL")[0], r'^\* ESEARCH \(TAG "T\d+"\) PARTIAL \(2:4 2:4\)$')
-        self.assertRegex(r.ok("SEARCH RETURN (PARTIAL 1:9) ALL")[0], r'^\* ESEARCH \(TAG "T\d+"\) PARTIAL \(1:9 1:6\)$')
+        self.assertRegex(r.expect_ok("SEARCH RETURN (MIN) 1000")[0], r'^\* ESEARCH \(TAG "T\d+"\)$')
+        self.assertRegex(r.expect_ok("SEARCH RETURN (COUNT) 1000")[0], r'^\* ESEARCH \(TAG "T\d+"\) COUNT 0$')
+        self.assertRegex(r.expect_ok("SEARCH RETURN (PARTIAL 4:2) ALL")[0], r'^\* ESEARCH \(TAG "T\d+"\) PARTIAL \(2:4 2:4\)$')
+        self.assertRegex(r.expect_ok("SEARCH RETURN (PARTIAL 1:9) ALL")[0], r'^\* ESEARCH \(TAG "T\d+"\) PARTIAL \(1:9 1:6\)$')
         for bad in ("SEARCH RETURN (PARTIAL 1) ALL", "SEARCH RETURN (PARTIAL 1:*) ALL", "SEARCH RETURN (BOGUS) ALL"):
-            self.assertRegex(r.cmd(bad)[1], r"^T\d+ BAD ", bad)
+            self.assertRegex(r.cmd(bad)[0], r"^T\d+ BAD ", bad)
         # SAVE alone answers nothing; "$" then names the result everywhere.
-        self.assertEqual(r.ok("SEARCH RETURN (SAVE) 2:3"), [])
-        self.assertEqual(searched(r.ok("SEARCH $")), [2, 3])
-        self.assertEqual(searched(r.ok("UID SEARCH UID $")), uids[1:3])
-        lines = r.ok("FETCH $ (UID)")
+        self.assertEqual(r.expect_ok("SEARCH RETURN (SAVE) 2:3"), [])
+        self.assertEqual(searched(r.expect_ok("SEARCH $")), [2, 3])
+        self.assertEqual(searched(r.expect_ok("UID SEARCH UID $")), uids[1:3])
+        lines = r.expect_ok("FETCH $ (UID)")
         self.assertEqual([int(re.search(r"UID (\d+)", l).group(1)) for l in lines], uids[1:3])
-        r.ok("UID STORE $ +FLAGS (\\Flagged)")
-        self.assertEqual(searched(r.ok("SEARCH FLAGGED")), [2, 3])
+        r.expect_ok("UID STORE $ +FLAGS (\\Flagged)")
+        self.assertEqual(searched(r.expect_ok("SEARCH FLAGGED")), [2, 3])
         # SAVE with MIN and MAX keeps only those; an expunge leaves its UID out.
-        r.ok("SEARCH RETURN (SAVE MIN MAX) 1:5")
-        self.assertEqual(searched(r.ok("SEARCH $")), [1, 5])
-        r.ok("STORE 1 +FLAGS (\\Deleted)")
-        r.ok("EXPUNGE")
-        self.assertEqual(searched(r.ok("SEARCH $")), [4])
+        r.expect_ok("SEARCH RETURN (SAVE MIN MAX) 1:5")
+        self.assertEqual(searched(r.expect_ok("SEARCH $")), [1, 5])
+        r.expect_ok("STORE 1 +FLAGS (\\Deleted)")
+        r.expect_ok("EXPUNGE")
+        self.assertEqual(searched(r.expect_ok("SEARCH $")), [4])
         # A new SELECT forgets it.
-        r.ok("SELECT INBOX")
-        self.assertEqual(searched(r.ok("SEARCH $")), [])
+        r.expect_ok("SELECT INBOX")
+        self.assertEqual(searched(r.expect_ok("SEARCH $")), [])
 
     def test_modseq_key(self):
         r = self.folder_with(["Subject: a\n\nx\n", "Subject: b\n\ny\n"])
         # MODSEQ 0 matches every message; the answer names the highest MODSEQ.
         # The first CONDSTORE-enabling command tells HIGHESTMODSEQ (RFC 7162 3.1).
-        lines = r.ok("SEARCH MODSEQ 0")
+        lines = r.expect_ok("SEARCH MODSEQ 0")
         self.assertRegex(lines[0], r"^\* OK \[HIGHESTMODSEQ \d+\]")
         self.assertRegex(lines[1], r"^\* SEARCH 1 2 \(MODSEQ \d+\)$")
-        lines = r.ok('SEARCH RETURN (COUNT) MODSEQ "/flags/\\\\seen" all 0')
+        lines = r.expect_ok('SEARCH RETURN (COUNT) MODSEQ "/flags/\\\\seen" all 0')
         self.assertRegex(lines[0], r'^\* ESEARCH \(TAG "T\d+"\) COUNT 2 MODSEQ \d+$')
-        self.assertRegex(r.cmd('SEARCH MODSEQ "/flags/\\\\seen" bogus 0')[1], r"^T\d+ BAD ")
-        self.assertRegex(r.cmd("SEARCH MODSEQ x")[1], r"^T\d+ BAD ")
+        self.assertRegex(r.cmd('SEARCH MODSEQ "/flags/\\\\seen" bogus 0')[0], r"^T\d+ BAD ")
+        self.assertRegex(r.cmd("SEARCH MODSEQ x")[0], r"^T\d+ BAD ")
 
     def test_sort(self):
         msgs = [
@@ -264,29 +213,29 @@ class ImapdSearch(ServerTestCase):
             "Date: Wed, 3 Jan 2024 10:00:00 +0000\n\n9\n",
         ]
         r = self.folder_with(msgs, dates=[f'"0{i}-Feb-2024 10:00:00 +0000"' for i in range(1, 10)])
-        self.assertEqual(searched(r.ok("SORT (SUBJECT) US-ASCII ALL"), "SORT"), [9, 1, 3, 5, 6, 2, 7, 8, 4])
-        self.assertEqual(searched(r.ok("SORT (REVERSE SUBJECT) UTF-8 ALL"), "SORT"), [4, 8, 2, 7, 6, 3, 5, 1, 9])
-        self.assertEqual(searched(r.ok("SORT (SUBJECT REVERSE SIZE) US-ASCII ALL"), "SORT"),
+        self.assertEqual(searched(r.expect_ok("SORT (SUBJECT) US-ASCII ALL"), "SORT"), [9, 1, 3, 5, 6, 2, 7, 8, 4])
+        self.assertEqual(searched(r.expect_ok("SORT (REVERSE SUBJECT) UTF-8 ALL"), "SORT"), [4, 8, 2, 7, 6, 3, 5, 1, 9])
+        self.assertEqual(searched(r.expect_ok("SORT (SUBJECT REVERSE SIZE) US-ASCII ALL"), "SORT"),
                          [9, 1, 3, 5, 6, 2, 7, 8, 4])
         # Message 3's Date is 07:00 UTC; 5 and 8 fall back to the internal date (February).
-        self.assertEqual(searched(r.ok("SORT (DATE) US-ASCII ALL"), "SORT"), [2, 3, 1, 6, 4, 7, 9, 5, 8])
-        self.assertEqual(searched(r.ok("SORT (REVERSE ARRIVAL) US-ASCII ALL"), "SORT"), [9, 8, 7, 6, 5, 4, 3, 2, 1])
+        self.assertEqual(searched(r.expect_ok("SORT (DATE) US-ASCII ALL"), "SORT"), [2, 3, 1, 6, 4, 7, 9, 5, 8])
+        self.assertEqual(searched(r.expect_ok("SORT (REVERSE ARRIVAL) US-ASCII ALL"), "SORT"), [9, 8, 7, 6, 5, 4, 3, 2, 1])
         sizes = {int(l.split()[1]): int(re.search(r"RFC822.SIZE (\d+)", l).group(1))
-                 for l in r.ok("FETCH 2:5 (RFC822.SIZE)")}
-        self.assertEqual(searched(r.ok("SORT (SIZE) US-ASCII 2:5"), "SORT"), sorted(sizes, key=lambda n: (sizes[n], n)))
+                 for l in r.expect_ok("FETCH 2:5 (RFC822.SIZE)")}
+        self.assertEqual(searched(r.expect_ok("SORT (SIZE) US-ASCII 2:5"), "SORT"), sorted(sizes, key=lambda n: (sizes[n], n)))
         # FROM: the local part; no From sorts first (empty), ties by number.
-        self.assertEqual(searched(r.ok("SORT (FROM) US-ASCII ALL"), "SORT"), [7, 8, 9, 2, 1, 3, 4, 5, 6])
+        self.assertEqual(searched(r.expect_ok("SORT (FROM) US-ASCII ALL"), "SORT"), [7, 8, 9, 2, 1, 3, 4, 5, 6])
         # DISPLAYFROM: the display name, else the address.
-        self.assertEqual(searched(r.ok("SORT (DISPLAYFROM) US-ASCII ALL"), "SORT"), [7, 8, 9, 2, 3, 6, 4, 5, 1])
-        self.assertEqual(searched(r.ok("SORT (DISPLAYTO) US-ASCII 1:3"), "SORT"), [3, 1, 2])
-        uids = searched(r.ok("UID SEARCH ALL"))
-        self.assertEqual(searched(r.ok("UID SORT (SUBJECT) US-ASCII 1:2"), "SORT"), [uids[0], uids[1]])
-        lines = r.ok("SORT RETURN (MIN MAX COUNT ALL) (SUBJECT) US-ASCII 1:4")
+        self.assertEqual(searched(r.expect_ok("SORT (DISPLAYFROM) US-ASCII ALL"), "SORT"), [7, 8, 9, 2, 3, 6, 4, 5, 1])
+        self.assertEqual(searched(r.expect_ok("SORT (DISPLAYTO) US-ASCII 1:3"), "SORT"), [3, 1, 2])
+        uids = searched(r.expect_ok("UID SEARCH ALL"))
+        self.assertEqual(searched(r.expect_ok("UID SORT (SUBJECT) US-ASCII 1:2"), "SORT"), [uids[0], uids[1]])
+        lines = r.expect_ok("SORT RETURN (MIN MAX COUNT ALL) (SUBJECT) US-ASCII 1:4")
         self.assertRegex(lines[0], r'^\* ESEARCH \(TAG "T\d+"\) MIN 1 MAX 4 COUNT 4 ALL 1,3,2,4$')
-        self.assertRegex(r.cmd("SORT (SUBJECT) KOI8-R ALL")[1], r"^T\d+ NO \[BADCHARSET")
+        self.assertRegex(r.cmd("SORT (SUBJECT) KOI8-R ALL")[0], r"^T\d+ NO \[BADCHARSET")
         for bad in ("SORT SUBJECT US-ASCII ALL", "SORT (BOGUS) US-ASCII ALL", "SORT (REVERSE) US-ASCII ALL",
                     "SORT (SUBJECT) US-ASCII"):
-            self.assertRegex(r.cmd(bad)[1], r"^T\d+ BAD ", bad)
+            self.assertRegex(r.cmd(bad)[0], r"^T\d+ BAD ", bad)
 
     def test_thread(self):
         msgs = [
@@ -300,17 +249,17 @@ class ImapdSearch(ServerTestCase):
             "Message-ID: <8@x>\nReferences: <gone2@x>\nSubject: third\nDate: Tue, 2 Jan 2024 12:00:00 +0000\n\n8\n",
         ]
         r = self.folder_with(msgs)
-        lines = r.ok("THREAD REFERENCES US-ASCII ALL")
+        lines = r.expect_ok("THREAD REFERENCES US-ASCII ALL")
         self.assertEqual(lines, ["* THREAD (5 6)(1 (2 3)(4))((7)(8))"])
-        lines = r.ok("THREAD ORDEREDSUBJECT UTF-8 ALL")
+        lines = r.expect_ok("THREAD ORDEREDSUBJECT UTF-8 ALL")
         self.assertEqual(lines, ["* THREAD (5 6)(1 (2)(3)(4))(7 8)"])
-        lines = r.ok("THREAD REFERENCES US-ASCII 2:8")
+        lines = r.expect_ok("THREAD REFERENCES US-ASCII 2:8")
         # Without 1 its two replies hang under a dummy root.
         self.assertEqual(lines, ["* THREAD (5 6)((2 3)(4))((7)(8))"])
-        uids = searched(r.ok("UID SEARCH ALL"))
-        self.assertEqual(r.ok("UID THREAD ORDEREDSUBJECT US-ASCII 1:2"), [f"* THREAD ({uids[0]} {uids[1]})"])
-        self.assertEqual(r.ok("THREAD REFERENCES US-ASCII 100"), ["* THREAD"])
-        self.assertRegex(r.cmd("THREAD BOGUS US-ASCII ALL")[1], r"^T\d+ BAD ")
+        uids = searched(r.expect_ok("UID SEARCH ALL"))
+        self.assertEqual(r.expect_ok("UID THREAD ORDEREDSUBJECT US-ASCII 1:2"), [f"* THREAD ({uids[0]} {uids[1]})"])
+        self.assertEqual(r.expect_ok("THREAD REFERENCES US-ASCII 100"), ["* THREAD"])
+        self.assertRegex(r.cmd("THREAD BOGUS US-ASCII ALL")[0], r"^T\d+ BAD ")
 
     def test_thread_subjects_compare_without_case(self):
         r = self.folder_with([
@@ -320,20 +269,19 @@ class ImapdSearch(ServerTestCase):
             "Subject: re: Beta\nDate: Mon, 01 Mar 2021 08:00:00 +0000\n\nx\n",
             "Subject: Fwd: alpha\nDate: Mon, 01 Mar 2021 11:00:00 +0000\n\nx\n",
         ])
-        self.assertEqual(r.ok("THREAD ORDEREDSUBJECT UTF-8 ALL"), ["* THREAD (4 2)(1 (5)(3))"])
-        self.assertEqual(r.ok("THREAD REFERENCES UTF-8 ALL"), ["* THREAD (2 4)(1 (5)(3))"])
+        self.assertEqual(r.expect_ok("THREAD ORDEREDSUBJECT UTF-8 ALL"), ["* THREAD (4 2)(1 (5)(3))"])
+        self.assertEqual(r.expect_ok("THREAD REFERENCES UTF-8 ALL"), ["* THREAD (2 4)(1 (5)(3))"])
 
     def test_sort_and_thread_of_10000_messages_are_bounded(self):
-        from test_imapd_limits import cpu_seconds, mailbox_pids, peak_rss
         # Written straight into the folder (as a delivery would), one long
         # reply chain and many short threads with tangled References.
         ImapdSearch.folders += 1
         name = f"f{ImapdSearch.folders}"
         c = imaplib.IMAP4("127.0.0.1", self.server.port, timeout=60)
-        c.login(self.alice.name, "alice-pw")
+        c.login(self.user.name, self.PASSWORD)
         self.assertEqual(c.create(name)[0], "OK")
         c.logout()
-        cur = os.path.join(self.alice.maildir, "." + name, "cur")
+        cur = os.path.join(self.user.maildir, "." + name, "cur")
         n = 10000
         for i in range(n):
             refs = " ".join(f"<m{j}@x>" for j in range(max(0, i - 40), i)) if i % 2 else f"<m{i // 3}@x>"
@@ -343,19 +291,18 @@ class ImapdSearch(ServerTestCase):
             path = os.path.join(cur, f"{1700000000 + i}.M{i}P1.test:2,")
             with open(path, "w") as f:
                 f.write(text)
-            os.chown(path, self.alice.uid, self.alice.gid)
+            os.chown(path, self.user.uid, self.user.gid)
         before = mailbox_pids(self.inst)
-        r = Raw(self.server.port, self.alice.name, "alice-pw")
-        self.addCleanup(r.close)
-        r.ok(f"SELECT {name}")
+        r = self.raw()
+        r.expect_ok(f"SELECT {name}")
         pid = (mailbox_pids(self.inst) - before).pop()
         cpu0 = cpu_seconds(pid)
-        self.assertEqual(len(searched(r.ok("SORT (SUBJECT DATE) US-ASCII ALL"), "SORT")), n)
-        self.assertEqual(len(searched(r.ok("SORT (REVERSE DISPLAYFROM ARRIVAL) US-ASCII ALL"), "SORT")), n)
-        lines = r.ok("THREAD REFERENCES US-ASCII ALL")
+        self.assertEqual(len(searched(r.expect_ok("SORT (SUBJECT DATE) US-ASCII ALL"), "SORT")), n)
+        self.assertEqual(len(searched(r.expect_ok("SORT (REVERSE DISPLAYFROM ARRIVAL) US-ASCII ALL"), "SORT")), n)
+        lines = r.expect_ok("THREAD REFERENCES US-ASCII ALL")
         self.assertEqual(len(lines), 1)
         self.assertEqual(sorted(int(x) for x in re.findall(r"\d+", lines[0])), list(range(1, n + 1)))
-        lines = r.ok("THREAD ORDEREDSUBJECT US-ASCII ALL")
+        lines = r.expect_ok("THREAD ORDEREDSUBJECT US-ASCII ALL")
         self.assertEqual(len(re.findall(r"\d+", lines[0])), n)
         cpu, rss = cpu_seconds(pid) - cpu0, peak_rss(pid)
         print(f"\n10000 messages: SORT x2 + THREAD x2 took {cpu:.2f} s CPU, peak RSS {rss >> 20} MB")
@@ -364,33 +311,32 @@ class ImapdSearch(ServerTestCase):
 
     def test_context_search_updates(self):
         r = self.folder_with([f"Subject: s{i}\n\nx\n" for i in range(1, 7)])
-        self.assertIn("CONTEXT=SEARCH", r.ok("CAPABILITY")[0].split())
-        r.ok("STORE 1,2 +FLAGS (\\Seen)")
-        lines = r.ok("SEARCH RETURN (UPDATE ALL) OR SEEN SUBJECT s6")
+        self.assertIn("CONTEXT=SEARCH", r.expect_ok("CAPABILITY")[0].split())
+        r.expect_ok("STORE 1,2 +FLAGS (\\Seen)")
+        lines = r.expect_ok("SEARCH RETURN (UPDATE ALL) OR SEEN SUBJECT s6")
         stag = f"T{r.n}"
         self.assertEqual(lines, [f'* ESEARCH (TAG "{stag}") ALL 1:2,6'])
-        lines = r.ok("STORE 3:4 +FLAGS.SILENT (\\Seen)")
+        lines = r.expect_ok("STORE 3:4 +FLAGS.SILENT (\\Seen)")
         self.assertEqual(lines, [f'* ESEARCH (TAG "{stag}") ADDTO (0 3:4)'])
-        lines = r.ok("STORE 1:3 -FLAGS.SILENT (\\Seen)")
+        lines = r.expect_ok("STORE 1:3 -FLAGS.SILENT (\\Seen)")
         self.assertEqual(lines, [f'* ESEARCH (TAG "{stag}") REMOVEFROM (0 1:3)'])
         # An expunge: the message's number before it went.
-        r.ok("STORE 4 +FLAGS.SILENT (\\Deleted)")
-        lines = r.ok("EXPUNGE")
+        r.expect_ok("STORE 4 +FLAGS.SILENT (\\Deleted)")
+        lines = r.expect_ok("EXPUNGE")
         self.assertIn("* 4 EXPUNGE", lines)
         self.assertIn(f'* ESEARCH (TAG "{stag}") REMOVEFROM (0 4)', lines)
         # A UID search, and another session's change seen at NOOP.
-        lines = r.ok("UID SEARCH RETURN (UPDATE) UNSEEN")
+        lines = r.expect_ok("UID SEARCH RETURN (UPDATE) UNSEEN")
         utag = f"T{r.n}"
-        uids = searched(r.ok("UID SEARCH ALL"))
-        other = Raw(self.server.port, self.alice.name, "alice-pw")
-        self.addCleanup(other.close)
+        uids = searched(r.expect_ok("UID SEARCH ALL"))
+        other = self.raw()
         name = f"f{ImapdSearch.folders}"
-        other.ok(f"SELECT {name}")
-        other.ok("STORE 1 +FLAGS.SILENT (\\Seen)")
-        lines = r.ok("NOOP")
+        other.expect_ok(f"SELECT {name}")
+        other.expect_ok("STORE 1 +FLAGS.SILENT (\\Seen)")
+        lines = r.expect_ok("NOOP")
         self.assertIn(f'* ESEARCH (TAG "{utag}") UID REMOVEFROM (0 {uids[0]})', lines)
         # Cancelled: no more updates.
-        r.ok(f'CANCELUPDATE "{stag}" "{utag}"')
-        self.assertEqual([l for l in r.ok("STORE 1:5 +FLAGS.SILENT (\\Seen)") if "ESEARCH" in l], [])
-        self.assertRegex(r.cmd("CANCELUPDATE")[1], r"^T\d+ BAD ")
-        self.assertRegex(r.cmd("SEARCH RETURN (UPDATE SAVE) ALL")[1], r"^T\d+ BAD ")
+        r.expect_ok(f'CANCELUPDATE "{stag}" "{utag}"')
+        self.assertEqual([l for l in r.expect_ok("STORE 1:5 +FLAGS.SILENT (\\Seen)") if "ESEARCH" in l], [])
+        self.assertRegex(r.cmd("CANCELUPDATE")[0], r"^T\d+ BAD ")
+        self.assertRegex(r.cmd("SEARCH RETURN (UPDATE SAVE) ALL")[0], r"^T\d+ BAD ")
