@@ -4,11 +4,9 @@ reuses a UIDVALIDITY, and messages nobody has seen yet are \\Recent to
 EXAMINE and STATUS. Real tcpserver, real imapd, Python's imaplib."""
 import os
 import re
-import time
-import imaplib
 import unittest
 
-from harness import IS_ROOT, Instance, TcpServer, remove_test_users
+from imap_raw import ImapTestCase
 
 
 def flags_of(client, num):
@@ -17,39 +15,14 @@ def flags_of(client, num):
     return set(re.search(rb"FLAGS \(([^)]*)\)", data[0]).group(1).decode().split())
 
 
-@unittest.skipUnless(IS_ROOT, "needs root: system users, tcpserver as root")
-class ImapdStore(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.inst = inst = Instance()
-        cls.alice = inst.add_user("salice")
-        inst.set_password(cls.alice, "alice-pw")
-        inst.start()
-        cls.server = TcpServer(inst, "imapd")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.inst.cleanup()
-        remove_test_users()
-
-    counter = 0
-
-    def deliver(self, folder="", text="Subject: hi\n\nbody\n"):
-        ImapdStore.counter += 1
-        name = f"{int(time.time())}.M{ImapdStore.counter}P{os.getpid()}.test"
-        path = os.path.join(self.alice.maildir, folder, "new", name)
-        with open(path, "w") as f:
-            f.write(text)
-        os.chown(path, self.alice.uid, self.alice.gid)
+class ImapdStore(ImapTestCase):
+    USER = "salice"
 
     def login(self):
-        c = imaplib.IMAP4("127.0.0.1", self.server.port, timeout=30)
-        self.assertEqual(c.login(self.alice.name, "alice-pw")[0], "OK")
-        return c
+        return self.imaplib_login()
 
     def test_two_sessions_never_lose_each_others_flags(self):
-        self.deliver("", "Subject: one\n\nx\n")
+        self.put("Subject: one\n\nx\n")
         a, b = self.login(), self.login()
         for c in (a, b):
             self.assertEqual(c.select("INBOX")[0], "OK")
@@ -77,10 +50,10 @@ class ImapdStore(unittest.TestCase):
         # the client it is gone while the file stays.
         c = self.login()
         c.create("Renamed")
-        self.deliver(".Renamed", "Subject: renamed\n\nx\n")
+        self.put("Subject: renamed\n\nx\n", ".Renamed")
         self.assertEqual(c.select("Renamed")[0], "OK")
         self.assertEqual(c.store("1", "+FLAGS", "(\\Deleted)")[0], "OK")
-        cur = os.path.join(self.alice.maildir, ".Renamed", "cur")
+        cur = os.path.join(self.user.maildir, ".Renamed", "cur")
         [name] = os.listdir(cur)
         os.rename(os.path.join(cur, name), os.path.join(cur, name.split(":")[0] + ":2,FT"))
         typ, data = c.expunge()
@@ -106,7 +79,7 @@ class ImapdStore(unittest.TestCase):
         c = self.login()
         c.create("Fresh")
         self.assertEqual(c.append("Fresh", None, None, b"Subject: appended\r\n\r\nx\r\n")[0], "OK")
-        self.deliver(".Fresh")
+        self.put("Subject: hi\n\nbody\n", ".Fresh")
         typ, data = c.status("Fresh", "(MESSAGES RECENT)")
         self.assertIn(b"RECENT 2", data[0])
         typ, data = c.select("Fresh", readonly=True)
