@@ -7,90 +7,10 @@ the right order, IDLE telling of a delivery within a fraction of a
 second, and CONDSTORE/QRESYNC (RFC 7162) where advertised."""
 import os
 import re
-import socket
-import subprocess
 import time
 import unittest
 
-from harness import IS_ROOT, Instance, TcpServer, remove_test_users
-
-
-class Raw:
-    """One IMAP connection: send a command, read to its tagged answer,
-    hand back the untagged lines (literals folded in) and the tagged line."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.buf = b""
-        self.n = 0
-        self.greeting = self.line()
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise EOFError("connection closed; had " + repr(self.buf))
-            self.buf += data
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        # a literal: its bytes and the rest of the line belong to it
-        m = re.search(rb"\{(\d+)\}$", line)
-        if m:
-            size = int(m.group(1))
-            while len(self.buf) < size:
-                data = self.sock.recv(65536)
-                if not data:
-                    raise EOFError("connection closed in a literal")
-                self.buf += data
-            line += b"\r\n" + self.buf[:size]
-            self.buf = self.buf[size:]
-            line += self.line().encode("latin-1")
-        return line.decode("latin-1")
-
-    def send(self, text):
-        self.sock.sendall(text.encode("latin-1") + b"\r\n")
-
-    def cmd(self, text):
-        self.n += 1
-        tag = f"t{self.n}"
-        self.send(f"{tag} {text}")
-        untagged = []
-        while True:
-            line = self.line()
-            if line.startswith(tag + " "):
-                return untagged, line[len(tag) + 1:]
-            untagged.append(line)
-
-    def ok(self, text):
-        untagged, tagged = self.cmd(text)
-        assert tagged.startswith("OK"), (text, untagged, tagged)
-        return untagged
-
-    def close(self):
-        try:
-            self.cmd("LOGOUT")
-        except (OSError, EOFError):
-            pass
-        self.sock.close()
-
-
-def newest_mailbox_pid(inst):
-    """The imapd-mailbox process started last (the session just opened)."""
-    exe = os.path.join(inst.bin, "imapd-mailbox")
-    found = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                if os.readlink(f"/proc/{d}/exe") == exe:
-                    with open(f"/proc/{d}/stat") as f:
-                        found.append((int(f.read().rsplit(")", 1)[1].split()[19]), int(d)))
-            except OSError:
-                pass
-    return max(found)[1]
-
-
-def wakeups(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"voluntary_ctxt_switches:\s+(\d+)", f.read()).group(1))
+from imap_raw import ImapTestCase, newest_mailbox_pid, status, wakeups
 
 
 def flags_of(lines, seq):
@@ -101,52 +21,23 @@ def flags_of(lines, seq):
     return None
 
 
-@unittest.skipUnless(IS_ROOT, "needs root: system users, tcpserver as root")
-class ImapdSync(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.inst = inst = Instance()
-        cls.alice = inst.add_user("salice")
-        subprocess.run(["chpasswd"], input=f"{cls.alice.name}:alice-pw\n".encode(), check=True)
-        inst.start()
-        cls.server = TcpServer(inst, "imapd")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.inst.cleanup()
-        remove_test_users()
-
+class ImapdSync(ImapTestCase):
+    USER = "salice"
     counter = 0
 
     def setUp(self):
         ImapdSync.counter += 1
         self.box = f"Box{ImapdSync.counter}"
-        self.conns = []
-
-    def tearDown(self):
-        for c in self.conns:
-            c.close()
-
-    def login(self):
-        c = Raw(self.server.port)
-        c.ok(f"LOGIN {self.alice.name} alice-pw")
-        self.conns.append(c)
-        return c
 
     def fill(self, c, n, flags=""):
         """A new folder with n messages appended (as imaptest does)."""
-        c.ok(f"CREATE {self.box}")
+        c.expect_ok(f"CREATE {self.box}")
         for i in range(n):
             msg = f"Subject: m{i}\r\nMessage-ID: <{i}.{self.box}@x>\r\n\r\nbody {i}\r\n"
-            c.send(f"a APPEND {self.box} ({flags}) {{{len(msg)}}}")
-            assert c.line().startswith("+")
-            c.send(msg)  # the literal, then the end of the command line
-            while not c.line().startswith("a "):
-                pass
+            c.expect_ok(f"APPEND {self.box} ({flags}) {{}}", msg)
 
     def cur_files(self):
-        d = os.path.join(self.alice.maildir, "." + self.box, "cur")
+        d = os.path.join(self.user.maildir, "." + self.box, "cur")
         return sorted(os.listdir(d))
 
     # -- defects ----------------------------------------------------------
@@ -154,14 +45,14 @@ class ImapdSync(unittest.TestCase):
     def test_two_sessions_never_lose_each_others_flags(self):
         a, b = self.login(), self.login()
         self.fill(a, 1, "\\Seen")
-        a.ok(f"SELECT {self.box}")
-        b.ok(f"SELECT {self.box}")
-        a.ok("STORE 1 +FLAGS (\\Answered)")
-        b.ok("STORE 1 -FLAGS (\\Seen)")  # b has not seen a's change yet
-        a.ok("CHECK")
-        b.ok("CHECK")
+        a.expect_ok(f"SELECT {self.box}")
+        b.expect_ok(f"SELECT {self.box}")
+        a.expect_ok("STORE 1 +FLAGS (\\Answered)")
+        b.expect_ok("STORE 1 -FLAGS (\\Seen)")  # b has not seen a's change yet
+        a.expect_ok("CHECK")
+        b.expect_ok("CHECK")
         for c in (a, b):
-            got = flags_of(c.ok("FETCH 1 FLAGS"), 1) - {"\\Recent"}
+            got = flags_of(c.expect_ok("FETCH 1 FLAGS"), 1) - {"\\Recent"}
             self.assertEqual(got, {"\\Answered"}, got)
         files = self.cur_files()
         self.assertEqual(len(files), 1)
@@ -170,10 +61,10 @@ class ImapdSync(unittest.TestCase):
     def test_keywords_from_two_sessions_both_kept(self):
         a, b = self.login(), self.login()
         self.fill(a, 1)
-        a.ok(f"SELECT {self.box}")
-        b.ok(f"SELECT {self.box}")
-        a.ok("STORE 1 +FLAGS ($Work)")
-        lines = b.ok("STORE 1 +FLAGS (\\Flagged)")
+        a.expect_ok(f"SELECT {self.box}")
+        b.expect_ok(f"SELECT {self.box}")
+        a.expect_ok("STORE 1 +FLAGS ($Work)")
+        lines = b.expect_ok("STORE 1 +FLAGS (\\Flagged)")
         # b's answer tells of a's keyword too, after a FLAGS naming it
         self.assertEqual(flags_of(lines, 1) - {"\\Recent"}, {"$Work", "\\Flagged"}, lines)
         flags_at = [i for i, l in enumerate(lines) if l.startswith("* FLAGS")]
@@ -182,39 +73,39 @@ class ImapdSync(unittest.TestCase):
     def test_fetch_and_store_of_a_message_expunged_elsewhere(self):
         a, b = self.login(), self.login()
         self.fill(a, 4)
-        a.ok(f"SELECT {self.box}")
-        b.ok(f"SELECT {self.box}")
-        uids = {int(m.group(1)): int(m.group(2)) for l in b.ok("FETCH 1:4 UID")
+        a.expect_ok(f"SELECT {self.box}")
+        b.expect_ok(f"SELECT {self.box}")
+        uids = {int(m.group(1)): int(m.group(2)) for l in b.expect_ok("FETCH 1:4 UID")
                 for m in [re.match(r"\* (\d+) FETCH \(UID (\d+)\)", l)] if m}
-        a.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
-        self.assertEqual(a.ok("EXPUNGE"), ["* 2 EXPUNGE"])
+        a.expect_ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+        self.assertEqual(a.expect_ok("EXPUNGE"), ["* 2 EXPUNGE"])
         # FETCH (no UID) must not send EXPUNGE: b still counts 4 messages
-        untagged, tagged = b.cmd("FETCH 1:4 (UID BODY.PEEK[TEXT])")
+        tagged, untagged = b.cmd("FETCH 1:4 (UID BODY.PEEK[TEXT])")
         self.assertFalse(any("EXPUNGE" in l for l in untagged), untagged)
-        self.assertTrue(tagged.startswith("OK [EXPUNGEISSUED]"), tagged)
+        self.assertTrue(status(tagged).startswith("OK [EXPUNGEISSUED]"), tagged)
         seqs = [int(l.split()[1]) for l in untagged if " FETCH " in l]
         self.assertEqual([s for s in seqs if s != 2], [1, 3, 4], untagged)
         self.assertIn(f"* 3 FETCH (UID {uids[3]} BODY[TEXT]", "\n".join(untagged))
         # STORE on it: OK, as Dovecot, and the others still change
-        untagged, tagged = b.cmd("STORE 1:4 +FLAGS (\\Flagged)")
-        self.assertTrue(tagged.startswith("OK"), tagged)
+        tagged, untagged = b.cmd("STORE 1:4 +FLAGS (\\Flagged)")
+        self.assertTrue(status(tagged).startswith("OK"), tagged)
         self.assertFalse(any("EXPUNGE" in l for l in untagged), untagged)
         for seq in (1, 3, 4):
             self.assertIn("\\Flagged", flags_of(untagged, seq), untagged)
         # the expunge is told at the next NOOP, once, then numbers shift
-        self.assertIn("* 2 EXPUNGE", b.ok("NOOP"))
-        self.assertEqual([l for l in b.ok("NOOP") if "EXPUNGE" in l], [])
-        lines = b.ok("FETCH 1:* UID")
+        self.assertIn("* 2 EXPUNGE", b.expect_ok("NOOP"))
+        self.assertEqual([l for l in b.expect_ok("NOOP") if "EXPUNGE" in l], [])
+        lines = b.expect_ok("FETCH 1:* UID")
         self.assertEqual(len(lines), 3, lines)
 
     def test_uid_fetch_of_expunged_uid_sends_expunge_first(self):
         a, b = self.login(), self.login()
         self.fill(a, 3)
-        a.ok(f"SELECT {self.box}")
-        b.ok(f"SELECT {self.box}")
-        a.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
-        a.ok("EXPUNGE")
-        lines = b.ok("UID FETCH 1:* FLAGS")
+        a.expect_ok(f"SELECT {self.box}")
+        b.expect_ok(f"SELECT {self.box}")
+        a.expect_ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+        a.expect_ok("EXPUNGE")
+        lines = b.expect_ok("UID FETCH 1:* FLAGS")
         # UID commands may tell of expunges (Dovecot does, after the
         # FETCHes); no FETCH names a number past the count at that moment
         self.assertIn("* 1 EXPUNGE", lines)
@@ -228,46 +119,45 @@ class ImapdSync(unittest.TestCase):
     def test_store_of_recent_is_refused(self):
         a = self.login()
         self.fill(a, 1)
-        a.ok(f"SELECT {self.box}")
-        untagged, tagged = a.cmd("STORE 1 +FLAGS (\\Recent)")
-        self.assertTrue(tagged.startswith("BAD"), (untagged, tagged))
+        a.expect_ok(f"SELECT {self.box}")
+        tagged, untagged = a.cmd("STORE 1 +FLAGS (\\Recent)")
+        self.assertTrue(status(tagged).startswith("BAD"), (untagged, tagged))
         self.assertEqual(untagged, [])
 
     def test_move_to_same_folder_answers_in_order(self):
         a = self.login()
         self.fill(a, 1)
-        a.ok(f"SELECT {self.box}")
-        lines = a.ok(f"MOVE 1 {self.box}")
+        a.expect_ok(f"SELECT {self.box}")
+        lines = a.expect_ok(f"MOVE 1 {self.box}")
         kinds = [("COPYUID" if "COPYUID" in l else l.split()[2]) for l in lines]
         self.assertEqual(kinds, ["COPYUID", "EXPUNGE", "EXISTS", "RECENT"], lines)
 
     def test_idle_tells_of_a_delivery_quickly(self):
         a = self.login()
         self.fill(a, 1)
-        a.ok(f"SELECT {self.box}")
-        a.send("i IDLE")
+        a.expect_ok(f"SELECT {self.box}")
+        a.send("i IDLE\r\n")
         self.assertTrue(a.line().startswith("+"))
         time.sleep(2.5)  # past any poll that started with IDLE
         name = f"{int(time.time())}.Mquick.test,S=9"
-        path = os.path.join(self.alice.maildir, "." + self.box, "new", name)
+        path = os.path.join(self.user.maildir, "." + self.box, "new", name)
         start = time.monotonic()
         with open(path, "w") as f:
             f.write("Subject: q\n\nx\n")
-        os.chown(path, self.alice.uid, self.alice.gid)
+        os.chown(path, self.user.uid, self.user.gid)
         self.assertEqual(a.line(), "* 2 EXISTS")
         took = time.monotonic() - start
-        a.send("DONE")
-        while not a.line().startswith("i "):
-            pass
+        a.send("DONE\r\n")
+        a.finish("i")
         # inotify answers at once; bounded generously for a loaded machine
         self.assertLess(took, 1.5)
 
     def test_idle_sleeps_until_something_happens(self):
         a = self.login()
         self.fill(a, 1)
-        a.ok(f"SELECT {self.box}")
+        a.expect_ok(f"SELECT {self.box}")
         pid = newest_mailbox_pid(self.inst)
-        a.send("i IDLE")
+        a.send("i IDLE\r\n")
         self.assertTrue(a.line().startswith("+"))
         time.sleep(0.5)
         before = wakeups(pid)
@@ -275,9 +165,8 @@ class ImapdSync(unittest.TestCase):
         # a session that polls wakes every few seconds; one told by the
         # kernel (inotify) sleeps through a quiet folder
         self.assertLessEqual(wakeups(pid) - before, 1)
-        a.send("DONE")
-        while not a.line().startswith("i "):
-            pass
+        a.send("DONE\r\n")
+        a.finish("i")
 
     # -- CONDSTORE and QRESYNC (RFC 7162) -----------------------------------
 
@@ -287,68 +176,68 @@ class ImapdSync(unittest.TestCase):
 
     def test_condstore_select_fetch_store(self):
         a, b = self.login(), self.login()
-        self.assertIn("CONDSTORE", " ".join(a.ok("CAPABILITY")))
+        self.assertIn("CONDSTORE", " ".join(a.expect_ok("CAPABILITY")))
         self.fill(a, 3)
-        lines = a.ok(f"SELECT {self.box} (CONDSTORE)")
+        lines = a.expect_ok(f"SELECT {self.box} (CONDSTORE)")
         high = [int(m.group(1)) for l in lines for m in [re.search(r"\[HIGHESTMODSEQ (\d+)\]", l)] if m]
         self.assertEqual(len(high), 1, lines)
         self.assertTrue(any("[MAILBOXID (" in l for l in lines), lines)
-        before = self.modseqs(a.ok("FETCH 1:* (FLAGS MODSEQ)"))
+        before = self.modseqs(a.expect_ok("FETCH 1:* (FLAGS MODSEQ)"))
         self.assertEqual(sorted(before), [1, 2, 3])
         self.assertLessEqual(max(before.values()), high[0])
         # a change gives a MODSEQ above every earlier one; CHANGEDSINCE finds it alone
-        lines = a.ok("STORE 2 +FLAGS (\\Flagged)")
+        lines = a.expect_ok("STORE 2 +FLAGS (\\Flagged)")
         after = self.modseqs(lines)
         self.assertGreater(after[2], high[0], lines)
-        self.assertEqual(sorted(self.modseqs(a.ok(f"FETCH 1:* (FLAGS) (CHANGEDSINCE {high[0]})"))), [2])
+        self.assertEqual(sorted(self.modseqs(a.expect_ok(f"FETCH 1:* (FLAGS) (CHANGEDSINCE {high[0]})"))), [2])
         # UNCHANGEDSINCE: a message changed since is left alone and named in MODIFIED
-        b.ok(f"SELECT {self.box}")
-        untagged, tagged = b.cmd(f"STORE 1:3 (UNCHANGEDSINCE {high[0]}) +FLAGS.SILENT (\\Seen)")
-        self.assertTrue(tagged.startswith("OK [MODIFIED 2]"), (untagged, tagged))
+        b.expect_ok(f"SELECT {self.box}")
+        tagged, untagged = b.cmd(f"STORE 1:3 (UNCHANGEDSINCE {high[0]}) +FLAGS.SILENT (\\Seen)")
+        self.assertTrue(status(tagged).startswith("OK [MODIFIED 2]"), (untagged, tagged))
         self.assertEqual(sorted(self.modseqs(untagged)), [1, 3], untagged)  # .SILENT still tells MODSEQ
-        lines = a.ok("NOOP")  # a hears of b's changes with their MODSEQs
+        lines = a.expect_ok("NOOP")  # a hears of b's changes with their MODSEQs
         self.assertEqual(sorted(self.modseqs(lines)), [1, 3], lines)
-        got = flags_of(a.ok("FETCH 2 FLAGS"), 2)
+        got = flags_of(a.expect_ok("FETCH 2 FLAGS"), 2)
         self.assertNotIn("\\Seen", got)
-        untagged, tagged = b.cmd("UID STORE 1 (UNCHANGEDSINCE 0) +FLAGS (\\Draft)")
-        self.assertTrue(tagged.startswith("OK [MODIFIED 1]"), tagged)
+        tagged, untagged = b.cmd("UID STORE 1 (UNCHANGEDSINCE 0) +FLAGS (\\Draft)")
+        self.assertTrue(status(tagged).startswith("OK [MODIFIED 1]"), tagged)
 
     def test_enable_and_qresync(self):
         a, b = self.login(), self.login()
         self.fill(a, 4)
-        untagged, tagged = a.cmd(f"SELECT {self.box} (QRESYNC (1 1))")
-        self.assertTrue(tagged.startswith("BAD"), tagged)  # not enabled yet
-        self.assertIn("* ENABLED QRESYNC", a.ok("ENABLE QRESYNC"))
-        self.assertEqual(a.ok("ENABLE QRESYNC"), ["* ENABLED"])  # once is enough
-        lines = a.ok(f"SELECT {self.box}")
+        tagged, untagged = a.cmd(f"SELECT {self.box} (QRESYNC (1 1))")
+        self.assertTrue(status(tagged).startswith("BAD"), tagged)  # not enabled yet
+        self.assertIn("* ENABLED QRESYNC", a.expect_ok("ENABLE QRESYNC"))
+        self.assertEqual(a.expect_ok("ENABLE QRESYNC"), ["* ENABLED"])  # once is enough
+        lines = a.expect_ok(f"SELECT {self.box}")
         validity = int(re.search(r"UIDVALIDITY (\d+)", " ".join(lines)).group(1))
         high = int(re.search(r"HIGHESTMODSEQ (\d+)", " ".join(lines)).group(1))
-        uids = [int(re.search(r"UID (\d+)", l).group(1)) for l in a.ok("FETCH 1:* UID")]
-        a.ok("LOGOUT")
+        uids = [int(re.search(r"UID (\d+)", l).group(1)) for l in a.expect_ok("FETCH 1:* UID")]
+        a.expect_ok("LOGOUT")
         # while a is away, b changes one message and expunges another
-        b.ok(f"SELECT {self.box}")
-        b.ok("STORE 3 +FLAGS (\\Answered)")
-        b.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
-        b.ok("EXPUNGE")
+        b.expect_ok(f"SELECT {self.box}")
+        b.expect_ok("STORE 3 +FLAGS (\\Answered)")
+        b.expect_ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+        b.expect_ok("EXPUNGE")
         a = self.login()
-        a.ok("ENABLE QRESYNC")
-        lines = a.ok(f"SELECT {self.box} (QRESYNC ({validity} {high} {uids[0]}:{uids[-1]}))")
+        a.expect_ok("ENABLE QRESYNC")
+        lines = a.expect_ok(f"SELECT {self.box} (QRESYNC ({validity} {high} {uids[0]}:{uids[-1]}))")
         self.assertIn(f"* VANISHED (EARLIER) {uids[1]}", lines)
         changed = [l for l in lines if " FETCH " in l]
         self.assertEqual(len(changed), 1, lines)
         self.assertIn(f"UID {uids[2]} ", changed[0])
         self.assertIn("\\Answered", changed[0])
         # UID FETCH ... (CHANGEDSINCE n VANISHED) says the same
-        lines = a.ok(f"UID FETCH 1:* FLAGS (CHANGEDSINCE {high} VANISHED)")
+        lines = a.expect_ok(f"UID FETCH 1:* FLAGS (CHANGEDSINCE {high} VANISHED)")
         self.assertEqual(lines[0], f"* VANISHED (EARLIER) {uids[1]}", lines)
         # an expunge by another session is told as VANISHED, not EXPUNGE
-        b.ok(f"STORE 1 +FLAGS.SILENT (\\Deleted)")
-        b.ok("EXPUNGE")
-        lines = a.ok("NOOP")
+        b.expect_ok(f"STORE 1 +FLAGS.SILENT (\\Deleted)")
+        b.expect_ok("EXPUNGE")
+        lines = a.expect_ok("NOOP")
         self.assertIn(f"* VANISHED {uids[0]}", lines)
         self.assertFalse(any(l.endswith("EXPUNGE") for l in lines), lines)
         # selecting another folder closes this one first
-        self.assertIn("* OK [CLOSED] Previous mailbox closed", a.ok("EXAMINE INBOX"))
+        self.assertIn("* OK [CLOSED] Previous mailbox closed", a.expect_ok("EXAMINE INBOX"))
 
 
 if __name__ == "__main__":
