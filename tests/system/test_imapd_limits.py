@@ -6,116 +6,50 @@ session's imapd-mailbox process spent: its peak resident memory (VmHWM in
 /proc/PID/status) and its CPU time (/proc/PID/stat), with generous bounds."""
 import imaplib
 import os
-import re
-import socket
 import time
 import unittest
 
-from harness import IS_ROOT, Instance, TcpServer, remove_test_users, wait_for
+from harness import wait_for
+from imap_raw import ImapTestCase, cpu_seconds, mailbox_pids, peak_rss
 
 MB = 1 << 20
-TICK = os.sysconf("SC_CLK_TCK")
 # AddressSanitizer (make test-asan) keeps freed memory in quarantine (up
 # to 256 MB) and adds its shadow: the peak then says little about what
 # the session holds, so the memory bounds grow by that much there.
 SAN_SLACK = 300 * MB if os.environ.get("POSTERN_SAN") else 0
 
 
-def mailbox_pids(inst):
-    exe = os.path.join(inst.bin, "imapd-mailbox")
-    pids = set()
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                if os.readlink(f"/proc/{d}/exe") == exe:
-                    pids.add(int(d))
-            except OSError:
-                pass
-    return pids
+class ImapdLimits(ImapTestCase):
+    USER = "lalice"
 
-
-def peak_rss(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) * 1024
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-@unittest.skipUnless(IS_ROOT, "needs root: system users, tcpserver as root")
-class ImapdLimits(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.inst = inst = Instance()
-        cls.alice = inst.add_user("lalice")
-        import subprocess
-        subprocess.run(["chpasswd"], input=f"{cls.alice.name}:alice-pw\n".encode(), check=True)
-        inst.start()
-        cls.server = TcpServer(inst, "imapd")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.inst.cleanup()
-        remove_test_users()
-
-    counter = 0
-
-    def put(self, data, folder=""):
-        """A message file written straight into a folder's new/."""
-        ImapdLimits.counter += 1
-        name = f"{int(time.time())}.M{ImapdLimits.counter}P{os.getpid()}.test,S={len(data)}"
-        path = os.path.join(self.alice.maildir, folder, "new", name)
-        with open(path, "wb") as f:
-            f.write(data)
-        os.chown(path, self.alice.uid, self.alice.gid)
-        return name
-
-    def make_folder(self, name):
-        d = os.path.join(self.alice.maildir, "." + name)
-        for sub in ("", "/cur", "/new", "/tmp"):
-            os.mkdir(d + sub)
-            os.chown(d + sub, self.alice.uid, self.alice.gid)
-        return d
-
-    def login(self):
+    def session(self):
         """A logged-in imaplib client and the pid of its imapd-mailbox."""
         before = mailbox_pids(self.inst)
         c = imaplib.IMAP4("127.0.0.1", self.server.port, timeout=120)
-        self.assertEqual(c.login(self.alice.name, "alice-pw")[0], "OK")
+        self.assertEqual(c.login(self.user.name, self.PASSWORD)[0], "OK")
         pids = wait_for(lambda: mailbox_pids(self.inst) - before, 20, "imapd-mailbox")
         self.assertEqual(len(pids), 1, pids)
         return c, pids.pop()
 
     def raw_session(self):
-        """A raw socket logged in, and its imapd-mailbox's pid."""
+        """A raw client logged in, and its imapd-mailbox's pid."""
         before = mailbox_pids(self.inst)
-        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=120)
-        f = s.makefile("rb")
-        self.assertTrue(f.readline().startswith(b"* OK"))
-        s.sendall(f"l1 LOGIN {self.alice.name} alice-pw\r\n".encode())
-        self.assertTrue(f.readline().startswith(b"l1 OK"))
+        c = self.connect(timeout=120)
+        self.assertTrue(c.greeting.startswith("* OK"))
+        c.login(self.user, self.PASSWORD)
         pids = wait_for(lambda: mailbox_pids(self.inst) - before, 20, "imapd-mailbox")
-        return s, f, pids.pop()
+        return c, pids.pop()
 
-    def read_until(self, f, tag):
-        lines = []
-        while True:
-            line = f.readline()
-            self.assertTrue(line, "connection closed")
-            lines.append(line)
-            if line.startswith(tag + b" "):
-                return lines
+    def upto(self, c, tag):
+        """The responses up to and including the tagged one for tag."""
+        return c.read_until(lambda r: r.startswith(tag + " "))
 
     def test_fetch_of_many_body_items_is_streamed(self):
         # 3 MB of text, asked for 40 times in one FETCH: 120 MB of answer.
         body = b"".join(b"line %07d of a long message, to be fetched many times\n" % i for i in range(55000))
         text = b"Subject: big\nFrom: a@b.c\n\n" + body
         self.put(text, "")
-        c, pid = self.login()
+        c, pid = self.session()
         n = int(c.select("INBOX")[1][0])
         typ, data = c.fetch(str(n), "(" + " ".join(["BODY.PEEK[]"] * 40) + " RFC822.SIZE)")
         self.assertEqual(typ, "OK")
@@ -138,7 +72,7 @@ class ImapdLimits(unittest.TestCase):
                 b"Content-Type: text/plain\n\n" + part + b"--zz--\n")
         self.make_folder("Parts")
         self.put(text, ".Parts")
-        c, pid = self.login()
+        c, pid = self.session()
         c.select("Parts")
         typ, data = c.fetch("1", "(" + " ".join(["BODY.PEEK[1]"] * 40) + " BODYSTRUCTURE)")
         self.assertEqual(typ, "OK")
@@ -149,7 +83,7 @@ class ImapdLimits(unittest.TestCase):
         c.logout()
 
     def test_append_of_a_large_literal_is_streamed(self):
-        c, pid = self.login()
+        c, pid = self.session()
         body = b"".join(b"appended line %08d with some words in it\r\n" % i for i in range(500000))
         msg = b"Subject: appended big\r\n\r\n" + body
         self.assertGreater(len(msg), 20 * MB)
@@ -164,34 +98,33 @@ class ImapdLimits(unittest.TestCase):
         self.assertIn(b"\\Seen", data[0][0])
         self.assertIn(f"RFC822.SIZE {len(msg)}".encode(), data[0][0])
         self.assertEqual(data[0][1], body[:38])
-        files = [f for f in os.listdir(os.path.join(self.alice.maildir, "cur")) if ":2,S" in f]
-        sizes = [os.path.getsize(os.path.join(self.alice.maildir, "cur", f)) for f in files]
+        files = [f for f in os.listdir(os.path.join(self.user.maildir, "cur")) if ":2,S" in f]
+        sizes = [os.path.getsize(os.path.join(self.user.maildir, "cur", f)) for f in files]
         self.assertIn(len(msg.replace(b"\r\n", b"\n")), sizes)
-        self.assertEqual(os.listdir(os.path.join(self.alice.maildir, "tmp")), [])
+        self.assertEqual(os.listdir(os.path.join(self.user.maildir, "tmp")), [])
         c.logout()
 
     def test_append_with_literal_plus_and_bad_targets(self):
-        s, f, pid = self.raw_session()
+        c, pid = self.raw_session()
         msg = b"Subject: plus\r\n\r\nsent without waiting\r\n"
-        s.sendall(b"a1 APPEND INBOX {%d+}\r\n" % len(msg) + msg + b"\r\n")
-        self.assertIn(b"a1 OK [APPENDUID", self.read_until(f, b"a1")[-1])
+        c.send(b"a1 APPEND INBOX {%d+}\r\n" % len(msg) + msg + b"\r\n")
+        self.assertIn("a1 OK [APPENDUID", self.upto(c, "a1")[-1])
         # a missing folder: the literal is read and thrown away
-        s.sendall(b"a2 APPEND Nowhere {%d+}\r\n" % len(msg) + msg + b"\r\n")
-        self.assertIn(b"a2 NO [TRYCREATE]", self.read_until(f, b"a2")[-1])
+        c.send(b"a2 APPEND Nowhere {%d+}\r\n" % len(msg) + msg + b"\r\n")
+        self.assertIn("a2 NO [TRYCREATE]", self.upto(c, "a2")[-1])
         # a second literal after the message is a second message
         # (MULTIAPPEND), spooled to tmp/ like the first, not held in memory
         junk = b"x" * (3 * MB)
-        s.sendall(b"a3 APPEND INBOX {%d+}\r\n" % len(msg) + msg + b" {%d+}\r\n" % len(junk) + junk + b"\r\n")
-        self.assertRegex(self.read_until(f, b"a3")[-1], rb"^a3 OK \[APPENDUID \d+ \d+:\d+\]")
+        c.send(b"a3 APPEND INBOX {%d+}\r\n" % len(msg) + msg + b" {%d+}\r\n" % len(junk) + junk + b"\r\n")
+        self.assertRegex(self.upto(c, "a3")[-1], r"^a3 OK \[APPENDUID \d+ \d+:\d+\]")
         # a big literal where no message is expected: read, thrown away,
         # never held in memory
         junk = b"y" * (20 * MB)
-        s.sendall(b"s1 SEARCH TEXT {%d+}\r\n" % len(junk) + junk + b"\r\n")
-        self.assertIn(b"s1 NO [TOOBIG]", self.read_until(f, b"s1")[-1])
+        c.send(b"s1 SEARCH TEXT {%d+}\r\n" % len(junk) + junk + b"\r\n")
+        self.assertIn("s1 NO [TOOBIG]", self.upto(c, "s1")[-1])
         self.assertLess(peak_rss(pid), 16 * MB + SAN_SLACK, "imapd-mailbox held literals in memory")
-        s.sendall(b"a4 NOOP\r\n")
-        self.assertIn(b"a4 OK", self.read_until(f, b"a4")[-1])
-        s.close()
+        c.send(b"a4 NOOP\r\n")
+        self.assertIn("a4 OK", self.upto(c, "a4")[-1])
 
     def test_sequence_sets_are_merged(self):
         d = self.make_folder("Many")
@@ -199,8 +132,8 @@ class ImapdLimits(unittest.TestCase):
             name = os.path.join(d, "cur", f"1700000000.M{i}P1.test,S=20,W=21:2,")
             with open(name, "w") as fh:
                 fh.write("Subject: m\n\n12345678\n")
-            os.chown(name, self.alice.uid, self.alice.gid)
-        c, pid = self.login()
+            os.chown(name, self.user.uid, self.user.gid)
+        c, pid = self.session()
         self.assertEqual(c.select("Many")[1][0], b"2000")
         cpu = cpu_seconds(pid)
         many = ",".join(["1:*"] * 16000)
@@ -219,7 +152,7 @@ class ImapdLimits(unittest.TestCase):
         body = b"a" * MB + b"\n"
         self.make_folder("Needle")
         self.put(b"Subject: needle\n\n" + body, ".Needle")
-        c, pid = self.login()
+        c, pid = self.session()
         c.select("Needle")
         cpu = cpu_seconds(pid)
         needle = "a" * 4000 + "b"
@@ -241,10 +174,10 @@ class ImapdLimits(unittest.TestCase):
         c.logout()
 
     def test_list_patterns_are_bounded_and_linear(self):
-        os.chown(self.alice.maildir, self.alice.uid, self.alice.gid)
+        os.chown(self.user.maildir, self.user.uid, self.user.gid)
         for i in range(1500):
             self.make_folder("f" * 120 + "." + "g" * 60 + f"{i:04d}")
-        c, pid = self.login()
+        c, pid = self.session()
         cpu = cpu_seconds(pid)
         typ, data = c._simple_command("LIST", '""', "(" + " ".join(f"p{i}*" for i in range(1300)) + ")")
         self.assertEqual(typ, "NO")
@@ -261,74 +194,67 @@ class ImapdLimits(unittest.TestCase):
         lit = b"c1 CAPABILITY\r\n"
         for stage in ("preauth", "mailbox"):
             if stage == "preauth":
-                s = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
-                f = s.makefile("rb")
-                f.readline()
-                s.sendall(f"b0 LOGIN {self.alice.name} wrong\r\n".encode())
-                self.assertIn(b"b0 NO", self.read_until(f, b"b0")[-1])
+                c = self.connect(timeout=60)
+                c.send(f"b0 LOGIN {self.user.name} wrong\r\n")
+                self.assertIn("b0 NO", self.upto(c, "b0")[-1])
             else:
-                s, f, _ = self.raw_session()
+                c, _ = self.raw_session()
             # Past the 64 KiB line limit of both stages. The command goes
             # on after its literal up to its own line end, as a client
             # sends it; all of it is skipped.
             long_line = b"b1 NOOP " + b"x" * 70000
-            s.sendall(long_line + b" {%d+}\r\n" % len(lit) + lit + b" more\r\nb2 NOOP\r\n")
-            lines = self.read_until(f, b"b2")
-            self.assertIn(b"BAD", lines[0], stage)
-            self.assertFalse(any(b"CAPABILITY" in x or x.startswith(b"c1") for x in lines), (stage, lines))
-            self.assertIn(b"b2 OK", lines[-1])
-            s.close()
+            c.send(long_line + b" {%d+}\r\n" % len(lit) + lit + b" more\r\nb2 NOOP\r\n")
+            lines = self.upto(c, "b2")
+            self.assertIn("BAD", lines[0], stage)
+            self.assertFalse(any("CAPABILITY" in x or x.startswith("c1") for x in lines), (stage, lines))
+            self.assertIn("b2 OK", lines[-1])
+            c.close()
 
     def test_long_authenticate_and_idle_lines_are_never_commands(self):
-        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
-        f = s.makefile("rb")
-        f.readline()
-        s.sendall(b"a1 AUTHENTICATE PLAIN\r\n")
-        self.assertTrue(f.readline().startswith(b"+"))
-        s.sendall(b"A" * 2048 + b"c1 CAPABILITY\r\na2 NOOP\r\n")
-        lines = self.read_until(f, b"a2")
-        self.assertTrue(lines[0].startswith(b"a1 BAD"), lines)
-        self.assertFalse(any(b"CAPABILITY" in x for x in lines), lines)
-        s.close()
-        s, f, _ = self.raw_session()
-        s.sendall(b"i1 IDLE\r\n")
-        self.assertTrue(f.readline().startswith(b"+"))
-        s.sendall(b"D" * 1024 + b"c2 CAPABILITY\r\ni2 NOOP\r\n")
-        lines = self.read_until(f, b"i2")
-        self.assertTrue(any(x.startswith(b"i1 BAD") for x in lines), lines)
-        self.assertFalse(any(b"CAPABILITY" in x for x in lines), lines)
-        s.close()
+        c = self.connect(timeout=60)
+        c.send(b"a1 AUTHENTICATE PLAIN\r\n")
+        self.assertTrue(c.line().startswith("+"))
+        c.send(b"A" * 2048 + b"c1 CAPABILITY\r\na2 NOOP\r\n")
+        lines = self.upto(c, "a2")
+        self.assertTrue(lines[0].startswith("a1 BAD"), lines)
+        self.assertFalse(any("CAPABILITY" in x for x in lines), lines)
+        c.close()
+        c, _ = self.raw_session()
+        c.send(b"i1 IDLE\r\n")
+        self.assertTrue(c.line().startswith("+"))
+        c.send(b"D" * 1024 + b"c2 CAPABILITY\r\ni2 NOOP\r\n")
+        lines = self.upto(c, "i2")
+        self.assertTrue(any(x.startswith("i1 BAD") for x in lines), lines)
+        self.assertFalse(any("CAPABILITY" in x for x in lines), lines)
 
     def test_stale_tmp_files_are_removed_at_login(self):
         d = self.make_folder("Spool")
         paths = {}
-        for where in (self.alice.maildir, d):
+        for where in (self.user.maildir, d):
             for age in ("old", "fresh"):
                 p = os.path.join(where, "tmp", f"1700000000.M1P1.{age}")
                 with open(p, "wb") as f:
                     f.write(b"Subject: cut off\n\nhalf a mess")
-                os.chown(p, self.alice.uid, self.alice.gid)
+                os.chown(p, self.user.uid, self.user.gid)
                 if age == "old":
                     t = time.time() - 40 * 3600
                     os.utime(p, (t, t))
                 paths[(where, age)] = p
-        c, _ = self.login()
+        c, _ = self.session()
         c.logout()
         for (where, age), p in paths.items():
             self.assertEqual(os.path.exists(p), age == "fresh", p)
 
     def test_command_rules(self):
-        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
-        f = s.makefile("rb")
-        f.readline()
-        for line, answer in [(b"p1 SELECT INBOX", b"p1 BAD Log in first"), (b"p2 CAPABILITY now", b"p2 BAD"),
-                             (b"p3 FROB", b"p3 BAD Unknown command"), (b"p4 UID FETCH 1 FLAGS", b"p4 BAD Log in")]:
-            s.sendall(line + b"\r\n")
-            self.assertTrue(f.readline().startswith(answer), line)
-        s.sendall(b"p5 NOOP\r\n")
-        self.assertTrue(f.readline().startswith(b"p5 OK"))
-        s.close()
-        c, _ = self.login()
+        r = self.connect(timeout=60)
+        for line, answer in [("p1 SELECT INBOX", "p1 BAD Log in first"), ("p2 CAPABILITY now", "p2 BAD"),
+                             ("p3 FROB", "p3 BAD Unknown command"), ("p4 UID FETCH 1 FLAGS", "p4 BAD Log in")]:
+            r.send(line + "\r\n")
+            self.assertTrue(r.line().startswith(answer), line)
+        r.send("p5 NOOP\r\n")
+        self.assertTrue(r.line().startswith("p5 OK"))
+        r.close()
+        c, _ = self.session()
         expect = [("a1 UID LIST \"\" *", b"a1 BAD"), ("a2 FETCH 1 FLAGS", b"a2 BAD No mailbox selected"),
                   ("a3 CAPABILITY now", b"a3 BAD"), ("a4 LOGIN x y", b"a4 BAD Already"),
                   ("a5 SELECT", b"a5 BAD Missing arguments")]
