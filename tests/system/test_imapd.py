@@ -2,27 +2,15 @@
 simplest line, `tcpserver 0 143 imapd`), Python's imaplib and curl as
 clients, a system user whose password is set with chpasswd, mail
 delivered by the real local delivery while sessions are open."""
+import imaplib
 import os
 import re
-import signal
-import socket
 import subprocess
 import threading
 import time
-import imaplib
 import unittest
 
-from harness import IS_ROOT, Instance, TcpServer, free_port, maildir_files, make_env, remove_test_users, wait_for
-
-
-
-
-class ImapServer(TcpServer):
-    def __init__(self, inst, args=()):
-        super().__init__(inst, "imapd", args)
-
-    def client(self):
-        return imaplib.IMAP4("127.0.0.1", self.port, timeout=20)
+from imap_raw import ImapTestCase
 
 
 MESSAGE = ("From: Alice Example <alice@example.org>\n"
@@ -49,39 +37,14 @@ MESSAGE = ("From: Alice Example <alice@example.org>\n"
            "--XX--\n")
 
 
-@unittest.skipUnless(IS_ROOT, "needs root: system users, tcpserver as root")
-class Imapd(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.inst = inst = Instance()
-        cls.alice = inst.add_user("ialice")
-        subprocess.run(["chpasswd"], input=f"{cls.alice.name}:alice-pw\n".encode(), check=True)
-        inst.start()
-        cls.server = ImapServer(inst)
+class Imapd(ImapTestCase):
+    USER = "ialice"
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.inst.cleanup()
-        remove_test_users()
-
-    counter = 0
-
-    def put(self, text, folder=""):
-        Imapd.counter += 1
-        d = os.path.join(self.alice.maildir, folder, "new")
-        name = f"{int(time.time())}.M{Imapd.counter}P{os.getpid()}.test,S={len(text.encode())}"
-        path = os.path.join(d, name)
-        with open(path, "w") as f:
-            f.write(text)
-        os.chown(path, self.alice.uid, self.alice.gid)
-        return name
+    def client(self):
+        return imaplib.IMAP4("127.0.0.1", self.server.port, timeout=20)
 
     def login(self):
-        c = self.server.client()
-        typ, _ = c.login(self.alice.name, "alice-pw")
-        self.assertEqual(typ, "OK")
-        return c
+        return self.imaplib_login(timeout=20)
 
     def folder(self, c, name):
         typ, data = c.select(name)
@@ -89,17 +52,17 @@ class Imapd(unittest.TestCase):
         return int(data[0])
 
     def test_login_refused_and_root(self):
-        c = self.server.client()
+        c = self.client()
         self.assertIn(b"AUTH=PLAIN", c.welcome)
         with self.assertRaises(imaplib.IMAP4.error):
-            c.login(self.alice.name, "wrong")
+            c.login(self.user.name, "wrong")
         with self.assertRaises(imaplib.IMAP4.error):
             c.login("root", "whatever")
         c.logout()
         self.assertIn("login failed", self.server.log())
 
     def test_preauth_stage_is_not_root(self):
-        c = self.server.client()
+        c = self.client()
         time.sleep(0.3)
         uids = []
         for d in os.listdir("/proc"):
@@ -118,8 +81,8 @@ class Imapd(unittest.TestCase):
         self.assertTrue(any(u != 0 for u in uids), uids)
 
     def test_authenticate_plain(self):
-        c = self.server.client()
-        typ, _ = c.authenticate("PLAIN", lambda _: f"\0{self.alice.name}\0alice-pw".encode())
+        c = self.client()
+        typ, _ = c.authenticate("PLAIN", lambda _: f"\0{self.user.name}\0alice-pw".encode())
         self.assertEqual(typ, "OK")
         typ, data = c.list()
         self.assertEqual(typ, "OK")
@@ -128,8 +91,8 @@ class Imapd(unittest.TestCase):
             self.assertIn(special, names)
         c.logout()
         # the mailbox stage ran as alice
-        st = os.stat(os.path.join(self.alice.maildir, ".Sent"))
-        self.assertEqual(st.st_uid, self.alice.uid)
+        st = os.stat(os.path.join(self.user.maildir, ".Sent"))
+        self.assertEqual(st.st_uid, self.user.uid)
 
     def test_fetch_envelope_bodystructure_sections(self):
         self.put(MESSAGE)
@@ -192,7 +155,7 @@ class Imapd(unittest.TestCase):
         self.assertIn(b"\\Seen", data[0][0])
         self.assertEqual(data[0][1], b"hi\r\n")
         c.logout()
-        files = os.listdir(os.path.join(self.alice.maildir, ".Work", "cur"))
+        files = os.listdir(os.path.join(self.user.maildir, ".Work", "cur"))
         self.assertTrue(any(f.endswith("a") or ",a" in f or "Fa" in f for f in files), files)
 
     def test_folders_rename_subscribe_utf7(self):
@@ -201,7 +164,7 @@ class Imapd(unittest.TestCase):
         self.assertEqual(c.create("Entw&APw-rfe.Sub")[0], "OK")
         self.assertEqual(c.create("Bad&Name")[0], "NO")
         self.assertEqual(c.rename("Entw&APw-rfe", "Drafts2")[0], "OK")
-        self.assertTrue(os.path.isdir(os.path.join(self.alice.maildir, ".Drafts2.Sub")))
+        self.assertTrue(os.path.isdir(os.path.join(self.user.maildir, ".Drafts2.Sub")))
         self.assertEqual(c.subscribe("Drafts2")[0], "OK")
         typ, data = c.lsub('""', "Dr*")
         self.assertIn(b'"." Drafts2', b"\n".join(data))
@@ -228,7 +191,7 @@ class Imapd(unittest.TestCase):
         done = []
         def deliver():
             for i in range(5):
-                r = self.inst.inject([self.alice.address], f"Subject: race {i}\n\nx\n")
+                r = self.inst.inject([self.user.address], f"Subject: race {i}\n\nx\n")
                 done.append(r.returncode)
         t = threading.Thread(target=deliver)
         t.start()
@@ -291,12 +254,12 @@ class Imapd(unittest.TestCase):
     def test_curl(self):
         self.put("Subject: for curl\n\ncurl body\n")
         out = subprocess.run(["curl", "-s", f"imap://127.0.0.1:{self.server.port}/INBOX",
-                              "-u", f"{self.alice.name}:alice-pw", "-X", "FETCH 1:* BODY.PEEK[TEXT]"],
+                              "-u", f"{self.user.name}:alice-pw", "-X", "FETCH 1:* BODY.PEEK[TEXT]"],
                              capture_output=True, timeout=30)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn(b"FETCH", out.stdout)
         typ = subprocess.run(["curl", "-s", f"imap://127.0.0.1:{self.server.port}/",
-                              "-u", f"{self.alice.name}:alice-pw"], capture_output=True, timeout=30)
+                              "-u", f"{self.user.name}:alice-pw"], capture_output=True, timeout=30)
         self.assertIn(b"INBOX", typ.stdout)
 
 
