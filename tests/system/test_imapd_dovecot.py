@@ -6,12 +6,10 @@ ways, and postern's MODSEQs never go backwards whatever Dovecot did.
 Both servers are driven by Python's imaplib as a client would."""
 import os
 import re
-import time
-import imaplib
 import unittest
 
 import dovecot_peer
-from harness import IS_ROOT, Instance, TcpServer, remove_test_users
+from imap_raw import ImapTestCase
 
 
 def view(client, box):
@@ -43,42 +41,21 @@ def subscribed(client):
     return names
 
 
-@unittest.skipUnless(IS_ROOT, "needs root: system users, tcpserver as root")
 @unittest.skipUnless(dovecot_peer.available(), "needs dovecot-imapd (tools/deps)")
-class WithDovecot(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.inst = inst = Instance()
-        cls.alice = inst.add_user("dalice")
-        inst.set_password(cls.alice, "alice-pw")
-        inst.start()
-        cls.postern = TcpServer(inst, "imapd")
-        cls.dovecot = dovecot_peer.DovecotPeer([cls.alice], password="alice-pw", tmp=inst.tmp)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dovecot.cleanup()
-        cls.postern.stop()
-        cls.inst.cleanup()
-        remove_test_users()
-
+class WithDovecot(ImapTestCase):
+    USER = "dalice"
+    DOVECOT_SHARED = True
     counter = 0
 
     def deliver(self, folder="", subject="hi"):
         WithDovecot.counter += 1
-        name = f"{int(time.time())}.M{WithDovecot.counter}P{os.getpid()}.test"
-        path = os.path.join(self.alice.maildir, folder, "new", name)
-        with open(path, "w") as f:
-            f.write(f"Subject: {subject}\nFrom: a@example.org\n\nbody {WithDovecot.counter}\n")
-        os.chown(path, self.alice.uid, self.alice.gid)
+        self.put(f"Subject: {subject}\nFrom: a@example.org\n\nbody {WithDovecot.counter}\n", folder)
 
     def p(self):
-        c = imaplib.IMAP4("127.0.0.1", self.postern.port, timeout=30)
-        c.login(self.alice.name, "alice-pw")
-        return c
+        return self.imaplib_login()
 
     def d(self):
-        return self.dovecot.login(self.alice.name, timeout=30)
+        return self.dovecot.login(self.user.name, timeout=30)
 
     def test_messages_flags_keywords_and_expunges_agree_both_ways(self):
         box = "Turns"
@@ -133,7 +110,7 @@ class WithDovecot(unittest.TestCase):
         c.select("Projekte.Sub")
         dv = int(c.untagged_responses["UIDVALIDITY"][0])
         c.logout()
-        subs = os.path.join(self.alice.maildir, "subscriptions")
+        subs = os.path.join(self.user.maildir, "subscriptions")
         with open(subs) as f:
             self.assertEqual(f.read(), "V\t2\n\nProjekte\tSub\n")  # Dovecot 2.3's version 2
         c = self.p()
@@ -177,7 +154,7 @@ class WithDovecot(unittest.TestCase):
         c.logout()
         self.deliver("." + box)
         self.deliver("." + box)
-        state = os.path.join(self.alice.maildir, "." + box, "postern-state")
+        state = os.path.join(self.user.maildir, "." + box, "postern-state")
 
         def highest():
             c = self.p()
