@@ -5,19 +5,14 @@ IDLE, CONDSTORE/QRESYNC resync, ESEARCH, BINARY, COMPRESS=DEFLATE. Each
 test runs first against a real Dovecot with the same code: a test Dovecot
 fails is a broken test and is skipped with the reason, never passed.
 Trusts: the client libraries. Returns: one result per client workflow."""
-import imaplib
 import json
 import os
 import re
-import socket
 import subprocess
 import tempfile
-import time
 import unittest
-import zlib
 
-from dovecot_peer import DovecotPeer, available
-from harness import IS_ROOT, Instance, TcpServer, remove_test_users
+from imap_raw import ImapTestCase, is_ok
 
 PASSWORD = "Clients-pw1"
 NPM_DIR = "/var/cache/postern/npm"
@@ -81,59 +76,11 @@ const opts = (port) => ({ host: '127.0.0.1', port, secure: false, logger: proces
 """
 
 
-class Raw:
-    """A tiny line client for what imaplib cannot do (COMPRESS)."""
-
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.z_in = self.z_out = None
-        self.buf = b""
-        self.line()
-
-    def send(self, data):
-        if self.z_out:
-            data = self.z_out.compress(data) + self.z_out.flush(zlib.Z_SYNC_FLUSH)
-        self.s.sendall(data)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            data = self.s.recv(65536)
-            if not data:
-                raise EOFError("closed")
-            self.buf += self.z_in.decompress(data) if self.z_in else data
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode(errors="replace")
-
-    def cmd(self, tag, text):
-        self.send(f"{tag} {text}\r\n".encode())
-        lines = []
-        while True:
-            l = self.line()
-            lines.append(l)
-            if l.startswith(tag + " "):
-                return lines
-
-
-@unittest.skipUnless(IS_ROOT, "needs root: real users and tcpserver as root")
-class Clients(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.inst = Instance()
-        cls.post_user = cls.inst.add_user("lpost")
-        cls.inst.set_password(cls.post_user, PASSWORD)
-        cls.server = TcpServer(cls.inst, "imapd")
-        cls.dovecot = None
-        if available():
-            cls.dove_user = cls.inst.add_user("ldove")
-            cls.dovecot = DovecotPeer([cls.dove_user], password=PASSWORD, tmp=cls.inst.tmp)
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.dovecot:
-            cls.dovecot.cleanup()
-        cls.server.stop()
-        cls.inst.cleanup()
-        remove_test_users()
+class Clients(ImapTestCase):
+    USER = "lpost"
+    PASSWORD = PASSWORD
+    START = False
+    DOVE_USER = "ldove"
 
     def both(self, check):
         """check(port, user) against Dovecot (must pass: else the test is
@@ -143,12 +90,7 @@ class Clients(unittest.TestCase):
                 check(self.dovecot.port, self.dove_user.name)
             except Exception as e:  # the test is wrong, not postern
                 self.skipTest(f"Dovecot fails this too: {e!r}"[:500])
-        check(self.server.port, self.post_user.name)
-
-    def imaplib_login(self, port, user):
-        c = imaplib.IMAP4("127.0.0.1", port, timeout=20)
-        c.login(user, PASSWORD)
-        return c
+        check(self.server.port, self.user.name)
 
     def test_imapflow_session(self):
         if not os.path.exists(os.path.join(IMAPFLOW, "package.json")):
@@ -181,7 +123,7 @@ class Clients(unittest.TestCase):
 
     def test_imaplib_special_use_and_move(self):
         def check(port, user):
-            c = self.imaplib_login(port, user)
+            c = self.imaplib_login(port, user, timeout=20)
             for box in ("Trash", "Archive"):
                 c.create(box)
             typ, data = c.list('""', "*")
@@ -204,7 +146,7 @@ class Clients(unittest.TestCase):
 
     def test_imaplib_qresync_resync(self):
         def check(port, user):
-            c = self.imaplib_login(port, user)
+            c = self.imaplib_login(port, user, timeout=20)
             c.create("Resync")
             for i in range(3):
                 c.append("Resync", None, None, MESSAGE.replace(b"client test", f"resync {i}".encode()))
@@ -215,13 +157,13 @@ class Clients(unittest.TestCase):
             hms = int(c.untagged_responses["HIGHESTMODSEQ"][0])
             c.logout()
             # Another session changes the folder while the first is gone.
-            d = self.imaplib_login(port, user)
+            d = self.imaplib_login(port, user, timeout=20)
             d.select("Resync")
             d.uid("STORE", "1", "+FLAGS", "(\\Flagged)")
             d.uid("STORE", "2", "+FLAGS", "(\\Deleted)")
             d.expunge()
             d.logout()
-            c = self.imaplib_login(port, user)
+            c = self.imaplib_login(port, user, timeout=20)
             c._simple_command("ENABLE", "QRESYNC")
             typ, data = c._simple_command("SELECT", "Resync", f"(QRESYNC ({validity} {hms} 1:3))")
             self.assertEqual(typ, "OK", data)
@@ -235,7 +177,7 @@ class Clients(unittest.TestCase):
 
     def test_imaplib_esearch_binary_idle(self):
         def check(port, user):
-            c = self.imaplib_login(port, user)
+            c = self.imaplib_login(port, user, timeout=20)
             c.create("Ext")
             c.append("Ext", "(\\Seen)", None, MESSAGE)
             c.append("Ext", None, None, MESSAGE)
@@ -251,7 +193,7 @@ class Clients(unittest.TestCase):
             tag = c._new_tag().decode()
             c.send(f"{tag} IDLE\r\n".encode())
             self.assertTrue(c.readline().startswith(b"+"))
-            o = self.imaplib_login(port, user)
+            o = self.imaplib_login(port, user, timeout=20)
             o.append("Ext", None, None, MESSAGE)
             o.logout()
             c.sock.settimeout(10)
@@ -268,17 +210,14 @@ class Clients(unittest.TestCase):
 
     def test_compress_deflate(self):
         def check(port, user):
-            r = Raw(port)
-            r.cmd("b", f"LOGIN {user} {PASSWORD}")
-            caps = " ".join(r.cmd("a", "CAPABILITY"))
-            self.assertIn("COMPRESS=DEFLATE", caps)
-            res = r.cmd("c", "COMPRESS DEFLATE")
-            self.assertRegex(res[-1], r"^c OK")
-            r.z_out = zlib.compressobj(wbits=-15)
-            r.z_in = zlib.decompressobj(wbits=-15)
-            res = r.cmd("d", "LIST \"\" INBOX")
+            r = self.connect(port, timeout=20)
+            r.cmd(f"LOGIN {user} {PASSWORD}")
+            ok, caps = r.cmd("CAPABILITY")
+            self.assertIn("COMPRESS=DEFLATE", " ".join(caps + [ok]))
+            r.compress()
+            ok, res = r.cmd("LIST \"\" INBOX")
             self.assertIn("INBOX", res[0])
-            self.assertRegex(res[-1], r"^d OK")
-            res = r.cmd("e", "LOGOUT")
+            self.assertTrue(is_ok(ok), ok)
+            ok, res = r.cmd("LOGOUT")
             self.assertTrue(any(l.startswith("* BYE") for l in res))
         self.both(check)
