@@ -4,7 +4,7 @@ checked against what the connection knows of the selected mailbox
 (EXISTS never shrinks without EXPUNGE/VANISHED, EXPUNGE and FETCH name a
 message that exists, a message keeps its UID and new ones get higher
 UIDs). A violation is recorded in .errors, never raised, so a test can
-report all of them.
+report all of them. The reading is imap_raw's Client.
 
 Trusts: nothing the server sends (every read is bounded in size and
 time). Returns: responses as text lines in which each literal is shown
@@ -12,13 +12,28 @@ as a quoted string with CR, LF, quote and backslash escaped, so a
 scenario can match bodies on one line."""
 import re
 import socket
-import time
 
-MAX_LINE = 4 * 1024 * 1024
+from imap_raw import Client, as_bytes
 
 
 class ImapError(Exception):
     pass
+
+
+def _inline_literals(wire):
+    """A response as Client reads it (each literal as "{n}" CRLF and n
+    bytes) with each literal made a quoted string. Only a literal holds
+    a CRLF, so the next CRLF always ends a line part."""
+    out, i = b"", 0
+    while True:
+        j = wire.find(b"\r\n", i)
+        if j < 0:
+            return out + wire[i:]
+        part = wire[i:j]
+        m = re.search(rb"~?\{(\d+)\+?\}$", part)
+        n = int(m.group(1))
+        out += part[:m.start()] + quote_literal(wire[j + 2:j + 2 + n]).encode()
+        i = j + 2 + n
 
 
 def quote_literal(data):
@@ -99,112 +114,55 @@ class Tracker:
             self.error(f"UID {uid} of message {seq} is not below that of message {seq + 1}", line)
 
 
-class Conn:
-    """One IMAP connection. read_line() returns a logical response line
-    (literals inlined as quoted strings) or raises ImapError on EOF,
-    timeout or an oversized response."""
+class Conn(Client):
+    """One IMAP connection (imap_raw's Client, tagged "name.n").
+    read_line() returns a logical response line (literals inlined as
+    quoted strings) or raises ImapError on EOF, timeout or an oversized
+    response."""
 
     def __init__(self, port, name="1", timeout=20):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.timeout = timeout
-        self.buf = b""
-        self.tagn = 0
+        super().__init__(port, timeout=timeout, greeting=False, prefix=f"{name}.")
         self.track = Tracker(name)
         self.name = name
         self.greeting = self.read_line()
 
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+    @property
+    def tagn(self):
+        return self.n
 
-    def _fill(self, deadline):
-        left = deadline - time.time()
-        if left <= 0:
-            raise ImapError(f"connection {self.name}: no answer in time")
-        self.sock.settimeout(left)
+    def response(self, timeout=None):
         try:
-            data = self.sock.recv(65536)
+            wire = as_bytes(super().response(timeout))
         except socket.timeout:
             raise ImapError(f"connection {self.name}: no answer in time")
-        except OSError as e:
-            raise ImapError(f"connection {self.name}: {e}")
-        if not data:
+        except EOFError:
             raise ImapError(f"connection {self.name}: the server closed the connection")
-        self.buf += data
-
-    def _raw_line(self, deadline):
-        while b"\r\n" not in self.buf:
-            if len(self.buf) > MAX_LINE:
-                raise ImapError("response line too long")
-            self._fill(deadline)
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def read_line(self, timeout=None):
-        deadline = time.time() + (timeout if timeout is not None else self.timeout)
-        out = b""
-        while True:
-            line = self._raw_line(deadline)
-            m = re.search(rb"~?\{(\d+)\+?\}$", line)
-            if not m:
-                out += line
-                break
-            n = int(m.group(1))
-            if n > MAX_LINE:
-                raise ImapError("literal too long")
-            while len(self.buf) < n:
-                self._fill(deadline)
-            data, self.buf = self.buf[:n], self.buf[n:]
-            out += line[:m.start()] + quote_literal(data).encode()
-        text = out.decode("utf-8", errors="replace")
+        except (OSError, AssertionError) as e:
+            raise ImapError(f"connection {self.name}: {e}")
+        text = _inline_literals(wire).decode("utf-8", errors="replace")
         self.track.see(text)
         return text
 
-    def send(self, data):
-        if isinstance(data, str):
-            data = data.encode()
-        self.sock.sendall(data)
-
-    def next_tag(self):
-        self.tagn += 1
-        return f"{self.name}.{self.tagn}"
+    read_line = response
 
     def command(self, text, literals=(), timeout=None):
         """Sends `tag text` where each "\\0" in text is replaced by the next
         literal (synchronizing: waits for the continuation). Returns
         (untagged lines, tagged line)."""
-        tag = self.next_tag()
-        untagged = []
         verb = text.split(" ", 1)[0].upper()
         if verb in ("SELECT", "EXAMINE"):
             self.track.reset()
             self.track.selected = True
         self.verb = verb
-        parts = text.split("\0")
-        self.send(tag + " " + parts[0])
-        for lit, rest in zip(literals, parts[1:]):
-            self.send(f"{{{len(lit)}}}\r\n")
-            while True:
-                line = self.read_line(timeout)
-                if line.startswith("+"):
-                    break
-                if line.startswith(tag + " "):
-                    return untagged, line
-                untagged.append(line)
-            self.send(lit + rest.encode())
-        self.send("\r\n")
-        return self.finish(tag, untagged, timeout)
+        tagged, untagged = self.cmd(text, *literals, timeout=timeout, mark="\0")
+        self.after(tagged, untagged)
+        return untagged, tagged
 
     def finish(self, tag, untagged=None, timeout=None):
-        untagged = [] if untagged is None else untagged
-        while True:
-            line = self.read_line(timeout)
-            if line.startswith(tag + " "):
-                self.after(line, untagged)
-                return untagged, line
-            untagged.append(line)
+        """As Client's, but returns (untagged lines, tagged line)."""
+        tagged, untagged = self._finish(tag, untagged, timeout)
+        self.after(tagged, untagged)
+        return untagged, tagged
 
     def after(self, tagged, untagged):
         """A SELECT/EXAMINE that failed, or CLOSE/UNSELECT, ends the
