@@ -19,9 +19,8 @@ import threading
 import time
 import unittest
 
-from dovecot_peer import DovecotPeer, available
-from harness import IS_ROOT, Instance, TcpServer, remove_test_users
 from imap_checker import Conn, ImapError
+from imap_raw import ImapTestCase, is_ok
 
 PASSWORD = "Stress-pw1"
 CLIENTS = 10
@@ -32,10 +31,6 @@ SEED = int(os.environ.get("STRESS_SEED", str(int(time.time()))))
 def message(n):
     return (f"From: stress{n}@example.org\r\nSubject: stress {n}\r\n"
             f"Message-ID: <{n}.{random.random()}@stress>\r\n\r\nbody {n}\r\n" + "x" * (n % 200) + "\r\n").encode()
-
-
-def ok(tagged):
-    return re.match(r"\S+ OK\b", tagged, re.I) is not None
 
 
 class Client(threading.Thread):
@@ -53,7 +48,7 @@ class Client(threading.Thread):
 
     def cmd(self, text, literals=(), allow_no=True):
         untagged, tagged = self.conn.command(text, literals, timeout=60)
-        if re.match(r"\S+ BAD\b", tagged, re.I) or (not allow_no and not ok(tagged)):
+        if re.match(r"\S+ BAD\b", tagged, re.I) or (not allow_no and not is_ok(tagged)):
             self.fail(f"{text!r} answered {tagged!r}")
         for line in untagged:
             if re.match(r"\* BAD\b", line, re.I):
@@ -80,7 +75,7 @@ class Client(threading.Thread):
                 return
             add = rng.random() < 0.6
             untagged, tagged = self.cmd(f"UID STORE {uid} {'+' if add else '-'}FLAGS ({self.kw})")
-            if ok(tagged):
+            if is_ok(tagged):
                 self.expected[uid] = add
         elif r < 0.52:
             seq = rng.randrange(1, n + 1)
@@ -116,7 +111,7 @@ class Client(threading.Thread):
                     break  # nothing came in time: the usual case
             c.send("DONE\r\n")
             _, tagged = c.finish(tag, timeout=60)
-            if not ok(tagged):
+            if not is_ok(tagged):
                 self.fail(f"IDLE ended with {tagged!r}")
         else:
             c.select("INBOX")
@@ -204,26 +199,11 @@ def stress(port, user, seconds):
     return errors, sum(c.ops for c in clients)
 
 
-@unittest.skipUnless(IS_ROOT, "needs root: real users and tcpserver as root")
-class Stress(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.inst = Instance()
-        cls.post_user = cls.inst.add_user("spost")
-        cls.inst.set_password(cls.post_user, PASSWORD)
-        cls.server = TcpServer(cls.inst, "imapd")
-        cls.dovecot = None
-        if available():
-            cls.dove_user = cls.inst.add_user("sdove")
-            cls.dovecot = DovecotPeer([cls.dove_user], password=PASSWORD, tmp=cls.inst.tmp)
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.dovecot:
-            cls.dovecot.cleanup()
-        cls.server.stop()
-        cls.inst.cleanup()
-        remove_test_users()
+class Stress(ImapTestCase):
+    USER = "spost"
+    PASSWORD = PASSWORD
+    START = False
+    DOVE_USER = "sdove"
 
     def test_dovecot_passes_the_checker(self):
         if not self.dovecot:
@@ -233,7 +213,7 @@ class Stress(unittest.TestCase):
         self.assertGreater(ops, 50)
 
     def test_postern_under_ten_clients(self):
-        errors, ops = stress(self.server.port, self.post_user.name, SECONDS)
+        errors, ops = stress(self.server.port, self.user.name, SECONDS)
         self.assertEqual(errors[:30], [], f"seed {SEED}, {ops} commands, {len(errors)} errors; imapd log end:\n"
                          + self.server.log()[-2000:])
         self.assertGreater(ops, 50)
