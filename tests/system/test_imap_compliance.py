@@ -17,8 +17,8 @@ import threading
 import time
 import unittest
 
-from dovecot_peer import DovecotPeer, available
-from harness import IS_ROOT, Instance, TcpServer, remove_test_users
+from dovecot_peer import available
+from imap_raw import ImapTestCase
 from imap_scenario import run, scenarios
 
 PASSWORD = "Compliance-pw1"
@@ -60,24 +60,12 @@ NOT_BUILT = {
 }
 
 
-@unittest.skipUnless(IS_ROOT, "needs root: real users, Dovecot and tcpserver as root")
 @unittest.skipUnless(available(), "Dovecot is not installed (make deps installs it)")
-class Compliance(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.inst = Instance()
-        cls.dove_user = cls.inst.add_user("cdove")
-        cls.post_user = cls.inst.add_user("cpost")
-        cls.inst.set_password(cls.post_user, PASSWORD)
-        cls.server = TcpServer(cls.inst, "imapd")
-        cls.dovecot = DovecotPeer([cls.dove_user], password=PASSWORD, tmp=cls.inst.tmp)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dovecot.cleanup()
-        cls.server.stop()
-        cls.inst.cleanup()
-        remove_test_users()
+class Compliance(ImapTestCase):
+    USER = "cpost"
+    PASSWORD = PASSWORD
+    START = False
+    DOVE_USER = "cdove"
 
     def check(self, scenario):
         # Both servers at once, each on its own user: half the wall time.
@@ -85,7 +73,7 @@ class Compliance(unittest.TestCase):
         peer = threading.Thread(target=lambda: theirs.append(
             run(scenario, self.dovecot.port, self.dove_user.name, PASSWORD, wiper(self.dove_user))))
         peer.start()
-        ours = run(scenario, self.server.port, self.post_user.name, PASSWORD, wiper(self.post_user))
+        ours = run(scenario, self.server.port, self.user.name, PASSWORD, wiper(self.user))
         peer.join(300)
         self.assertFalse(peer.is_alive(), "the scenario against Dovecot did not end")
         theirs = theirs[0]
