@@ -12,24 +12,25 @@ import time
 import imaplib
 import unittest
 
-from tls_clients import (REMOTE_IP, Raw, curl_resolve, remote_server, run_boot_file, stop_boot_file,
+from tls_clients import (REMOTE_IP, curl_resolve, remote_server, run_boot_file, stop_boot_file,
                          process_users, read_key_as)
-from harness import IS_ROOT, Instance, ServerTestCase, TcpServer, make_env, wait_for
+from harness import IS_ROOT, make_env, wait_for
+from imap_raw import ImapTestCase, mailbox_pids, tls_context
 
 MESSAGE = "From: a@example.org\nTo: b@example.org\nSubject: over tls\n\nsecret body\n"
 
 
-class ImapdLoginPolicy(ServerTestCase):
-    """Plaintext connections, no tlsd: who may log in, and AUTHENTICATE."""
+class ImapdLoginPolicy(ImapTestCase):
+    """Plaintext connections, no tlsd: who may log in, and AUTHENTICATE.
+    cls.server is on loopback (127.0.0.1), cls.remote "from" 192.0.2.7."""
+    USER = "tialice"
+    START = False
 
     @classmethod
     def setUpClass(cls):
-        cls.inst = inst = Instance()
-        cls.alice = inst.add_user("tialice")
-        cls.password = "alice-pw"
-        inst.set_password(cls.alice, cls.password)
-        cls.server = TcpServer(inst, "imapd")         # loopback: 127.0.0.1
-        cls.remote = remote_server(inst, "imapd")               # "from" 192.0.2.7
+        super().setUpClass()
+        cls.alice, cls.password = cls.user, cls.PASSWORD
+        cls.remote = remote_server(cls.inst, "imapd")
 
     @classmethod
     def tearDownClass(cls):
@@ -47,8 +48,7 @@ class ImapdLoginPolicy(ServerTestCase):
         self.assertNotIn(b"STARTTLS", c.welcome)  # no tlsd in front: nothing to offer
         typ, data = c.capability()
         self.assertIn(b"LOGINDISABLED", data[0])
-        r = Raw(self.remote.port)
-        r.line()
+        r = self.connect(self.remote.port)
         r.send(f"a LOGIN {self.alice.name} {self.password}\r\n")
         self.assertRegex(r.line(), r"^a NO \[PRIVACYREQUIRED\] ")
         r.send(f"b AUTHENTICATE PLAIN {self.plain('', self.alice.name, self.password)}\r\n")
@@ -84,26 +84,23 @@ class ImapdLoginPolicy(ServerTestCase):
         c.logout()
 
     def test_authenticate_plain_with_and_without_initial_response(self):
-        r = Raw(self.server.port)
-        r.line()
+        r = self.connect(self.server.port)
         r.send(f"a AUTHENTICATE PLAIN {self.plain('', self.alice.name, self.password)}\r\n")
-        self.assertRegex(r.until("a ")[-1], r"^a OK ")
+        self.assertRegex(r.read_until(lambda l: l.startswith("a "))[-1], r"^a OK ")
         r.send("b LOGOUT\r\n")
-        r.until("b ")
+        r.read_until(lambda l: l.startswith("b "))
         r.close()
-        r = Raw(self.server.port)
-        r.line()
+        r = self.connect(self.server.port)
         r.send("a AUTHENTICATE PLAIN\r\n")
-        self.assertEqual(r.line(), "+ \r\n")
+        self.assertEqual(r.line(), "+ ")
         r.send(self.plain(self.alice.name, self.alice.name, self.password) + "\r\n")  # authzid = authcid
-        self.assertRegex(r.until("a ")[-1], r"^a OK ")
+        self.assertRegex(r.read_until(lambda l: l.startswith("a "))[-1], r"^a OK ")
         r.close()
 
     def test_authenticate_cancel_malformed_and_other_user(self):
-        r = Raw(self.server.port)
-        r.line()
+        r = self.connect(self.server.port)
         r.send("a AUTHENTICATE PLAIN\r\n")
-        self.assertEqual(r.line(), "+ \r\n")
+        self.assertEqual(r.line(), "+ ")
         r.send("*\r\n")
         self.assertRegex(r.line(), r"^a BAD .*cancel")
         r.send("b AUTHENTICATE PLAIN =\r\n")  # an empty initial response
@@ -113,7 +110,7 @@ class ImapdLoginPolicy(ServerTestCase):
         r.send(f"d AUTHENTICATE PLAIN {self.plain('root', self.alice.name, self.password)}\r\n")
         self.assertRegex(r.line(), r"^d NO \[AUTHORIZATIONFAILED\]")
         r.send("e AUTHENTICATE PLAIN\r\n")
-        self.assertEqual(r.line(), "+ \r\n")
+        self.assertEqual(r.line(), "+ ")
         r.send("A" * 5000 + "\r\n")  # bounded: one error, and the rest is not a command
         self.assertRegex(r.line(), r"^e BAD ")
         r.send("f NOOP\r\n")
@@ -122,22 +119,22 @@ class ImapdLoginPolicy(ServerTestCase):
 
 
 @unittest.skipUnless(IS_ROOT, "needs root: tlsd drops to posternt, imapd to posternd")
-class ImapdTls(ServerTestCase):
+class ImapdTls(ImapTestCase):
     """tlsd in front of imapd, for a client from another host (192.0.2.7)."""
+    USER = "tjalice"
+    PASSWORD = "alice-tls-pw"
+    START = False
 
     @classmethod
-    def setUpClass(cls):
-        cls.inst = inst = Instance()
-        cls.alice = inst.add_user("tjalice")
-        cls.password = "alice-tls-pw"
-        inst.set_password(cls.alice, cls.password)
-        path = os.path.join(cls.alice.maildir, "new", "1700000000.M1P1.test")
+    def make_server(cls):
+        path = os.path.join(cls.user.maildir, "new", "1700000000.M1P1.test")
         with open(path, "w") as f:
             f.write(MESSAGE)
-        os.chown(path, cls.alice.uid, cls.alice.gid)
-        cls.ca = inst.make_certificate()
-        cls.server = remote_server(inst, "imapd", "starttls")    # 143
-        cls.implicit = remote_server(inst, "imapd", "implicit")  # 993
+        os.chown(path, cls.user.uid, cls.user.gid)
+        cls.alice, cls.password = cls.user, cls.PASSWORD
+        cls.ca = cls.inst.make_certificate()
+        cls.implicit = remote_server(cls.inst, "imapd", "implicit")  # 993
+        return remote_server(cls.inst, "imapd", "starttls")          # 143
 
     @classmethod
     def tearDownClass(cls):
@@ -145,7 +142,7 @@ class ImapdTls(ServerTestCase):
         super().tearDownClass()
 
     def ctx(self):
-        return ssl.create_default_context(cafile=self.ca)
+        return tls_context(self.ca)
 
     def test_imaplib_starttls_then_login(self):
         c = imaplib.IMAP4("localhost", self.server.port, timeout=30)
@@ -163,14 +160,7 @@ class ImapdTls(ServerTestCase):
         self.assertEqual(data, [b"1"])
         # tlsd's control descriptor stayed with the pre-auth stage: the
         # mailbox stage has the client, its log, and nothing else.
-        mailbox = os.path.join(self.inst.bin, "imapd-mailbox")
-        pids = []
-        for d in os.listdir("/proc"):
-            try:
-                if os.readlink(f"/proc/{d}/exe") == mailbox:
-                    pids.append(d)
-            except OSError:
-                pass
+        pids = mailbox_pids(self.inst)
         self.assertTrue(pids)
         for pid in pids:
             self.assertEqual(sorted(os.listdir(f"/proc/{pid}/fd")), ["0", "1", "2"])
@@ -190,13 +180,12 @@ class ImapdTls(ServerTestCase):
         c.logout()
 
     def test_no_capabilities_pushed_after_starttls(self):
-        r = Raw(self.server.port)
-        r.line()
+        r = self.connect(self.server.port)
         r.send("a STARTTLS\r\n")
-        self.assertEqual(r.line(), "a OK Begin TLS negotiation now\r\n")
-        r.starttls(self.ca)
+        self.assertEqual(r.line(), "a OK Begin TLS negotiation now")
+        r.wrap_tls(self.ctx())
         r.send("b NOOP\r\n")
-        self.assertEqual(r.line(), "b OK NOOP completed\r\n")  # nothing untagged before it
+        self.assertEqual(r.line(), "b OK NOOP completed")  # nothing untagged before it
         r.send("c CAPABILITY\r\n")
         caps = r.line()
         self.assertNotIn("STARTTLS", caps)
@@ -208,31 +197,29 @@ class ImapdTls(ServerTestCase):
         r.close()
 
     def test_starttls_and_login_in_one_send_the_login_is_never_answered(self):
-        r = Raw(self.server.port)
-        r.line()
+        r = self.connect(self.server.port)
         r.send(f"a STARTTLS\r\nb LOGIN {self.alice.name} {self.password}\r\n")
-        self.assertEqual(r.line(), "a OK Begin TLS negotiation now\r\n")
-        r.starttls(self.ca)  # fails if b was answered in clear
+        self.assertEqual(r.line(), "a OK Begin TLS negotiation now")
+        r.wrap_tls(self.ctx())  # fails if b was answered in clear
         r.send("c SELECT INBOX\r\n")
-        self.assertEqual(r.line(), "c BAD Log in first\r\n")  # b never logged in
+        self.assertEqual(r.line(), "c BAD Log in first")  # b never logged in
         r.send("d LOGOUT\r\n")
-        lines = r.until("d ")
+        lines = r.read_until(lambda l: l.startswith("d "))
         self.assertFalse([l for l in lines if l.startswith("b ")], lines)
         r.close()
 
     def test_plaintext_sent_during_the_handshake_is_never_answered(self):
-        r = Raw(self.server.port)
-        r.line()
+        r = self.connect(self.server.port)
         r.send("a STARTTLS\r\n")
         time.sleep(0.5)
         r.send(f"b LOGIN {self.alice.name} {self.password}\r\n")
-        self.assertEqual(r.line(), "a OK Begin TLS negotiation now\r\n")
+        self.assertEqual(r.line(), "a OK Begin TLS negotiation now")
         try:
-            r.starttls(self.ca)
+            r.wrap_tls(self.ctx())
         except (ssl.SSLError, OSError, EOFError):
             return  # tlsd took the bytes for a broken handshake: nothing was answered
         r.send("c SELECT INBOX\r\n")
-        self.assertEqual(r.line(), "c BAD Log in first\r\n")
+        self.assertEqual(r.line(), "c BAD Log in first")
         r.close()
 
     def test_openssl_s_client_starttls_imap(self):
@@ -316,11 +303,10 @@ class ImapdTls(ServerTestCase):
                 stop_boot_file(proc)
 
     def test_stages_users_and_the_key_out_of_reach(self):
-        r = Raw(self.server.port)
-        r.line()
+        r = self.connect(self.server.port)
         r.send("a STARTTLS\r\n")
         r.line()
-        r.starttls(self.ca)
+        r.wrap_tls(self.ctx())
         r.send("b NOOP\r\n")
         r.line()
         users = process_users(self.inst)
