@@ -12,7 +12,13 @@ response larger than MAX_RESPONSE fails the test instead of filling
 memory. Returns: text. A response is one str: its wire bytes without the
 final CRLF, each literal kept as it came ("{n}\\r\\n" and its n bytes),
 decoded as UTF-8 with surrogateescape, so as_bytes() gives the exact
-bytes back (8-bit and NUL included)."""
+bytes back (8-bit and NUL included).
+
+Use: a test class derives from ImapTestCase (USER, PASSWORD, START,
+IMAPD_ARGS, DOVE_USER, DOVECOT_SHARED, make_server); self.login() gives a
+Client, c.cmd("APPEND box {}", data) -> (tagged, untagged),
+c.expect_ok(...) -> untagged, c.read_until(pred, timeout) and
+c.untagged(seconds) read what the server pushes."""
 import imaplib
 import os
 import re
