@@ -73,7 +73,7 @@ class Client:
         if tls is not None:
             self.sock = tls.wrap_socket(self.sock, server_hostname=server_hostname)
         self.timeout = timeout
-        self.buf = b""
+        self.buf = bytearray()  # grows in place: a big literal is not copied at each recv
         self.prefix, self.n = prefix, 0  # tags are prefix + n, n the last one sent
         self.z_in = self.z_out = None
         self.greeting = self.line() if greeting else None
@@ -242,7 +242,7 @@ class Client:
         self.z_in = zlib.decompressobj(-15)
         self.z_out = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
         if self.buf:
-            self.buf = self.z_in.decompress(self.buf)
+            self.buf = bytearray(self.z_in.decompress(self.buf))
 
     def logout(self):
         try:
