@@ -3,8 +3,9 @@
 // it, as FETCH BODY[section]<partial> would send it. The URL comes from
 // the network (parse_imap_url checks it); relative URLs ("/INBOX;
 // UIDVALIDITY=7/;UID=20/;SECTION=1") name folders of this login, absolute
-// ones only with a valid URLAUTH (urlauth.cpp). Returns the bytes (CRLF form) or nullopt, which APPEND answers
-// NO [BADURL]. See imapd(8).
+// ones only with a valid URLAUTH (urlauth.cpp). Returns the bytes (CRLF
+// form) or nullopt, which APPEND answers NO [BADURL]; url_target, shared
+// with URLAUTH, returns the parsed message. See imapd(8).
 #include <sys/stat.h>
 
 #include "imap/imap_message.hpp"
@@ -19,11 +20,22 @@ namespace imapd {
 std::optional<std::string> Session::url_content(const std::string& text) {
   auto u = parse_imap_url(text);
   if (!u) return std::nullopt;
-  if (!u->access.empty()) return urlauth_content(text);  // RFC 4469: a signed URL, checked as URLFETCH would
-  if (!u->host.empty()) return std::nullopt;
+  std::optional<UrlTarget> t;
+  if (!u->access.empty()) t = urlauth_target(*u);  // RFC 4469: a signed URL, checked as URLFETCH would
+  else if (u->host.empty()) t = url_target(*u);
+  if (!t) return std::nullopt;
+  std::string out = t->msg.section(t->sec);
+  if (u->partial) {
+    if (u->partial_offset >= out.size()) return std::string();
+    out = out.substr(u->partial_offset, u->partial_length ? u->partial_length : std::string::npos);
+  }
+  return out;
+}
+
+std::optional<Session::UrlTarget> Session::url_target(const ImapUrl& u) {
   // RFC 5092: the mailbox in a URL is UTF-8; folders are stored in
   // modified UTF-7.
-  auto stored = utf7_encode(u->mailbox);
+  auto stored = utf7_encode(u.mailbox);
   if (!stored) return std::nullopt;
   std::string n = canonical(*stored);
   if (!valid_name(n)) return std::nullopt;
@@ -37,29 +49,22 @@ std::optional<std::string> Session::url_content(const std::string& text) {
     log::line("{}: {}", who_, err);
     return std::nullopt;
   }
-  if (u->uidvalidity && u->uidvalidity != f.uidvalidity()) return std::nullopt;
+  if (u.uidvalidity && u.uidvalidity != f.uidvalidity()) return std::nullopt;
   const Entry* e = nullptr;
   for (auto& x : entries)
-    if (x.uid == u->uid) e = &x;
+    if (x.uid == u.uid) e = &x;
   if (!e) return std::nullopt;
+  Section sec;
+  if (!u.section.empty()) {
+    std::string spec = u.section + "]";
+    Parser p(spec);
+    auto s = parse_section(p);
+    if (!s || !p.at_end()) return std::nullopt;
+    sec = std::move(*s);
+  }
   auto data = read_file(dir + "/cur/" + e->name, limits_.max_literal);
   if (!data) return std::nullopt;
-  Message msg(to_crlf(*data));
-  std::string out;
-  if (u->section.empty()) {
-    out = msg.text();
-  } else {
-    std::string spec = u->section + "]";
-    Parser p(spec);
-    auto sec = parse_section(p);
-    if (!sec || !p.at_end()) return std::nullopt;
-    out = msg.section(*sec);
-  }
-  if (u->partial) {
-    if (u->partial_offset >= out.size()) return std::string();
-    out = out.substr(u->partial_offset, u->partial_length ? u->partial_length : std::string::npos);
-  }
-  return out;
+  return UrlTarget{Message(to_crlf(*data)), std::move(sec), f.uidvalidity()};
 }
 
 }  // namespace imapd

@@ -144,16 +144,17 @@ std::string item_name(const Item& i) {
 
 constexpr std::size_t piece = 1 << 16;
 
-// Before a message's response is begun: whether every BINARY item's part
-// has an encoding this server can undo (an empty body tells, cheaply).
-bool binary_decodable(const Message& msg, const std::vector<Item>& items) {
+// Before a message's response is begun: why its BINARY items cannot be
+// sent (an encoding this server cannot undo, or broken base64), if so.
+// The decoded bytes are let go here and made again when sent, so memory
+// holds one item at a time.
+BinaryError binary_error(const Message& msg, const std::vector<Item>& items) {
   for (auto& i : items) {
     if (i.kind != Item::binary && i.kind != Item::binary_size) continue;
-    if (i.sec.path.empty() || !i.sec.spec.empty()) continue;
-    const Part* p = msg.find(i.sec.path);
-    if (p && !p->multipart() && !p->rfc822() && !decode_transfer("", p->encoding)) return false;
+    BinaryError e = binary_of(msg, i.sec).error;
+    if (e != BinaryError::none) return e;
   }
-  return true;
+  return BinaryError::none;
 }
 
 // When the message was saved (RFC 8514): the time its Maildir name starts
@@ -173,8 +174,9 @@ void put_new_item(NetIO& io, const Item& i, const Msg& m, const Message* msg) {
   switch (i.kind) {
     case Item::binary:
     case Item::binary_size: {
-      bool decoded = false;
-      std::string data = binary_section(*msg, i.sec, decoded).value_or(std::string());
+      Binary b = binary_of(*msg, i.sec);
+      bool decoded = b.decoded;
+      std::string data = std::move(b.data);
       if (i.kind == Item::binary_size) {
         io.put(fmt::format("BINARY.SIZE[{}] {}", i.sec.name(), data.size()));
         break;
@@ -264,7 +266,7 @@ void Session::cmd_fetch(Cmd& c) {
   if (sets_seen && !sel_->readonly &&
       std::none_of(items.begin(), items.end(), [](const Item& i) { return i.kind == Item::flags; }))
     items.push_back(Item{Item::flags, {}});
-  bool failed = false, unknown_cte = false;
+  bool failed = false, unknown_cte = false, broken = false;
   std::size_t sent = 0;
   for (auto idx : *which) {
     Msg& m = sel_->msgs[idx];
@@ -276,8 +278,10 @@ void Session::cmd_fetch(Cmd& c) {
         continue;
       }
     }
-    if (msg && !binary_decodable(*msg, items)) {  // RFC 3516: NO [UNKNOWN-CTE], nothing sent for it
-      unknown_cte = true;
+    // RFC 3516: NO [UNKNOWN-CTE], and as Dovecot NO [PARSE] for broken
+    // base64; nothing is sent for that message.
+    if (BinaryError e = msg ? binary_error(*msg, items) : BinaryError::none; e != BinaryError::none) {
+      (e == BinaryError::unknown_cte ? unknown_cte : broken) = true;
       continue;
     }
     CrlfFile file;
@@ -372,6 +376,11 @@ void Session::cmd_fetch(Cmd& c) {
     update(false);
     log::line("{}: FETCH BINARY of a part with an unknown Content-Transfer-Encoding", who_);
     return no(tag, "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
+  }
+  if (broken) {
+    update(false);
+    log::line("{}: FETCH BINARY of a part whose base64 is broken", who_);
+    return no(tag, "[PARSE] Invalid data in MIME part");
   }
   if (failed) return fetch_failed(tag, uid);
   if (uid) update(true);

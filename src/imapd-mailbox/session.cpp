@@ -107,6 +107,7 @@ const char* const capability_list[] = {
     "QRESYNC",
     "CONTEXT=SEARCH",
     "URLAUTH",
+    "URLAUTH=BINARY",
     "UTF8=ACCEPT",
     "OBJECTID",
     "COMPRESS=DEFLATE",

@@ -15,6 +15,7 @@
 #include "imap/imap_message.hpp"
 #include "imap/imap_parse.hpp"
 #include "imap/imap_store.hpp"
+#include "imap/imap_url.hpp"
 #include "base/netio.hpp"
 
 namespace imapd {
@@ -117,12 +118,22 @@ class Session {
   // The bytes an IMAP URL names in CATENATE (catenate.cpp); nullopt
   // answers NO [BADURL].
   std::optional<std::string> url_content(const std::string& url);
-  // URLAUTH (urlauth.cpp): GENURLAUTH, RESETKEY, URLFETCH, and what a
-  // signed URL names (nullopt: NIL).
+  // The message an IMAP URL's mailbox, UIDVALIDITY and UID name, parsed,
+  // with its section (the whole message when the URL has none) and the
+  // folder's UIDVALIDITY; nullopt when any of them does not match
+  // (catenate.cpp).
+  struct UrlTarget {
+    Message msg;
+    Section sec;
+    std::uint32_t uidvalidity;
+  };
+  std::optional<UrlTarget> url_target(const ImapUrl& u);
+  // URLAUTH (urlauth.cpp): GENURLAUTH, RESETKEY, URLFETCH, and whether a
+  // signed URL is valid (nullopt: NIL), with what it names.
   void cmd_genurlauth(Cmd& c);
   void cmd_resetkey(Cmd& c);
   void cmd_urlfetch(Cmd& c);
-  std::optional<std::string> urlauth_content(const std::string& url);
+  std::optional<UrlTarget> urlauth_target(const ImapUrl& u);
   // The spool for the next command's APPEND literal, emptied (append.cpp).
   LiteralSink* next_spool();
   // True when the last command had a literal thrown away (too large).

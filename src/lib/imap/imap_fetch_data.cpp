@@ -6,6 +6,9 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "imap/imap_decode.hpp"
 
 namespace postern::imap {
@@ -80,18 +83,140 @@ std::string html_text(std::string_view h) {
   return out;
 }
 
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+// Whether a base64 body is one Dovecot decodes (it answers NO [PARSE] for
+// any other): alphabet characters and white space, a group left over at
+// the end only when padded with "=" to four, and nothing but white space
+// after the padding.
+bool base64_valid(std::string_view b) {
+  std::size_t n = 0, i = 0;
+  for (; i < b.size() && b[i] != '='; ++i) {
+    char c = b[i];
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/') ++n;
+    else if (!is_space(c)) return false;
+  }
+  std::size_t pad = 0;
+  for (; i < b.size(); ++i) {
+    if (b[i] == '=') ++pad;
+    else if (!is_space(b[i])) return false;
+  }
+  std::size_t left = n % 4;
+  return (left == 0 && pad == 0) || (left == 2 && pad == 2) || (left == 3 && pad == 1);
+}
+
+// The encoding a part's header names (its last Content-Transfer-Encoding
+// field), read from the header itself as Dovecot's BINARY reads it: an
+// attached message without MIME-Version still has its body decoded,
+// though its structure says 7bit. "" when there is none.
+std::string header_cte(std::string_view header) {
+  std::string fields = header_fields(header, {"Content-Transfer-Encoding"}, false);
+  std::string last;  // the last field, its continuation lines joined
+  std::size_t at = 0;
+  while (at < fields.size()) {
+    auto nl = fields.find('\n', at);
+    std::string_view line = std::string_view(fields).substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+    at = nl == std::string::npos ? fields.size() : nl + 1;
+    if (line.empty() || line == "\r") continue;
+    if (is_space(line[0])) last += line;
+    else last = line;
+  }
+  auto colon = last.find(':');
+  if (colon == std::string::npos) return "";
+  std::string out;
+  for (char c : std::string_view(last).substr(colon + 1)) {
+    if (c == ';' || c == '(' || (is_space(c) && !out.empty())) break;
+    if (!is_space(c)) out += c;
+  }
+  return out;
+}
+
+// Appends part p (its header too when with_header) with every leaf's
+// encoding undone, recursing through multiparts and attached messages;
+// what lies between parts (preamble, boundaries) is copied as it is. A
+// decoded leaf's header says "Content-Transfer-Encoding: binary" in place
+// of the encoding it had. False, with out.error, when a part cannot be
+// decoded.
+bool add_binary(const Message& m, const Part& p, bool with_header, Binary& out, int depth) {
+  std::string_view text = m.text();
+  auto range = [&](std::size_t a, std::size_t b) { return text.substr(a, b > a ? b - a : 0); };
+  if (depth > 100) return true;  // the parser bounds nesting already
+  std::string_view h = range(p.header_begin, p.body_begin);
+  std::string cte = header_cte(h);
+  if (!decode_transfer("", cte)) {
+    out.error = BinaryError::unknown_cte;
+    return false;
+  }
+  bool convert = iequal(cte, "base64") || iequal(cte, "quoted-printable");
+  if (with_header) {
+    if (convert) {
+      std::string kept = header_fields(h, {"Content-Transfer-Encoding"}, true);
+      kept.resize(kept.size() - 2);  // its blank line, after the field that takes the old one's place
+      out.data += kept + "Content-Transfer-Encoding: binary\r\n\r\n";
+      out.decoded = true;  // not the stored bytes any more, even for an empty body
+    } else {
+      out.data += h;
+    }
+  }
+  if (!p.parts.empty()) {
+    std::size_t at = p.body_begin;
+    for (auto& c : p.parts) {
+      out.data += range(at, c.header_begin);
+      if (!add_binary(m, c, true, out, depth + 1)) return false;
+      at = c.end;
+    }
+    out.data += range(at, p.end);
+    return true;
+  }
+  std::string_view body = range(p.body_begin, p.end);
+  if (!convert || body.empty()) {
+    out.data += body;
+    return true;
+  }
+  if (iequal(cte, "base64") && !base64_valid(body)) {
+    out.error = BinaryError::invalid;
+    return false;
+  }
+  out.data += *decode_transfer(body, cte);
+  out.decoded = true;
+  return true;
+}
+
 }  // namespace
 
 std::optional<std::string> binary_section(const Message& m, const Section& s, bool& decoded) {
-  decoded = false;
-  if (s.path.empty() || !s.spec.empty()) return m.section(s);
+  Binary b = binary_of(m, s);
+  decoded = b.decoded;
+  if (b.error != BinaryError::none) return std::nullopt;
+  return std::move(b.data);
+}
+
+Binary binary_of(const Message& m, const Section& s) {
+  Binary out;
+  if (!s.spec.empty() && s.spec != "TEXT") {  // HEADER, MIME, HEADER.FIELDS: no body to decode
+    out.data = m.section(s);
+    return out;
+  }
   const Part* node = m.find(s.path);
-  if (!node) return std::string();
-  if (node->multipart() || node->rfc822()) return m.section(s);
-  std::string_view body = std::string_view(m.text()).substr(node->body_begin, node->end - node->body_begin);
-  auto out = decode_transfer(body, node->encoding);
-  decoded = out && (iequal(node->encoding, "base64") || iequal(node->encoding, "quoted-printable"));
+  if (!node) return out;
+  bool whole = s.spec.empty() && s.path.empty();
+  if (s.spec == "TEXT") {  // the body of the message, or of the one a message/rfc822 part holds
+    if (!s.path.empty()) {
+      if (!node->rfc822() || node->parts.empty()) return out;
+      node = &node->parts[0];
+    }
+  }
+  if (!add_binary(m, *node, whole, out, 0)) out.data.clear();
   return out;
+}
+
+std::string binary_structure(const Message& m, const Part& p) {
+  return m.part_structure(p, [&m](const Part& q) {
+    Binary b;
+    std::string_view body = std::string_view(m.text()).substr(q.body_begin, q.end - q.body_begin);
+    if (!add_binary(m, q, false, b, 0)) return std::pair(body.size(), static_cast<std::size_t>(std::count(body.begin(), body.end(), '\n')));
+    return std::pair(b.data.size(), static_cast<std::size_t>(std::count(b.data.begin(), b.data.end(), '\n')));
+  });
 }
 
 std::string preview(const Message& m) {

@@ -13,12 +13,28 @@
 
 namespace postern::imap {
 
-// BINARY[section]: a single part's body with its Content-Transfer-Encoding
-// undone; anything else (the whole message, HEADER, TEXT, MIME, a
-// multipart, an attached message) exactly as BODY[section]. nullopt: the
-// part's encoding is one this server cannot undo (answer NO
-// [UNKNOWN-CTE]). decoded: set when bytes were decoded (base64 or
-// quoted-printable), which Dovecot answers as a literal8 "~{n}".
+// BINARY[section] (RFC 3516), as Dovecot answers it: a single part's body
+// with its Content-Transfer-Encoding undone; for the whole message, a
+// multipart or an attached message, every part inside with its encoding
+// undone and, where that changed it, its header's Content-Transfer-
+// Encoding field made "binary" (header and boundaries as they are); HEADER,
+// MIME and HEADER.FIELDS exactly as BODY[section]. decoded: some bytes
+// were decoded (base64 or quoted-printable), which is answered as a
+// literal8 "~{n}". error: a part's encoding is one this server cannot undo
+// (NO [UNKNOWN-CTE]), or its base64 holds what base64 cannot (NO [PARSE]);
+// data is then empty.
+enum class BinaryError { none, unknown_cte, invalid };
+struct Binary {
+  std::string data;
+  bool decoded = false;
+  BinaryError error = BinaryError::none;
+};
+Binary binary_of(const Message& m, const Section& s);
+// URLFETCH's BODYPARTSTRUCTURE of part p when BINARY is asked for too
+// (RFC 5524, as Dovecot): each body's size and lines those of its BINARY
+// form (a part that cannot be decoded keeps its stored ones).
+std::string binary_structure(const Message& m, const Part& p);
+// The same, nullopt for any error (the unit tests' and the fuzzer's view).
 std::optional<std::string> binary_section(const Message& m, const Section& s, bool& decoded);
 
 // PREVIEW: up to 200 bytes of the first text part, decoded and made

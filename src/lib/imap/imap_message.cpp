@@ -364,7 +364,7 @@ std::string Message::envelope_of(const Part& p) const {
   return imap::envelope(range(p.header_begin, p.body_begin));
 }
 
-std::string Message::structure(const Part& p, bool ext) const {
+std::string Message::structure(const Part& p, bool ext, const Sizes* sizes) const {
   // Strings as written in the header (Dovecot keeps their case), quoted
   // or literal by Dovecot's rule (imap_string).
   auto disposition = [&] {
@@ -386,18 +386,19 @@ std::string Message::structure(const Part& p, bool ext) const {
   };
   std::string out = "(";
   if (p.multipart()) {
-    for (auto& c : p.parts) out += structure(c, ext);
+    for (auto& c : p.parts) out += structure(c, ext, sizes);
     out += " " + imap_string(p.subtype);
     if (ext) out += " " + params_out(p.params) + " " + disposition() + " " + language() + " " + ns(p.location);
     return out + ")";
   }
   std::string_view body = range(p.body_begin, p.end);
+  auto [size, lines] = sizes && *sizes ? (*sizes)(p) : std::pair(body.size(), count_lines(body));
   out += imap_string(p.type) + " " + imap_string(p.subtype) + " " + params_out(p.params) + " " + ns(p.id) + " " +
-         ns(p.description) + " " + imap_string(p.encoding) + " " + std::to_string(body.size());
+         ns(p.description) + " " + imap_string(p.encoding) + " " + std::to_string(size);
   if (p.rfc822() && !p.parts.empty()) {
-    out += " " + envelope_of(p.parts[0]) + " " + structure(p.parts[0], ext) + " " + std::to_string(count_lines(body));
+    out += " " + envelope_of(p.parts[0]) + " " + structure(p.parts[0], ext, sizes) + " " + std::to_string(lines);
   } else if (iequal(p.type, "text")) {
-    out += " " + std::to_string(count_lines(body));
+    out += " " + std::to_string(lines);
   }
   if (ext) out += " " + ns(p.md5) + " " + disposition() + " " + language() + " " + ns(p.location);
   return out + ")";

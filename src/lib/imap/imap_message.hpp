@@ -7,6 +7,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,6 +68,11 @@ class Message {
 
   std::string envelope() const { return envelope_of(root_); }
   std::string bodystructure(bool extended) const { return structure(root_, extended); }
+  // One part's extended BODYSTRUCTURE (URLFETCH's BODYPARTSTRUCTURE);
+  // sizes, when given, says each part's body size and lines instead of
+  // the stored ones (those of its BINARY form).
+  using Sizes = std::function<std::pair<std::size_t, std::size_t>(const Part&)>;
+  std::string part_structure(const Part& p, const Sizes& sizes = nullptr) const { return structure(p, true, &sizes); }
   // The bytes of a section; empty for a part that does not exist.
   std::string section(const Section& s) const;
   // The part a section's numbers name (the root for none), or null.
@@ -84,7 +90,7 @@ class Message {
   // not a MIME part.
   void parse(Part& p, std::size_t begin, std::size_t end, int depth, bool digest, bool message);
   std::string envelope_of(const Part& p) const;
-  std::string structure(const Part& p, bool extended) const;
+  std::string structure(const Part& p, bool extended, const Sizes* sizes = nullptr) const;
   std::string text_;
   Part root_;
   int parts_ = 0;
