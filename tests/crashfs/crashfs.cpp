@@ -328,6 +328,9 @@ void* fs_init(fuse_conn_info*, fuse_config* cfg) {
   // names its messages by inode number. No caching, so every operation
   // reaches us and is counted.
   cfg->use_ino = 1;
+  // An unlinked open file is gone at once, as on a disk, not renamed to
+  // .fuse_hidden*: the log must show the unlink the program made.
+  cfg->hard_remove = 1;
   cfg->entry_timeout = 0;
   cfg->attr_timeout = 0;
   cfg->negative_timeout = 0;

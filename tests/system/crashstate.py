@@ -126,7 +126,11 @@ class Log:
             op.dirs, op.path = (self._obj(by_ino, int(f[3]), n),), dec(f[4])
         elif kind in ("link", "rename"):
             op.obj = self._obj(by_ino, int(f[2]), n)
-            op.dirs = tuple(dict.fromkeys((self._obj(by_ino, int(f[3]), n), self._obj(by_ino, int(f[5]), n))))
+            # A link changes only the directory it adds a name to; a rename
+            # changes both of its directories.
+            dirs = (self._obj(by_ino, int(f[5]), n),) if kind == "link" else \
+                (self._obj(by_ino, int(f[3]), n), self._obj(by_ino, int(f[5]), n))
+            op.dirs = tuple(dict.fromkeys(dirs))
             op.path, op.path2 = dec(f[4]), dec(f[6])
         elif kind == "write":
             op.obj, op.off, op.data = self._obj(by_ino, int(f[2]), n), int(f[3]), dec(f[4])

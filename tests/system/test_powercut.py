@@ -38,6 +38,7 @@ POINTS = int(os.environ.get("POWERCUT_POINTS", "12"))
 SEED = int(os.environ.get("POWERCUT_SEED", "13"))
 CRASHFS = os.path.join(SRC, "build", "obj", "crashfs")
 SUBJECT = re.compile(rb"^Subject: (pc-\d+)\s*$", re.M)
+RETURN_PATH = re.compile(rb"^Return-Path: .*$", re.M)
 
 
 def body_of(tag, size):
@@ -65,12 +66,12 @@ class Run:
         os.makedirs(self.mnt)
         subprocess.run(["cp", "-a", pristine, self.backing], check=True)
         self.snapshot = crashstate.Snapshot(self.backing)
-        self.fs = subprocess.Popen([CRASHFS, *fs_flags, self.backing, self.logpath, self.mnt,
-                                    "-o", "allow_other,default_permissions"],
-                                   stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "fs.err"), "wb"))
+        with open(os.path.join(self.dir, "fs.err"), "wb") as err:
+            self.fs = subprocess.Popen([CRASHFS, *fs_flags, self.backing, self.logpath, self.mnt,
+                                        "-o", "allow_other,default_permissions"], stdout=subprocess.DEVNULL, stderr=err)
         wait_for(lambda: os.path.ismount(self.mnt), 20, "crashfs to mount")
         self.point_at(self.mnt)
-        self.bodies, self.acks = {}, {}
+        self.bodies, self.acks, self.return_paths = {}, {}, {}
 
     def point_at(self, root):
         """The instance's queue and the user's Maildir are symlinks into root."""
@@ -110,6 +111,16 @@ class Run:
             wait_for(lambda: self.delivered_on(self.mnt) >= len(self.acks), 120,
                      "the run's deliveries\n" + inst.log()[-2000:])
             wait_for(lambda: not os.listdir(os.path.join(self.mnt, "queue", "todo")), 60, "the run's queue to empty")
+            # Each message's envelope sender as delivered without a cut: a
+            # crash state must never pair a message with another envelope.
+            for sub in ("new", "cur"):
+                d = os.path.join(self.mnt, "Maildir", sub)
+                for f in os.listdir(d):
+                    with open(os.path.join(d, f), "rb") as fh:
+                        text = fh.read()
+                    m = SUBJECT.search(text)
+                    if m:
+                        self.return_paths[m.group(1).decode()] = RETURN_PATH.search(text).group(0)
             # The cut: from here on every operation fails.
             self.fs.send_signal(signal.SIGUSR1)
             time.sleep(0.2)
@@ -149,7 +160,7 @@ class Run:
         log = crashstate.Log(self.logpath, self.snapshot)
         rng = crashstate.make_rng(SEED)
         found = {"states": 0, "cuts": len(points), "lost": [], "corrupt": [], "duplicates": [], "stuck": [],
-                 "orphans": 0, "unswept": []}
+                 "orphans": 0, "unswept": [], "misdelivered": []}
         seen = set()
         for cut in points:
             states = log.states(cut, rng, *states_per_cut)
@@ -194,6 +205,9 @@ class Run:
                 if tag not in self.bodies or body != self.bodies[tag]:
                     found["corrupt"].append((cut, name, f, len(text), tag))
                     continue
+                rp = RETURN_PATH.search(text)
+                if rp is None or rp.group(0) != self.return_paths.get(tag):
+                    found["misdelivered"].append((cut, name, tag, rp.group(0).decode() if rp else None))
                 counts[tag] = counts.get(tag, 0) + 1
         for tag, at in self.acks.items():
             if at <= cut and tag not in counts:
@@ -249,13 +263,19 @@ class PowerCut(unittest.TestCase):
         print(f"\npowercut: {log.count} operations, {found['cuts']} cut points, {found['states']} crash states, "
               f"{len(found['duplicates'])} duplicate deliveries, {found['orphans']} orphans swept, "
               f"{time.time() - started:.0f}s")
-        for d in found["duplicates"]:
+        for d in found["duplicates"][:5]:
             print(f"powercut: duplicate (allowed): cut {d[0]}, {d[1]}: {d[2]} delivered {d[3]} times")
-        detail = "\n".join(f"{k}: {found[k]}" for k in ("lost", "corrupt", "stuck", "unswept"))
-        first = (found["lost"] or found["corrupt"] or found["stuck"] or [(0,)])[0][0]
+        detail = "\n".join(f"{k}: {found[k]}" for k in ("lost", "corrupt", "misdelivered", "stuck", "unswept"))
+        first = (found["lost"] or found["corrupt"] or found["misdelivered"] or found["stuck"] or [(0,)])[0][0]
         context = log.describe(first - 40, first) if first else ""
+        if first:
+            # The whole log outlives the instance's temp dir, to be read.
+            keep = f"/tmp/powercut-ops-{os.getpid()}.log"
+            shutil.copy(run.logpath, keep)
+            context += f"\nthe whole log: {keep}"
         self.assertEqual(found["lost"], [], detail + "\nthe log before the first:\n" + context)
         self.assertEqual(found["corrupt"], [], detail + "\n" + context)
+        self.assertEqual(found["misdelivered"], [], detail + "\n" + context)
         self.assertEqual(found["stuck"], [], detail + "\n" + context)
         self.assertEqual(found["unswept"], [], detail)
 
