@@ -9,8 +9,11 @@ tests/crashfs/README allows (only what was made durable; everything; prefixes
 of the pending changes; random allowed subsets with torn writes). Each state
 is put in place and the instance started on it, and the checks are what an
 admin would look at: every message acknowledged before the cut is in the
-Maildir, nothing half-written is there (bodies compared byte for byte), and
-the queue empties, orphans included (clean's sweep, with their age faked).
+Maildir, nothing half-written is there (bodies compared byte for byte),
+each delivery carries its own envelope (the Return-Path it had without a
+cut: queue ids are inode numbers and are reused, so a record or envelope
+of an earlier message must never be taken for a newer one's), and the
+queue empties, orphans included (clean's sweep, with their age faked).
 
 Duplicates are allowed (DESIGN.md's invariant 2, as in qmail and Postfix: a
 cut between the Maildir's sync and the queue's "done" delivers again) and
