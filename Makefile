@@ -91,7 +91,12 @@ $(OBJ)/unit-tests: $(UNIT_OBJ) $(UNIT_PROG_OBJ) $(OBJ)/libpostern.a
 
 unit: all $(OBJ)/unit-tests
 
-test: all $(OBJ)/unit-tests
+# The power-cut test's FUSE file system (tests/crashfs, test_powercut).
+$(OBJ)/crashfs: tests/crashfs/crashfs.cpp tests/crashfs/oplog.cpp tests/crashfs/oplog.hpp | deps-stamp
+	@mkdir -p $(dir $@)
+	$(CXX_CMD) $$(pkg-config --cflags fuse3) -o $@ tests/crashfs/crashfs.cpp tests/crashfs/oplog.cpp $$(pkg-config --libs fuse3)
+
+test: all $(OBJ)/unit-tests $(OBJ)/crashfs
 	@./tests/run --unit $(OBJ)/unit-tests $(if $(SAN),--san)
 
 test-asan:

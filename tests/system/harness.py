@@ -298,14 +298,14 @@ class Instance:
         return os.path.join(self.home, "alias")
 
     # -- running ---------------------------------------------------------
-    def start(self):
+    def start(self, timeout=10):
         starts = self.log().count("status: started")
         log = open(self.logfile, "ab")
         self.proc = subprocess.Popen([os.path.join(self.bin, "start"), self.delivery], stdout=log, stderr=log,
                                      stdin=subprocess.DEVNULL, start_new_session=True, env=make_env(),
                                      cwd="/")
         log.close()
-        wait_for(lambda: self.log().count("status: started") > starts, 10, "send to start\n" + self.log()[-2000:])
+        wait_for(lambda: self.log().count("status: started") > starts, timeout, "send to start\n" + self.log()[-2000:])
 
     def stop(self):
         if not self.proc:
