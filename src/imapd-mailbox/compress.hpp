@@ -30,6 +30,12 @@ class CompressTransport : public postern::Transport {
 
   ssize_t read(char* buf, std::size_t n, int timeout) override;
   bool write(std::string_view data, int timeout) override;
+  // Inflated bytes may wait here with nothing left in the socket: IDLE
+  // and NOTIFY must read, not poll. (When inflate filled the last read
+  // exactly, there may turn out to be none; the read then waits for the
+  // client as it would have anyway.)
+  bool pending() const override { return inner_.pending() || (on_ && (ended_ || more_out_ || in_.avail_in > 0)); }
+  int wait_limit(int timeout) const override { return inner_.wait_limit(timeout); }
 
  private:
   postern::Transport& inner_;

@@ -210,6 +210,14 @@ void put_new_item(NetIO& io, const Item& i, const Msg& m, const Message* msg) {
 
 }  // namespace
 
+bool Session::fetch_atts_valid(Parser& p) {
+  std::vector<Item> items;
+  if (!p.accept('(')) return false;
+  while (!p.accept(')'))
+    if (!parse_item(p, items) || (p.peek() != ')' && !p.sp())) return false;
+  return !items.empty();
+}
+
 void Session::send_literal(std::string_view data) {
   io_.put(fmt::format("{{{}}}\r\n", data.size()));
   for (std::size_t at = 0; at < data.size(); at += piece) {

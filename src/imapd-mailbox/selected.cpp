@@ -211,6 +211,7 @@ void Session::update(bool expunges) {
   }
   if (grew && s.msgs.size() != old_count) io_.put(fmt::format("* {} EXISTS\r\n* {} RECENT\r\n", s.msgs.size(), recent));
   context_updates();  // CONTEXT=SEARCH (context.cpp)
+  if (s.msgs.size() > old_count) notify_new_messages(old_count);  // NOTIFY's MessageNew FETCH (notify.cpp)
 }
 
 std::string Session::flags_text(const Msg& m) const {

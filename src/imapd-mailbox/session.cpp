@@ -27,7 +27,7 @@ namespace imapd {
 namespace {
 
 constexpr int max_errors = 30;           // commands in a row that fail with BAD
-constexpr int autologout = 30 * 60;      // seconds
+constexpr int autologout = idle_timeout;  // seconds (session.hpp)
 const char* const special_names[] = {"Archive", "Drafts", "Junk", "Sent", "Trash"};
 
 
@@ -114,6 +114,7 @@ const char* const capability_list[] = {
     "BINARY",
     "PREVIEW",
     "SAVEDATE",
+    "NOTIFY",
 };
 static_assert(Limits{}.max_literal == 67108864, "APPENDLIMIT= in capability_list");
 
@@ -144,6 +145,7 @@ void Session::run(const std::string& login_tag) {
   io_.set_timeout(autologout);
   std::string raw;
   for (;;) {
+    wait_for_command();  // NOTIFY's events until the client's next bytes (notify.cpp)
     auto r = read_command(io_, limits_, raw, next_spool());
     switch (r) {
       case ReadStatus::ok:
@@ -224,6 +226,7 @@ const Session::Rule* Session::find_rule(std::string_view verb) {
       {"STATUS", &Session::cmd_status, r_args},
       {"APPEND", &Session::cmd_append, r_args},
       {"IDLE", &Session::cmd_idle, r_no_args},
+      {"NOTIFY", &Session::cmd_notify, r_args},
       {"CLOSE", &Session::cmd_close, r_no_args | r_selected},
       {"UNSELECT", &Session::cmd_close, r_no_args | r_selected},
       {"EXPUNGE", &Session::cmd_expunge, r_selected | r_uid | r_writes},  // UID EXPUNGE takes a set

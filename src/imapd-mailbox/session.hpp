@@ -57,6 +57,13 @@ constexpr std::size_t max_search_string = 4096;   // bytes of one SEARCH string
 constexpr std::size_t max_list_patterns = 64;     // patterns in one LIST
 constexpr std::size_t max_list_pattern = 1024;    // bytes of reference and pattern
 
+// A client silent this long is logged out, in IDLE and under NOTIFY too
+// (Dovecot's 30 minutes; imapd(8)).
+constexpr int idle_timeout = 30 * 60;  // seconds
+// NOTIFY watches at most this many folders besides the selected one (two
+// inotify watches each); more is NO [NOTIFICATIONOVERFLOW] (imapd(8)).
+constexpr std::size_t notify_max_folders = 200;
+
 // One command as the dispatcher hands it over: its tag, its name (upper
 // case, after UID), whether it came as UID, and the parser after the name
 // and the space before the arguments.
@@ -69,6 +76,10 @@ struct Cmd {
 
 struct AppendSpool;
 class CompressTransport;
+struct NotifyState;  // notify.cpp
+struct NotifyDeleter {
+  void operator()(NotifyState* n) const;
+};
 
 class Session {
  public:
@@ -91,8 +102,12 @@ class Session {
   static const Rule* find_rule(std::string_view verb);
   void command(const std::string& raw);
   void bad(const std::string& tag, const std::string& text);
-  void no(const std::string& tag, const std::string& text) { io_.put(tag + " NO " + text + "\r\n"); }
-  void ok(const std::string& tag, const std::string& text) { io_.put(tag + " OK " + text + "\r\n"); }
+  void no(const std::string& tag, const std::string& text) {
+    if (&tag != &notify_tag_) io_.put(tag + " NO " + text + "\r\n");
+  }
+  void ok(const std::string& tag, const std::string& text) {
+    if (&tag != &notify_tag_) io_.put(tag + " OK " + text + "\r\n");
+  }
   [[noreturn]] void bye(const std::string& text, const std::string& why);
 
   // any state
@@ -139,6 +154,28 @@ class Session {
   // True when the last command had a literal thrown away (too large).
   bool literal_discarded() const;
   void cmd_idle(Cmd& c);
+  // NOTIFY (RFC 5465), notify.cpp: NOTIFY SET and NONE; before the next
+  // command is read, the events NOTIFY asks for, sent as they happen
+  // until the client's next bytes come; in IDLE after a NOTIFY, the same.
+  void cmd_notify(Cmd& c);
+  void wait_for_command();
+  // Watches the selected folder as NOTIFY (or, idling, IDLE) needs;
+  // false when no NOTIFY SET is in effect.
+  bool notify_follow_selection(bool idling);
+  int notify_fd() const;
+  int notify_interval() const;
+  // What woke a wait: the kernel's events (change) or a look at every
+  // watched folder's times (timeout); then the responses they call for.
+  void notify_collect(bool look_all);
+  void notify_deliver();
+  // MessageNew's FETCH for the messages from index first on (update()).
+  void notify_new_messages(std::size_t first);
+  bool notify_reconcile(NotifyState& n);
+  void notify_folders_changed();
+  std::optional<std::string> notify_status(const std::string& name, bool initial);
+  std::string notify_list_line(const std::string& name, const std::string* oldname) const;
+  // True when FETCH takes the "(" fetch-att ... ")" list p is at (fetch.cpp).
+  bool fetch_atts_valid(Parser& p);
   // Mailbox names as the client writes them and as they are stored
   // (modified UTF-7): the same until ENABLE UTF8=ACCEPT, UTF-8 on the
   // wire after it (RFC 6855). mailbox_out gives the name as an astring
@@ -241,6 +278,11 @@ class Session {
   std::size_t headers_bytes_ = 0;
   // The message literal of the APPEND being read, spooled to a file.
   std::unique_ptr<AppendSpool> spool_;
+  // NOTIFY's filters, watches and what they last saw (notify.cpp); the
+  // tag of the FETCH MessageNew runs, whose tagged answer is not sent.
+  std::unique_ptr<NotifyState, NotifyDeleter> notify_;
+  const std::string notify_tag_ = "*";
+  bool in_notify_fetch_ = false;
   friend struct Searcher;
   friend struct AppendSpool;
 };

@@ -55,7 +55,6 @@ def wiper(user):
 # CAPABILITY does not name them). Each is reported skipped, never passed,
 # and fails as soon as postern passes it, so the entry must then go.
 NOT_BUILT = {
-    "notify": "NOTIFY (RFC 5465) is not built",
 }
 
 

@@ -47,6 +47,11 @@ bool DeadlineTransport::check() {
   return true;
 }
 
+bool DeadlineTransport::pending() const {
+  const Deadline* d = next();
+  return expired_ || (d && Clock::now() >= d->at) || inner_.pending();
+}
+
 ssize_t DeadlineTransport::read(char* buf, std::size_t n, int timeout) {
   if (check()) return 0;
   ssize_t r = inner_.read(buf, n, bound(timeout));

@@ -34,6 +34,9 @@ class DeadlineTransport : public Transport {
 
   ssize_t read(char* buf, std::size_t n, int timeout) override;
   bool write(std::string_view data, int timeout) override;
+  // A passed deadline is pending: the read that follows says goodbye.
+  bool pending() const override;
+  int wait_limit(int timeout) const override { return inner_.wait_limit(bound(timeout)); }
 
  private:
   using Clock = std::chrono::steady_clock;

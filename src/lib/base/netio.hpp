@@ -25,6 +25,13 @@ class Transport {
   virtual ssize_t read(char* buf, std::size_t n, int timeout) = 0;
   // Writes all of data within timeout seconds; false (errno set) otherwise.
   virtual bool write(std::string_view data, int timeout) = 0;
+  // For a caller that waits on the input descriptor itself, beside other
+  // descriptors (IMAP's IDLE and NOTIFY): true when a read would return
+  // without waiting for it (bytes the transport holds, a deadline passed),
+  // and how long such a wait may last before a read is due (timeout in
+  // seconds, 0 for none, shortened to the transport's deadline).
+  virtual bool pending() const { return false; }
+  virtual int wait_limit(int timeout) const { return timeout; }
 };
 
 // Reads from one descriptor and writes to another (0 and 1).
@@ -72,6 +79,11 @@ class NetIO {
   Read some(std::string& out, std::size_t max);
   // Bytes received and not yet read: nonzero when the client pipelines.
   std::size_t buffered() const { return buf_.size() - pos_; }
+  // True when the next read returns without waiting for the descriptor
+  // (see Transport::pending), and the longest wait on it before a read
+  // is due (Transport::wait_limit).
+  bool ready() const { return buffered() > 0 || t_.pending(); }
+  int wait_limit(int timeout) const { return t_.wait_limit(timeout); }
   // Drops every byte received and not yet read: at STARTTLS they were sent
   // in plaintext before the handshake and must not be taken as commands.
   void discard_input() {
