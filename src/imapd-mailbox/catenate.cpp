@@ -42,7 +42,7 @@ std::optional<std::string> Session::url_content(const std::string& text) {
   for (auto& x : entries)
     if (x.uid == u->uid) e = &x;
   if (!e) return std::nullopt;
-  auto data = read_file(dir + "/cur/" + e->name, limits_.max_literal);
+  auto data = read_regular_file(dir + "/cur/" + e->name, limits_.max_literal);
   if (!data) return std::nullopt;
   Message msg(to_crlf(*data));
   std::string out;
