@@ -62,7 +62,7 @@ std::optional<Session::UrlTarget> Session::url_target(const ImapUrl& u) {
     if (!s || !p.at_end()) return std::nullopt;
     sec = std::move(*s);
   }
-  auto data = read_file(dir + "/cur/" + e->name, limits_.max_literal);
+  auto data = read_regular_file(dir + "/cur/" + e->name, limits_.max_literal);
   if (!data) return std::nullopt;
   return UrlTarget{Message(to_crlf(*data)), std::move(sec), f.uidvalidity()};
 }

@@ -14,6 +14,50 @@
 
 namespace imapd {
 
+namespace {
+
+// The UIDs of set (normalized) up to last that are not in msgs, as an
+// IMAP set: what a server may name in VANISHED (EARLIER) when its expunge
+// history cannot say which went away since a MODSEQ (RFC 7162 3.2.5.2).
+// Written from ranges, so a set up to 4294967295 costs no more than the
+// messages there are.
+std::string absent_uids(const SeqSet& set, std::uint32_t last, const std::vector<Msg>& msgs) {
+  std::string out;
+  auto add = [&](std::uint32_t a, std::uint32_t b) {
+    if (!out.empty()) out += ',';
+    out += a == b ? fmt::format("{}", a) : fmt::format("{}:{}", a, b);
+  };
+  auto it = msgs.begin();
+  for (auto [lo, hi] : set) {
+    lo = std::max<std::uint32_t>(lo, 1);
+    if (lo > last) break;
+    hi = std::min(hi, last);
+    std::uint32_t from = lo;  // the first UID of the range not yet accounted for
+    it = std::lower_bound(it, msgs.end(), lo, [](const Msg& m, std::uint32_t u) { return m.uid < u; });
+    for (; it != msgs.end() && it->uid <= hi; ++it) {
+      if (it->uid > from) add(from, it->uid - 1);
+      from = it->uid + 1;
+    }
+    if (from <= hi) add(from, hi);
+  }
+  return out;
+}
+
+// The UIDs of set (normalized) that went away: from the expunge history
+// since a MODSEQ when it can tell (since), else every absent one.
+std::string vanished_text(const std::optional<std::vector<std::uint32_t>>& since, const SeqSet& set,
+                          std::uint32_t last, const std::vector<Msg>& msgs) {
+  if (!since) return absent_uids(set, last, msgs);
+  std::vector<std::uint32_t> gone;
+  for (auto u : *since) {
+    auto it = std::lower_bound(msgs.begin(), msgs.end(), u, [](const Msg& m, std::uint32_t v) { return m.uid < v; });
+    if (in_set(set, u) && !(it != msgs.end() && it->uid == u)) gone.push_back(u);
+  }
+  return gone.empty() ? std::string() : uid_set_text(gone);
+}
+
+}  // namespace
+
 // -- ENABLE --------------------------------------------------------------------
 
 bool Session::advertised(std::string_view cap) {
@@ -102,11 +146,10 @@ void Session::qresync_select(const SelectParams& q) {
   if (q.validity != s.folder->uidvalidity()) return;  // the client starts over
   std::uint32_t next = s.folder->uidnext();
   SeqSet known = q.known ? normalize(*q.known, next ? next - 1 : 0) : SeqSet{{1, 0xffffffffu}};
-  std::vector<std::uint32_t> gone;
-  for (auto u : s.folder->vanished_since(q.modseq)) {
-    if (in_set(known, u) && !has_uid(u)) gone.push_back(u);
-  }
-  if (!gone.empty()) io_.put("* VANISHED (EARLIER) " + uid_set_text(gone) + "\r\n");
+  auto since = s.folder->vanished_since(q.modseq);
+  if (!since) log::line("{}: expunge history does not reach MODSEQ {}; naming every absent UID", who_, q.modseq);
+  std::string gone_text = vanished_text(since, known, next ? next - 1 : 0, s.msgs);
+  if (!gone_text.empty()) io_.put("* VANISHED (EARLIER) " + gone_text + "\r\n");
   for (std::size_t i = 0; i < s.msgs.size(); ++i) {
     const Msg& m = s.msgs[i];
     if (m.modseq > q.modseq && in_set(known, m.uid))
@@ -147,11 +190,9 @@ void Session::apply_changedsince(std::vector<std::size_t>& which, const FetchMod
     auto parsed = parse_seqset(set);
     std::uint32_t next = s.folder->uidnext();
     SeqSet asked = parsed ? normalize(*parsed, next ? next - 1 : 0) : SeqSet{};
-    std::vector<std::uint32_t> gone;
-    for (auto u : s.folder->vanished_since(*mods.changedsince)) {
-      if (in_set(asked, u) && !has_uid(u)) gone.push_back(u);
-    }
-    if (!gone.empty()) io_.put("* VANISHED (EARLIER) " + uid_set_text(gone) + "\r\n");
+    std::string gone_text =
+        vanished_text(s.folder->vanished_since(*mods.changedsince), asked, next ? next - 1 : 0, s.msgs);
+    if (!gone_text.empty()) io_.put("* VANISHED (EARLIER) " + gone_text + "\r\n");
   }
   std::erase_if(which, [&](std::size_t i) { return s.msgs[i].modseq <= *mods.changedsince; });
 }

@@ -34,13 +34,6 @@ std::uint64_t fingerprint(const std::vector<Msg>& msgs) {
   return h;
 }
 
-std::vector<std::uint32_t> view_of(const std::vector<Msg>& msgs) {
-  std::vector<std::uint32_t> v;
-  v.reserve(msgs.size());
-  for (auto& m : msgs) v.push_back(m.uid);
-  return v;
-}
-
 }  // namespace
 
 bool add_context(Session& s, const std::string& tag, bool uid, const Program& prog,
@@ -56,7 +49,6 @@ bool add_context(Session& s, const std::string& tag, bool uid, const Program& pr
   c.uid = uid;
   c.prog = prog;
   for (auto i : found) c.result.push_back(sel.msgs[i].uid);
-  c.view = view_of(sel.msgs);
   c.fingerprint = fingerprint(sel.msgs);
   list.push_back(std::move(c));
   return true;
@@ -86,12 +78,10 @@ void Session::context_updates() {
           out.push_back(u);
           continue;
         }
-        std::uint32_t n = seq_of(u);
-        if (n == 0) {  // expunged: the number it had when last reported
-          auto it = std::lower_bound(c.view.begin(), c.view.end(), u);
-          if (it != c.view.end() && *it == u) n = static_cast<std::uint32_t>(it - c.view.begin() + 1);
-        }
-        if (n) out.push_back(n);
+        // Updates follow the EXPUNGE responses and use the numbers after
+        // them (RFC 5267 4.2): an expunged message has none, and its
+        // EXPUNGE already took it out of the client's result.
+        if (std::uint32_t n = seq_of(u)) out.push_back(n);
       }
       std::sort(out.begin(), out.end());
       return out;
@@ -100,7 +90,6 @@ void Session::context_updates() {
     if (auto r = numbers(removed); !r.empty()) io_.put(fmt::format("{} REMOVEFROM (0 {})\r\n", head, set_text(r)));
     if (auto a = numbers(added); !a.empty()) io_.put(fmt::format("{} ADDTO (0 {})\r\n", head, set_text(a)));
     c.result = std::move(now);
-    c.view = view_of(msgs);
     c.fingerprint = fp;
   }
 }

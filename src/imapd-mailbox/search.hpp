@@ -110,7 +110,6 @@ struct SearchContext {
   bool uid = false;
   Program prog;
   std::vector<std::uint32_t> result;
-  std::vector<std::uint32_t> view;
   std::uint64_t fingerprint = 0;
 };
 struct SearchContexts {

@@ -55,7 +55,7 @@ struct Key {
 // dropped: their URLs stop working rather than outlive their folder.
 std::vector<Key> read_keys(const std::string& root) {
   std::vector<Key> out;
-  auto text = read_file(root + "/" + key_file, 1 << 20);
+  auto text = read_folder_file(root + "/" + key_file, 1 << 20);  // a FIFO here must not hang the session
   if (!text) return out;
   std::size_t at = 0;
   while (at < text->size()) {

@@ -20,6 +20,7 @@
 
 #include <sodium.h>
 
+#include "imap/imap_id.hpp"
 #include "imap/imap_parse.hpp"
 #include "imapd.hpp"
 #include "base/log.hpp"
@@ -40,10 +41,6 @@ constexpr int max_errors = 20;
 constexpr std::size_t max_line = 65536;
 constexpr std::size_t max_literal = 1024;
 constexpr std::size_t max_command = 2 * 65536;
-// RFC 2971 3.3: at most 30 pairs, keys of 30 and values of 1024 bytes.
-constexpr int max_id_pairs = 30;
-constexpr std::size_t max_id_key = 30;
-constexpr std::size_t max_id_value = 1024;
 
 class Session {
  public:
@@ -192,30 +189,14 @@ class Session {
   // version go to the log, so an admin sees which clients connect.
   void cmd_id(const std::string& t, imap::Parser& p) {
     if (!p.sp()) return error(t, "BAD Usage: ID NIL or ID (key value ...)");
-    std::string seen;
-    if (p.accept('(')) {
-      int pairs = 0;
-      for (bool first = true; !p.accept(')'); first = false) {
-        if (!first && !p.sp()) return error(t, "BAD Malformed ID list");
-        auto key = p.string();
-        if (!key || !p.sp()) return error(t, "BAD Malformed ID list");
-        std::optional<std::string> value;
-        std::size_t at = p.pos();
-        if (imap::upper(p.word()) != "NIL") {
-          p.set_pos(at);
-          if (!(value = p.string())) return error(t, "BAD Malformed ID list");
-        }
-        if (++pairs > max_id_pairs || key->size() > max_id_key || (value && value->size() > max_id_value))
-          return error(t, "BAD ID list past RFC 2971's limits (30 pairs, keys of 30 and values of 1024 bytes)");
-        std::string k = imap::upper(*key);
-        if (value && (k == "NAME" || k == "VERSION"))
-          seen += (seen.empty() ? "" : " ") + imap::upper(*key) + "=" + log::printable(*value, 64);
-      }
-    } else {
-      auto nil = p.atom();
-      if (!nil || imap::upper(*nil) != "NIL") return error(t, "BAD Usage: ID NIL or ID (key value ...)");
+    std::string why, seen;
+    auto fields = imap::parse_id(p, why);
+    if (!fields) return error(t, "BAD " + why);
+    for (auto& f : *fields) {
+      std::string k = imap::upper(f.key);
+      if (f.value && (k == "NAME" || k == "VERSION"))
+        seen += (seen.empty() ? "" : " ") + k + "=" + log::printable(*f.value, 64);
     }
-    if (!p.eol()) return error(t, "BAD Unexpected arguments");
     if (!seen.empty()) log::line("client {}: ID {}", client(), seen);
     io_.put("* ID (\"name\" \"postern\")\r\n" + t + " OK ID completed\r\n");
   }

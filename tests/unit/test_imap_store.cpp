@@ -159,7 +159,7 @@ TEST_CASE("flag changes apply to the current flags, with new MODSEQs", "[imap_st
   REQUIRE(b.expunge({2}, err));
   CHECK(synced(a).size() == 1);
   CHECK(a.vanished_since(before_expunge) == std::vector<std::uint32_t>{2});
-  CHECK(a.vanished_since(a.highestmodseq()).empty());
+  CHECK(a.vanished_since(a.highestmodseq())->empty());
   CHECK(a.highestmodseq() > before_expunge);
 }
 

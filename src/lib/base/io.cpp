@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace postern {
@@ -62,6 +63,20 @@ std::optional<std::string> read_file(const std::string& path, std::size_t max) {
   return read_all(fd.get(), max);
 }
 
+std::optional<std::string> read_regular_file(const std::string& path, std::size_t max) {
+  // O_NONBLOCK: opening a FIFO with no writer returns at once instead of
+  // waiting for one; the fstat then refuses it.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd.ok()) return std::nullopt;
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return std::nullopt;
+  if (!S_ISREG(st.st_mode)) {
+    errno = EINVAL;
+    return std::nullopt;
+  }
+  return read_all(fd.get(), max);
+}
+
 std::string dir_of(const std::string& path) {
   auto slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -76,9 +91,19 @@ bool fsync_dir(const std::string& dir) {
 }
 
 bool write_file_atomic(const std::string& path, std::string_view data, int mode, bool durable) {
+  // The temporary name must be new: a symlink planted under it is not
+  // followed, and a file left by an earlier crash of a process with this
+  // pid (perhaps with looser permissions) is removed, never reused.
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
-  if (!fd.ok()) return false;
+  Fd fd;
+  for (int tries = 0; tries < 3 && !fd.ok(); ++tries) {
+    fd.reset(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+    if (!fd.ok() && (errno != EEXIST || (::unlink(tmp.c_str()) != 0 && errno != ENOENT))) return false;
+  }
+  if (!fd.ok()) {
+    errno = EEXIST;
+    return false;
+  }
   if (!write_all(fd.get(), data) || (durable && ::fsync(fd.get()) != 0)) {
     int e = errno;
     ::unlink(tmp.c_str());

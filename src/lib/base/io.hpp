@@ -39,8 +39,15 @@ std::optional<std::string> read_all(int fd, std::size_t max);
 // Reads a whole file, at most max bytes; nullopt when it cannot be read.
 std::optional<std::string> read_file(const std::string& path, std::size_t max = 1 << 20);
 
+// Reads a file that must be a regular file, at most max bytes, without
+// following a symlink at its last component and without blocking on a
+// FIFO or device planted under its name (errno ELOOP or EINVAL then).
+// For files in directories others may write, such as a user's Maildir.
+std::optional<std::string> read_regular_file(const std::string& path, std::size_t max = 1 << 20);
+
 // Writes path atomically: a temporary file beside it, fsync, rename, and
 // an fsync of the directory. Readers see the old or the new file, never half.
+// The temporary file is always created new (O_EXCL, O_NOFOLLOW).
 // With durable false the fsyncs are skipped: for records that can be rebuilt.
 bool write_file_atomic(const std::string& path, std::string_view data, int mode = 0644, bool durable = true);
 

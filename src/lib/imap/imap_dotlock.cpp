@@ -33,7 +33,7 @@ Seen look(const std::string& path) {
 
 // The pid of a lock made on this host, if the file says so.
 std::optional<pid_t> local_pid(const std::string& lock) {
-  auto text = read_file(lock, 512);
+  auto text = read_regular_file(lock, 512);
   if (!text) return std::nullopt;
   std::string t = *text;
   if (!t.empty() && t.back() == '\n') t.pop_back();

@@ -63,7 +63,13 @@ std::uint64_t leading(std::string_view s) {
 }
 
 bool append_durably(const std::string& path, std::string_view text) {
-  Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
+  // O_NONBLOCK: a FIFO planted since the read must not block the open.
+  Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  struct stat st {};
+  if (fd.ok() && (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))) {
+    errno = EINVAL;
+    return false;
+  }
   return fd.ok() && write_all(fd.get(), text) && ::fdatasync(fd.get()) == 0;
 }
 
@@ -88,14 +94,14 @@ bool Folder::load_uidlist(bool& rewrite, bool& existed, std::uint32_t& import_re
   import_recent = 0;
   std::string path = dir_ + "/" + "dovecot-uidlist";
   std::optional<Uidlist> u;
-  if (auto text = read_file(path, max_file)) {
+  if (auto text = read_folder_file(path, max_file)) {
     u = parse_uidlist(*text);
     if (!u) log::line("{}: unreadable dovecot-uidlist; starting a new UIDVALIDITY", dir_);
     else existed = true, rewrite = u->torn || u->version != 3 || u->guid.empty();
   } else if (errno != ENOENT) {
     err = "cannot read " + path + ": " + std::strerror(errno);
     return false;
-  } else if (auto old = read_file(dir_ + "/postern-uidlist", max_file)) {
+  } else if (auto old = read_folder_file(dir_ + "/postern-uidlist", max_file)) {
     // postern before Dovecot's files: the same syntax, R = first unclaimed.
     u = parse_uidlist(*old);
     if (u) {
@@ -109,7 +115,7 @@ bool Folder::load_uidlist(bool& rewrite, bool& existed, std::uint32_t& import_re
       u->hdr_ext.clear();
       log::line("{}: postern-uidlist converted to dovecot-uidlist (UIDVALIDITY {})", dir_, u->validity);
     }
-  } else if (auto courier = read_file(dir_ + "/courierimapuiddb", max_file)) {
+  } else if (auto courier = read_folder_file(dir_ + "/courierimapuiddb", max_file)) {
     u = parse_uidlist(*courier);
     if (u) {
       u->hdr_ext.clear();
@@ -130,6 +136,16 @@ bool Folder::load_uidlist(bool& rewrite, bool& existed, std::uint32_t& import_re
 
 bool Folder::save_state(const std::string& appended, bool whole, std::string& err) {
   std::string path = dir_ + "/postern-state";
+  if (st_.expunged.size() > history_limit_) {
+    // The oldest expunges go; a client that synced before the last of
+    // them is answered from the UIDs that exist (vanished_since).
+    std::stable_sort(st_.expunged.begin(), st_.expunged.end(),
+                     [](const auto& a, const auto& b) { return a.second < b.second; });
+    std::size_t cut = st_.expunged.size() - history_limit_ / 2;
+    st_.history_from = std::max(st_.history_from, st_.expunged[cut - 1].second);
+    st_.expunged.erase(st_.expunged.begin(), st_.expunged.begin() + static_cast<std::ptrdiff_t>(cut));
+    whole = true;
+  }
   std::size_t total = st_.msgs.size() + st_.expunged.size() + 2;
   if (!whole && st_.lines + count_lines(appended) > 2 * total + 1000) whole = true;
   if (whole) {
@@ -222,7 +238,7 @@ bool Folder::refresh(bool claim, std::string& err) {
 
   // postern-state: a MODSEQ for whatever changed since it was last written.
   std::string spath = dir_ + "/postern-state";
-  auto stext = read_file(spath, max_file);
+  auto stext = read_folder_file(spath, max_file);
   if (!stext && errno != ENOENT) {
     err = "cannot read " + spath + ": " + std::strerror(errno);
     return false;
@@ -238,6 +254,8 @@ bool Folder::refresh(bool claim, std::string& err) {
     // count of changes since 1970 so that none goes backwards.
     f.highest = existed ? static_cast<std::uint64_t>(std::time(nullptr)) << 16 : 1;
     f.recent_from = import_recent ? import_recent : existed ? first_new : 1;
+    // Which messages went away before now is not known.
+    f.history_from = existed ? f.highest : 0;
     for (auto& e : entries)
       if (e.uid < first_new) f.msgs[e.uid] = MsgState{f.highest, e.vsize, canonical_info(e.name)};
     s = std::move(f);

@@ -119,7 +119,7 @@ bool delete_folder(const std::string& root, std::string_view name) {
 // -- subscriptions ------------------------------------------------------------
 
 Subscriptions read_subscription_file(const std::string& root) {
-  auto text = read_file(root + "/subscriptions", 1 << 20);
+  auto text = read_folder_file(root + "/subscriptions", 1 << 20);
   if (!text) return {};
   return parse_subscriptions(*text);
 }
@@ -186,7 +186,7 @@ std::optional<std::uint32_t> step(const std::string& path, std::uint32_t cur) {
 
 std::uint32_t uidvalidity_next(const std::string& root) {
   std::string path = root + "/dovecot-uidvalidity";
-  if (auto text = read_file(path, 64)) {
+  if (auto text = read_folder_file(path, 64)) {
     if (auto cur = hex32(std::string_view(*text).substr(0, 8))) {
       if (auto v = step(path, *cur)) {
         write_validity(path, *v);

@@ -60,6 +60,8 @@ std::optional<ModState> parse_state(std::string_view text) {
           if (auto v = num(tok.substr(1), 0xffffffffu)) s.validity = static_cast<std::uint32_t>(*v);
         } else if (tok[0] == 'H') {
           if (auto v = num(tok.substr(1), max_modseq)) s.highest = *v;
+        } else if (tok[0] == 'E') {
+          if (auto v = num(tok.substr(1), max_modseq)) s.history_from = *v;
         }
       }
       if (s.validity == 0) return std::nullopt;
@@ -112,7 +114,8 @@ std::string state_expunge_line(std::uint32_t uid, std::uint64_t modseq) { return
 std::string state_recent_line(std::uint32_t uid) { return fmt::format("R{}\n", uid); }
 
 std::string format_state(const ModState& s) {
-  std::string text = fmt::format("P1 V{} H{}\n", s.validity, s.highest);
+  std::string text = fmt::format("P1 V{} H{}", s.validity, s.highest);
+  text += s.history_from ? fmt::format(" E{}\n", s.history_from) : "\n";
   text.reserve(s.msgs.size() * 40 + s.expunged.size() * 20 + 64);
   text += state_recent_line(s.recent_from);
   // Expunges first: a UID that came back after one (a file restored from

@@ -4,7 +4,9 @@
 // MODSEQs at which UIDs were expunged (QRESYNC's VANISHED). The file is a
 // log: a header line, then lines only appended, each a change,
 //
-//   P1 V<uidvalidity> H<modseq floor>   header
+//   P1 V<uidvalidity> H<modseq floor> [E<modseq>]   header
+//                                       (E: expunges at or below it were
+//                                       lost or trimmed; see history_from)
 //   R<uid>                              first UID nobody has claimed as \Recent
 //   M<uid> <modseq> <vsize> :<flags>    message state (info letters after ":2,")
 //   X<uid> <modseq>                     expunged
@@ -37,6 +39,9 @@ struct ModState {
   std::uint32_t recent_from = 1;   // first UID nobody claimed
   std::map<std::uint32_t, MsgState> msgs;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> expunged;  // uid, modseq
+  // Every expunge with a MODSEQ above this is in expunged; those at or
+  // below it may be missing (the file was lost, or the history trimmed).
+  std::uint64_t history_from = 0;
   std::size_t lines = 0;           // lines read: when to compact
   std::size_t good_bytes = 0;      // length up to the end of the last whole line
 };

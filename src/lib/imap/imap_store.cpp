@@ -210,11 +210,14 @@ bool Folder::expunge(const std::vector<std::uint32_t>& uids, std::string& err) {
   return true;
 }
 
-std::vector<std::uint32_t> Folder::vanished_since(std::uint64_t modseq) {
+std::optional<std::vector<std::uint32_t>> Folder::vanished_since(std::uint64_t modseq) {
   std::vector<std::uint32_t> out;
   Dotlock lock(dir_ + "/" + uidlist_name);
   std::string err;
   if (lock.ok() && !refresh_if_changed(err)) log::line("{}: {}", dir_, err);
+  // Above highest: the client saw changes this state no longer has (a
+  // truncated postern-state), so neither has it all their expunges.
+  if (modseq < st_.history_from || modseq > st_.highest) return std::nullopt;
   for (auto& [uid, m] : st_.expunged)
     if (m > modseq) out.push_back(uid);
   std::sort(out.begin(), out.end());
@@ -222,10 +225,19 @@ std::vector<std::uint32_t> Folder::vanished_since(std::uint64_t modseq) {
   return out;
 }
 
+std::optional<std::string> read_folder_file(const std::string& path, std::size_t max) {
+  auto text = read_regular_file(path, max);
+  if (!text && (errno == ELOOP || errno == EINVAL)) {
+    log::line("{}: not a regular file; ignored", path);
+    errno = ENOENT;
+  }
+  return text;
+}
+
 // -- keywords -------------------------------------------------------------------
 
 std::vector<std::string> Folder::keywords() {
-  auto text = read_file(dir_ + "/" + keywords_name, 65536);
+  auto text = read_folder_file(dir_ + "/" + keywords_name, 65536);
   return text ? parse_keywords(*text) : std::vector<std::string>{};
 }
 
@@ -259,7 +271,7 @@ int Folder::keyword(const std::string& name, bool create) {
 }
 
 void Folder::import_courier_keywords(std::vector<std::string>& files) {
-  auto text = read_file(dir_ + "/courierimapkeywords/:list", 4 << 20);
+  auto text = read_folder_file(dir_ + "/courierimapkeywords/:list", 4 << 20);
   if (!text) return;
   CourierKeywords ck = parse_courier_keywords(*text);
   std::unordered_map<std::string_view, std::size_t> by_base;

@@ -95,8 +95,14 @@ class Folder {
   // Removes the messages' files under the lock and records their expunge
   // MODSEQs. UIDs already gone are ignored.
   bool expunge(const std::vector<std::uint32_t>& uids, std::string& err);
-  // UIDs expunged with a MODSEQ above modseq, ascending (QRESYNC).
-  std::vector<std::uint32_t> vanished_since(std::uint64_t modseq);
+  // UIDs expunged with a MODSEQ above modseq, ascending (QRESYNC);
+  // nullopt when the history cannot tell (it was lost or trimmed past
+  // modseq, or modseq is above any this state knows): the caller then
+  // names every UID that no longer exists (RFC 7162 3.2.5.2).
+  std::optional<std::vector<std::uint32_t>> vanished_since(std::uint64_t modseq);
+  // The expunges kept in postern-state: past it the oldest half is
+  // dropped (postern-maildir(5)).
+  void set_history_limit(std::size_t n) { history_limit_ = n; }
 
   // The folder's keywords (index = letter - 'a').
   std::vector<std::string> keywords();
@@ -128,9 +134,16 @@ class Folder {
   ModState st_;
   std::vector<Entry> cur_;
   std::uint32_t recent_from_ = 1;
+  std::size_t history_limit_ = 10000;
   bool courier_ = false;  // this refresh read courierimapuiddb
   int keyword_locked(const std::string& name, bool create);
 };
+
+// Reads one of a folder's own files (dovecot-uidlist, postern-state, ...).
+// Anything but a regular file under that name (a FIFO, a device, a
+// symlink) is logged and reported as missing (errno ENOENT), as a file
+// Dovecot could not use: the session goes on and never blocks on it.
+std::optional<std::string> read_folder_file(const std::string& path, std::size_t max);
 
 // The flag letters of a file name in the order name_with writes them.
 std::string canonical_info(std::string_view name);

@@ -26,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string text = format_state(*s);
   auto again = parse_state(text);
   FUZZ_CHECK(again && again->validity == s->validity && again->highest == s->highest &&
-                 again->recent_from == s->recent_from && again->expunged == s->expunged,
+                 again->recent_from == s->recent_from && again->expunged == s->expunged &&
+                 again->history_from == s->history_from,
              text);
   FUZZ_CHECK(again->msgs.size() == s->msgs.size(), text);
   for (auto& [uid, m] : s->msgs) {
