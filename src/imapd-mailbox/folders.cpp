@@ -20,21 +20,25 @@
 
 namespace imapd {
 
-bool Session::status_item_known(std::string_view item) {
-  for (const char* k : {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "APPENDLIMIT", "HIGHESTMODSEQ",
+bool Session::status_item_known(std::string_view item) const {
+  if (item == "RECENT") return !enabled_.rev2;
+  if (item == "DELETED") return enabled_.rev2;
+  for (const char* k : {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "APPENDLIMIT", "HIGHESTMODSEQ",
                         "MAILBOXID"})
     if (item == k) return true;
   return false;
 }
 
+// IMAP4rev2 names mailboxes in UTF-8 as UTF8=ACCEPT does (RFC 9051 5.1;
+// its Appendix A keeps modified UTF-7 for IMAP4rev1 clients only).
 std::string Session::mailbox_in(const std::string& name) const {
-  if (!enabled_.utf8) return name;
+  if (!enabled_.utf8 && !enabled_.rev2) return name;
   // Invalid UTF-8 stays as sent: its 8-bit bytes fail valid_name().
   return utf7_encode(name).value_or(name);
 }
 
 std::string Session::mailbox_out(const std::string& stored) const {
-  if (!enabled_.utf8) return astring_out(stored);
+  if (!enabled_.utf8 && !enabled_.rev2) return astring_out(stored);
   auto u = utf7_decode(stored);
   if (!u || *u == stored) return astring_out(stored);
   // RFC 6855 section 3: UTF-8 travels in quoted strings once enabled.
@@ -188,6 +192,8 @@ std::optional<std::string> Session::status_of(const std::string& n, const std::v
     else if (i == "UIDVALIDITY") v = f.uidvalidity();
     else if (i == "UNSEEN") {
       for (auto& e : entries) v += !(flags_of(e.name).sys & f_seen);
+    } else if (i == "DELETED") {
+      for (auto& e : entries) v += (flags_of(e.name).sys & f_deleted) != 0;
     } else if (i == "SIZE") {
       for (auto& e : entries) v += e.vsize;
     } else if (i == "APPENDLIMIT") {
@@ -217,7 +223,8 @@ void Session::cmd_status(Cmd& c) {
     auto i = p.atom();
     if (!i) return bad(tag, "Bad status items");
     std::string u = upper(*i);
-    if (!status_item_known(u)) return bad(tag, "Unknown status item " + log::printable(u, 40));
+    if (!status_item_known(u))
+      return bad(tag, u == "RECENT" ? "STATUS RECENT is not part of IMAP4rev2" : "Unknown status item " + log::printable(u, 40));
     items.push_back(u);
     p.sp();
   }

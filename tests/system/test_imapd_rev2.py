@@ -1,0 +1,244 @@
+"""IMAP4rev2 (RFC 9051) beside IMAP4rev1: a real tcpserver running
+bin/imapd as root and a raw socket client. Each test runs the same
+commands in one session before ENABLE IMAP4rev2 (the IMAP4rev1 answers
+must stay as they were) and after it (the answers RFC 9051 and its ABNF
+require), so a difference in either direction fails."""
+import imaplib
+import re
+import socket
+import unittest
+
+from harness import IS_ROOT, Instance, ServerTestCase, TcpServer
+from test_imapd_search import Raw  # the shared raw client (tests5) replaces it
+
+
+def enable_rev2(r):
+    assert r.ok("ENABLE IMAP4rev2") == ["* ENABLED IMAP4rev2"]
+
+
+def answer(r, text):
+    """The tagged answer's word (OK, NO or BAD)."""
+    return r.cmd(text)[1].split(" ")[1]
+
+
+def flags_of(lines):
+    """The FLAGS of each untagged FETCH response, in order."""
+    return [m.group(1) for l in lines if (m := re.search(r" FETCH \(.*FLAGS \(([^)]*)\)", l))]
+
+
+@unittest.skipUnless(IS_ROOT, "needs root: system users, tcpserver as root")
+class ImapdRev2(ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.inst = inst = Instance()
+        cls.alice = inst.add_user("r2alice")
+        inst.set_password(cls.alice, "alice-pw")
+        inst.start()
+        cls.server = TcpServer(inst, "imapd")
+
+    folders = 0
+
+    def client(self):
+        r = Raw(self.server.port, self.alice.name, "alice-pw")
+        self.addCleanup(r.close)
+        return r
+
+    def folder(self, messages, flags=None):
+        """A new folder holding messages (LF text), appended through
+        imaplib, so they are \\Recent for the next session to select it."""
+        ImapdRev2.folders += 1
+        name = f"r{ImapdRev2.folders}"
+        c = imaplib.IMAP4("127.0.0.1", self.server.port, timeout=60)
+        c.login(self.alice.name, "alice-pw")
+        self.assertEqual(c.create(name)[0], "OK")
+        for m in messages:
+            typ, data = c.append(name, flags, None, m.replace("\n", "\r\n").encode())
+            self.assertEqual(typ, "OK", data)
+        c.logout()
+        return name
+
+    def deliver_to(self, name, text):
+        c = imaplib.IMAP4("127.0.0.1", self.server.port, timeout=60)
+        c.login(self.alice.name, "alice-pw")
+        self.assertEqual(c.append(name, None, None, text.encode())[0], "OK")
+        c.logout()
+
+    def test_capability_lists_both_and_enable_turns_rev2_on(self):
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=60) as s:
+            f = s.makefile("rb")
+            f.readline()
+            s.sendall(b"A CAPABILITY\r\nB LOGIN " + self.alice.name.encode() + b" alice-pw\r\n")
+            before, login = f.readline().decode(), f"{f.readline().decode()}{f.readline().decode()}"
+        self.assertRegex(before, r"^\* CAPABILITY IMAP4rev1 IMAP4rev2 ")
+        self.assertRegex(login, r"B OK \[CAPABILITY IMAP4rev1 IMAP4rev2 ")
+        r = self.client()
+        self.assertIn("IMAP4rev2", r.ok("CAPABILITY")[0].split())
+        # ENABLE names only what it turned on now; a second time, nothing.
+        self.assertEqual(r.ok("ENABLE imap4rev2"), ["* ENABLED IMAP4rev2"])
+        self.assertEqual(r.ok("ENABLE IMAP4rev2"), ["* ENABLED"])
+
+    def test_select_has_no_recent_or_unseen_and_sends_list(self):
+        a = self.folder(["Subject: a1\n\nx\n", "Subject: a2\n\ny\n"])
+        b = self.folder(["Subject: b1\n\nx\n", "Subject: b2\n\ny\n"])
+        r = self.client()
+        lines = r.ok(f"SELECT {a}")
+        self.assertIn("* 2 RECENT", lines)
+        self.assertTrue(any(l.startswith("* OK [UNSEEN 1]") for l in lines), lines)
+        self.assertFalse(any(l.startswith("* LIST") for l in lines), lines)
+        self.assertEqual(flags_of(r.ok("FETCH 1:2 FLAGS")), ["\\Recent", "\\Recent"])
+        r.ok("UNSELECT")
+        enable_rev2(r)
+        for verb in ("SELECT", "EXAMINE"):
+            lines = r.ok(f"{verb} {b}")
+            self.assertIn("* 2 EXISTS", lines)
+            self.assertFalse(any("RECENT" in l or "UNSEEN" in l for l in lines), lines)
+            self.assertIn(f'* LIST (\\HasNoChildren) "." {b}', lines)
+            for want in ("* FLAGS (", "* OK [PERMANENTFLAGS (", "* OK [UIDVALIDITY ", "* OK [UIDNEXT 3]"):
+                self.assertTrue(any(l.startswith(want) for l in lines), (want, lines))
+            self.assertEqual(flags_of(r.ok("FETCH 1:2 FLAGS")), ["", ""])
+        # The LIST names the mailbox as it is, with its special use.
+        self.assertIn('* LIST (\\HasNoChildren) "." INBOX', r.ok("EXAMINE inbox"))
+        self.assertIn('* LIST (\\HasNoChildren \\Sent) "." Sent', r.ok("EXAMINE Sent"))
+
+    def test_new_mail_and_flag_changes_send_no_recent(self):
+        a = self.folder(["Subject: a1\n\nx\n"])
+        b = self.folder(["Subject: b1\n\nx\n"])
+        r = self.client()
+        r.ok(f"SELECT {a}")
+        self.deliver_to(a, "Subject: new\r\n\r\nz\r\n")
+        lines = r.ok("NOOP")
+        self.assertEqual(lines[-2:], ["* 2 EXISTS", "* 2 RECENT"])
+        self.assertEqual(flags_of(r.ok("STORE 2 +FLAGS (\\Flagged)")), ["\\Flagged \\Recent"])
+        r.ok("UNSELECT")
+        enable_rev2(r)
+        r.ok(f"SELECT {b}")
+        self.deliver_to(b, "Subject: new\r\n\r\nz\r\n")
+        lines = r.ok("NOOP")
+        self.assertIn("* 2 EXISTS", lines)
+        self.assertFalse(any("RECENT" in l for l in lines), lines)
+        self.assertEqual(flags_of(r.ok("STORE 2 +FLAGS (\\Flagged)")), ["\\Flagged"])
+        self.assertEqual(flags_of(r.ok("UID FETCH 1:* (FLAGS)")), ["", "\\Flagged"])
+
+    def test_status_recent_gone_deleted_added(self):
+        a = self.folder(["Subject: a1\n\nx\n", "Subject: a2\n\nyy\n"], flags="(\\Deleted)")
+        r = self.client()
+        lines = r.ok(f"STATUS {a} (MESSAGES RECENT)")
+        self.assertEqual(lines, [f"* STATUS {a} (MESSAGES 2 RECENT 2)"])
+        self.assertEqual(answer(r, f"STATUS {a} (DELETED)"), "BAD")
+        enable_rev2(r)
+        _, tagged = r.cmd(f"STATUS {a} (MESSAGES RECENT)")
+        self.assertRegex(tagged, r"^T\d+ BAD .*RECENT")
+        lines = r.ok(f"STATUS {a} (MESSAGES DELETED SIZE UNSEEN)")
+        self.assertRegex(lines[0], rf"^\* STATUS {a} \(MESSAGES 2 DELETED 2 SIZE \d+ UNSEEN 2\)$")
+        r.ok(f"SELECT {a}")
+        r.ok("STORE 1 -FLAGS.SILENT (\\Deleted)")
+        r.ok("UNSELECT")
+        self.assertIn("DELETED 1)", r.ok(f"STATUS {a} (DELETED)")[0])
+        # LIST-STATUS (part of IMAP4rev2) follows the same rule.
+        self.assertEqual(answer(r, f'LIST "" {a} RETURN (STATUS (RECENT))'), "BAD")
+        lines = r.ok(f'LIST "" {a} RETURN (STATUS (DELETED))')
+        self.assertIn(f"* STATUS {a} (DELETED 1)", lines)
+
+    def test_search_answers_esearch_with_tag_and_uid(self):
+        a = self.folder(["Subject: a1\n\nx\n", "Subject: a2\n\ny\n", "Subject: a3\n\nz\n"])
+        r = self.client()
+        r.ok(f"SELECT {a}")
+        self.assertEqual(r.ok("SEARCH ALL"), ["* SEARCH 1 2 3"])
+        self.assertEqual(r.ok("SEARCH SUBJECT nothing"), ["* SEARCH"])
+        uids = [int(x) for x in r.ok("UID SEARCH ALL")[0].split()[2:]]
+        r.ok("UNSELECT")
+        enable_rev2(r)
+        r.ok(f"SELECT {a}")
+        lines, tagged = r.cmd("SEARCH ALL")
+        tag = tagged.split()[0]
+        self.assertEqual(lines, [f'* ESEARCH (TAG "{tag}") ALL 1:3'])
+        lines, tagged = r.cmd("UID SEARCH SUBJECT a2")
+        self.assertEqual(lines, [f'* ESEARCH (TAG "{tagged.split()[0]}") UID ALL {uids[1]}'])
+        lines, tagged = r.cmd("SEARCH SUBJECT nothing")
+        self.assertEqual(lines, [f'* ESEARCH (TAG "{tagged.split()[0]}")'])
+        lines, tagged = r.cmd("SEARCH RETURN (MIN COUNT) ALL")
+        self.assertEqual(lines, [f'* ESEARCH (TAG "{tagged.split()[0]}") MIN 1 COUNT 3'])
+
+    def test_new_old_recent_keys_are_bad_in_rev2(self):
+        a = self.folder(["Subject: a1\n\nx\n", "Subject: a2\n\ny\n"])
+        r = self.client()
+        r.ok(f"SELECT {a}")
+        keys = ("NEW", "OLD", "RECENT", "NOT RECENT", "OR SEEN NEW", "(ALL OLD)")
+        for k in keys:
+            self.assertEqual(answer(r, f"SEARCH {k}"), "OK", k)
+        self.assertEqual(r.ok("SEARCH RECENT"), ["* SEARCH 1 2"])
+        self.assertEqual(answer(r, "SORT (SUBJECT) UTF-8 RECENT"), "OK")
+        r.ok("UNSELECT")
+        enable_rev2(r)
+        r.ok(f"SELECT {a}")
+        for k in keys:
+            lines, tagged = r.cmd(f"SEARCH {k}")
+            self.assertRegex(tagged, r"^T\d+ BAD ", k)
+            self.assertEqual(lines, [], k)
+        self.assertEqual(answer(r, "SORT (SUBJECT) UTF-8 RECENT"), "BAD")
+        self.assertEqual(answer(r, "THREAD REFERENCES UTF-8 NEW"), "BAD")
+        self.assertEqual(answer(r, "SEARCH UNSEEN"), "OK")
+
+    def test_list_nonexistent_and_children(self):
+        r = self.client()
+        r.ok("CREATE lp.kid")  # "lp" exists only as the parent of a name
+        plain = r.ok('LIST "" lp*')
+        self.assertIn('* LIST (\\Noselect \\HasChildren) "." lp', plain)
+        self.assertIn('* LIST (\\HasNoChildren) "." lp.kid', plain)
+        extended = r.ok('LIST () "" lp*')
+        self.assertIn('* LIST (\\NonExistent) "." lp', extended)
+        self.assertIn('* LIST () "." lp.kid', extended)
+        enable_rev2(r)
+        plain = r.ok('LIST "" lp*')
+        self.assertIn('* LIST (\\NonExistent \\HasChildren) "." lp', plain)
+        self.assertIn('* LIST (\\HasNoChildren) "." lp.kid', plain)
+        extended = r.ok('LIST () "" lp*')
+        self.assertIn('* LIST (\\NonExistent \\HasChildren) "." lp', extended)
+        self.assertIn('* LIST (\\HasNoChildren) "." lp.kid', extended)
+        # LIST "" "" still tells the separator only.
+        self.assertEqual(r.ok('LIST "" ""'), ['* LIST (\\Noselect) "." ""'])
+
+    def test_mailbox_names_are_utf8(self):
+        r = self.client()
+        r.ok('CREATE "&AOQ-pfel"')
+        self.assertIn('* LIST (\\HasNoChildren) "." &AOQ-pfel', r.ok('LIST "" "&AOQ-pfel"'))
+        enable_rev2(r)
+        self.assertIn('* LIST (\\HasNoChildren) "." "\u00e4pfel"', r.ok('LIST "" "\u00e4pfel"'))
+        self.assertEqual(r.ok('STATUS "\u00e4pfel" (MESSAGES)'), ['* STATUS "\u00e4pfel" (MESSAGES 0)'])
+        r.ok('CREATE "\u00d6l & Wein"')  # "&" is a plain character in IMAP4rev2
+        lines = r.ok('SELECT "\u00d6l & Wein"')
+        self.assertIn('* LIST (\\HasNoChildren) "." "\u00d6l & Wein"', lines)
+        # Bytes that are not UTF-8 name no mailbox.
+        r.s.sendall(b'X1 CREATE "bad\xff"\r\n')
+        self.assertRegex(r.f.readline().decode("latin-1"), r"^X1 NO ")
+        # An IMAP4rev1 session sees the same mailboxes in modified UTF-7.
+        old = self.client()
+        lines = old.ok('LIST "" "*l*"')
+        self.assertIn('* LIST (\\HasNoChildren) "." "&ANY-l &- Wein"', lines)
+
+    def test_rev2_base_commands_work(self):
+        """What RFC 9051 folds into the base: each answers after ENABLE."""
+        a = self.folder(["Subject: a1\n\nx\n", "Subject: a2\n\ny\n"])
+        b = self.folder([])
+        r = self.client()
+        enable_rev2(r)
+        self.assertEqual(r.ok("NAMESPACE"), ['* NAMESPACE (("" ".")) NIL NIL'])
+        r.ok(f"SELECT {a}")
+        lines, tagged = r.cmd(f"UID MOVE 1 {b}")
+        self.assertRegex(" ".join(lines + [tagged]), r"COPYUID \d+ \d+ 1")
+        self.assertIn("* 1 EXPUNGE", lines)
+        lines = r.ok("FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])")
+        self.assertTrue(any("BINARY.SIZE[1] 3" in l for l in lines), lines)
+        # $Forwarded, $Junk, $NotJunk, $Phishing and $MDNSent (RFC 9051 2.3.2) can be set.
+        lines = r.ok("STORE 1 +FLAGS ($Forwarded $Junk $NotJunk $Phishing $MDNSent)")
+        self.assertEqual(flags_of(lines), ["$Forwarded $Junk $NotJunk $Phishing $MDNSent"])
+        lines = r.ok("UNSELECT")
+        self.assertFalse(any("CLOSED" in l for l in lines), lines)
+        r.ok(f"SELECT {a}")
+        self.assertIn("* OK [CLOSED] Previous mailbox closed", r.ok(f"EXAMINE {b}"))
+        lines, tagged = r.cmd(f"APPEND {b} {{5+}}\r\nHi!\r\n")
+        self.assertRegex(tagged, r"OK \[APPENDUID \d+ 2\]")
+
+
+if __name__ == "__main__":
+    unittest.main()
