@@ -4,12 +4,47 @@ commands in one session before ENABLE IMAP4rev2 (the IMAP4rev1 answers
 must stay as they were) and after it (the answers RFC 9051 and its ABNF
 require), so a difference in either direction fails."""
 import imaplib
+import json
+import os
 import re
 import socket
+import subprocess
+import tempfile
 import unittest
 
 from harness import IS_ROOT, Instance, ServerTestCase, TcpServer
 from test_imapd_search import Raw  # the shared raw client (tests5) replaces it
+
+
+IMAPFLOW = "/var/cache/postern/npm/node_modules/imapflow"  # tools/deps installs it
+
+# imapflow enables IMAP4rev2 when it is offered and then speaks it: UTF-8
+# names, STATUS DELETED, ESEARCH, no \\Recent.
+IMAPFLOW_SCRIPT = r"""
+const { ImapFlow } = require(process.env.IMAPFLOW);
+const out = {};
+(async () => {
+  const c = new ImapFlow({ host: '127.0.0.1', port: +process.env.IPORT, secure: false, logger: false,
+    auth: { user: process.env.IUSER, pass: process.env.IPASS }, disableAutoIdle: true });
+  await c.connect();
+  out.enabled = [...(c.enabled || [])];
+  await c.mailboxCreate('B\u00fccher');
+  out.listed = (await c.list()).map(m => m.path).filter(p => p.startsWith('B'));
+  await c.append('B\u00fccher', Buffer.from('Subject: one\r\n\r\nx\r\n'), ['\\Deleted']);
+  await c.append('B\u00fccher', Buffer.from('Subject: two\r\n\r\ny\r\n'), ['\\Seen']);
+  const st = await c.status('B\u00fccher', { messages: true, deleted: true, unseen: true });
+  out.status = { messages: st.messages, deleted: st.deleted, unseen: st.unseen };
+  const lock = await c.getMailboxLock('B\u00fccher');
+  try {
+    out.exists = c.mailbox.exists;
+    out.unseen = await c.search({ seen: false });
+    out.flags = [];
+    for await (const m of c.fetch('1:*', { flags: true })) out.flags.push([...m.flags].sort());
+  } finally { lock.release(); }
+  await c.logout();
+  console.log(JSON.stringify(out));
+})().catch(e => { console.log(JSON.stringify({ error: String(e && (e.responseText || e.message || e)), partial: out })); });
+"""
 
 
 def enable_rev2(r):
@@ -238,6 +273,29 @@ class ImapdRev2(ServerTestCase):
         self.assertIn("* OK [CLOSED] Previous mailbox closed", r.ok(f"EXAMINE {b}"))
         lines, tagged = r.cmd(f"APPEND {b} {{5+}}\r\nHi!\r\n")
         self.assertRegex(tagged, r"OK \[APPENDUID \d+ 2\]")
+
+    def test_imapflow_speaks_rev2(self):
+        if not os.path.exists(os.path.join(IMAPFLOW, "package.json")):
+            self.skipTest("imapflow is not installed (make deps runs npm install into /var/cache/postern/npm)")
+        env = {"PATH": "/usr/bin:/bin", "IMAPFLOW": IMAPFLOW, "IPORT": str(self.server.port),
+               "IUSER": self.alice.name, "IPASS": "alice-pw"}
+        with tempfile.NamedTemporaryFile("w", suffix=".js", delete=False) as f:
+            f.write(IMAPFLOW_SCRIPT)
+        try:
+            out = subprocess.run(["node", f.name], capture_output=True, text=True, timeout=120, env=env)
+        finally:
+            os.unlink(f.name)
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        self.assertNotIn("error", res, res)
+        self.assertIn("IMAP4REV2", [e.upper() for e in res["enabled"]])
+        self.assertEqual(res["listed"], ["B\u00fccher"])
+        self.assertEqual(res["status"], {"messages": 2, "deleted": 1, "unseen": 1})
+        self.assertEqual(res["exists"], 2)
+        self.assertEqual(res["unseen"], [1])
+        self.assertEqual(res["flags"], [["\\Deleted"], ["\\Seen"]])
+        # Stored as IMAP4rev1 clients and Dovecot name it.
+        old = self.client()
+        self.assertIn('* LIST (\\HasNoChildren) "." B&APw-cher', old.ok('LIST "" B*'))
 
 
 if __name__ == "__main__":
