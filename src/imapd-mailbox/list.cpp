@@ -201,12 +201,12 @@ void Session::cmd_list(Cmd& c) {
   ok(tag, std::string(verb) + " completed");
 }
 
-std::string Session::list_line(const std::string& name) {
+std::string Session::list_line(const std::string& name, const std::string& extra) {
   auto all = list_folders(root_);
   std::sort(all.begin(), all.end());
   std::string a = has_child(all, name) ? "\\HasChildren" : "\\HasNoChildren";
   if (const char* su = special_use(name)) a += std::string(" ") + su;
-  return fmt::format("* LIST ({}) \".\" {}\r\n", a, mailbox_out(name));
+  return fmt::format("* LIST ({}) \".\" {}{}\r\n", a, mailbox_out(name), extra);
 }
 
 }  // namespace imapd

@@ -80,7 +80,7 @@ void Session::cmd_select(Cmd& c) {
   // and tells the mailbox's name and attributes in a LIST response.
   if (enabled_.rev2) {
     io_.put(fmt::format("* {} EXISTS\r\n", sel_->msgs.size()));
-    io_.put(list_line(sel_->name));
+    io_.put(list_line(sel_->name, oldname_item(*name)));
   } else {
     io_.put(fmt::format("* {} EXISTS\r\n* {} RECENT\r\n", sel_->msgs.size(), recent));
     if (unseen) io_.put(fmt::format("* OK [UNSEEN {}] First unseen\r\n", unseen));

@@ -28,7 +28,7 @@ FUZZ_PROG_imapd_session := $(call fuzz_parts_of,imapd-mailbox) fuzz/exit_wrap
 # return to the fuzzer, and makes fsync a no-op (exit_wrap.cpp).
 FUZZ_LDFLAGS_imapd_session := -Wl,--wrap=_Exit -Wl,--wrap=fsync
 # imapd-mailbox's COMPRESS=DEFLATE links zlib, as in the Makefile.
-FUZZ_LIBS_imapd_session := -lz
+FUZZ_LIBS_imapd_session := -lz -lunistring
 
 .PHONY: fuzz fuzz-build
 

@@ -251,6 +251,38 @@ class ImapdRev2(ServerTestCase):
         lines = old.ok('LIST "" "*l*"')
         self.assertIn('* LIST (\\HasNoChildren) "." "&ANY-l &- Wein"', lines)
 
+    def test_decomposed_names_are_stored_composed(self):
+        """RFC 9051 5.1: a denormalised UTF-8 name is stored in NFC, either
+        form then finds the same mailbox, and CREATE/SELECT of the other
+        form tell the stored name with OLDNAME (6.3.4, 6.3.2)."""
+        decomposed, composed = "nu\u0308sse", "n\u00fcsse"
+        r = self.client()
+        enable_rev2(r)
+        self.assertEqual(r.ok(f'CREATE "{decomposed}"'),
+                         [f'* LIST (\\HasNoChildren) "." "{composed}" ("OLDNAME" ("{decomposed}"))'])
+        self.assertEqual(r.cmd(f'CREATE "{composed}"')[1].split(" ")[1:3], ["NO", "[ALREADYEXISTS]"])
+        self.assertEqual(r.ok('LIST "" "n*sse"'), [f'* LIST (\\HasNoChildren) "." "{composed}"'])
+        r.ok(f'APPEND "{composed}" {{4+}}\r\nx\r\n')
+        one = r.ok(f'SELECT "{decomposed}"')
+        self.assertIn(f'* LIST (\\HasNoChildren) "." "{composed}" ("OLDNAME" ("{decomposed}"))', one)
+        self.assertIn("* 1 EXISTS", one)
+        other = r.ok(f'EXAMINE "{composed}"')
+        self.assertIn(f'* LIST (\\HasNoChildren) "." "{composed}"', other)
+        self.assertIn("* 1 EXISTS", other)
+        uidvalidity = [l for l in one if "UIDVALIDITY" in l]
+        self.assertEqual(uidvalidity, [l for l in other if "UIDVALIDITY" in l])
+        self.assertEqual(r.ok(f'STATUS "{decomposed}" (MESSAGES)'), [f'* STATUS "{composed}" (MESSAGES 1)'])
+        # IMAP4rev1 sees the one folder, in modified UTF-7 of the composed form.
+        old = self.client()
+        self.assertEqual(old.ok('LIST "" "n*sse"'), ['* LIST (\\HasNoChildren) "." n&APw-sse'])
+        # UTF8=ACCEPT alone normalises too, without the rev2 LIST response.
+        u = self.client()
+        u.ok("ENABLE UTF8=ACCEPT")
+        self.assertEqual(u.ok('CREATE "Cafe\u0301"'), [])
+        self.assertEqual(old.ok('LIST "" "Caf*"'), ['* LIST (\\HasNoChildren) "." Caf&AOk-'])
+        self.assertEqual(u.ok('RENAME "Cafe\u0301" "Caf\u00e9s"'), [])
+        self.assertEqual(old.ok('LIST "" "Caf*"'), ['* LIST (\\HasNoChildren) "." Caf&AOk-s'])
+
     def test_rev2_base_commands_work(self):
         """What RFC 9051 folds into the base: each answers after ENABLE."""
         a = self.folder(["Subject: a1\n\nx\n", "Subject: a2\n\ny\n"])
