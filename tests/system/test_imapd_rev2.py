@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import unittest
 
+from dovecot_peer import DovecotPeer
 from harness import IS_ROOT, Instance, ServerTestCase, TcpServer
 from test_imapd_search import Raw  # the shared raw client (tests5) replaces it
 
@@ -250,6 +251,20 @@ class ImapdRev2(ServerTestCase):
         old = self.client()
         lines = old.ok('LIST "" "*l*"')
         self.assertIn('* LIST (\\HasNoChildren) "." "&ANY-l &- Wein"', lines)
+
+    def test_enable_with_a_mailbox_selected_is_accepted_as_dovecot_does(self):
+        """RFC 5161 3.1 and RFC 9051 6.3.1: clients must not ENABLE once a
+        mailbox is selected, but servers need not check; Dovecot answers
+        it, and so does postern, so clients that do it keep working."""
+        dovecot = DovecotPeer([self.alice], password="alice-pw", index="memory", tmp=self.inst.tmp)
+        self.addCleanup(dovecot.cleanup)
+        for port in (dovecot.port, self.server.port):
+            r = Raw(port, self.alice.name, "alice-pw")
+            self.addCleanup(r.close)
+            r.ok("SELECT INBOX")
+            self.assertIn("* ENABLED CONDSTORE", r.ok("ENABLE CONDSTORE"), port)
+            r.ok("UNSELECT")
+            self.assertIn("* ENABLED QRESYNC", r.ok("ENABLE QRESYNC"), port)
 
     def test_decomposed_names_are_stored_composed(self):
         """RFC 9051 5.1: a denormalised UTF-8 name is stored in NFC, either
