@@ -34,6 +34,8 @@ LIBS_tlsd := $(SSL_LIBS)
 LIBS_remote := $(SSL_LIBS)
 # zlib for IMAP's COMPRESS=DEFLATE, in the mailbox stage only.
 LIBS_imapd-mailbox := -lz
+# libunistring brings UTF-8 mailbox names to NFC (RFC 9051 5.1), likewise.
+LIBS_imapd-mailbox += -lunistring
 
 PROGRAMS := $(sort $(patsubst src/%/main.cpp,%,$(wildcard src/*/main.cpp)))
 # The libraries, in floors (DESIGN.md): base, mail, then imap, login, pop3.

@@ -10,9 +10,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <cstdint>
+#include <cstdlib>
 #include <vector>
 
 #include <fmt/format.h>
+#include <uninorm.h>
+#include <unistr.h>
 
 #include "imap/imap_utf7.hpp"
 #include "base/io.hpp"
@@ -20,21 +24,53 @@
 
 namespace imapd {
 
-bool Session::status_item_known(std::string_view item) {
-  for (const char* k : {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "APPENDLIMIT", "HIGHESTMODSEQ",
+bool Session::status_item_known(std::string_view item) const {
+  if (item == "RECENT") return !enabled_.rev2;
+  if (item == "DELETED") return enabled_.rev2;
+  for (const char* k : {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "APPENDLIMIT", "HIGHESTMODSEQ",
                         "MAILBOXID"})
     if (item == k) return true;
   return false;
 }
 
+namespace {
+
+// A UTF-8 name in Unicode normalization form C: RFC 9051 5.1 and RFC 6855
+// 3 let a server take a denormalised name if every command then finds the
+// same mailbox under either form, so names are stored composed only.
+// Invalid UTF-8 comes back unchanged (valid_name() refuses it later).
+std::string nfc(const std::string& s) {
+  auto u = reinterpret_cast<const std::uint8_t*>(s.data());
+  if (std::all_of(s.begin(), s.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x80; }) ||
+      u8_check(u, s.size()) != nullptr)
+    return s;
+  std::size_t len = 0;
+  std::uint8_t* r = u8_normalize(UNINORM_NFC, u, s.size(), nullptr, &len);
+  if (!r) return s;
+  std::string out(reinterpret_cast<const char*>(r), len);
+  std::free(r);
+  return out;
+}
+
+}  // namespace
+
+// IMAP4rev2 names mailboxes in UTF-8 as UTF8=ACCEPT does (RFC 9051 5.1;
+// its Appendix A keeps modified UTF-7 for IMAP4rev1 clients only).
 std::string Session::mailbox_in(const std::string& name) const {
-  if (!enabled_.utf8) return name;
+  if (!enabled_.utf8 && !enabled_.rev2) return name;
   // Invalid UTF-8 stays as sent: its 8-bit bytes fail valid_name().
-  return utf7_encode(name).value_or(name);
+  return utf7_encode(nfc(name)).value_or(name);
+}
+
+std::string Session::oldname_item(const std::string& supplied) const {
+  if (!enabled_.rev2 || nfc(supplied) == supplied) return {};
+  auto as_sent = utf7_encode(supplied);
+  if (!as_sent) return {};
+  return " (\"OLDNAME\" (" + mailbox_out(*as_sent) + "))";
 }
 
 std::string Session::mailbox_out(const std::string& stored) const {
-  if (!enabled_.utf8) return astring_out(stored);
+  if (!enabled_.utf8 && !enabled_.rev2) return astring_out(stored);
   auto u = utf7_decode(stored);
   if (!u || *u == stored) return astring_out(stored);
   // RFC 6855 section 3: UTF-8 travels in quoted strings once enabled.
@@ -60,6 +96,8 @@ void Session::cmd_create(Cmd& c) {
     log::line("{}: cannot create {}: {}", who_, log::printable(n), std::strerror(errno));
     return no(tag, "[SERVERBUG] Cannot create the mailbox");
   }
+  // RFC 9051 6.3.4: a name stored in another form than sent is told.
+  if (auto item = oldname_item(*name); !item.empty()) io_.put(list_line(n, item));
   // RFC 8474: the new folder's MAILBOXID in the OK.
   std::vector<Entry> entries;
   std::string err;
@@ -188,6 +226,8 @@ std::optional<std::string> Session::status_of(const std::string& n, const std::v
     else if (i == "UIDVALIDITY") v = f.uidvalidity();
     else if (i == "UNSEEN") {
       for (auto& e : entries) v += !(flags_of(e.name).sys & f_seen);
+    } else if (i == "DELETED") {
+      for (auto& e : entries) v += (flags_of(e.name).sys & f_deleted) != 0;
     } else if (i == "SIZE") {
       for (auto& e : entries) v += e.vsize;
     } else if (i == "APPENDLIMIT") {
@@ -217,7 +257,8 @@ void Session::cmd_status(Cmd& c) {
     auto i = p.atom();
     if (!i) return bad(tag, "Bad status items");
     std::string u = upper(*i);
-    if (!status_item_known(u)) return bad(tag, "Unknown status item " + log::printable(u, 40));
+    if (!status_item_known(u))
+      return bad(tag, u == "RECENT" ? "STATUS RECENT is not part of IMAP4rev2" : "Unknown status item " + log::printable(u, 40));
     items.push_back(u);
     p.sp();
   }

@@ -122,6 +122,9 @@ void Session::cmd_list(Cmd& c) {
     return ok(tag, std::string(verb) + " completed");
   }
   if (!o.extended) o.ret_children = o.ret_special = !o.lsub;
+  // IMAP4rev2 has LIST-EXTENDED built in: children are always told, and a
+  // name that is no mailbox is \NonExistent (RFC 9051 6.3.9, 7.3.1).
+  if (enabled_.rev2 && !o.lsub) o.ret_children = true;
   ListMatcher matcher;
   bool percent_last = false;
   for (auto& pat : patterns) {
@@ -182,7 +185,7 @@ void Session::cmd_list(Cmd& c) {
       if (!subscribed) attrs.push_back("\\Noselect");
     } else {
       if (o.ret_subscribed && subscribed) attrs.push_back("\\Subscribed");
-      if (!exists) attrs.push_back(o.extended ? "\\NonExistent" : "\\Noselect");
+      if (!exists) attrs.push_back(o.extended || enabled_.rev2 ? "\\NonExistent" : "\\Noselect");
       if (o.ret_children && (exists || has(implied, n)))
         attrs.push_back(has_child(all, n) ? "\\HasChildren" : "\\HasNoChildren");
       if (o.ret_special && su && exists) attrs.push_back(su);
@@ -196,6 +199,14 @@ void Session::cmd_list(Cmd& c) {
       if (auto st = status_of(n, o.status_items)) io_.put(*st);
   }
   ok(tag, std::string(verb) + " completed");
+}
+
+std::string Session::list_line(const std::string& name, const std::string& extra) {
+  auto all = list_folders(root_);
+  std::sort(all.begin(), all.end());
+  std::string a = has_child(all, name) ? "\\HasChildren" : "\\HasNoChildren";
+  if (const char* su = special_use(name)) a += std::string(" ") + su;
+  return fmt::format("* LIST ({}) \".\" {}{}\r\n", a, mailbox_out(name), extra);
 }
 
 }  // namespace imapd

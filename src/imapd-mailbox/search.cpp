@@ -102,9 +102,9 @@ bool parse_key(Parser& p, Key& k, int depth, Budget& b) {
       return true;
     }
   if (u == "ALL") return k.kind = Key::all, true;
-  if (u == "RECENT") return k.kind = Key::recent, true;
-  if (u == "NEW") return k.kind = Key::new_, true;
-  if (u == "OLD") return k.kind = Key::old, true;
+  if (u == "RECENT") return k.kind = Key::recent, b.recent = true;
+  if (u == "NEW") return k.kind = Key::new_, b.recent = true;
+  if (u == "OLD") return k.kind = Key::old, b.recent = true;
   if (u == "KEYWORD" || u == "UNKEYWORD") {
     k.kind = u == "KEYWORD" ? Key::kw_set : Key::kw_unset;
     if (!p.sp()) return false;
@@ -413,7 +413,13 @@ std::optional<Program> parse_program(Parser& p, std::string& error, bool bare_ch
     return std::nullopt;
   }
   prog.modseq = budget.modseq;
+  prog.recent = budget.recent;
   return prog;
+}
+
+std::string rev2_refusal(Session& s, const Program& prog) {
+  if (!prog.recent || !Searcher::rev2(s)) return "";
+  return "NEW, OLD and RECENT are not IMAP4rev2 search keys";
 }
 
 bool parse_returns(Parser& p, Returns& r) {
@@ -506,6 +512,7 @@ void Session::cmd_search(Cmd& c) {
     io_.put(tag + " " + error + "\r\n");
     return;
   }
+  if (auto why = rev2_refusal(*this, *prog); !why.empty()) return bad(tag, why);
   if (prog->modseq) condstore_on();
   if (ret.update && ret.save) return bad(tag, "UPDATE and SAVE cannot be combined");
   std::optional<Program> kept;

@@ -36,6 +36,7 @@ struct Budget {
   std::size_t keys = 0;
   bool limit = false;
   bool modseq = false;
+  bool recent = false;  // RECENT, NEW or OLD: keys IMAP4rev2 does not have
 };
 
 // The search program: "[CHARSET x] key *(SP key)" to the end of the
@@ -45,7 +46,11 @@ struct Budget {
 struct Program {
   Key root;
   bool modseq = false;
+  bool recent = false;  // names RECENT, NEW or OLD (Budget::recent)
 };
+// The tagged BAD text for a program an IMAP4rev2 session may not run
+// (RFC 9051 6.4.4 has no RECENT, NEW or OLD); "" when it may.
+std::string rev2_refusal(Session& s, const Program& prog);
 std::optional<Program> parse_program(Parser& p, std::string& error, bool bare_charset = false);
 
 // RETURN's options (RFC 4731, 5182, 5267, 9394), parsed after "RETURN"

@@ -76,8 +76,15 @@ void Session::cmd_select(Cmd& c) {
   headers_bytes_ = 0;
   cached_.reset();
   send_flags_list();
-  io_.put(fmt::format("* {} EXISTS\r\n* {} RECENT\r\n", sel_->msgs.size(), recent));
-  if (unseen) io_.put(fmt::format("* OK [UNSEEN {}] First unseen\r\n", unseen));
+  // IMAP4rev2 (RFC 9051 6.3.2) has neither RECENT nor the UNSEEN code,
+  // and tells the mailbox's name and attributes in a LIST response.
+  if (enabled_.rev2) {
+    io_.put(fmt::format("* {} EXISTS\r\n", sel_->msgs.size()));
+    io_.put(list_line(sel_->name, oldname_item(*name)));
+  } else {
+    io_.put(fmt::format("* {} EXISTS\r\n* {} RECENT\r\n", sel_->msgs.size(), recent));
+    if (unseen) io_.put(fmt::format("* OK [UNSEEN {}] First unseen\r\n", unseen));
+  }
   io_.put(fmt::format("* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] Predicted next UID\r\n",
                       sel_->folder->uidvalidity(), sel_->folder->uidnext()));
   if (params.condstore || params.qresync) enabled_.condstore = true;
@@ -209,7 +216,9 @@ void Session::update(bool expunges) {
     std::string uid_item = uid_cmd_ || enabled_.qresync ? fmt::format("UID {} ", m.uid) : "";
     io_.put(fmt::format("* {} FETCH ({}FLAGS ({}){})\r\n", n, uid_item, flags_text(m), modseq_item(m)));
   }
-  if (grew && s.msgs.size() != old_count) io_.put(fmt::format("* {} EXISTS\r\n* {} RECENT\r\n", s.msgs.size(), recent));
+  if (grew && s.msgs.size() != old_count)
+    io_.put(enabled_.rev2 ? fmt::format("* {} EXISTS\r\n", s.msgs.size())
+                          : fmt::format("* {} EXISTS\r\n* {} RECENT\r\n", s.msgs.size(), recent));
   context_updates();  // CONTEXT=SEARCH (context.cpp)
   if (s.msgs.size() > old_count) notify_new_messages(old_count);  // NOTIFY's MessageNew FETCH (notify.cpp)
 }
@@ -224,7 +233,7 @@ std::string Session::flags_text(const Msg& m) const {
   if (m.flags.sys & f_draft) add("\\Draft");
   for (std::size_t i = 0; i < 26; ++i)
     if ((m.flags.kw & (1u << i)) && i < sel_->keywords.size() && !sel_->keywords[i].empty()) add(sel_->keywords[i]);
-  if (m.recent) add("\\Recent");
+  if (m.recent && !enabled_.rev2) add("\\Recent");  // RFC 9051 dropped the flag
   return out;
 }
 

@@ -79,6 +79,7 @@ std::string canonical(std::string name) {
 // One capability a line: each is advertised only once it works completely.
 const char* const capability_list[] = {
     "IMAP4rev1",
+    "IMAP4rev2",  // RFC 9051, after ENABLE IMAP4rev2 (imapd-mailbox(8))
     "LITERAL+",
     "IDLE",
     "UIDPLUS",

@@ -182,7 +182,15 @@ class Session {
   // for a response. folders.cpp.
   std::string mailbox_in(const std::string& name) const;
   std::string mailbox_out(const std::string& stored) const;
-  static bool status_item_known(std::string_view item);
+  // The LIST extended item (OLDNAME (name)) an IMAP4rev2 session is told
+  // when a name it sent was stored normalised (NFC); empty otherwise.
+  std::string oldname_item(const std::string& supplied) const;
+  // A STATUS item this session may ask for: RECENT only before ENABLE
+  // IMAP4rev2, DELETED only after it (RFC 9051 6.3.11).
+  bool status_item_known(std::string_view item) const;
+  // The untagged LIST response for one existing mailbox, as SELECT sends
+  // it under IMAP4rev2 (list.cpp); extra is an extended item to append.
+  std::string list_line(const std::string& name, const std::string& extra = {});
   std::optional<std::string> status_of(const std::string& name, const std::vector<std::string>& items);
 
   // selected state

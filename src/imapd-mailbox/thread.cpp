@@ -162,6 +162,7 @@ void Session::cmd_thread(Cmd& c) {
     io_.put(tag + " " + error + "\r\n");
     return;
   }
+  if (auto why = rev2_refusal(*this, *prog); !why.empty()) return bad(tag, why);
   if (prog->modseq) enabled_.condstore = true;
   Searcher se{*this};
   auto found = se.run(*prog);

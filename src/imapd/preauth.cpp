@@ -155,7 +155,8 @@ class Session {
   // RFC 3501 7.2.1 and RFC 2595 3.2: without TLS from another host,
   // LOGINDISABLED and no AUTH=PLAIN, so a client never sends the password.
   std::string caps() const {
-    std::string c = cfg_.literal_minus ? "IMAP4rev1 LITERAL- SASL-IR ID ENABLE IDLE" : "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE";
+    std::string c = cfg_.literal_minus ? "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ID ENABLE IDLE"
+                                   : "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE";
     if (can_starttls()) c += " STARTTLS";
     c += plaintext_allowed() ? " AUTH=PLAIN" : " LOGINDISABLED";
     return c;

@@ -28,11 +28,11 @@ FUZZ_PROG_imapd_session := $(call fuzz_parts_of,imapd-mailbox) fuzz/exit_wrap
 # return to the fuzzer, and makes fsync a no-op (exit_wrap.cpp).
 FUZZ_LDFLAGS_imapd_session := -Wl,--wrap=_Exit -Wl,--wrap=fsync
 # imapd-mailbox's COMPRESS=DEFLATE links zlib, as in the Makefile.
-FUZZ_LIBS_imapd_session := -lz
+FUZZ_LIBS_imapd_session := -lz -lunistring
 # COMPRESS's Transport lives with the session's parts.
 FUZZ_PROG_imap_compress := $(call fuzz_parts_of,imapd-mailbox) fuzz/exit_wrap
 FUZZ_LDFLAGS_imap_compress := -Wl,--wrap=_Exit -Wl,--wrap=fsync
-FUZZ_LIBS_imap_compress := -lz
+FUZZ_LIBS_imap_compress := -lz -lunistring
 
 .PHONY: fuzz fuzz-build
 
