@@ -376,11 +376,16 @@ def syscall_counts(system, users, workload, n, body):
     tracer = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
     kind, clients, rcpts, per = workload
+    want = delivered(users, system.maildir) + n * rcpts
     if kind == "smtp":
         smtp_load(system.port, n, clients, rcpts, users, body, per)
     else:
         sendmail_load(["strace", "-f", "-qq", "-c", "-o", out + ".inject", "-e", f"trace={calls}"] +
                       system.sendmail(), n, users, body, system.meter)
+    try:  # every delivery's processes are in the counts, not only the first ones
+        wait_for(lambda: delivered(users, system.maildir) >= want, 600, f"{system.name}'s traced deliveries")
+    except AssertionError as e:
+        print(f"bench: {e}", file=sys.stderr)
     time.sleep(2.0)
     tracer.send_signal(signal.SIGINT)
     tracer.wait(timeout=60)
@@ -441,8 +446,7 @@ def side_by_side(title, workloads, n_of, runs, body, nusers, syscalls=False):
                 failed = sum(len(r[3]) for r in rs)
                 if failed:
                     cells[-1] += f" ({failed} failed)"
-            unit = "deliveries" if w[2] > 1 else "messages"
-            print(f"  {describe(w) + f' ({n} {unit[:3]}.)':32} {cells[0]:>22} {cells[1]:>22} "
+            print(f"  {describe(w) + f' ({n} msgs)':32} {cells[0]:>22} {cells[1]:>22} "
                   f"{rates[0] / rates[1]:6.2f}")
             for s in systems:
                 gen = statistics.median(r[2] for r in results[s.name])
