@@ -27,6 +27,25 @@ endif
 OBJ := build/obj$(if $(SAN),-asan)
 INST := build/inst/$(subst /,_,$(CONF_HOME))$(if $(SINGLE),-single)$(if $(SAN),-asan)
 LIBS := -lsodium -lfmt -lcdb -lcrypto -lresolv -lcrypt
+# How a program is linked: every delivery starts several programs, and the
+# dynamic loader was 37% of the CPU (DESIGN.md, "Performance"). The C++
+# runtime, fmt (header-only: Debian ships no libfmt.a), libsodium, tinycdb
+# and libcrypt are linked in; only the C library (NSS for getpwnam needs
+# it shared), libcrypto, libssl and zlib stay shared, and each program
+# records only the ones it uses (--as-needed).
+# The sanitizers' runtimes want the shared C++ runtime: SAN=1 links as LIBS.
+FMT_FLAGS := -DFMT_HEADER_ONLY
+ifeq ($(SAN),)
+PROG_LDFLAGS := -static-libstdc++ -static-libgcc -Wl,-O1,--as-needed,--hash-style=gnu
+PROG_LIBS := -Wl,-Bstatic -lsodium -lcdb -lcrypt -Wl,-Bdynamic -lcrypto -lresolv
+else
+PROG_LIBS := $(LIBS)
+endif
+# Objects are rebuilt when the compile command changes, not only their
+# sources (fmt header-only or not must be the same in every object).
+FLAGS_STAMP := $(OBJ)/compile-flags
+$(shell mkdir -p $(OBJ) && { echo '$(CXX_CMD) $(SANFLAGS) $(FMT_FLAGS)' | cmp -s - $(FLAGS_STAMP) || \
+  echo '$(CXX_CMD) $(SANFLAGS) $(FMT_FLAGS)' > $(FLAGS_STAMP); })
 # Only the programs that speak TLS link libssl (tlsd(8)): smtpd, pop3d and
 # imapd never hold a key nor OpenSSL's server side.
 SSL_LIBS := -lssl
@@ -62,13 +81,13 @@ deps-stamp:
 	@./tools/deps --quiet
 
 # Nothing compiles before the packages it needs are installed.
-$(OBJ)/%.o: src/%.cpp | deps-stamp
+$(OBJ)/%.o: src/%.cpp $(FLAGS_STAMP) | deps-stamp
 	@mkdir -p $(dir $@)
-	$(CXX_CMD) $(SANFLAGS) -MMD -MP -Isrc/lib -c $< -o $@
+	$(CXX_CMD) $(SANFLAGS) $(FMT_FLAGS) -MMD -MP -Isrc/lib -c $< -o $@
 
-$(OBJ)/unit/%.o: tests/unit/%.cpp | deps-stamp
+$(OBJ)/unit/%.o: tests/unit/%.cpp $(FLAGS_STAMP) | deps-stamp
 	@mkdir -p $(dir $@)
-	$(CXX_CMD) $(SANFLAGS) -MMD -MP -Isrc/lib -Isrc -c $< -o $@
+	$(CXX_CMD) $(SANFLAGS) $(FMT_FLAGS) -MMD -MP -Isrc/lib -Isrc -c $< -o $@
 
 $(OBJ)/libpostern.a: $(LIB_OBJ)
 	@rm -f $@
@@ -80,11 +99,11 @@ $(INST)/auto_conf.cpp: conf-users Makefile
 	./tools/auto-conf '$(CONF_HOME)' '$(SINGLE)' conf-users > $@.tmp && mv $@.tmp $@
 
 $(INST)/auto_conf.o: $(INST)/auto_conf.cpp
-	$(CXX_CMD) $(SANFLAGS) -Isrc/lib -c $< -o $@
+	$(CXX_CMD) $(SANFLAGS) $(FMT_FLAGS) -Isrc/lib -c $< -o $@
 
 .SECONDEXPANSION:
 $(INST)/%: $$(addprefix $(OBJ)/,$$(subst .cpp,.o,$$(subst src/,,$$(wildcard src/$$*/*.cpp)))) $(OBJ)/libpostern.a $(INST)/auto_conf.o
-	$(LD_CMD) $(SANFLAGS) -o $@ $(filter %.o,$^) $(OBJ)/libpostern.a $(LIBS_$*) $(LIBS)
+	$(LD_CMD) $(SANFLAGS) $(PROG_LDFLAGS) -o $@ $(filter %.o,$^) $(OBJ)/libpostern.a $(LIBS_$*) $(PROG_LIBS)
 
 UNIT_HOME := $(CURDIR)/build/unit-home
 $(OBJ)/unit-tests: $(UNIT_OBJ) $(UNIT_PROG_OBJ) $(OBJ)/libpostern.a
