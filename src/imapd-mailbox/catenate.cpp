@@ -35,7 +35,7 @@ std::optional<std::string> Session::url_content(const std::string& text) {
 std::optional<Session::UrlTarget> Session::url_target(const ImapUrl& u) {
   // RFC 5092: the mailbox in a URL is UTF-8; folders are stored in
   // modified UTF-7.
-  auto stored = utf7_encode(u.mailbox);
+  auto stored = stored_name(root_, u.mailbox);
   if (!stored) return std::nullopt;
   std::string n = canonical(*stored);
   if (!valid_name(n)) return std::nullopt;

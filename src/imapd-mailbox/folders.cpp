@@ -54,18 +54,30 @@ std::string nfc(const std::string& s) {
 
 }  // namespace
 
+std::optional<std::string> stored_name(const std::string& root, const std::string& utf8) {
+  auto as_sent = utf7_encode(utf8);
+  if (!as_sent) return std::nullopt;
+  std::string composed = nfc(utf8);
+  if (composed == utf8) return as_sent;
+  std::string n = canonical(*as_sent);
+  struct stat st {};
+  if (valid_name(n) && ::stat((folder_dir(root, n) + "/cur").c_str(), &st) == 0) return as_sent;
+  return utf7_encode(composed);
+}
+
 // IMAP4rev2 names mailboxes in UTF-8 as UTF8=ACCEPT does (RFC 9051 5.1;
 // its Appendix A keeps modified UTF-7 for IMAP4rev1 clients only).
 std::string Session::mailbox_in(const std::string& name) const {
   if (!enabled_.utf8 && !enabled_.rev2) return name;
   // Invalid UTF-8 stays as sent: its 8-bit bytes fail valid_name().
-  return utf7_encode(nfc(name)).value_or(name);
+  return stored_name(root_, name).value_or(name);
 }
 
 std::string Session::oldname_item(const std::string& supplied) const {
   if (!enabled_.rev2 || nfc(supplied) == supplied) return {};
   auto as_sent = utf7_encode(supplied);
-  if (!as_sent) return {};
+  // A folder stored under the name as sent is not renamed by the lookup.
+  if (!as_sent || mailbox_in(supplied) == *as_sent) return {};
   return " (\"OLDNAME\" (" + mailbox_out(*as_sent) + "))";
 }
 

@@ -49,6 +49,11 @@ struct Selected {
 const char* special_use(std::string_view name);
 // The name with any case of a leading INBOX written INBOX.
 std::string canonical(std::string name);
+// The stored (modified UTF-7) name of a UTF-8 mailbox name: the name as
+// sent when a folder of that name is on disk (one made by Dovecot or an
+// older postern under a non-NFC name stays reachable), else its NFC form;
+// nothing for invalid UTF-8. Both forms of a composed folder find it.
+std::optional<std::string> stored_name(const std::string& root, const std::string& utf8);
 
 // Bounds on what one command may ask for (imapd(8), LIMITS). Past one the
 // command is answered NO [LIMIT] (RFC 5530) and logged.

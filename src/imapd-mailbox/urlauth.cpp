@@ -157,7 +157,7 @@ bool expired(const std::string& when) {
 // The stored name of the mailbox a URL names, when it is this user's.
 std::optional<std::string> own_mailbox(const ImapUrl& u, const std::string& root) {
   if (u.host.empty() || u.user != login_name()) return std::nullopt;
-  auto stored = utf7_encode(u.mailbox);
+  auto stored = stored_name(root, u.mailbox);
   if (!stored) return std::nullopt;
   std::string n = canonical(*stored);
   struct stat st {};

@@ -1,5 +1,6 @@
 """imapd against what the review of the IMAP work found: a FIFO planted as
-a folder's state file must not hang the user's session; CONTEXT=SEARCH
+a folder's state file must not hang the user's session (a non-regular
+dovecot-uidlist fails the command and stays); CONTEXT=SEARCH
 updates after an EXPUNGE use the numbers after it; QRESYNC after
 postern-state was lost still names the messages expunged before; an
 APPEND with bare LF line ends reads back as Dovecot gives it. Real
@@ -11,47 +12,38 @@ import time
 import unittest
 
 import dovecot_peer
-import test_imapd_sync
-from harness import IS_ROOT, Instance, TcpServer, remove_test_users
+from imap_raw import Client, ImapTestCase, as_bytes
 
 
-class Raw(test_imapd_sync.Raw):
-    """test_imapd_sync's bare connection, logged in; cmd gives (status,
-    untagged lines), and a literal goes as LITERAL+ so its bytes go as
-    they are (imaplib would make every line end CRLF first)."""
+class Raw(Client):
+    """imap_raw's client, logged in; run() gives (status word, untagged
+    responses), and a literal goes as LITERAL+ so its bytes go as they
+    are (imaplib would make every line end CRLF first)."""
 
     def __init__(self, port, user, password):
         super().__init__(port)
-        assert self.cmd(f'LOGIN {user} "{password}"')[0] == "OK"
+        self.login(user, password)
 
-    def cmd(self, text, literal=None):
+    def run(self, text, literal=None):
         if literal is None:
-            untagged, tagged = super().cmd(text)
-            return tagged.split(" ", 1)[0], untagged
-        self.n += 1
-        tag = f"t{self.n}"
-        self.sock.sendall(f"{tag} {text} {{{len(literal)}+}}\r\n".encode() + literal + b"\r\n")
-        untagged = []
-        while not (line := self.line()).startswith(tag + " "):
-            untagged.append(line)
-        return line.split(" ", 2)[1], untagged
+            tagged, untagged = self.cmd(text)
+        else:
+            tagged, untagged = self.cmd(text + " {}", literal, plus=True)
+        return tagged.split(" ", 2)[1], untagged
+
+    def close(self):
+        """LOGOUT once, then the socket closed (a second call does nothing)."""
+        if self.sock.fileno() >= 0:
+            try:
+                self.cmd("LOGOUT", timeout=5)
+            except (OSError, EOFError):
+                pass
+        super().close()
 
 
-@unittest.skipUnless(IS_ROOT, "needs root: system users, tcpserver as root")
-class ImapdRobust(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.inst = inst = Instance()
-        cls.user = inst.add_user("srobust")
-        inst.set_password(cls.user, "robust-pw")
-        inst.start()
-        cls.server = TcpServer(inst, "imapd")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.inst.cleanup()
-        remove_test_users()
+class ImapdRobust(ImapTestCase):
+    USER = "srobust"
+    PASSWORD = "robust-pw"
 
     counter = 0
 
@@ -65,28 +57,33 @@ class ImapdRobust(unittest.TestCase):
             os.chown(path, self.user.uid, self.user.gid)
 
     def raw(self):
-        return Raw(self.server.port, self.user.name, "robust-pw")
+        c = Raw(self.server.port, self.user.name, self.PASSWORD)
+        self.addCleanup(c.close)
+        return c
 
     def folder(self, name):
         c = self.raw()
-        self.assertEqual(c.cmd(f"CREATE {name}")[0], "OK")
+        self.assertEqual(c.run(f"CREATE {name}")[0], "OK")
         c.close()
         return os.path.join(self.user.maildir, "." + name)
+
+    def plant_fifo(self, d, name):
+        if os.path.lexists(os.path.join(d, name)):
+            os.unlink(os.path.join(d, name))
+        os.mkfifo(os.path.join(d, name), 0o600)
+        os.chown(os.path.join(d, name), self.user.uid, self.user.gid)
 
     def test_fifo_state_files_neither_hang_nor_stop_the_session(self):
         d = self.folder("Fifos")
         self.deliver(".Fifos", 2)
-        for name in ("dovecot-uidlist", "postern-state", "dovecot-keywords"):
-            if os.path.lexists(os.path.join(d, name)):
-                os.unlink(os.path.join(d, name))
-            os.mkfifo(os.path.join(d, name), 0o600)
-            os.chown(os.path.join(d, name), self.user.uid, self.user.gid)
+        for name in ("postern-state", "dovecot-keywords"):
+            self.plant_fifo(d, name)
         c = self.raw()  # a hang is a socket timeout (30 s): a failure
-        typ, lines = c.cmd("SELECT Fifos")
+        typ, lines = c.run("SELECT Fifos")
         self.assertEqual(typ, "OK")
         self.assertIn("* 2 EXISTS", lines)
-        self.assertEqual(c.cmd("STORE 1 +FLAGS ($Work)")[0], "OK")
-        typ, lines = c.cmd("FETCH 1:2 (UID FLAGS)")
+        self.assertEqual(c.run("STORE 1 +FLAGS ($Work)")[0], "OK")
+        typ, lines = c.run("FETCH 1:2 (UID FLAGS)")
         self.assertEqual(typ, "OK")
         self.assertIn("$Work", lines[0])
         c.close()
@@ -94,15 +91,47 @@ class ImapdRobust(unittest.TestCase):
             self.assertTrue(stat.S_ISREG(os.lstat(os.path.join(d, name)).st_mode), name)
         self.assertIn("not a regular file", self.server.log())
 
+    def test_odd_uidlist_fails_the_command_and_is_left_alone(self):
+        """A FIFO or symlink as dovecot-uidlist is no missing file: a new
+        UIDVALIDITY would invalidate every client's UIDs. The command
+        answers NO, the log says why, the file stays, the session goes on."""
+        d = self.folder("OddUids")
+        self.deliver(".OddUids", 2)
+        c = self.raw()
+        self.assertEqual(c.run("SELECT OddUids")[0], "OK")
+        c.close()
+        uidlist = os.path.join(d, "dovecot-uidlist")
+        with open(uidlist, "rb") as f:
+            kept = f.read()
+        self.plant_fifo(d, "dovecot-uidlist")
+        c = self.raw()  # a hang is a socket timeout (30 s): a failure
+        typ, lines = c.run("SELECT OddUids")
+        self.assertEqual(typ, "NO", lines)
+        self.assertEqual(c.run("NOOP")[0], "OK")
+        self.assertTrue(stat.S_ISFIFO(os.lstat(uidlist).st_mode))
+        self.assertIn(f"{uidlist}: not a regular file", self.server.log())
+        # A symlink to a copy of the real file: refused too, not followed.
+        real = os.path.join(self.inst.tmp, "uidlist-copy")
+        with open(real, "wb") as f:
+            f.write(kept)
+        os.unlink(uidlist)
+        os.symlink(real, uidlist)
+        self.assertEqual(c.run("EXAMINE OddUids")[0], "NO")
+        self.assertEqual(c.run("NOOP")[0], "OK")
+        self.assertTrue(os.path.islink(uidlist))
+        with open(real, "rb") as f:
+            self.assertEqual(f.read(), kept)
+        c.close()
+
     def test_context_updates_after_expunge_use_current_numbers(self):
         self.folder("Ctx")
         self.deliver(".Ctx", 5)
         a, b = self.raw(), self.raw()
-        a.cmd("SELECT Ctx")
-        b.cmd("SELECT Ctx")
-        self.assertEqual(b.cmd("STORE 2,3,5 +FLAGS (\\Flagged)")[0], "OK")
-        a.cmd("NOOP")
-        typ, lines = a.cmd("SEARCH RETURN (UPDATE) FLAGGED")
+        a.run("SELECT Ctx")
+        b.run("SELECT Ctx")
+        self.assertEqual(b.run("STORE 2,3,5 +FLAGS (\\Flagged)")[0], "OK")
+        a.run("NOOP")
+        typ, lines = a.run("SEARCH RETURN (UPDATE) FLAGGED")
         self.assertEqual(typ, "OK")
         result = set()
         for line in lines:
@@ -111,11 +140,11 @@ class ImapdRobust(unittest.TestCase):
                 result = set(expand(m.group(1)))
         self.assertEqual(result, {2, 3, 5})
         # b expunges a matching message below the others and changes two
-        self.assertEqual(b.cmd("STORE 2 +FLAGS (\\Deleted)")[0], "OK")
-        self.assertEqual(b.cmd("EXPUNGE")[0], "OK")
-        self.assertEqual(b.cmd("STORE 4 -FLAGS (\\Flagged)")[0], "OK")  # was 5
-        self.assertEqual(b.cmd("STORE 3 +FLAGS (\\Flagged)")[0], "OK")  # was 4
-        typ, lines = a.cmd("NOOP")
+        self.assertEqual(b.run("STORE 2 +FLAGS (\\Deleted)")[0], "OK")
+        self.assertEqual(b.run("EXPUNGE")[0], "OK")
+        self.assertEqual(b.run("STORE 4 -FLAGS (\\Flagged)")[0], "OK")  # was 5
+        self.assertEqual(b.run("STORE 3 +FLAGS (\\Flagged)")[0], "OK")  # was 4
+        typ, lines = a.run("NOOP")
         self.assertEqual(typ, "OK")
         # the client's view of the result, updated in the order it is told
         for line in lines:
@@ -125,7 +154,7 @@ class ImapdRobust(unittest.TestCase):
             elif m := re.match(r"\* ESEARCH \(TAG \"t\d+\"\) (ADDTO|REMOVEFROM) \(0 (\S+)\)", line):
                 nums = set(expand(m.group(2)))
                 result = result | nums if m.group(1) == "ADDTO" else result - nums
-        typ, lines = a.cmd("SEARCH FLAGGED")
+        typ, lines = a.run("SEARCH FLAGGED")
         truth = {int(x) for x in lines[0].split()[2:]}
         self.assertEqual(truth, {2, 3})
         self.assertEqual(result, truth, lines)
@@ -133,8 +162,8 @@ class ImapdRobust(unittest.TestCase):
         b.close()
 
     def qresync_select(self, c, args):
-        self.assertEqual(c.cmd("ENABLE QRESYNC")[0], "OK")
-        typ, lines = c.cmd(f"SELECT Qr (QRESYNC ({args}))")
+        self.assertEqual(c.run("ENABLE QRESYNC")[0], "OK")
+        typ, lines = c.run(f"SELECT Qr (QRESYNC ({args}))")
         self.assertEqual(typ, "OK")
         vanished = set()
         for line in lines:
@@ -146,12 +175,12 @@ class ImapdRobust(unittest.TestCase):
         d = self.folder("Qr")
         self.deliver(".Qr", 5)
         c = self.raw()
-        self.assertEqual(c.cmd("ENABLE QRESYNC")[0], "OK")
-        typ, lines = c.cmd("SELECT Qr")
+        self.assertEqual(c.run("ENABLE QRESYNC")[0], "OK")
+        typ, lines = c.run("SELECT Qr")
         validity = int(re.search(r"UIDVALIDITY (\d+)", " ".join(lines)).group(1))
         modseq = int(re.search(r"HIGHESTMODSEQ (\d+)", " ".join(lines)).group(1))
-        self.assertEqual(c.cmd("UID STORE 2,4 +FLAGS (\\Deleted)")[0], "OK")
-        self.assertEqual(c.cmd("EXPUNGE")[0], "OK")
+        self.assertEqual(c.run("UID STORE 2,4 +FLAGS (\\Deleted)")[0], "OK")
+        self.assertEqual(c.run("EXPUNGE")[0], "OK")
         c.close()
         os.unlink(os.path.join(d, "postern-state"))
         c = self.raw()
@@ -162,8 +191,8 @@ class ImapdRobust(unittest.TestCase):
         c.close()
         # the answer is complete from here on: nothing more went away
         c = self.raw()
-        c.cmd("ENABLE QRESYNC")
-        typ, lines = c.cmd("SELECT Qr")
+        c.run("ENABLE QRESYNC")
+        typ, lines = c.run("SELECT Qr")
         now = int(re.search(r"HIGHESTMODSEQ (\d+)", " ".join(lines)).group(1))
         c.close()
         c = self.raw()
@@ -185,44 +214,35 @@ def appended_back(port, user, password, folder):
     """(RFC822.SIZE, BODY[]) of every message APPENDS put in folder, sent
     as they are (imaplib would make every line end CRLF first)."""
     c = Raw(port, user, password)
-    assert c.cmd(f"CREATE {folder}")[0] == "OK"
+    assert c.run(f"CREATE {folder}")[0] == "OK"
     for msg in APPENDS:
-        typ, lines = c.cmd(f"APPEND {folder}", literal=msg)
+        typ, lines = c.run(f"APPEND {folder}", literal=msg)
         assert typ == "OK", lines
-    assert c.cmd(f"SELECT {folder}")[0] == "OK"
-    typ, lines = c.cmd("FETCH 1:* (RFC822.SIZE BODY[])")
+    assert c.run(f"SELECT {folder}")[0] == "OK"
+    typ, lines = c.run("FETCH 1:* (RFC822.SIZE BODY[])")
     assert typ == "OK", lines
     c.close()
     out = []
-    for line in lines:
-        size = int(re.search(r"RFC822\.SIZE (\d+)", line).group(1))
-        m = re.search(r"BODY\[\] \{(\d+)\}\r\n", line)
-        out.append((size, line[m.end():m.end() + int(m.group(1))].encode("latin-1")))
+    for line in map(as_bytes, lines):
+        size = int(re.search(rb"RFC822\.SIZE (\d+)", line).group(1))
+        m = re.search(rb"BODY\[\] \{(\d+)\}\r\n", line)
+        out.append((size, line[m.end():m.end() + int(m.group(1))]))
     return out
 
 
-@unittest.skipUnless(IS_ROOT, "needs root: system users, tcpserver as root")
 @unittest.skipUnless(dovecot_peer.available(), "needs dovecot-imapd (tools/deps)")
-class AppendLineEnds(unittest.TestCase):
+class AppendLineEnds(ImapTestCase):
     """An APPENDed message reads back as Dovecot gives it back, and its
     RFC822.SIZE is the length of the BODY[] FETCH returns."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.inst = inst = Instance()
-        cls.user = inst.add_user("slfuser")
-        inst.set_password(cls.user, "lf-pw")
-        inst.start()
-        cls.server = TcpServer(inst, "imapd")
-        cls.dovecot = dovecot_peer.DovecotPeer([cls.user], password="lf-pw", index="memory", tmp=inst.tmp)
-        cls.dovecot.start()
+    USER = "slfuser"
+    PASSWORD = "lf-pw"
 
     @classmethod
-    def tearDownClass(cls):
-        cls.dovecot.stop()
-        cls.server.stop()
-        cls.inst.cleanup()
-        remove_test_users()
+    def setUpClass(cls):
+        super().setUpClass()  # tearDownClass cleans cls.dovecot up
+        cls.dovecot = dovecot_peer.DovecotPeer([cls.user], password="lf-pw", index="memory", tmp=cls.inst.tmp)
+        cls.dovecot.start()
 
     def test_append_line_ends_as_dovecot(self):
         theirs = appended_back(self.dovecot.port, self.user.name, "lf-pw", "DoveLF")

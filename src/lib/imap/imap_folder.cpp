@@ -94,10 +94,16 @@ bool Folder::load_uidlist(bool& rewrite, bool& existed, std::uint32_t& import_re
   import_recent = 0;
   std::string path = dir_ + "/" + "dovecot-uidlist";
   std::optional<Uidlist> u;
-  if (auto text = read_folder_file(path, max_file)) {
+  if (auto text = read_regular_file(path, max_file)) {
     u = parse_uidlist(*text);
     if (!u) log::line("{}: unreadable dovecot-uidlist; starting a new UIDVALIDITY", dir_);
     else existed = true, rewrite = u->torn || u->version != 3 || u->guid.empty();
+  } else if (errno == ELOOP || errno == EINVAL) {
+    // A FIFO or symlink is not a missing file: a new UIDVALIDITY renamed
+    // over it would invalidate every client's UIDs, so the sync fails and
+    // the file stays as it is (the other state files count as missing).
+    err = path + ": not a regular file; remove or replace it";
+    return false;
   } else if (errno != ENOENT) {
     err = "cannot read " + path + ": " + std::strerror(errno);
     return false;
