@@ -59,13 +59,13 @@ TEST_CASE("a FIFO or symlink planted as a state file neither blocks nor is follo
   put(root, "200.M1P1.h");
   // Blocked on a FIFO, the test dies here rather than hanging the run.
   ::alarm(60);
-  for (auto name : {"/dovecot-uidlist", "/postern-state", "/dovecot-keywords", "/subscriptions"})
+  // The other state files are taken as missing and replaced.
+  for (auto name : {"/postern-state", "/dovecot-keywords", "/subscriptions"})
     REQUIRE(::mkfifo((root + name).c_str(), 0600) == 0);
   Folder f(root);
   auto e = synced(f);
   REQUIRE(e.size() == 2);
   CHECK(e[0].uid == 1);
-  CHECK(regular(root + "/dovecot-uidlist"));
   CHECK(regular(root + "/postern-state"));
   CHECK(f.keywords().empty());
   CHECK(f.keyword("$Work", true) == 0);
@@ -73,16 +73,38 @@ TEST_CASE("a FIFO or symlink planted as a state file neither blocks nor is follo
   CHECK(read_subscriptions(root).empty());
   CHECK(write_subscriptions(root, {"Sent"}));
   CHECK(read_subscriptions(root) == std::vector<std::string>{"Sent"});
-  // A symlink to someone else's uidlist is not read as this folder's.
+}
+
+TEST_CASE("a dovecot-uidlist that is not a regular file fails the sync and stays as it is", "[imap_store]") {
+  std::string root = temp_dir();
+  Cleanup c{root};
+  make_maildir(root);
+  put(root, "100.M1P1.h");
+  ::alarm(60);
+  // Renumbering would invalidate every client's UIDs: refuse instead.
+  REQUIRE(::mkfifo((root + "/dovecot-uidlist").c_str(), 0600) == 0);
+  {
+    Folder f(root);
+    std::vector<Entry> e;
+    std::string err;
+    CHECK_FALSE(f.sync(e, false, err));
+    struct stat st {};
+    REQUIRE(::lstat((root + "/dovecot-uidlist").c_str(), &st) == 0);
+    CHECK(S_ISFIFO(st.st_mode));
+  }
+  // A symlink to someone else's uidlist is neither read nor written.
   std::string other = temp_dir();
   Cleanup c2{other};
   { std::ofstream(other + "/list") << "3 V77 N5 G0123456789abcdef0123456789abcdef\n1 :100.M1P1.h\n"; }
   REQUIRE(::unlink((root + "/dovecot-uidlist").c_str()) == 0);
   REQUIRE(::symlink((other + "/list").c_str(), (root + "/dovecot-uidlist").c_str()) == 0);
   Folder g(root);
-  synced(g);
-  CHECK(g.uidvalidity() != 77);
+  std::vector<Entry> e;
+  std::string err;
+  CHECK_FALSE(g.sync(e, false, err));
   CHECK(read_file(other + "/list")->starts_with("3 V77 N5"));
+  CHECK(!regular(root + "/dovecot-uidlist"));
+  ::alarm(0);
 }
 
 TEST_CASE("expunge history lost or trimmed: vanished_since cannot answer", "[imap_store]") {
