@@ -28,12 +28,14 @@ void Session::cmd_idle(Cmd& c) {
   bool by_notify = notify_follow_selection(true);
   // Watching first, then the sync: a delivery between the two still wakes us.
   std::unique_ptr<Watch> own;
-  if (sel_ && !by_notify) {
+  auto watch_own = [&] {
+    if (!sel_) return;
     own = std::make_unique<Watch>();
     const std::string& dir = sel_->folder->dir();
     if (own->add(dir + "/new") < 0 || own->add(dir + "/cur") < 0) own.reset();
     if (!own) log::line("{}: IDLE without inotify; checking every {} seconds", who_, poll_check);
-  }
+  };
+  if (!by_notify) watch_own();
   io_.put("+ idling\r\n");
   if (sel_) update(true);
   io_.flush();
@@ -44,6 +46,14 @@ void Session::cmd_idle(Cmd& c) {
     if (by_notify) {
       notify_deliver();
       io_.flush();
+      // NOTIFY may have ended meanwhile (NOTIFICATIONOVERFLOW): IDLE's own
+      // watch from here on, and a sync for what came before it.
+      if (!notify_follow_selection(true)) {
+        by_notify = false;
+        watch_own();
+        if (sel_) update(true);
+        io_.flush();
+      }
     }
     int every = by_notify ? notify_interval() : !sel_ ? idle_timeout : own ? idle_check : poll_check;
     std::time_t now = std::time(nullptr);

@@ -8,7 +8,8 @@
 // folder, STATUS for the others, LIST for names and subscriptions.
 // Trusts nothing in the command: filters, events and names are checked,
 // names through valid_name() before they become paths, and the folders
-// watched are bounded (notify_max_folders). Answers OK, BAD, NO [BADEVENT]
+// watched and the names one NOTIFY SET gives, all groups together, are
+// bounded (notify_max_folders). Answers OK, BAD, NO [BADEVENT]
 // or NO [NOTIFICATIONOVERFLOW]. See imapd(8).
 #include <sys/stat.h>
 
@@ -134,7 +135,8 @@ struct NotifyState {
           match = sorted_has(subs, name) || (old_subs && sorted_has(*old_subs, name));
           break;
         case Filter::subtree:
-          for (auto& n : g.names) match = match || name == n || (name.size() > n.size() && name.starts_with(n + "."));
+          for (auto& n : g.names)
+            match = match || (name.starts_with(n) && (name.size() == n.size() || name[n.size()] == '.'));
           break;
         case Filter::mailboxes: match = std::find(g.names.begin(), g.names.end(), name) != g.names.end(); break;
       }
@@ -170,6 +172,7 @@ void Session::cmd_notify(Cmd& c) {
   }
   bool selected_seen = false, too_many = false;
   unsigned used = 0;
+  std::size_t names_given = 0;  // across all groups: the bound is on the whole command
   do {
     if (!p.accept('(')) return bad(tag, "Expected an event group");
     auto f = p.atom();
@@ -195,8 +198,8 @@ void Session::cmd_notify(Cmd& c) {
         if (!name) return bad(tag, "Bad mailbox name");
         // A name that cannot be a folder names none: nothing to watch (RFC 5465 6).
         std::string n = canonical(mailbox_in(*name));
-        if (valid_name(n)) g.names.push_back(n);
-        too_many = too_many || g.names.size() > notify_max_folders;
+        if (valid_name(n) && ++names_given <= notify_max_folders) g.names.push_back(n);
+        too_many = too_many || names_given > notify_max_folders;
       } while (several && p.sp());
       if ((several && !p.accept(')')) || !p.sp()) return bad(tag, "Bad mailbox list");
     }
@@ -394,8 +397,21 @@ void Session::notify_collect(bool look_all) {
     if (it == n.by_wd.end()) continue;
     const std::string& f = it->second;
     if (e.mask & IN_IGNORED) {
-      n.root_dirty = true;  // its directory went: the folder was deleted or renamed
-      n.by_wd.erase(it);
+      // Its directory went: the folder was deleted. Forget it whole, so
+      // that notify_reconcile watches it again if it is made anew.
+      n.root_dirty = true;
+      std::string gone = f;
+      if (auto w = n.watched.find(gone); w != n.watched.end()) {
+        for (int wd : {w->second.first, w->second.second}) {
+          if (wd != e.wd && n.watch) n.watch->remove(wd);
+          n.by_wd.erase(wd);
+        }
+        n.watched.erase(w);
+      }
+      n.by_wd.erase(e.wd);
+      n.boxes.erase(gone);
+      n.stamps.erase(gone);
+      n.dirty.erase(gone);
       continue;
     }
     if (!(sel_watched && f == sel_->name)) {
@@ -404,7 +420,8 @@ void Session::notify_collect(bool look_all) {
     }
     // The selected folder: a rename inside cur/ is a flag change; any
     // other arrival or removal changes what the folder holds.
-    bool in_cur = n.watched[f].second == e.wd;
+    auto w = n.watched.find(f);
+    bool in_cur = w != n.watched.end() && w->second.second == e.wd;
     if (!in_cur || (e.mask & (IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF))) n.sel_count = true;
     else if (e.mask & IN_MOVED_FROM) cur_from.insert(e.cookie);
     else if (e.mask & IN_MOVED_TO) {
@@ -582,7 +599,14 @@ void Session::wait_for_command() {
     int every = notify_interval();
     long wait = std::min<long>(last_look + every - now, start + idle_timeout - now);
     Woke w = wait_for(io_, notify_fd(), static_cast<int>(std::max<long>(wait, 1)));
-    if (w == Woke::input) return;
+    if (w == Woke::input) {
+      // The client first (wait_for), but what changed meanwhile is told
+      // once before its command: a client that keeps sending still hears.
+      notify_collect(false);
+      notify_deliver();
+      io_.flush();
+      return;
+    }
     now = std::time(nullptr);
     if (now - start >= idle_timeout) bye("Autologout; idle for too long", "timed out");
     bool look = now - last_look >= every;

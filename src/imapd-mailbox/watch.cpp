@@ -70,9 +70,13 @@ Woke wait_for(postern::NetIO& io, int watch_fd, int seconds) {
   struct pollfd p[2] = {{0, POLLIN, 0}, {watch_fd, POLLIN, 0}};
   int r = ::poll(p, watch_fd >= 0 ? 2 : 1, limit > 0 ? limit * 1000 : -1);
   if (r < 0) return errno == EINTR ? Woke::timeout : Woke::input;  // the read reports the error
-  // A change first: a client that keeps sending cannot hold back what it asked to hear.
+  // The client first: a stream of deliveries, each a sync, cannot keep
+  // DONE or a command unread; a hangup or an error is input too (the read
+  // sees the end and the session ends). wait_for_command takes in what
+  // changed once before the command, so changes are not starved either.
+  if (r > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) return Woke::input;
   if (r > 0 && watch_fd >= 0 && (p[1].revents & POLLIN)) return Woke::change;
-  if (r > 0) return Woke::input;  // bytes, end of file or an error: the read tells which
+  if (r > 0) return Woke::input;  // the watch's fd in error: the read tells what the client did
   // The wait was cut short by the session's deadline: the read says goodbye.
   return limit > 0 && limit < seconds ? Woke::input : Woke::timeout;
 }

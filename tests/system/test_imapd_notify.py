@@ -9,13 +9,34 @@ is held to the session's deadline (control/deadlineimapd), goes on
 working over a quiet wait, and sees a DONE that COMPRESS's inflater
 already holds."""
 import imaplib
+import os
 import re
+import shutil
+import subprocess
+import sys
 import time
 import zlib
 
 from imap_raw import ImapTestCase, is_ok
 
 WITHIN = 5  # seconds: inotify answers at once; generous for a busy machine
+# A delivery stream (the test runs four): message files into the Maildir argv[1] (written in
+# tmp/, renamed into new/, as a delivery does) until the file argv[2]
+# exists, a minute has passed or 20000 are written, owned by uid argv[3],
+# gid argv[4].
+STREAM = """
+import os, sys, time
+maildir, stop, uid, gid = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+end, n = time.monotonic() + 60, 0
+while not os.path.exists(stop) and time.monotonic() < end and n < 20000:
+    n += 1
+    name = f"{int(time.time())}.M{n}P{os.getpid()}.stream,S=20"
+    tmp = os.path.join(maildir, "tmp", name)
+    with open(tmp, "wb") as f:
+        f.write(b"Subject: s\\r\\n\\r\\nbody\\r\\n")
+    os.chown(tmp, uid, gid)
+    os.rename(tmp, os.path.join(maildir, "new", name))
+"""
 SELECTED_AND_PERSONAL = ("NOTIFY SET (SELECTED (MessageNew (UID FLAGS) MessageExpunge FlagChange)) "
                          "(PERSONAL (MessageNew MessageExpunge MailboxName SubscriptionChange))")
 
@@ -205,11 +226,50 @@ class ImapdNotify(ImapTestCase):
         b = self.login()
         b.expect_ok(f"APPEND {self.box} {{}}", self.msg())
         b.expect_ok(f"CREATE {self.box}.sub")
-        time.sleep(WITHIN / 2)
-        a.noop()
-        self.assertIn(b"1", a.response("EXISTS")[1])
-        self.assertTrue(any(b"UID 1" in f for f in a.response("FETCH")[1]))
-        self.assertTrue(any(f"{self.box}.sub".encode() in l for l in a.response("LIST")[1]))
+        # imaplib keeps what came unasked; each NOOP reads what is there.
+        # Poll until all three have come, with a generous bound.
+        seen = {}
+
+        def arrived():
+            a.noop()
+            for kind in ("EXISTS", "FETCH", "LIST"):
+                seen.setdefault(kind, []).extend(x for x in a.response(kind)[1] if x is not None)
+            return (b"1" in seen["EXISTS"] and any(b"UID 1" in f for f in seen["FETCH"])
+                    and any(f"{self.box}.sub".encode() in l for l in seen["LIST"]))
+
+        deadline = time.monotonic() + 4 * WITHIN
+        while not arrived() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertIn(b"1", seen["EXISTS"])
+        self.assertTrue(any(b"UID 1" in f for f in seen["FETCH"]), seen)
+        self.assertTrue(any(f"{self.box}.sub".encode() in l for l in seen["LIST"]), seen)
+
+    def test_deleted_and_recreated_folder_is_watched_again(self):
+        a, b = self.two()
+        a.expect_ok("SELECT INBOX")
+        a.expect_ok(f"NOTIFY SET (PERSONAL (MessageNew MessageExpunge MailboxName))")
+        # The folder is removed and made anew on disk while session 1 is
+        # inside a command (waiting for APPEND's literal), so it sees both
+        # at once when it next waits: the same name, new directories.
+        data = self.msg()
+        a.send(f"x APPEND INBOX {{{len(data)}}}\r\n")
+        a.read_until(lambda r: r.startswith("+"))
+        shutil.rmtree(os.path.join(self.user.maildir, "." + self.box))
+        self.make_folder(self.box)
+        a.send(data + "\r\n")
+        self.assertTrue(is_ok(a.read_until(lambda r: r.startswith("x "))[-1]))
+        b.expect_ok(f"APPEND {self.box} {{}}", self.msg())
+        self.heard(a, rf"^\* STATUS {self.box} \(MESSAGES 1 ")
+
+    def test_names_bound_counts_every_group(self):
+        c = self.login()
+        half = " ".join(f"x{i}" for i in range(150))
+        other = " ".join(f"y{i}" for i in range(150))
+        tagged, _ = c.cmd(f"NOTIFY SET (MAILBOXES ({half}) (MessageNew MessageExpunge)) "
+                          f"(SUBTREE ({other}) (MailboxName))")
+        self.assertIn("NO [NOTIFICATIONOVERFLOW]", tagged)
+        c.expect_ok(f"NOTIFY SET (MAILBOXES ({half}) (MessageNew MessageExpunge))")
+        c.expect_ok("NOTIFY NONE")
 
     # -- IDLE ---------------------------------------------------------------
 
@@ -230,6 +290,62 @@ class ImapdNotify(ImapTestCase):
         c.read_until(lambda r: r.startswith("+"))
         self.assertEqual(c.untagged(6), [])
         self.put("Subject: late\r\n\r\nx\r\n")
+        c.read_until(lambda r: r.endswith(" EXISTS"), timeout=WITHIN)
+        c.send("DONE\r\n")
+        self.assertTrue(is_ok(c.read_until(lambda r: r.startswith("i "))[-1]))
+
+    def test_idle_answers_done_during_a_stream_of_deliveries(self):
+        c = self.login()
+        c.expect_ok("SELECT INBOX")
+        c.send("i IDLE\r\n")
+        c.read_until(lambda r: r.startswith("+"))
+        # Other processes deliver into the INBOX as fast as they can
+        # until told to stop (or a minute has passed).
+        stop = os.path.join(self.inst.tmp, f"stop-{self.box}")
+        writers = [subprocess.Popen([sys.executable, "-c", STREAM, self.user.maildir, stop,
+                                     str(self.user.uid), str(self.user.gid)]) for _ in range(4)]
+
+        def end_writer():
+            open(stop, "w").close()
+            for w in writers:
+                w.wait(timeout=70)
+
+        def remove_stream():  # the later tests' INBOX stays small
+            for sub in ("new", "cur"):
+                d = os.path.join(self.user.maildir, sub)
+                for name in os.listdir(d):
+                    if ".stream," in name:
+                        os.unlink(os.path.join(d, name))
+        self.addCleanup(remove_stream)
+        self.addCleanup(end_writer)
+        # DONE once the INBOX is big enough that a sync takes a while
+        # (more arrive during it than before it)
+        big = re.compile(r"^\* (\d{4,}) EXISTS$")
+        c.read_until(lambda r: big.match(r) is not None and int(big.match(r)[1]) >= 3000, timeout=60)
+        c.send("DONE\r\n")
+        got = c.read_until(lambda r: r.startswith("i "), timeout=20)
+        self.assertTrue(is_ok(got[-1]), got[-3:])
+        end_writer()
+        self.assertEqual([w.returncode for w in writers], [0] * 4)
+        self.assertTrue(is_ok(c.cmd("NOOP", timeout=60)[0]))
+
+    def test_idle_goes_on_after_notify_overflows(self):
+        c = self.login()
+        c.expect_ok("SELECT INBOX")
+        c.expect_ok("NOTIFY SET (PERSONAL (MessageNew MessageExpunge))")
+        c.send("i IDLE\r\n")
+        c.read_until(lambda r: r.startswith("+"))
+        made = []
+
+        def remove():
+            for d in made:
+                shutil.rmtree(d, ignore_errors=True)
+        self.addCleanup(remove)
+        for i in range(210):
+            made.append(self.make_folder(f"{self.box}over{i}"))
+        self.heard(c, r"^\* OK \[NOTIFICATIONOVERFLOW\]", timeout=4 * WITHIN)
+        # NOTIFY has ended; IDLE still tells of the selected folder
+        self.put(self.msg())
         c.read_until(lambda r: r.endswith(" EXISTS"), timeout=WITHIN)
         c.send("DONE\r\n")
         self.assertTrue(is_ok(c.read_until(lambda r: r.startswith("i "))[-1]))
