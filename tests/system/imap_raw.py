@@ -362,10 +362,13 @@ class ImapTestCase(ServerTestCase):
         ImapTestCase._puts += 1
         data = _bytes(data)
         name = f"{int(time.time())}.M{ImapTestCase._puts}P{os.getpid()}.test,S={len(data)}"
-        path = os.path.join(self.user.maildir, folder, "new", name)
-        with open(path, "wb") as f:
+        # Written in tmp/ and renamed into new/, as a delivery does: a
+        # session may move a file from new/ to cur/ the moment it appears.
+        tmp = os.path.join(self.user.maildir, folder, "tmp", name)
+        with open(tmp, "wb") as f:
             f.write(data)
-        os.chown(path, self.user.uid, self.user.gid)
+        os.chown(tmp, self.user.uid, self.user.gid)
+        os.rename(tmp, os.path.join(self.user.maildir, folder, "new", name))
         return name
 
     def make_folder(self, name):
