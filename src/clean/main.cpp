@@ -12,7 +12,9 @@
 // nor a record in state/, once they are older than 36 hours (queue gives up
 // on a message after 24 hours, so such a file is certainly abandoned).
 //
-// Trusts send only as far as the id: digits, checked here. Never runs as
+// Trusts send only as far as the id: letters and digits, checked here (a
+// power cut may undo these unsynced removals; ids are never reused, so
+// what comes back names only this finished message). Never runs as
 // root in a multi-user install: it removes files, and posternq owns all it
 // needs. When it exits (end of file from send, or killed), send notices
 // and stops so that the whole system is restarted.

@@ -101,8 +101,19 @@ int main() {
   }
   struct stat st {};
   if (::fstat(mess.get(), &st) != 0) fail(queue_exit::pid_dir, "cannot stat the new queue file");
-  std::string id = std::to_string(st.st_ino);
-  if (::link(pid_file.c_str(), ("mess/" + id).c_str()) != 0) fail(queue_exit::mess_dir, "cannot link into queue/mess");
+  // The id carries the time beside the inode number, which the file system
+  // hands to the next new file as soon as it is freed: a record or envelope
+  // that outlives its message (a power cut can undo clean's removals) then
+  // names no other message. link(2) never replaces an entry; should the
+  // same id somehow be taken, a later microsecond gives another.
+  std::string id;
+  for (int tries = 0;; ++tries) {
+    timespec ts {};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    id = queue_dirs::make_id(ts.tv_sec, ts.tv_nsec / 1000, st.st_ino);
+    if (::link(pid_file.c_str(), ("mess/" + id).c_str()) == 0) break;
+    if (errno != EEXIST || tries >= 100) fail(queue_exit::mess_dir, "cannot link into queue/mess");
+  }
   mess_file = "mess/" + id;
   ::unlink(pid_file.c_str());
   pid_file.clear();

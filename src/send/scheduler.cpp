@@ -48,8 +48,9 @@ Scheduler::Scheduler(Controls controls, Channel* local, Channel* remote, int cle
 
 void Scheduler::recover() {
   // A record is removed before clean removes the envelope, so a record with
-  // no envelope is only the remnant of a crash in a save; the message file,
-  // if any, belongs to a message being queued now and must be left alone.
+  // no envelope is the remnant of a crash in a save, or of a power cut that
+  // kept clean's removal but not send's; it names a finished message (ids
+  // are never reused). The message file, if any, is clean's to sweep.
   for (auto& name : list_dir(queue_dirs::state_dir())) {
     if (name == "." || name == "..") continue;
     if (queue_dirs::valid_id(name) && exists(queue_dirs::todo(name))) continue;
@@ -67,6 +68,11 @@ void Scheduler::scan_todo() {
 bool Scheduler::load(const std::string& id) {
   Message m;
   m.id = id;
+  // Checked before the record is trusted: a record and an envelope that
+  // outlived their message (a power cut can undo clean's removal of todo/
+  // and state/ but keep that of mess/) would otherwise be tried for ever,
+  // every delivery and bounce failing to open the file.
+  if (!message_present(id)) return false;
   if (auto text = read_file(queue_dirs::state(id), 64 << 20)) {
     if (auto st = decode_state(*text)) {
       m.state = std::move(*st);
@@ -77,14 +83,6 @@ bool Scheduler::load(const std::string& id) {
     log::line("rebuilding the damaged record of msg {} from its envelope", id);
   }
   struct stat st {};
-  if (::stat(queue_dirs::mess(id).c_str(), &st) != 0 && errno == ENOENT) {
-    // queue writes the message before the envelope and clean removes the
-    // envelope first: an envelope alone is damage, and its id may soon be
-    // another message's. Remove it rather than deliver whatever gets the id.
-    log::line("removing the envelope of msg {}: its message file is missing", id);
-    ask_clean(id);
-    return false;
-  }
   auto bytes = read_file(queue_dirs::todo(id), 64 << 20);
   auto envelope = bytes ? decode_envelope(*bytes) : std::nullopt;
   if (!envelope) {
@@ -107,6 +105,21 @@ bool Scheduler::load(const std::string& id) {
   auto [it, inserted] = messages_.emplace(id, std::move(m));
   save(it->second);
   return true;
+}
+
+bool Scheduler::message_present(const std::string& id) {
+  struct stat st {};
+  if (::stat(queue_dirs::mess(id).c_str(), &st) == 0 || errno != ENOENT) return true;
+  // queue makes the message file durable before it links the envelope, and
+  // only clean removes it, after send has finished the message: an
+  // envelope without its message is what is left of a finished one (or of
+  // damage), never mail still owed. Ids are never reused, so no newer
+  // message can be hurt by removing what is left under this one.
+  log::line("removing the envelope and record of msg {}: its message file is missing", id);
+  if (::unlink(queue_dirs::state(id).c_str()) != 0 && errno != ENOENT)
+    log::line("unable to remove the record of msg {}: {}", id, std::strerror(errno));
+  ask_clean(id);
+  return false;
 }
 
 void Scheduler::save(Message& m) {
@@ -347,10 +360,13 @@ bool Scheduler::bounce(Message& m, std::time_t now) {
 }
 
 bool Scheduler::finish(Message& m) {
-  // The record goes first: while the message file exists its inode (the id)
-  // cannot be reused, so a record can never be taken for a newer message's.
-  // A crash before clean answers leaves the envelope without a record, and
-  // the message is delivered again: a duplicate, never a loss.
+  // The record goes first, so that a crash before clean answers leaves the
+  // envelope without a record, and the message is delivered again: a
+  // duplicate, never a loss. None of these removals is fsync'ed: a power
+  // cut may bring back the record, the envelope or both, and they then
+  // name this finished message alone (ids are never reused, make_id), so
+  // the worst is a repeated delivery, or a leftover that load removes.
+  // Nothing here needs a sync.
   if (::unlink(queue_dirs::state(m.id).c_str()) != 0 && errno != ENOENT) {
     log::line("unable to remove the record of msg {}: {}", m.id, std::strerror(errno));
     return false;

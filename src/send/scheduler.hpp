@@ -84,6 +84,8 @@ class Scheduler {
   };
 
   bool load(const std::string& id);
+  // False (and what is left removed) when the message file is gone.
+  bool message_present(const std::string& id);
   void save(Message& m);
   void apply(const Delivery& d, char result, const std::string& text, std::time_t now);
   bool bounce(Message& m, std::time_t now);

@@ -94,7 +94,7 @@ class Smtpd(unittest.TestCase):
             self.assertNotIn(b"\r", f.read())
         wait_log(self.plain, f"accepted message {qid} from 127.0.0.1")
         # The reply also names the queue's id, the one send logs.
-        msg_id = re.search(rb" msg ([0-9]+)$", text).group(1).decode()
+        msg_id = re.search(rb" msg ([0-9A-Za-z]+)$", text).group(1).decode()
         self.assertIn(f"new msg {msg_id} from <sender@example.net>", self.inst.log())
 
     def test_helo_gives_smtp_protocol(self):

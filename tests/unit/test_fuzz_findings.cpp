@@ -27,7 +27,7 @@ TEST_CASE("an assign uid or gid too big for uid_t is refused, never wrapped") {
 TEST_CASE("a state record with times or counts past their types is refused") {
   // Found by the queue_state target: arrival 2^64-1 read as -1, which
   // encode_state wrote out and decode_state then refused.
-  std::string good = "postern-state 1\nF\ta@x\nA\t1700000000\nR\tLP\t1\t1700000001\tb@x\twhy\n";
+  std::string good = "postern-state 2\nF\ta@x\nA\t1700000000\nR\tLP\t1\t1700000001\tb@x\twhy\nE\t1\n";
   auto m = decode_state(good);
   REQUIRE(m);
   CHECK(encode_state(*m) == good);

@@ -1,6 +1,7 @@
 // queue_dirs: the layout of conf-home/queue, shared by queue, send, clean,
-// lspawn and mailq. A message is known by its id, the inode number of its
-// file in mess/.
+// lspawn and mailq. A message is known by its id, made by make_id from the
+// time queue created its file and that file's inode number: never given to
+// two messages on one host, even when the file system reuses the inode.
 //
 //   pid/     queue's files while a message is being written   (posternq)
 //   mess/ID  the message, as queue wrote it                     (posternq)
@@ -11,6 +12,7 @@
 //
 // Only queue creates files in mess/ and todo/; only clean removes them.
 #pragma once
+#include <cstdint>
 #include <string>
 
 #include "mail/conf.hpp"
@@ -35,7 +37,19 @@ constexpr char retry_all = 'R';
 // not running (the message is picked up when it starts).
 void poke_send(char byte = 'x');
 
-// A queue id: digits only (the inode number), so it is safe in a path.
+// A new message's id, in the spirit of Postfix's long queue ids: the time
+// (6 characters of seconds, then 4 of microseconds, fixed width) and then
+// the inode number, all in base 62 with digits < upper < lower case, so
+// that ids sort as their arrival and hold letters and digits only. The
+// inode alone is reused as soon as it is freed; with the time beside it an
+// id can only repeat if the same inode is freed and taken again within one
+// microsecond of a clock that went back, and queue's link(2) refuses even
+// that while the first message is in the queue.
+std::string make_id(std::int64_t seconds, long microseconds, std::uint64_t inode);
+
+// A queue id: letters and digits only (1 to 40), so it is safe in a path.
+// The digits-only ids (bare inode numbers) of a queue written before the
+// upgrade are still valid, so such a queue is delivered.
 bool valid_id(const std::string& id);
 
 }  // namespace postern::queue_dirs

@@ -12,7 +12,9 @@
 
 namespace postern {
 
-static constexpr std::string_view magic = "postern-state 1";
+static constexpr std::string_view magic = "postern-state 2";
+// Records written before the end line came; read as they always were.
+static constexpr std::string_view magic_v1 = "postern-state 1";
 // Times and counts past these would wrap to negative times (which
 // encode_state writes and decode_state then refuses) or small counts.
 static constexpr unsigned long max_time = static_cast<unsigned long>(std::numeric_limits<std::time_t>::max());
@@ -25,13 +27,22 @@ std::string encode_state(const MessageState& m) {
       if (c == '\t') c = ' ';
     out += fmt::format("R\t{}{}\t{}\t{}\t{}\t{}\n", r.channel, r.state, r.attempts, r.next_try, r.address, reason);
   }
+  // The record is written without a sync: after a power cut it may be a
+  // prefix of itself, which must not read as a record with fewer recipients.
+  out += fmt::format("E\t{}\n", m.recipients.size());
   return out;
 }
 
 std::optional<MessageState> decode_state(std::string_view text) {
   auto lines = split(text, '\n');
-  if (lines.size() < 4 || lines[0] != magic || !lines.back().empty()) return std::nullopt;
+  if (lines.size() < 4 || (lines[0] != magic && lines[0] != magic_v1) || !lines.back().empty()) return std::nullopt;
   lines.pop_back();
+  if (lines[0] == magic) {
+    auto end = split(lines.back(), '\t');
+    auto count = end.size() == 2 && end[0] == "E" ? to_number(end[1]) : std::nullopt;
+    if (!count || *count != lines.size() - 4) return std::nullopt;
+    lines.pop_back();
+  }
   MessageState m;
   bool have_sender = false, have_arrival = false;
   for (std::size_t i = 1; i < lines.size(); ++i) {

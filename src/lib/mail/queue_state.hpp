@@ -2,11 +2,14 @@
 // mailq also reads. One line a field, tab separated, so that a look with
 // cat tells an administrator where a message stands:
 //
-//   postern-state 1
+//   postern-state 2
 //   F <sender>
 //   A <arrival time, seconds since the epoch>
 //   R <channel><state> <attempts> <next try> <address> <last reason>
+//   E <number of R lines>
 //
+// The E line tells a whole record from a torn one (it is not fsync'ed);
+// records of version 1, without it, are still read.
 // channel: L local, R remote. state: P pending, D delivered, B failed with a
 // bounce still owed, X failed and bounced. The record is a cache of the
 // envelope in todo/<id> plus progress: if it is lost, send rebuilds it from
