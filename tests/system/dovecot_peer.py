@@ -157,6 +157,10 @@ service stats {{
 """
 
     def start(self):
+        # A second master on the same config would be left running when
+        # stop() forgets the first: started already is started.
+        if self.proc is not None and self.proc.poll() is None:
+            return
         log = open(os.path.join(self.tmp, "master.out"), "ab")
         self.proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf], stdout=log, stderr=log,
                                      stdin=subprocess.DEVNULL, start_new_session=True, cwd="/",

@@ -242,7 +242,6 @@ class AppendLineEnds(ImapTestCase):
     def setUpClass(cls):
         super().setUpClass()  # tearDownClass cleans cls.dovecot up
         cls.dovecot = dovecot_peer.DovecotPeer([cls.user], password="lf-pw", index="memory", tmp=cls.inst.tmp)
-        cls.dovecot.start()
 
     def test_append_line_ends_as_dovecot(self):
         theirs = appended_back(self.dovecot.port, self.user.name, "lf-pw", "DoveLF")
