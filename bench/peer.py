@@ -418,7 +418,15 @@ def side_by_side(title, workloads, n_of, runs, body, nusers, syscalls=False):
     and their ratio. n_of(workload) is the number of messages a run."""
     import statistics
     import time
+    import signal
     from harness import remove_test_users
+
+    # A bench stopped with kill or ^C must still stop both systems (the
+    # finally below): SIGTERM and SIGHUP become SystemExit like ^C does.
+    def stop_on_signal(signum, frame):
+        raise SystemExit(f"bench: stopped by signal {signum}")
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGHUP, stop_on_signal)
     systems = []
     try:
         systems.append(PosternSystem(nusers))
