@@ -89,7 +89,7 @@ void build_chart(const Tally& tally, Report& r) {
 }
 
 void add_notes(const Tally& t, Report& r) {
-  r.notes.push_back(fmt::format("{} lines read, {} counted", t.lines, t.counted));
+  r.notes.push_back(fmt::format("{} lines read, {} counted", t.lines + t.too_long, t.counted));
   if (t.other) r.notes.push_back(fmt::format("{} other lines ignored (not lines this report counts)", t.other));
   if (t.malformed) r.notes.push_back(fmt::format("{} malformed lines skipped", t.malformed));
   if (t.too_long) r.notes.push_back(fmt::format("{} lines longer than 64 KB skipped", t.too_long));
@@ -129,7 +129,7 @@ Report build_report(const Tally& t, std::size_t top) {
     r.title += ", " + local_time(*t.first, "%Y-%m-%d %H:%M:%S") + " to " + local_time(*t.last, "%Y-%m-%d %H:%M:%S");
 
   std::uint64_t other_in = t.received.count > t.accepted.count ? t.received.count - t.accepted.count : 0;
-  Section totals{"Grand totals", {"", "messages", "bytes"}, {}};
+  Section totals{"Grand totals", {"total", "messages", "bytes"}, {}};
   totals.rows = {
       {"received", num(t.received.count), num(t.received.bytes)},
       {"  by smtpd", num(t.accepted.count), num(t.accepted.bytes)},
@@ -162,7 +162,7 @@ Report build_report(const Tally& t, std::size_t top) {
                                        t.hours[static_cast<std::size_t>(h)]));
   r.sections.push_back(std::move(hours));
 
-  Section delays{"Delivery delays (seconds, from queueing to delivery)", {"", "deliveries", "50%", "90%", "99%", "max"}, {}};
+  Section delays{"Delivery delays (seconds, from queueing to delivery)", {"channel", "deliveries", "50%", "90%", "99%", "max"}, {}};
   Delays all = t.delays_local;
   all.merge(t.delays_remote);
   delays.rows = {delay_row("local", t.delays_local), delay_row("remote", t.delays_remote), delay_row("all", all)};

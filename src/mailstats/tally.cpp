@@ -175,6 +175,15 @@ std::string normalise_reason(std::string_view r) {
         continue;
       }
     }
+    if (is_alnum(c) && !is_digit(c) && (i == 0 || !is_alnum(r[i - 1]))) {  // an id such as A1B2C3D4
+      std::size_t n = 0, numerals = 0;
+      for (; n < here.size() && is_alnum(here[n]); ++n) numerals += is_digit(here[n]);
+      if (numerals && n >= 6) {
+        out += "N";
+        i += n;
+        continue;
+      }
+    }
     if (is_digit(c) && (i == 0 || !is_alnum(r[i - 1]))) {
       if (auto n = ipv4_at(here)) {
         out += "IP";

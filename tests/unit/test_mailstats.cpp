@@ -128,6 +128,7 @@ TEST_CASE("mailstats groups similar reasons", "[mailstats]") {
         "connect to IP:N: timed out after N seconds");
   CHECK(normalise_reason("user carol@example.net is over quota (#4.2.2)") == "user ADDR is over quota (#4.2.2)");
   CHECK(normalise_reason("did 0+1+0") == "did N+N+N");
+  CHECK(normalise_reason("250 Ok: queued as A1B2C3D4E5 (TLSv1.3)") == "250 Ok: queued as N (TLSv1.N)");
   CHECK(normalise_reason("no route to [2001:db8::1]") == "no route to [IP]");
   CHECK(normalise_reason(std::string(5000, 'x')).size() == 120);
 }
