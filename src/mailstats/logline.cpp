@@ -129,7 +129,17 @@ std::optional<double> take_syslog(std::string_view& rest, int year) {
   if (!h || !mi || !s || rest[at + 3] != ':' || rest[at + 6] != ':' || at + 9 >= rest.size() ||
       rest[at + 9] != ' ')
     return std::nullopt;
-  auto t = to_epoch({year, month, *day, *h, *mi, *s}, std::nullopt);
+  std::optional<double> t;
+  if (year) {
+    t = to_epoch({year, month, *day, *h, *mi, *s}, std::nullopt);
+  } else {  // this year, unless that is ahead of now: a December line read in January
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    ::localtime_r(&now, &tm);
+    t = to_epoch({tm.tm_year + 1900, month, *day, *h, *mi, *s}, std::nullopt);
+    if (t && *t > static_cast<double>(now) + 86400)
+      t = to_epoch({tm.tm_year + 1899, month, *day, *h, *mi, *s}, std::nullopt);
+  }
   if (t) rest.remove_prefix(at + 10);
   return t;
 }

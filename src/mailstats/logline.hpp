@@ -36,7 +36,8 @@ enum class ParseResult {
 };
 
 // Parses text (without its newline). year is the year of syslog stamps,
-// which carry none.
+// which carry none; 0 takes this year, or the year before for a date
+// more than a day ahead of now (December's lines read in January).
 ParseResult parse_line(std::string_view text, int year, LogLine& out);
 
 // Reads a timestamp prefix and the blank after it from the front of rest,

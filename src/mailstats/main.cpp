@@ -57,10 +57,7 @@ int main(int argc, char** argv) {
   log::set_program("mailstats");
   std::size_t top = 10;
   bool html = false;
-  std::time_t now = std::time(nullptr);
-  std::tm now_tm{};
-  ::localtime_r(&now, &now_tm);
-  int year = now_tm.tm_year + 1900;
+  int year = 0;  // syslog stamps: this year or the last (logline.hpp)
   Tally tally;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {

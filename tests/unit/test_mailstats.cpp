@@ -77,6 +77,28 @@ TEST_CASE("mailstats takes the year of syslog stamps from its caller", "[mailsta
   CHECK(*l.time == Approx(t_14_45_11 - 365 * 86400.0));
 }
 
+TEST_CASE("mailstats puts a syslog date ahead of now in the year before", "[mailstats]") {
+  Utc utc;
+  std::time_t now = std::time(nullptr);
+  for (std::time_t ahead : {std::time_t(-3 * 86400), std::time_t(3 * 86400)}) {
+    std::time_t when = now + ahead;
+    std::tm tm{};
+    ::gmtime_r(&when, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
+    LogLine l;
+    REQUIRE(parse_line(std::string(stamp) + " vm send: msg=1 end", 0, l) == ParseResult::ours);
+    REQUIRE(l.time);
+    std::time_t got = static_cast<std::time_t>(*l.time);
+    std::tm back{};
+    ::gmtime_r(&got, &back);
+    INFO(stamp);
+    CHECK(back.tm_year == (ahead > 0 ? tm.tm_year - 1 : tm.tm_year));
+    CHECK(back.tm_mon == tm.tm_mon);
+    CHECK(back.tm_mday == tm.tm_mday);
+  }
+}
+
 TEST_CASE("mailstats reads the counted lines and their quoted values", "[mailstats]") {
   auto d = parsed(
       R"(send: msg=9 to=<x@r.example> channel=remote relay=mx.r.example[192.0.2.1]:25 delay=12.5 )"
