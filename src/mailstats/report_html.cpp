@@ -29,7 +29,7 @@ std::string esc(std::string_view s) {
   return out;
 }
 
-constexpr double chart_w = 900, chart_h = 240, left = 60, bottom = 50, top_gap = 20;
+constexpr double chart_w = 900, chart_h = 240, left = 90, bottom = 50, top_gap = 20;
 
 // The frame of a chart: axes, the top value on the y axis, a few x labels.
 std::string frame(const std::vector<ChartPoint>& pts, double ymax, const std::string& unit) {
@@ -41,10 +41,10 @@ std::string frame(const std::vector<ChartPoint>& pts, double ymax, const std::st
                    esc(format_seconds(ymax)), esc(unit));
   s += fmt::format("<text x='{}' y='{}' font-size='11' text-anchor='end'>0</text>", left - 4, chart_h - bottom);
   double step = (chart_w - 10 - left) / static_cast<double>(pts.size());
-  std::size_t every = std::max<std::size_t>(1, pts.size() / 8);
+  std::size_t every = (pts.size() + 7) / 8;  // at most 8 labels, so they never overlap
   for (std::size_t i = 0; i < pts.size(); i += every)
-    s += fmt::format("<text x='{:.1f}' y='{}' font-size='10'>{}</text>", left + step * static_cast<double>(i),
-                     chart_h - bottom + 14, esc(pts[i].label));
+    s += fmt::format("<text x='{:.1f}' y='{}' font-size='10' text-anchor='middle'>{}</text>",
+                     left + step * (static_cast<double>(i) + 0.5), chart_h - bottom + 14, esc(pts[i].label));
   return s;
 }
 
