@@ -221,6 +221,7 @@ std::optional<double> take_timestamp(std::string_view& rest, int year) {
 
 ParseResult parse_line(std::string_view text, int year, LogLine& out) {
   out = LogLine{};
+  if (text.ends_with('\r')) text.remove_suffix(1);  // a log copied from another system
   std::string_view rest = text;
   out.time = take_timestamp(rest, year);
   // Up to three words before the program's tag: a host after a timestamp,

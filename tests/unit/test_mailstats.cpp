@@ -113,6 +113,7 @@ TEST_CASE("mailstats reads the counted lines and their quoted values", "[mailsta
   CHECK(r.msg.empty());
   CHECK(parsed("send: msg=9 bounce=10").kind == LogLine::Kind::bounce);
   CHECK(parsed("send: msg=9 end").kind == LogLine::Kind::end);
+  CHECK(parsed("send: msg=9 end\r").kind == LogLine::Kind::end);
 }
 
 TEST_CASE("mailstats ignores other lines and counts broken ones", "[mailstats]") {
