@@ -55,6 +55,8 @@ LIBS_remote := $(SSL_LIBS)
 LIBS_imapd-mailbox := -lz
 # libunistring brings UTF-8 mailbox names to NFC (RFC 9051 5.1), likewise.
 LIBS_imapd-mailbox += -lunistring
+# mailstats reads gzip'd logs.
+LIBS_mailstats := -lz
 
 PROGRAMS := $(sort $(patsubst src/%/main.cpp,%,$(wildcard src/*/main.cpp)))
 # The libraries, in floors (DESIGN.md): base, mail, then imap, login, pop3.
@@ -67,6 +69,8 @@ UNIT_OBJ := $(UNIT_SRC:tests/%.cpp=$(OBJ)/%.o)
 UNIT_PROG_SRC := src/smtpd/smtp_data.cpp src/inject/address_completion.cpp
 UNIT_PROG_SRC += src/send/plan.cpp src/send/controls.cpp
 UNIT_PROG_SRC += src/remote/reply.cpp src/remote/tls_policy.cpp src/remote/route.cpp
+UNIT_PROG_SRC += src/mailstats/logline.cpp src/mailstats/tally.cpp src/mailstats/report.cpp
+UNIT_PROG_SRC += src/mailstats/report_text.cpp src/mailstats/report_html.cpp
 UNIT_PROG_OBJ := $(UNIT_PROG_SRC:src/%.cpp=$(OBJ)/%.o)
 BINS := $(PROGRAMS:%=$(INST)/%)
 
