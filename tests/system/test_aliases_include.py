@@ -5,10 +5,10 @@ be read still defers."""
 import os
 import unittest
 
-from harness import Instance, maildir_files, read_message, remove_test_users, wait_for
+from harness import Instance, ServerTestCase, maildir_files, read_message, wait_for
 
 
-class IncludeMissing(unittest.TestCase):
+class IncludeMissing(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         cls.inst = inst = Instance()
@@ -26,13 +26,8 @@ class IncludeMissing(unittest.TestCase):
             assert p.returncode == 0, p.stderr
             inst.start()
         except Exception:
-            inst.cleanup()
+            cls.tearDownClass()
             raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.inst.cleanup()
-        remove_test_users()
 
     def send(self, local, subject):
         p = self.inst.inject(["-f", self.eve.address, f"{local}@{self.inst.me}"], f"Subject: {subject}\n\nhi\n")

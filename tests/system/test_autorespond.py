@@ -7,10 +7,10 @@ program would be, it skips a leading From_ line; its state stays bounded."""
 import os
 import unittest
 
-from harness import Instance, maildir_files, read_message, remove_test_users, wait_for
+from harness import Instance, ServerTestCase, maildir_files, read_message, wait_for
 
 
-class Autorespond(unittest.TestCase):
+class Autorespond(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         cls.inst = inst = Instance()
@@ -23,13 +23,8 @@ class Autorespond(unittest.TestCase):
             bob.write(".qmail", "./Maildir/\n|autorespond away.txt\n")
             inst.start()
         except Exception:
-            inst.cleanup()
+            cls.tearDownClass()
             raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.inst.cleanup()
-        remove_test_users()
 
     def send(self, sender, subject, extra="", to=None, envelope=None):
         to = to or self.bob.address
