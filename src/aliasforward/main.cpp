@@ -106,10 +106,14 @@ struct Expansion {
     if (include_depth >= 10) quit(status::permanent, "Include files nest too deeply (a loop?): " + path + ". (#5.4.6)");
     errno = 0;
     auto text = read_file(path, 16 << 20);
-    if (!text) {
-      // A missing list is the admin's to fix: wait for it rather than bounce.
-      quit(status::temporary, "Unable to read the include file " + path + ": " + std::strerror(errno) + ". (#4.3.0)");
+    if (!text && (errno == ENOENT || errno == ENOTDIR)) {
+      // As Postfix's local does (5.3.5): a list that is not there stays
+      // away however long the message waits, so the sender learns now; a
+      // file that is there but unreadable (EACCES, EIO) may be fixed soon.
+      quit(status::permanent, "The include file " + path + " does not exist. (#5.3.5)");
     }
+    if (!text)
+      quit(status::temporary, "Unable to read the include file " + path + ": " + std::strerror(errno) + ". (#4.3.0)");
     ++include_depth;
     for (auto& line : split(*text, '\n')) {
       auto l = trim(line);

@@ -44,6 +44,7 @@ Extensions parse_ehlo(const Reply& ehlo) {
     if (kw == "pipelining") e.pipelining = true;
     if (kw == "8bitmime") e.eight_bit = true;
     if (kw == "starttls") e.starttls = true;
+    if (kw == "smtputf8") e.smtputf8 = true;
     if (kw.rfind("size ", 0) == 0 && kw.size() > 5) {
       // A limit beyond what a long holds is no limit we can honour
       // exactly; it is also far beyond any message, so it counts as none.

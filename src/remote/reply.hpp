@@ -25,6 +25,7 @@ struct Extensions {
   bool pipelining = false;
   bool eight_bit = false;
   bool starttls = false;
+  bool smtputf8 = false;  // RFC 6531
   long max_size = 0;  // 0: no SIZE limit announced
 };
 Extensions parse_ehlo(const Reply& ehlo);

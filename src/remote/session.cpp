@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -166,6 +167,22 @@ std::string host_name(const Destination& d) {
   return h;
 }
 
+// RFC 6531: an address with a byte above 127 is UTF-8 and needs SMTPUTF8.
+bool non_ascii(std::string_view s) {
+  for (unsigned char c : s)
+    if (c > 127) return true;
+  return false;
+}
+
+// How results name the peer: "NAME[ADDRESS]", or "[ADDRESS]" alone when
+// the name is only the address (a literal or a bracketed smtproutes relay),
+// so the address is not said twice; send's bounce reads either form for
+// Remote-MTA.
+std::string peer_label(const Destination& d) {
+  std::string h = host_name(d);
+  return h == d.address ? "[" + d.address + "]" : d.host + "[" + d.address + "]";
+}
+
 // The names the policy wants the certificate to carry.
 std::vector<std::string> wanted_names(const Destination& d, const Settings& s) {
   if (!s.tls.match.empty()) return s.tls.match;
@@ -180,7 +197,7 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
                               const std::string* plain_because) {
   Link link(fd);
   NetIO io(link, s.timeout_remote);
-  std::string who = "Remote host " + d.host + "[" + d.address + "]";
+  std::string who = "Remote host " + peer_label(d);
   auto said = [&](const Reply& r) { return who + " said: " + r.text; };
   const bool required = s.tls.level >= TlsLevel::encrypt;
   // What the policy says when it stops the mail; no note follows it.
@@ -290,22 +307,57 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
                    std::to_string(size) + ". (#5.3.4)");
   }
 
+  // RFC 6531: a non-ASCII address goes out only with SMTPUTF8, and only to
+  // a server that offers it; to any other it is never sent raw (3.2): the
+  // recipient fails for good, as Postfix's smtputf8_autodetect_classes
+  // decides from the envelope. A non-ASCII sender fails them all.
+  std::vector<bool> skip(rcpts.size(), false);
+  const bool utf8_sender = non_ascii(sender);
+  bool utf8 = utf8_sender;
+  for (std::size_t i = 0; i < rcpts.size(); ++i) utf8 |= non_ascii(rcpts[i]);
+  std::vector<Outcome> out(rcpts.size());
+  if (utf8 && !ext.smtputf8) {
+    auto no_utf8 = [&](const std::string& addr) {
+      return who + " does not offer SMTPUTF8 (RFC 6531), which the non-ASCII address <" + addr +
+             "> needs; it was not sent. (#5.6.7)";
+    };
+    if (utf8_sender) {
+      io.put("QUIT\r\n");
+      io.flush();
+      return all(rcpts.size(), 'D', no_utf8(sender));
+    }
+    for (std::size_t i = 0; i < rcpts.size(); ++i)
+      if (non_ascii(rcpts[i])) out[i] = {'D', no_utf8(rcpts[i])}, skip[i] = true;
+    if (std::find(skip.begin(), skip.end(), false) == skip.end()) {
+      io.put("QUIT\r\n");
+      io.flush();
+      return out;
+    }
+  }
+
   std::string mail = "MAIL FROM:<" + sender + ">";
   if (max_size > 0) mail += " SIZE=" + std::to_string(size);
   if (eight_bit) mail += " BODY=8BITMIME";
+  if (utf8 && ext.smtputf8) mail += " SMTPUTF8";
   io.put(mail + "\r\n");
   if (!pipelining) io.flush();
-  std::vector<Outcome> out(rcpts.size());
   Reply mail_reply;
+  // A refusal of MAIL is every sent recipient's result; the skipped keep theirs.
+  auto mail_refused = [&] {
+    for (std::size_t i = 0; i < rcpts.size(); ++i)
+      if (!skip[i]) out[i] = {by_code(mail_reply.code, {}), said(mail_reply)};
+    return out;
+  };
   if (!pipelining) {
     mail_reply = read_reply(io);
     if (mail_reply.code != 250) {
       a.try_next = mail_reply.code > 0 && mail_reply.code < 500;
-      return all(rcpts.size(), by_code(mail_reply.code, {}), said(mail_reply));
+      return mail_refused();
     }
   }
   std::size_t accepted = 0;
   for (std::size_t i = 0; i < rcpts.size(); ++i) {
+    if (skip[i]) continue;
     io.put("RCPT TO:<" + rcpts[i] + ">\r\n");
     if (pipelining) continue;
     Reply r = read_reply(io);
@@ -317,13 +369,14 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
     io.put("DATA\r\n");
     mail_reply = read_reply(io);
     for (std::size_t i = 0; i < rcpts.size(); ++i) {
+      if (skip[i]) continue;
       Reply r = read_reply(io);
       out[i] = {r.code == 250 || r.code == 251 ? 'K' : by_code(r.code), said(r)};
       accepted += out[i].result == 'K';
     }
     if (mail_reply.code != 250) {
       a.try_next = mail_reply.code > 0 && mail_reply.code < 500;
-      return all(rcpts.size(), by_code(mail_reply.code, {}), said(mail_reply));
+      return mail_refused();
     }
   }
   if (accepted == 0) {
@@ -374,7 +427,7 @@ std::vector<Outcome> deliver(const std::vector<Destination>& destinations, const
     if (fd < 0) {
       if (timed_out) tcpto::record_timeout(d.address, std::time(nullptr));
       last = all(recipients.size(), 'Z',
-                 "Sorry, I wasn't able to establish an SMTP connection to " + d.host + "[" + d.address + "]" +
+                 "Sorry, I wasn't able to establish an SMTP connection to " + peer_label(d) +
                      (timed_out ? ": it did not answer" : ": " + std::string(std::strerror(errno))) + ". (#4.4.1)");
       continue;
     }

@@ -62,7 +62,8 @@ std::string compose_bounce(const Controls& c, const std::string& to, std::time_t
   out += "Content-Type: multipart/report; report-type=delivery-status;\n\tboundary=\"" + boundary + "\"\n";
   out += "\nThis is a MIME-formatted message.  Its first part reads as plain text.\n\n";
 
-  out += "--" + boundary + "\nContent-Type: text/plain; charset=us-ascii\n\n";
+  // utf-8: an address may be one (RFC 6531), and ASCII is UTF-8 too.
+  out += "--" + boundary + "\nContent-Type: text/plain; charset=utf-8\n\n";
   out += "This is the mail system at " + c.domains.me + ".\n\n";
   out += "Your message could not be delivered to the addresses below, and\n";
   out += "no further attempts will be made. The reason follows each address.\n\n";
@@ -72,19 +73,20 @@ std::string compose_bounce(const Controls& c, const std::string& to, std::time_t
   out += "Reporting-MTA: dns; " + c.domains.me + "\n";
   out += "Arrival-Date: " + rfc5322_date(arrived) + "\n";
   // remote words a reply as "Remote host NAME[ADDRESS] said: REPLY (TLS
-  // ...)": the host is the Remote-MTA, the reply itself the SMTP
-  // Diagnostic-Code; the note on TLS that remote adds is ours, not the
-  // peer's, so it stays in the text part only.
+  // ...)", or "Remote host [ADDRESS] said:" when it knows no name (a
+  // literal or bracketed smtproutes relay): the host is the Remote-MTA,
+  // the reply itself the SMTP Diagnostic-Code; the note on TLS that remote
+  // adds is ours, not the peer's, so it stays in the text part only.
   static const std::regex remote_said(
-      R"(^Remote host ([^\[\s]+)\[[^\]]*\] said: (.*?)(?: \((?:no TLS|TLS )[^()]*\))?$)");
+      R"(^Remote host (?:([^\[\s]+)\[[^\]]*\]|\[([^\]\s]+)\]) said: (.*?)(?: \((?:no TLS|TLS )[^()]*\))?$)");
   for (auto& f : failed) {
     out += "\nFinal-Recipient: rfc822; " + f.address + "\n";
     out += "Action: failed\n";
     out += "Status: " + status_code_of(f.reason) + "\n";
     std::smatch m;
     if (f.channel == 'R' && std::regex_match(f.reason, m, remote_said)) {
-      out += "Remote-MTA: dns; " + m[1].str() + "\n";
-      out += "Diagnostic-Code: smtp; " + m[2].str() + "\n";
+      out += "Remote-MTA: dns; " + (m[1].matched ? m[1].str() : m[2].str()) + "\n";
+      out += "Diagnostic-Code: smtp; " + m[3].str() + "\n";
     } else {
       out += std::string("Diagnostic-Code: ") + (f.channel == 'R' ? "smtp; " : "X-postern; ") + f.reason + "\n";
     }

@@ -301,7 +301,7 @@ class Remote(unittest.TestCase):
         self.send([to], "while B is down")
         q = self.mailq_has("establish an SMTP connection")
         self.assertIn(f"remote <{to}>", q)
-        self.assertIn(f"127.0.0.1[127.0.0.1]", q)
+        self.assertIn("SMTP connection to [127.0.0.1]:", q)
         self.assertEqual(self.a.queue_count(), 1)
         # B comes up (B's send must re-read locals: restart it).
         self.b.stop()
@@ -320,7 +320,7 @@ class Remote(unittest.TestCase):
                       else {})
         self.send(["u1@busy.example"], "busy first")
         q = self.mailq_has("mailbox busy")
-        self.assertIn("Remote host 127.0.0.1[127.0.0.1] said: 450 4.2.1 mailbox busy, try later", q)
+        self.assertIn("Remote host [127.0.0.1] said: 450 4.2.1 mailbox busy, try later", q)
         self.assertEqual(len(f.sessions), 1)
         self.assertIsNone(f.sessions[0]["data"])
         time.sleep(1)
@@ -331,10 +331,10 @@ class Remote(unittest.TestCase):
         self.assertIn(b"Subject: busy first\r\n", f.sessions[1]["data"])
         # The log line comes through the logger's pipe, maybe after the queue
         # entry is gone: wait for it.
-        success = (r"to remote u1@busy\.example: success: Remote host 127\.0\.0\.1\[127\.0\.0\.1\] "
+        success = (r"to remote u1@busy\.example: success: Remote host \[127\.0\.0\.1\] "
                    r"said: 250 2\.0\.0 accepted as fake-1")
         wait_for(lambda: re.search(success, self.a.log()), what="the success log line")
-        self.assertRegex(self.a.log(), r"to remote u1@busy\.example: deferral: Remote host 127\.0\.0\.1\[127\.0\.0\.1\] "
+        self.assertRegex(self.a.log(), r"to remote u1@busy\.example: deferral: Remote host \[127\.0\.0\.1\] "
                                        r"said: 450")
 
     def test_5xx_for_one_of_three(self):
@@ -468,7 +468,7 @@ class Remote(unittest.TestCase):
         self.route("blackhole.example", f"127.0.0.2:{port}")
         self.send(["t@blackhole.example"], "into the void")
         q = self.mailq_has("did not answer")
-        self.assertIn("Sorry, I wasn't able to establish an SMTP connection to 127.0.0.2[127.0.0.2]: "
+        self.assertIn("Sorry, I wasn't able to establish an SMTP connection to [127.0.0.2]: "
                       "it did not answer. (#4.4.1)", q)
         out = self.a.run("tcpto", []).stdout.decode()
         self.assertRegex(out, r"(?m)^127\.0\.0\.2  timed out \w{3}, \d+ \w{3} \d{4} [\d:]+ \+0000  \(skipped for now\)$")
