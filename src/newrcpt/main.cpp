@@ -151,10 +151,8 @@ void add_assign() {
 void add_passwd() {
   ::setpwent();
   while (struct passwd* pw = ::getpwent()) {
+    if (!recipients::account_receives(*pw)) continue;
     std::string name = pw->pw_name;
-    if (pw->pw_uid == 0 || name != lower(name)) continue;
-    struct stat st {};
-    if (::stat(pw->pw_dir, &st) != 0 || st.st_uid != pw->pw_uid) continue;
     keys.insert("=" + name);
     add_files(pw->pw_dir, "-", name + "-", "");
   }

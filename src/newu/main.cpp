@@ -3,12 +3,15 @@
 // Reads qmail-users(5) lines (see assign.hpp) up to a line holding a single
 // ".", reports each bad line with its number, and on any error leaves the
 // old assign.cdb in place. The new database replaces the old one
-// atomically, so getpw never sees half of it. Exit 0 on success, 100 on a
-// bad file, 111 when it cannot read or write.
+// atomically, so getpw never sees half of it. Then it runs newrcpt(8), so
+// that smtpd accepts the new entries at once (a failure there is a
+// warning: the assignments are in place). Exit 0 on success, 100 on a bad
+// file, 111 when it cannot read or write.
 #include <cstdio>
 #include <string>
 
 #include "mail/assign.hpp"
+#include "mail/rebuild_recipients.hpp"
 #include "base/cdb.hpp"
 #include "mail/conf.hpp"
 #include "base/io.hpp"
@@ -52,5 +55,7 @@ int main() {
   }
   if (bad) log::die(status::permanent, "users/assign.cdb left unchanged");
   if (!out.finish()) log::die(status::temporary, "unable to install users/assign.cdb");
+  if (int rc = rebuild_recipients(); rc != 0)
+    std::fprintf(stderr, "newu: warning: newrcpt exited %d: smtpd's list of recipients is not up to date\n", rc);
   return 0;
 }

@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
   if (!conf::single_user && ::getuid() != 0) log::die(status::permanent, "start must be run as root");
   if (::chdir(conf::path("queue").c_str()) != 0) log::die(status::temporary, "unable to chdir to the queue");
   ::signal(SIGPIPE, SIG_IGN);
+  // A terminal's hang-up reaches every process of rc's group (after `rc &`).
+  // An ignored signal stays ignored across exec, so no helper or logger
+  // dies of it; send alone sets its own handler and rereads its controls.
+  ::signal(SIGHUP, SIG_IGN);
 
   int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull < 0) log::die(status::temporary, "unable to open /dev/null");

@@ -189,6 +189,8 @@ class Instance:
         self.aliases = os.path.join(self.tmp, "aliases")
         cmd = ["make", "-s", "--no-print-directory", "-C", SRC, f"CONF_HOME={self.home}",
                f"ALIASES={self.aliases}", "setup"]
+        # A throwaway install stays out of the host's man-db configuration.
+        cmd.append(f"MANPATH_CONFIG={os.environ.get('MANPATH_CONFIG', '')}")
         if not self.multi:
             cmd.append("SINGLE=1")
         cmd += san_args()

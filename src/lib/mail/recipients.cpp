@@ -1,9 +1,32 @@
 // recipients: see recipients.hpp.
 #include "mail/recipients.hpp"
 
+#include <sys/stat.h>
+
 #include "base/strings.hpp"
+#include "mail/conf.hpp"
 
 namespace postern::recipients {
+
+namespace {
+
+// True when the password file changed after the database was written
+// (useradd since the last newrcpt).
+bool passwd_is_newer() {
+  struct stat db {}, pw {};
+  if (::stat(conf::path("control/recipients.cdb").c_str(), &db) != 0 || ::stat("/etc/passwd", &pw) != 0) return false;
+  if (pw.st_mtim.tv_sec != db.st_mtim.tv_sec) return pw.st_mtim.tv_sec > db.st_mtim.tv_sec;
+  return pw.st_mtim.tv_nsec > db.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
+bool account_receives(const struct passwd& pw) {
+  std::string name = pw.pw_name;
+  if (pw.pw_uid == 0 || name != lower(name)) return false;
+  struct stat st {};
+  return ::stat(pw.pw_dir, &st) == 0 && st.st_uid == pw.pw_uid;
+}
 
 Known lookup(CdbReader& db, std::string_view local) {
   std::string key = "=" + std::string(local);
@@ -14,6 +37,8 @@ Known lookup(CdbReader& db, std::string_view local) {
     if (db.find(key)) return Known::yes;
     if (db.read_error()) return Known::error;
   }
+  if (!conf::single_user && !local.empty() && passwd_is_newer())
+    if (struct passwd* pw = ::getpwnam(std::string(local).c_str()); pw && account_receives(*pw)) return Known::yes;
   return Known::no;
 }
 

@@ -9,7 +9,15 @@
 //   "+prefix"  every local part that starts with prefix exists ("+" alone:
 //              every local part, from the alias user's .qmail-default)
 // Local parts are lowercased, as getpw looks them up.
+//
+// An account added to the password database after newrcpt last ran is not
+// in the database yet: lookup() then asks the password database itself
+// (world-readable) for the plain local part, so that a new user gets mail
+// at once; the account's extensions wait for newrcpt (smtpd may not read
+// the account's .qmail files).
 #pragma once
+#include <pwd.h>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,8 +28,14 @@ namespace postern::recipients {
 
 enum class Known { yes, no, error };
 
-// Looks a lowercased local part up: the exact key, then every prefix.
+// Looks a lowercased local part up: the exact key, then every prefix, then
+// (multi-user, when the password file is newer than control/recipients.cdb)
+// the password database.
 Known lookup(CdbReader& db, std::string_view local);
+
+// newrcpt's rule for an account of the password database: not root, a
+// lowercase name, and a home it owns.
+bool account_receives(const struct passwd& pw);
 
 // The keys a .qmail file stands for. The file is named ".qmail" + dash +
 // name in the home of an account that receives the local parts
