@@ -4,7 +4,7 @@ control that shows strace sees them), and the delivery child that runs
 local's code in-process looks as the exec'd local did: the recipient's uid,
 fd 0 the message, 1 the result pipe, 2 the log and nothing of send's
 pipes, SIGPIPE the only ignored signal, none blocked, umask 077; its
-|program sees only 0, 1 and 2."""
+|program sees only 0, 1 and 2; the lookup child is posternp, not root."""
 import json
 import os
 import signal
@@ -179,6 +179,31 @@ class NoExec(unittest.TestCase):
         self.assertEqual(child["Umask"].strip(), "0077")
         self.assertEqual(maildir_files(user.maildir), [])
         self.assertNotIn("which descriptors", inst.mailq())
+
+    def test_lookup_runs_as_posternp(self):
+        """Root could read an assign.cdb of mode 000; posternp cannot, so
+        the delivery is deferred with the lookup's reason until it can."""
+        inst = self.inst
+        user = inst.add_user("nxlook")
+        assign = os.path.join(inst.home, "users", "assign")
+        with open(assign, "w") as f:
+            f.write(f"=nxlookv:{user.name}:{user.uid}:{user.gid}:{user.home}:::\n.\n")
+        p = inst.run("newu", [])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        os.chmod(assign + ".cdb", 0)
+        try:
+            p = inst.inject(["-f", self.alice.address, f"nxlookv@{inst.me}"], "Subject: closed assign\n\nx\n")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            wait_for(lambda: "unable to open users/assign.cdb" in inst.mailq(), 30,
+                     "the deferral\n" + inst.mailq() + inst.log()[-2000:])
+            self.assertEqual(maildir_files(user.maildir), [])
+        finally:
+            os.chmod(assign + ".cdb", 0o644)
+        inst.retry()
+        inst.wait_maildir(user.maildir, timeout=60)
+        inst.wait_queue_empty()
+        os.unlink(assign + ".cdb")
+        os.unlink(assign)
 
 
 if __name__ == "__main__":
