@@ -74,7 +74,12 @@ int run_child(const std::function<void()>& body, int in, std::size_t max, std::s
   if (pid == 0) {
     if (::dup2(in, 0) < 0 || ::dup2(p[1], 1) < 0) ::_exit(status::temporary);
     ::close_range(3, ~0U, 0);
-    body();
+    // An exception must end the child here, never unwind into the
+    // worker's code as a second worker.
+    try {
+      body();
+    } catch (...) {
+    }
     ::_exit(status::temporary);
   }
   ::close(p[1]);
