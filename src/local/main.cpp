@@ -6,173 +6,38 @@
 //
 // With -i the instructions are given, in .qmail syntax, instead of being
 // looked for in HOME: aliasforward uses that to deliver an alias's targets
-// with the very same code.
+// with the very same code. lspawn no longer execs this program: its
+// delivery child runs the same function (delivery/local_delivery.hpp)
+// in-process. This is the command-line face of it, for aliasforward and
+// for admins.
 //
-// lspawn runs it as the recipient (never root), in HOME, with the queue's
-// message file on fd 0. local
-//   1. refuses a home directory others can write to, or one marked sticky
-//      (the user is editing .qmail),
-//   2. bounces a message that already has Delivered-To: RECIPIENT (a loop),
-//   3. finds the instructions: .qmail, .qmail-EXT or its -default
-//      fall-backs, or DEFAULTDELIVERY when the address has no extension and
-//      no file, and bounces an extension that has no file,
-//   4. checks every line before doing any, so a typo defers the message
-//      instead of delivering half of it,
-//   5. delivers line by line: Maildir, mbox, |program (which may stop the
-//      rest with exit 99), collecting the forwards, which go out last as one
-//      new message through the queue,
-//   6. stops at the first failure; what was already delivered is delivered
-//      again on the retry (qmail's rule: twice rather than never).
-//
-// Trusts its arguments (lspawn built them from send's request and getpw's
-// answer) but not their content as paths: the extension only becomes a
-// file name through dot_qmail::candidates. Writes one result line to fd 1
-// (lspawn keeps 1000 bytes) and exits 0 delivered, 100 bounce, 111 retry.
-#include <signal.h>
-#include <sys/stat.h>
-#include <unistd.h>
+// Runs as the recipient (never root), with the message on fd 0; trusts its
+// arguments as local_delivery.hpp says. Writes one result line to fd 1 and
+// exits 0 delivered, 100 bounce, 111 retry.
+#include <string_view>
 
-#include <cerrno>
-#include <cstring>
-#include <ctime>
-#include <exception>
-
-#include "mail/dot_qmail.hpp"
-#include "base/io.hpp"
-#include "local.hpp"
-#include "base/log.hpp"
-#include "mail/maildir.hpp"
-#include "mail/mbox.hpp"
+#include "delivery/local_delivery.hpp"
 
 using namespace postern;
-using namespace postern::local;
+using namespace postern::delivery;
 
-namespace {
-
-[[noreturn]] void finish(const Outcome& o) {
-  std::string text = log::printable(o.text.empty() ? "delivered" : o.text, 990);
-  write_all(1, text + "\n");
-  std::_Exit(o.code == status::ok_stop ? status::ok : o.code);
-}
-
-std::string one_line(std::string_view s) {
-  std::string out(s);
-  for (char& ch : out)
-    if (ch == '\n') ch = '_';
-  return out;
-}
-
-Context make_context(char** argv) {
-  Context c;
-  c.user = argv[1];
-  c.home = argv[2];
-  c.local = argv[3];
-  c.dash = argv[4];
-  c.ext = argv[5];
-  c.domain = argv[6];
-  c.sender = argv[7];
-  c.default_delivery = argv[8];
-  c.recipient = c.local + "@" + c.domain;
-  c.dtline = "Delivered-To: " + one_line(c.recipient) + "\n";
-  c.rpline = "Return-Path: <" + one_line(c.sender) + ">\n";
-  c.ufline = mbox::from_line(c.sender, std::time(nullptr));
-  return c;
-}
-
-Outcome deliver_maildir(const Context& c, const std::string& dir) {
-  if (!rewind_message())
-    return temporary(std::string("Unable to rewind message: ") + std::strerror(errno) + ". (#4.3.0)");
-  auto r = maildir::deliver(dir, c.rpline + c.dtline, 0);
-  if (r.ok) return {status::ok, "delivered to " + dir};
-  const char* code = "(#4.3.0)";
-  if (r.error_number == ENOENT || r.error_number == ENOTDIR) code = "(#4.2.1)";
-  if (r.error_number == ENOSPC || r.error_number == EDQUOT) code = "(#4.2.2)";
-  return temporary("Unable to deliver to Maildir " + dir + ": " + r.text + ". " + code);
-}
-
-Outcome deliver_mbox(const Context& c, const std::string& path) {
-  if (!rewind_message())
-    return temporary(std::string("Unable to rewind message: ") + std::strerror(errno) + ". (#4.3.0)");
-  auto r = mbox::deliver(path, c.ufline, c.rpline + c.dtline, 0);
-  if (r.ok) return {status::ok, "delivered to " + path};
-  const char* code = "(#4.3.0)";
-  if (r.error_number == ENOSPC || r.error_number == EDQUOT) code = "(#4.2.2)";
-  if (r.error_number == ETIMEDOUT) code = "(#4.2.0)";
-  return temporary("Unable to deliver to mbox " + path + ": " + r.text + ". " + code);
-}
-
-Outcome run(int argc, char** argv) {
+int main(int argc, char** argv) {
   bool given = argc == 10 && std::string_view(argv[1]) == "-i";
   if (given) {
     --argc;
     ++argv;
   }
   if (argc != 9)
-    return temporary("usage: local [-i] USER HOME LOCAL DASH EXT DOMAIN SENDER DEFAULTDELIVERY (#4.3.5)");
-  Context c = make_context(argv);
-  if (c.home.empty() || c.home[0] != '/') return temporary("local: HOME is not an absolute path. (#4.3.5)");
-  if (::chdir(c.home.c_str()) != 0)
-    return temporary("Unable to switch to " + c.home + ": " + std::strerror(errno) + ". (#4.3.0)");
-
-  if (Outcome o = check_home(); !o.ok()) return o;
-  if (Outcome o = prepare_message(); !o.ok()) return o;
-  if (Outcome o = check_loop(c); !o.ok()) return o;
-
-  std::string text, source;
-  if (given) {
-    text = c.default_delivery;
-    source = "the instructions given";
-  } else if (Outcome o = find_instructions(c, text, source); !o.ok()) {
-    return o;
-  }
-  auto lines = dot_qmail::parse(text);
-
-  std::vector<std::string> forwards;
-  for (const auto& line : lines) {
-    if (line.kind == dot_qmail::Kind::invalid)
-      return temporary("Uh-oh: " + source + " has a line I do not understand: " + line.value + " (#4.7.0)");
-    if (line.kind == dot_qmail::Kind::forward && !forward_address(c, line.value))
-      return temporary("Uh-oh: " + source + " forwards to an invalid address: " + line.value + " (#4.7.0)");
-  }
-  if (lines.empty()) return temporary("Uh-oh: " + source + " has no delivery instructions. (#4.7.0)");
-
-  std::string done;
-  auto did = [&](const std::string& what) { done += (done.empty() ? "" : "; ") + what; };
-  for (const auto& line : lines) {
-    Outcome o;
-    bool stop = false;
-    switch (line.kind) {
-      case dot_qmail::Kind::maildir: o = deliver_maildir(c, line.value); break;
-      case dot_qmail::Kind::mbox: o = deliver_mbox(c, line.value); break;
-      case dot_qmail::Kind::program: o = run_program(c, line.value, stop); break;
-      case dot_qmail::Kind::forward: forwards.push_back(*forward_address(c, line.value)); continue;
-      case dot_qmail::Kind::invalid: break;  // refused above
-    }
-    if (!o.ok()) return o;
-    did(o.text);
-    if (stop) break;
-  }
-  if (!forwards.empty()) {
-    Outcome o = forward(c, forwards);
-    if (!o.ok()) return o;
-    did(o.text);
-  }
-  return {status::ok, done};
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  log::set_program("local");
-  ::umask(077);
-  // A program or the queue that stops reading must give us EPIPE, not kill us.
-  ::signal(SIGPIPE, SIG_IGN);
-  try {
-    finish(run(argc, argv));
-  } catch (const std::bad_alloc&) {
-    finish(temporary("Out of memory. (#4.3.0)"));
-  } catch (const std::exception& e) {
-    log::line("unexpected error: {}", e.what());
-    finish(temporary(std::string("Unexpected error: ") + e.what() + ". (#4.3.0)"));
-  }
+    finish_local(temporary("usage: local [-i] USER HOME LOCAL DASH EXT DOMAIN SENDER DEFAULTDELIVERY (#4.3.5)"));
+  LocalArgs a;
+  a.user = argv[1];
+  a.home = argv[2];
+  a.local = argv[3];
+  a.dash = argv[4];
+  a.ext = argv[5];
+  a.domain = argv[6];
+  a.sender = argv[7];
+  a.instructions = argv[8];
+  a.given = given;
+  run_local(a);
 }

@@ -53,8 +53,9 @@ def stays(predicate, seconds, what):
         time.sleep(0.05)
 
 
-def local_running(inst, local_part):
-    """True while a bin/local process delivers to local_part."""
+def local_running(inst, user):
+    """True while a local delivery runs as user: lspawn's delivery child
+    (named local, ps -C local) or a bin/local process."""
     prog = os.path.join(inst.bin, "local").encode()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -62,9 +63,13 @@ def local_running(inst, local_part):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
-        except OSError:
+            with open(f"/proc/{pid}/comm", "rb") as f:
+                comm = f.read().strip()
+            with open(f"/proc/{pid}/status") as f:
+                uid = int(next(l for l in f if l.startswith("Uid:")).split()[1])
+        except (OSError, StopIteration):
             continue
-        if argv and argv[0] == prog and local_part.encode() in argv[1:5]:
+        if uid == user.uid and (comm == b"local" or (argv and argv[0] == prog)):
             return True
     return False
 
@@ -471,7 +476,7 @@ class Local(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         try:
             self.send(self.addr(bob, "dotlocked"), "Subject: behind a dot lock\n\nx\n")
-            wait_for(lambda: local_running(inst, self.addr(bob, "dotlocked").split("@")[0]), 20,
+            wait_for(lambda: local_running(inst, bob), 20,
                      "local to start\n" + inst.log()[-2000:])
             stays(lambda: not os.path.exists(mbox) or os.path.getsize(mbox) == 0, 2.5,
                   "local wrote to a locked mailbox")
@@ -503,7 +508,7 @@ class Local(unittest.TestCase):
             self.send(self.addr(bob, "fcntllocked"), "Subject: behind an fcntl lock\n\nx\n")
             # local takes the dot lock first, then waits in fcntl.
             wait_for(lambda: os.path.exists(mbox + ".lock"), 20, "local's dot lock\n" + inst.log()[-2000:])
-            self.assertTrue(local_running(inst, self.addr(bob, "fcntllocked").split("@")[0]))
+            self.assertTrue(local_running(inst, bob))
             stays(lambda: os.path.getsize(mbox) == 0, 2.5, "local wrote to a locked mailbox")
         finally:
             holder.stdin.close()

@@ -1,4 +1,4 @@
-// program: running a |command line of a .qmail file, as qmail-command(8)
+// local_program: running a |command line of a .qmail file, as qmail-command(8)
 // describes: /bin/sh -c command, the message (as it is, nothing prepended:
 // programs that want the envelope lines use preline or $DTLINE) on stdin,
 // and a fresh environment that says who the mail is for. The program's
@@ -22,11 +22,11 @@
 #include "mail/conf.hpp"
 #include "mail/dot_qmail.hpp"
 #include "base/io.hpp"
-#include "local.hpp"
+#include "delivery/local_parts.hpp"
 #include "base/strings.hpp"
 #include "mail/status.hpp"
 
-namespace postern::local {
+namespace postern::delivery {
 
 namespace {
 
@@ -169,4 +169,4 @@ Outcome run_program(const Context& c, const std::string& command, bool& stop) {
   return temporary(text + (said.empty() ? ". (#4.3.0)" : ""));
 }
 
-}  // namespace postern::local
+}  // namespace postern::delivery

@@ -1,4 +1,4 @@
-// message: the message on fd 0, as local reads it. lspawn gives the queue
+// local_message: the message on fd 0, as local's delivery reads it. lspawn gives the queue
 // file, which can be rewound; a pipe (someone testing by hand) is copied
 // to an unlinked file first so every delivery can start from byte 0.
 //
@@ -13,10 +13,10 @@
 #include <cstring>
 
 #include "base/io.hpp"
-#include "local.hpp"
+#include "delivery/local_parts.hpp"
 #include "base/strings.hpp"
 
-namespace postern::local {
+namespace postern::delivery {
 
 namespace {
 
@@ -109,4 +109,4 @@ Outcome check_loop(const Context& c) {
   return {};
 }
 
-}  // namespace postern::local
+}  // namespace postern::delivery

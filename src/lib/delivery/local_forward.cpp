@@ -1,4 +1,4 @@
-// forward: the &address lines of a .qmail file. All of them are sent as one
+// local_forward: the &address lines of a .qmail file. All of them are sent as one
 // new message through the queue (bin/queue via QueueClient), with the
 // envelope sender unchanged (bounces go back to the original sender, as in
 // qmail) and our Delivered-To: line on top, which is what stops a forwarding
@@ -14,11 +14,11 @@
 
 #include "mail/address.hpp"
 #include "mail/envelope.hpp"
-#include "local.hpp"
+#include "delivery/local_parts.hpp"
 #include "mail/queue_client.hpp"
 #include "base/strings.hpp"
 
-namespace postern::local {
+namespace postern::delivery {
 
 std::optional<std::string> forward_address(const Context& c, const std::string& line) {
   std::string addr(trim(line));
@@ -58,4 +58,4 @@ Outcome forward(const Context& c, const std::vector<std::string>& to) {
   return temporary(text + " (#4.3.0)");
 }
 
-}  // namespace postern::local
+}  // namespace postern::delivery

@@ -1,4 +1,4 @@
-// qmail_file: finding the user's instructions. Checks the home directory
+// local_qmail_file: finding the user's instructions. Checks the home directory
 // (the current directory) and the .qmail file for being writable by others:
 // a .qmail anyone else can edit would let them run programs as the user,
 // so such a delivery is deferred until the user fixes the mode.
@@ -14,9 +14,9 @@
 
 #include "mail/dot_qmail.hpp"
 #include "base/io.hpp"
-#include "local.hpp"
+#include "delivery/local_parts.hpp"
 
-namespace postern::local {
+namespace postern::delivery {
 
 namespace {
 
@@ -102,4 +102,4 @@ Outcome find_instructions(Context& c, std::string& text, std::string& source) {
   return {};
 }
 
-}  // namespace postern::local
+}  // namespace postern::delivery
