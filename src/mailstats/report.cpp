@@ -98,6 +98,10 @@ void add_notes(const Tally& t, Report& r) {
     r.notes.push_back(fmt::format("{} lines without a timestamp: counted in the totals, not in the per-day "
                                   "and per-hour tables",
                                   t.untimed));
+  if (t.repeated)
+    r.notes.push_back(fmt::format("{} repeated new lines of messages already queued (send started again) "
+                                  "not counted again",
+                                  t.repeated));
   if (t.untracked)
     r.notes.push_back(fmt::format("{} messages not followed (more than 100000 in the queue at once): their "
                                   "deliveries count no bytes",

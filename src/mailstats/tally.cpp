@@ -281,11 +281,17 @@ void Tally::add(const LogLine& line) {
   switch (line.kind) {
     case LogLine::Kind::queued: {
       std::uint64_t size = number(line.get("size"));
+      auto it = messages_.find(line.msg);
+      if (it != messages_.end() && it->second.queued) {
+        ++repeated;  // send started again and met the message anew: one message still
+        return;
+      }
       ++received.count;
       received.bytes += size;
       senders.add(text("from"), size);
-      if (messages_.size() < max_messages || messages_.count(line.msg))
-        messages_[line.msg].size = size;
+      if (it == messages_.end() && messages_.size() < max_messages) it = messages_.emplace(line.msg, Message{}).first;
+      if (it != messages_.end())
+        it->second = {size, it->second.deferred, true};
       else
         ++untracked;
       delta.in = {1, size};

@@ -81,6 +81,7 @@ struct Tally {
   // Lines.
   std::uint64_t lines = 0, counted = 0, other = 0, malformed = 0, too_long = 0, untimed = 0, outside = 0;
   std::uint64_t untracked = 0;  // messages not followed: too many in flight at once
+  std::uint64_t repeated = 0;   // "new" lines of a message already queued and not ended
   // Totals.
   Counted received, accepted, delivered, delivered_local, delivered_remote;
   std::uint64_t deferred = 0, deferred_messages = 0, bounced = 0, bounce_messages = 0, rejected = 0;
@@ -109,6 +110,7 @@ struct Tally {
   struct Message {
     std::uint64_t size = 0;
     bool deferred = false;
+    bool queued = false;  // its "new" line was seen
   };
   std::unordered_map<std::string, Message> messages_;
   std::uint64_t size_of(const std::string& msg) const;

@@ -203,6 +203,7 @@ TEST_CASE("mailstats follows a message from queue to end", "[mailstats]") {
            "dsn=2.0.0 status=sent reason=\"did 0+0+1\"",
            "2026-11-30T11:00:02Z send: msg=7 to=<x@R.example> channel=remote relay=r delay=3600 delays=3600/0 "
            "dsn=2.0.0 status=sent reason=\"250 ok\"",
+           "2026-11-30T10:30:00Z send: msg=7 new from=<a@b.example> size=500 nrcpt=2",
            "2026-11-30T11:00:03Z send: msg=7 end",
            "2026-11-30T11:00:04Z send: msg=7 to=<late@r.example> channel=remote delay=9 status=sent",
        }) {
@@ -212,6 +213,7 @@ TEST_CASE("mailstats follows a message from queue to end", "[mailstats]") {
   }
   CHECK(t.received.count == 1);
   CHECK(t.received.bytes == 500);
+  CHECK(t.repeated == 1);  // send met it again after a restart
   CHECK(t.delivered.count == 3);
   CHECK(t.delivered.bytes == 1000);  // the line after end knows no size
   CHECK(t.deferred == 1);
