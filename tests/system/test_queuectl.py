@@ -247,7 +247,7 @@ class QueueCtl(unittest.TestCase):
         self.wait_attempts(mid, "v@stuck.example", 1)
         path = os.path.join(self.qdir("ctl"), "forged1")
         with open(path + ".new", "w") as f:
-            f.write(f"postern-request 1\ndelete\ti\t{mid}\n")
+            f.write(f"postern-request 1\ndelete\ti\t{mid}\nE\t1\n")
         os.chown(path + ".new", self.alice.uid, -1)
         os.rename(path + ".new", path)
         self.inst.retry()

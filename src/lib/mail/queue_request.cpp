@@ -55,13 +55,16 @@ std::optional<Action> action_from_name(std::string_view name) {
 std::string encode(const Request& r) {
   std::string out = std::string(magic) + "\n";
   for (auto& s : r.selectors) out += std::string(action_name(r.action)) + "\t" + s.kind + "\t" + s.value + "\n";
-  return out;
+  // As in send's record: a prefix of a request is never a shorter request.
+  return out + "E\t" + std::to_string(r.selectors.size()) + "\n";
 }
 
 std::optional<Request> decode(std::string_view text) {
   auto lines = split(text, '\n');
   // A request ends with its last line's newline: anything else is torn.
-  if (lines.size() < 3 || lines[0] != magic || !lines.back().empty()) return std::nullopt;
+  if (lines.size() < 4 || lines[0] != magic || !lines.back().empty()) return std::nullopt;
+  lines.pop_back();
+  if (lines.back() != "E\t" + std::to_string(lines.size() - 2)) return std::nullopt;
   lines.pop_back();
   Request r;
   for (std::size_t i = 1; i < lines.size(); ++i) {

@@ -12,7 +12,7 @@
 //
 // A request file: "postern-request 1", then "<action>\t<kind>\t<value>"
 // lines, one per selector (kind i id, r recipient, s sender, d domain of a
-// recipient, a all). Trusts nothing in the bytes: decode_* check them.
+// recipient, a all), and "E\t<number of selectors>". Trusts nothing in the bytes: decode_* check them.
 #pragma once
 #include <optional>
 #include <string>
