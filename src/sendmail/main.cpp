@@ -7,7 +7,7 @@
 // end of file or, unless -i or -oi is given, at a line holding a single
 // '.'. -f or -r sets the envelope sender, -F the full name for From:.
 // -bp (or running as mailq) runs bin/mailq; -q asks the scheduler to retry
-// the whole queue now; -bs runs bin/smtpd on stdin and stdout; -bi, -I (or
+// the whole queue now, -qR domain, -qS sender and -qI id only that mail; -bs runs bin/smtpd on stdin and stdout; -bi, -I (or
 // running as newaliases) run bin/newaliases. Sendmail's many tuning options
 // (-oX, -B, -N, -R, -V, -L, -h, -C, -X, -e, ...) are accepted and ignored.
 //

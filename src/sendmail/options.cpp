@@ -1,7 +1,8 @@
 // options: see options.hpp. The grammar is Sendmail's getopt string
 // "A:B:b:C:cd:e:F:f:Gh:IiL:M:mN:nO:o:p:q:R:r:sTtUV:vX:", except that -q
 // takes its value only when attached (-q30m), as Sendmail itself arranges,
-// and that options end at the first argument that is not one.
+// except -qR, -qS and -qI with nothing attached, which take the next
+// argument (sendmail -qR example.org), and that options end at the first argument that is not one.
 #include "options.hpp"
 
 #include <string_view>

@@ -5,9 +5,7 @@ so that a delivery is in flight when an action runs. After every action a
 message is delivered exactly once or gone; held mail stays held across a
 restart of the system."""
 import os
-import pwd
-import re
-import time
+import signal
 import unittest
 
 from harness import IS_ROOT, Instance, free_port, maildir_files, remove_test_users, wait_for
@@ -131,6 +129,13 @@ class QueueCtl(unittest.TestCase):
         inst.stop()
         inst.start()
         self.assertIn(f"{mid}!", inst.mailq())
+        # And across a crash of the whole system (kill -9, as test_crash).
+        os.killpg(inst.proc.pid, signal.SIGKILL)
+        inst.proc.wait()
+        inst.proc = None
+        inst.start()
+        self.assertIn(f"{mid}!", inst.mailq())
+        self.assertTrue(self.record(mid)[1])
         # The gate is open and the queue run, yet a held message is not tried.
         open(self.gate, "w").close()
         try:
