@@ -1,6 +1,7 @@
 // mailq: lists every message in the queue: its id, size, arrival time and
 // sender, and each recipient still waiting, with the reason of its last
-// failure. Reads queue/todo and queue/state and never writes (installed
+// failure and its next attempt; a held message has '!' after its id, as
+// Postfix's mailq shows it. Reads queue/todo and queue/state and never writes (installed
 // setgid postern so that any user may run it, as with sendmail -bp).
 #include <dirent.h>
 #include <sys/stat.h>
@@ -11,7 +12,6 @@
 #include <vector>
 
 #include "base/date.hpp"
-#include "mail/envelope.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "mail/queue_dirs.hpp"
@@ -33,23 +33,7 @@ int main() {
   while (auto* e = ::readdir(d)) {
     std::string id = e->d_name;
     if (!queue_dirs::valid_id(id)) continue;
-    Entry entry{id, {}, false};
-    if (auto text = read_file(queue_dirs::state(id), 64 << 20)) {
-      if (auto st = decode_state(*text)) {
-        entry.state = std::move(*st);
-        entry.processed = true;
-      }
-    }
-    if (!entry.processed) {
-      auto bytes = read_file(queue_dirs::todo(id), 64 << 20);
-      auto env = bytes ? decode_envelope(*bytes) : std::nullopt;
-      if (!env) continue;  // finished while we looked
-      struct stat st {};
-      entry.state.arrived = ::stat(queue_dirs::todo(id).c_str(), &st) == 0 ? st.st_mtime : 0;
-      entry.state.sender = env->sender;
-      for (auto& r : env->recipients) entry.state.recipients.push_back(RecipientState{r, '?', 'P', 0, 0, ""});
-    }
-    entries.push_back(std::move(entry));
+    if (auto q = read_queued(id)) entries.push_back(Entry{id, std::move(q->state), q->seen_by_send});
   }
   ::closedir(d);
   std::sort(entries.begin(), entries.end(),
@@ -57,12 +41,15 @@ int main() {
   for (auto& e : entries) {
     struct stat st {};
     long size = ::stat(queue_dirs::mess(e.id).c_str(), &st) == 0 ? static_cast<long>(st.st_size) : 0;
-    std::printf("%s  %ld bytes  %s  <%s>%s\n", e.id.c_str(), size, rfc5322_date(e.state.arrived).c_str(),
-                e.state.sender.c_str(), e.processed ? "" : "  (not yet seen by send)");
+    // Postfix marks a held message with '!' after its id; scripts know it.
+    std::printf("%s%s  %ld bytes  %s  <%s>%s\n", e.id.c_str(), e.state.held() ? "!" : "", size,
+                rfc5322_date(e.state.arrived).c_str(), e.state.sender.c_str(),
+                e.processed ? "" : "  (not yet seen by send)");
+    if (e.state.held()) std::printf("    (on hold, by %s: queuectl release -i %s)\n", e.state.held_by.c_str(), e.id.c_str());
     for (auto& r : e.state.recipients) {
       if (r.state != 'P' && r.state != 'B') continue;
       const char* where = r.channel == 'L' ? "local" : r.channel == 'R' ? "remote" : "new";
-      std::printf("    %s <%s>%s%s%s\n", where, r.address.c_str(), r.state == 'B' ? "  (failed; bounce pending)" : "",
+      std::printf("    %s <%s>  (%s)%s%s\n", where, r.address.c_str(), describe_recipient(r).c_str(),
                   r.reason.empty() ? "" : "\n        last failure: ", log::printable(r.reason, 300).c_str());
     }
   }

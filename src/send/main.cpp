@@ -26,7 +26,9 @@
 // as posterns and cannot restart programs that run as other users.
 //
 // Signals: SIGALRM (or an 'R' written to the trigger, as sendmail -q does)
-// retries everything now; SIGHUP rereads the control files; SIGTERM stops
+// retries everything now; a request in queue/ctl (queuectl) or a flush
+// line on the trigger (sendmail -qR) is applied between events
+// (requests.cpp); SIGHUP rereads the control files; SIGTERM stops
 // starting deliveries, waits for those in flight and exits 0.
 #include <fcntl.h>
 #include <poll.h>
@@ -112,6 +114,8 @@ int main() {
   Scheduler scheduler(controls, &local, &remote, 7, 8);
   scheduler.recover();
   scheduler.scan_todo();
+  scheduler.take_requests();  // those that came while send was stopped
+  queue_request::FlushReader flushes;
   log::line("status: started with {} message(s) in the queue", scheduler.messages());
 
   const bool have_remote = remote.to >= 0;
@@ -130,6 +134,7 @@ int main() {
     if (now - last_scan >= 60 && !stopping) {
       // A trigger byte can be lost (send busy, pipe full): look anyway.
       scheduler.scan_todo();
+      scheduler.take_requests();
       last_scan = now;
     }
     if (got_hup) {
@@ -167,10 +172,14 @@ int main() {
     if (fds[1].revents) {
       ssize_t n;
       bool retry = false;
-      while ((n = ::read(trigger.get(), buf, sizeof buf)) > 0)
+      while ((n = ::read(trigger.get(), buf, sizeof buf)) > 0) {
         retry |= std::memchr(buf, queue_dirs::retry_all, static_cast<std::size_t>(n)) != nullptr;
+        flushes.feed(buf, static_cast<std::size_t>(n));
+      }
       if (retry) scheduler.retry_all();
       if (!stopping) scheduler.scan_todo();
+      for (auto& sel : flushes.take()) scheduler.flush_matching(sel);
+      if (!stopping) scheduler.take_requests();
     }
     if (fds[2].revents) scheduler.read_reports(local);
     if (fds[3].revents) scheduler.read_reports(remote);

@@ -125,7 +125,10 @@ bool Scheduler::message_present(const std::string& id) {
 void Scheduler::save(Message& m) {
   // Not fsync'ed: the envelope in todo/ stays until the message is finished,
   // so a record lost in a crash costs a repeated delivery, never a lost one.
-  if (!write_file_atomic(queue_dirs::state(m.id), encode_state(m.state), 0640, false))
+  // A hold or a delete is an administrator's decision, not a cache: it
+  // must outlive a power cut, so those records are synced.
+  bool durable = m.state.held() || !m.deleted_by.empty();
+  if (!write_file_atomic(queue_dirs::state(m.id), encode_state(m.state), 0640, durable))
     log::line("unable to write the record of msg {}: {}", m.id, std::strerror(errno));
   m.dirty = false;
   m.saved_at = std::time(nullptr);
@@ -155,6 +158,7 @@ void Scheduler::start_due(std::time_t now) {
   // skipping the walk keeps a report from costing a pass over the queue.
   if (free_local == 0 && free_remote == 0 && local_->to >= 0 && remote_->to >= 0) return;
   for (auto& [id, m] : messages_) {
+    if (m.state.held()) continue;
     auto& rs = m.state.recipients;
     while (m.first_pending < rs.size() && rs[m.first_pending].state != 'P') ++m.first_pending;
     // A message offers no more recipients than the slots could take, and
@@ -286,6 +290,10 @@ void Scheduler::apply(const Delivery& d, char result, const std::string& text, s
     r.reason = "This message could not be delivered before its queue lifetime ran out. The last failure was: " + text;
   } else {
     r.next_try = next_retry(r.channel, m.state.arrived, now);
+  }
+  if (!m.deleted_by.empty() && r.state != 'D') {
+    r.state = 'X';
+    r.reason = "deleted by " + m.deleted_by;
   }
   // Written by flush(), at most once a second: rewriting the record of a
   // message to thousands of recipients after every report would cost more

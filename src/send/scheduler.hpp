@@ -16,6 +16,7 @@
 
 #include "controls.hpp"
 #include "base/io.hpp"
+#include "mail/queue_request.hpp"
 #include "mail/queue_state.hpp"
 #include "mail/spawn_protocol.hpp"
 #include "plan.hpp"
@@ -64,6 +65,13 @@ class Scheduler {
   // clean is lost.
   void clean_hung_up();
   std::size_t messages() const { return messages_.size(); }
+  // Applies the administrator's requests waiting in queue/ctl and answers
+  // each (requests.cpp): called between events, never inside a delivery's
+  // bookkeeping, so a request sees every delivery in flight as in flight.
+  void take_requests();
+  // Makes the pending recipients the selector names due now (sendmail -qR,
+  // -qS, -qI), except on held messages.
+  void flush_matching(const queue_request::Selector& s);
 
  private:
   struct Message {
@@ -75,6 +83,9 @@ class Scheduler {
     std::time_t saved_at = 0;
     std::time_t next_settle = 0;  // when a failed bounce or clean-up is tried again
     bool dirty = false;
+    // Deleted while a delivery was in flight: what is still pending when
+    // it reports is dropped (requests.cpp). Who asked, for the log.
+    std::string deleted_by;
   };
   struct Delivery {
     std::string id;
@@ -92,6 +103,9 @@ class Scheduler {
   bool finish(Message& m);
   bool ask_clean(const std::string& id);
   void dispatch(Channel& ch, const std::vector<Pick>& picks);
+  // One request from queue/ctl applied; the lines of its answer.
+  std::string act(const queue_request::Request& req, const std::string& by);
+  void act_on(Message& m, queue_request::Action action, const std::string& by, std::string& answer);
 
   Controls controls_;
   Channel* local_;

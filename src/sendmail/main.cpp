@@ -7,7 +7,7 @@
 // end of file or, unless -i or -oi is given, at a line holding a single
 // '.'. -f or -r sets the envelope sender, -F the full name for From:.
 // -bp (or running as mailq) runs bin/mailq; -q asks the scheduler to retry
-// the whole queue now; -bs runs bin/smtpd on stdin and stdout; -bi, -I (or
+// the whole queue now, -qR domain, -qS sender and -qI id only that mail; -bs runs bin/smtpd on stdin and stdout; -bi, -I (or
 // running as newaliases) run bin/newaliases. Sendmail's many tuning options
 // (-oX, -B, -N, -R, -V, -L, -h, -C, -X, -e, ...) are accepted and ignored.
 //
@@ -32,6 +32,7 @@
 #include "base/log.hpp"
 #include "options.hpp"
 #include "mail/queue_dirs.hpp"
+#include "mail/queue_request.hpp"
 #include "mail/status.hpp"
 
 using namespace postern;
@@ -123,7 +124,7 @@ int main(int argc, char** argv) {
   if (!parsed.request) {
     log::line("{}", parsed.error);
     log::line("usage: sendmail [ -t ] [ -i ] [ -f sender ] [ -F name ] [ -v ] [ address ... ]");
-    log::line("       sendmail -bp | -bs | -bi | -q");
+    log::line("       sendmail -bp | -bs | -bi | -q | -qR domain | -qS sender | -qI id");
     return ex_usage;
   }
   const Request& r = *parsed.request;
@@ -133,7 +134,19 @@ int main(int argc, char** argv) {
     case Mode::newaliases: run("newaliases", {}, r.verbose);
     case Mode::smtp: run("smtpd", {"-l"}, r.verbose);
     case Mode::run_queue:
-      queue_dirs::poke_send(queue_dirs::retry_all);
+      if (r.queue_kind) {
+        queue_request::Selector sel{r.queue_kind, r.queue_value};
+        if (!queue_request::valid_selector(sel)) {
+          log::line("not a valid value for -q: {}", log::printable(r.queue_value, 80));
+          return ex_usage;
+        }
+        if (!queue_request::poke_flush(sel)) {
+          log::line("send is not running; the queue is run when it starts");
+          return status::temporary;
+        }
+      } else {
+        queue_dirs::poke_send(queue_dirs::retry_all);
+      }
       std::puts("sendmail: queue run started");
       return status::ok;
     case Mode::deliver: break;

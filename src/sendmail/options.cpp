@@ -1,7 +1,8 @@
 // options: see options.hpp. The grammar is Sendmail's getopt string
 // "A:B:b:C:cd:e:F:f:Gh:IiL:M:mN:nO:o:p:q:R:r:sTtUV:vX:", except that -q
 // takes its value only when attached (-q30m), as Sendmail itself arranges,
-// and that options end at the first argument that is not one.
+// except -qR, -qS and -qI with nothing attached, which take the next
+// argument (sendmail -qR example.org), and that options end at the first argument that is not one.
 #include "options.hpp"
 
 #include <string_view>
@@ -39,7 +40,21 @@ Parsed parse_command_line(const std::string& name, const std::vector<std::string
     for (std::size_t k = 1; k < a.size(); ++k) {
       char c = a[k];
       if (c == 'q') {
-        r.mode = Mode::run_queue;  // -q, -q30m, -qR..., -qI...: all "run it now"
+        // -q and -q30m: run it all now (send has its own schedule). -qR,
+        // -qS and -qI name a domain, a sender or a queue id, attached as
+        // Sendmail and Postfix write it or as the next argument.
+        r.mode = Mode::run_queue;
+        char kind = k + 1 < a.size() ? a[k + 1] : 0;
+        if (kind == 'R' || kind == 'S' || kind == 'I') {
+          r.queue_kind = kind == 'R' ? 'd' : kind == 'S' ? 's' : 'i';
+          r.queue_value = a.substr(k + 2);
+          if (r.queue_value.empty()) {
+            if (i + 1 == args.size()) return {std::nullopt, std::string("option -q") + kind + " needs a value"};
+            r.queue_value = args[++i];
+          }
+          // Postfix's "-qR@domain" and Sendmail's "-qR domain" mean one thing.
+          if (kind == 'R' && r.queue_value[0] == '@') r.queue_value.erase(0, 1);
+        }
         break;
       }
       if (plain_flag(c)) {

@@ -26,6 +26,10 @@ struct Request {
   std::optional<std::string> sender;     // -f, -r
   std::optional<std::string> full_name;  // -F
   std::vector<std::string> args;  // recipients, or mailq's arguments
+  // -qR domain, -qS sender, -qI id: only those messages are made due now
+  // (kind 'd', 's' or 'i', as mail/queue_request's selectors); 0 for all.
+  char queue_kind = 0;
+  std::string queue_value;
 };
 
 struct Parsed {

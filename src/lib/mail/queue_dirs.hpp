@@ -7,6 +7,7 @@
 //   mess/ID  the message, as queue wrote it                     (posternq)
 //   todo/ID  its envelope, once the message is durable          (posternq)
 //   state/ID send's record of each recipient's fate             (posterns)
+//   ctl/NAME an administrator's request to send (queuectl)  (root, posternq)
 //   lock/trigger  a fifo: one byte wakes send; 'R' retries all  (posterns)
 //   lock/send     held by the running send, so only one runs
 //
@@ -27,6 +28,7 @@ inline std::string state_dir() { return conf::path("queue/state"); }
 inline std::string mess(const std::string& id) { return mess_dir() + "/" + id; }
 inline std::string todo(const std::string& id) { return todo_dir() + "/" + id; }
 inline std::string state(const std::string& id) { return state_dir() + "/" + id; }
+inline std::string ctl_dir() { return conf::path("queue/ctl"); }
 inline std::string trigger() { return conf::path("queue/lock/trigger"); }
 inline std::string send_lock() { return conf::path("queue/lock/send"); }
 

@@ -3,10 +3,16 @@
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
 #include <climits>
 #include <limits>
 
+#include "base/date.hpp"
+#include "base/io.hpp"
 #include "mail/address.hpp"
+#include "mail/envelope.hpp"
+#include "mail/queue_dirs.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
 
@@ -21,6 +27,7 @@ static constexpr unsigned long max_time = static_cast<unsigned long>(std::numeri
 
 std::string encode_state(const MessageState& m) {
   std::string out = fmt::format("{}\nF\t{}\nA\t{}\n", magic, m.sender, m.arrived);
+  if (m.held()) out += fmt::format("H\t{}\n", m.held_by);
   for (auto& r : m.recipients) {
     std::string reason = log::printable(r.reason, 1000);
     for (char& c : reason)
@@ -40,7 +47,9 @@ std::optional<MessageState> decode_state(std::string_view text) {
   if (lines[0] == magic) {
     auto end = split(lines.back(), '\t');
     auto count = end.size() == 2 && end[0] == "E" ? to_number(end[1]) : std::nullopt;
-    if (!count || *count != lines.size() - 4) return std::nullopt;
+    std::size_t r_lines = 0;
+    for (auto& l : lines) r_lines += l.starts_with("R\t");
+    if (!count || *count != r_lines) return std::nullopt;
     lines.pop_back();
   }
   MessageState m;
@@ -53,6 +62,8 @@ std::optional<MessageState> decode_state(std::string_view text) {
     } else if (f[0] == "A" && f.size() == 2 && to_number(f[1]) && *to_number(f[1]) <= max_time) {
       m.arrived = static_cast<std::time_t>(*to_number(f[1]));
       have_arrival = true;
+    } else if (f[0] == "H" && f.size() == 2 && !f[1].empty() && !m.held() && queue_dirs::valid_id(f[1])) {
+      m.held_by = f[1];
     } else if (f[0] == "R" && f.size() == 6 && f[1].size() == 2) {
       RecipientState r;
       r.channel = f[1][0];
@@ -74,6 +85,37 @@ std::optional<MessageState> decode_state(std::string_view text) {
   }
   if (!have_sender || !have_arrival || m.recipients.empty()) return std::nullopt;
   return m;
+}
+
+std::optional<QueuedMessage> read_queued(const std::string& id) {
+  QueuedMessage q;
+  if (auto text = read_file(queue_dirs::state(id), 64 << 20)) {
+    if (auto st = decode_state(*text)) {
+      q.state = std::move(*st);
+      q.seen_by_send = true;
+      return q;
+    }
+  }
+  auto bytes = read_file(queue_dirs::todo(id), 64 << 20);
+  auto env = bytes ? decode_envelope(*bytes) : std::nullopt;
+  if (!env) return std::nullopt;  // finished while we looked
+  struct stat st {};
+  q.state.arrived = ::stat(queue_dirs::todo(id).c_str(), &st) == 0 ? st.st_mtime : 0;
+  q.state.sender = env->sender;
+  for (auto& r : env->recipients) q.state.recipients.push_back(RecipientState{r, '?', 'P', 0, 0, ""});
+  return q;
+}
+
+std::string describe_recipient(const RecipientState& r) {
+  switch (r.state) {
+    case 'D': return "delivered";
+    case 'B': return "failed, bounce pending";
+    case 'X': return "failed";
+    default: break;
+  }
+  if (r.attempts == 0) return "pending, not tried yet";
+  return fmt::format("pending, {} attempt{}, next attempt {}", r.attempts, r.attempts == 1 ? "" : "s",
+                     rfc5322_date(r.next_try));
 }
 
 }  // namespace postern

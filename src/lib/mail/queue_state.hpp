@@ -5,6 +5,7 @@
 //   postern-state 2
 //   F <sender>
 //   A <arrival time, seconds since the epoch>
+//   H <who held it>          only while the message is on hold (queuectl)
 //   R <channel><state> <attempts> <next try> <address> <last reason>
 //   E <number of R lines>
 //
@@ -35,10 +36,27 @@ struct RecipientState {
 struct MessageState {
   std::string sender;
   std::time_t arrived = 0;
+  // On hold: no new delivery starts until it is released. What is written
+  // is who asked ("uid0"), for the record's reader.
+  std::string held_by;
+  bool held() const { return !held_by.empty(); }
   std::vector<RecipientState> recipients;
 };
 
 std::string encode_state(const MessageState& m);
 std::optional<MessageState> decode_state(std::string_view text);
+
+// A queued message as mailq and queuectl show it: send's record when there
+// is a whole one, else the envelope in todo/ (every recipient pending,
+// channel '?'). Empty when the message is not (or no longer) queued.
+struct QueuedMessage {
+  MessageState state;
+  bool seen_by_send = false;
+};
+std::optional<QueuedMessage> read_queued(const std::string& id);
+
+// One recipient's fate in words: "delivered", "pending, 2 attempts, next
+// attempt <date>", "failed, bounce pending", "failed".
+std::string describe_recipient(const RecipientState& r);
 
 }  // namespace postern
