@@ -68,6 +68,7 @@ UNIT_OBJ := $(UNIT_SRC:tests/%.cpp=$(OBJ)/%.o)
 # library only to be testable (never a main.o).
 UNIT_PROG_SRC := src/smtpd/smtp_data.cpp src/inject/address_completion.cpp
 UNIT_PROG_SRC += src/send/plan.cpp src/send/controls.cpp
+UNIT_PROG_SRC += src/send/log_lines.cpp
 UNIT_PROG_SRC += src/remote/reply.cpp src/remote/tls_policy.cpp src/remote/route.cpp
 UNIT_PROG_SRC += src/mailstats/logline.cpp src/mailstats/tally.cpp src/mailstats/report.cpp
 UNIT_PROG_SRC += src/mailstats/report_text.cpp src/mailstats/report_html.cpp

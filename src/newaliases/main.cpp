@@ -7,7 +7,11 @@
 // a circle are reported as a warning (a circle is fine when one of its
 // names is also a user, who then gets the mail). Exit 0 on success, 100 on
 // a bad file, 111 when a file cannot be read or written.
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <set>
@@ -15,6 +19,7 @@
 
 #include "mail/aliases.hpp"
 #include "mail/aliases_path.hpp"
+#include "mail/conf.hpp"
 #include "base/cdb.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
@@ -55,16 +60,27 @@ void warn_loops(const std::map<std::string, const aliases::Entry*>& byname) {
   for (auto& [name, e] : byname) visit(name);
 }
 
+// A failure for want of rights says who may run newaliases (the files
+// are root's, or the alias user's, as make setup left them).
+[[noreturn]] void die_for(const std::string& what) {
+  int e = errno;
+  std::string who;
+  if (!conf::single_user && (e == EACCES || e == EPERM) && ::geteuid() != 0)
+    who = std::string("; newaliases must run as root or as ") + conf::user_alias;
+  log::die(status::temporary, what + who);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   log::set_program("newaliases");
   (void)argv;
   if (argc > 1) log::die(status::permanent, "usage: newaliases");
-  auto path = aliases::file_path();
-  if (!path) log::die(status::temporary, "unable to read control/aliases");
+  std::string why;
+  auto path = aliases::file_path(why);
+  if (!path) die_for(why);
   auto text = read_file(*path, 64 << 20);
-  if (!text) log::die(status::temporary, "unable to read " + *path);
+  if (!text) die_for("unable to read " + *path + ": " + std::strerror(errno));
   std::vector<aliases::Error> errors;
   auto entries = aliases::parse(*text, errors);
   std::map<std::string, const aliases::Entry*> byname;
@@ -78,10 +94,11 @@ int main(int argc, char** argv) {
 
   CdbWriter out;
   std::string db = *path + ".cdb";
-  if (!out.start(db)) log::die(status::temporary, "unable to create " + db + ".tmp");
+  if (!out.start(db)) die_for("unable to create a new " + db + ": " + std::strerror(errno));
   for (auto& e : entries)
-    if (!out.add(e.name, aliases::encode_targets(e.targets))) log::die(status::temporary, "unable to write " + db + ".tmp");
-  if (!out.finish()) log::die(status::temporary, "unable to install " + db);
+    if (!out.add(e.name, aliases::encode_targets(e.targets)))
+      die_for("unable to write the new " + db + ": " + std::strerror(errno));
+  if (!out.finish()) die_for("unable to install the new " + db + ": " + std::strerror(errno));
   std::printf("newaliases: %zu aliases in %s\n", entries.size(), db.c_str());
   return 0;
 }

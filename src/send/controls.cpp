@@ -2,6 +2,7 @@
 #include "controls.hpp"
 
 #include <cerrno>
+#include <cstring>
 
 #include "mail/control.hpp"
 #include "mail/conf.hpp"
@@ -15,14 +16,16 @@ namespace postern::send {
 bool load_controls(Controls& out, std::string& why) {
   Controls c;
   if (!c.domains.load(why)) return false;
-  auto cl = control::number("concurrencylocal", 10);
-  auto cr = control::number("concurrencyremote", 20);
-  auto life = control::number("queuelifetime", 604800);
-  auto bmax = control::number("bouncemaxbytes", 50000);
-  if (!cl || !cr || !life || !bmax || *cl == 0 || *cr == 0) {
-    why = "a number in control/concurrencylocal, concurrencyremote, queuelifetime or bouncemaxbytes is malformed";
-    return false;
-  }
+  auto cl = control::number("concurrencylocal", 10, why);
+  if (!cl) return false;
+  auto cr = control::number("concurrencyremote", 20, why);
+  if (!cr) return false;
+  auto life = control::number("queuelifetime", 604800, why);
+  if (!life) return false;
+  auto bmax = control::number("bouncemaxbytes", 50000, why);
+  if (!bmax) return false;
+  for (auto [name, value] : {std::pair{"concurrencylocal", *cl}, std::pair{"concurrencyremote", *cr}})
+    if (value == 0) return why = std::string("control/") + name + " holds 0; it must be at least 1", false;
   c.concurrency_local = std::min(*cl, 1000ul);
   c.concurrency_remote = std::min(*cr, 1000ul);
   c.queue_lifetime = static_cast<std::time_t>(*life);
@@ -41,16 +44,15 @@ bool load_controls(Controls& out, std::string& why) {
   } else if (errno == ENOENT) {
     c.double_bounce_to = "postmaster";
   } else {
-    why = "unable to read control/doublebounceto";
+    why = std::string("unable to read control/doublebounceto: ") + std::strerror(errno);
     return false;
   }
-  auto dbh = control::line("doublebouncehost", c.domains.me);
-  auto bf = control::line("bouncefrom", "MAILER-DAEMON");
-  auto bh = control::line("bouncehost", c.domains.me);
-  if (!dbh || !bf || !bh) {
-    why = "unable to read control/doublebouncehost, bouncefrom or bouncehost";
-    return false;
-  }
+  auto dbh = control::line("doublebouncehost", c.domains.me, why);
+  if (!dbh) return false;
+  auto bf = control::line("bouncefrom", "MAILER-DAEMON", why);
+  if (!bf) return false;
+  auto bh = control::line("bouncehost", c.domains.me, why);
+  if (!bh) return false;
   if (!c.double_bounce_to.empty() && c.double_bounce_to.find('@') == std::string::npos)
     c.double_bounce_to += "@" + *dbh;
   c.bounce_from = *bf;

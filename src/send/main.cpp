@@ -89,7 +89,8 @@ int main() {
   Channel remote = make_channel('R', 5, 6);
   if (local.to < 0) log::die(status::temporary, "no lspawn on descriptors 3 and 4");
   if (!valid_fd(7) || !valid_fd(8)) log::die(status::temporary, "no clean on descriptors 7 and 8");
-  if (::chdir(queue_dirs::root().c_str()) != 0) log::die(status::temporary, "unable to chdir to the queue");
+  if (::chdir(queue_dirs::root().c_str()) != 0)
+    log::die(status::temporary, "unable to chdir to the queue " + queue_dirs::root() + ": " + std::strerror(errno));
   Fd lock(::open(queue_dirs::send_lock().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
   if (!lock.ok() || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
     log::die(status::temporary, "another send is running on this queue (or queue/lock is unwritable)");

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "bounce.hpp"
+#include "log_lines.hpp"
 #include "mail/address.hpp"
 #include "mail/envelope.hpp"
 #include "base/log.hpp"
@@ -39,6 +40,14 @@ std::vector<std::string> list_dir(const std::string& dir) {
 bool exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
+}
+
+// When queue linked the envelope, with fractions (arrived, in whole
+// seconds, is what the record keeps).
+double queued_at(const std::string& id, std::time_t arrived) {
+  struct stat st {};
+  if (::stat(queue_dirs::todo(id).c_str(), &st) != 0 || st.st_mtime != arrived) return static_cast<double>(arrived);
+  return static_cast<double>(st.st_mtim.tv_sec) + static_cast<double>(st.st_mtim.tv_nsec) / 1e9;
 }
 
 }  // namespace
@@ -77,19 +86,21 @@ bool Scheduler::load(const std::string& id) {
     if (auto st = decode_state(*text)) {
       m.state = std::move(*st);
       m.busy.assign(m.state.recipients.size(), false);
+      m.queued_at = queued_at(id, m.state.arrived);
       messages_.emplace(id, std::move(m));
       return true;
     }
-    log::line("rebuilding the damaged record of msg {} from its envelope", id);
+    log::line("{} rebuilding its damaged record from its envelope", log::kv("msg", id));
   }
   struct stat st {};
   auto bytes = read_file(queue_dirs::todo(id), 64 << 20);
   auto envelope = bytes ? decode_envelope(*bytes) : std::nullopt;
   if (!envelope) {
-    log::line("unable to read the envelope of msg {}; will try again", id);
+    log::line("{} unable to read its envelope; will try again", log::kv("msg", id));
     return false;
   }
   m.state.arrived = ::stat(queue_dirs::todo(id).c_str(), &st) == 0 ? st.st_mtime : std::time(nullptr);
+  m.queued_at = queued_at(id, m.state.arrived);
   m.state.sender = envelope->sender;
   for (auto& rcpt : envelope->recipients) {
     Route route = classify(controls_, rcpt);
@@ -101,7 +112,7 @@ bool Scheduler::load(const std::string& id) {
   }
   m.busy.assign(m.state.recipients.size(), false);
   long size = ::stat(queue_dirs::mess(id).c_str(), &st) == 0 ? static_cast<long>(st.st_size) : -1;
-  log::line("new msg {} from <{}> size {} recipients {}", id, envelope->sender, size, envelope->recipients.size());
+  log::line("{}", log_lines::new_message(id, envelope->sender, size, envelope->recipients.size()));
   auto [it, inserted] = messages_.emplace(id, std::move(m));
   save(it->second);
   return true;
@@ -115,9 +126,9 @@ bool Scheduler::message_present(const std::string& id) {
   // envelope without its message is what is left of a finished one (or of
   // damage), never mail still owed. Ids are never reused, so no newer
   // message can be hurt by removing what is left under this one.
-  log::line("removing the envelope and record of msg {}: its message file is missing", id);
+  log::line("{} removing its envelope and record: its message file is missing", log::kv("msg", id));
   if (::unlink(queue_dirs::state(id).c_str()) != 0 && errno != ENOENT)
-    log::line("unable to remove the record of msg {}: {}", id, std::strerror(errno));
+    log::line("{} unable to remove its record: {}", log::kv("msg", id), std::strerror(errno));
   ask_clean(id);
   return false;
 }
@@ -129,7 +140,7 @@ void Scheduler::save(Message& m) {
   // must outlive a power cut, so those records are synced.
   bool durable = m.state.held() || !m.deleted_by.empty();
   if (!write_file_atomic(queue_dirs::state(m.id), encode_state(m.state), 0640, durable))
-    log::line("unable to write the record of msg {}: {}", m.id, std::strerror(errno));
+    log::line("{} unable to write its record: {}", log::kv("msg", m.id), std::strerror(errno));
   m.dirty = false;
   m.saved_at = std::time(nullptr);
 }
@@ -178,6 +189,7 @@ void Scheduler::start_due(std::time_t now) {
         r.state = 'B';
         r.reason = "This address is not valid here. (#5.1.3)";
         m.dirty = true;
+        log_attempt(m, i, 0);
         continue;
       }
       if (ch->to < 0) {
@@ -186,6 +198,7 @@ void Scheduler::start_due(std::time_t now) {
         if (lifetime_over(m.state.arrived, now, controls_.queue_lifetime)) {
           r.state = 'B';
           r.reason = "This message could not be delivered before its queue lifetime ran out: " + r.reason;
+          log_attempt(m, i, 0);
         } else {
           r.reason = r.channel == 'R' ? "remote delivery is not running on this host"
                                       : "local delivery is not running (lspawn has exited)";
@@ -226,7 +239,7 @@ void Scheduler::dispatch(Channel& ch, const std::vector<Pick>& picks) {
       ++m.in_flight;
       m.busy[j] = true;
       ++m.state.recipients[j].attempts;
-      deliveries_.emplace(first + k, Delivery{pick.id, j, &ch, first});
+      deliveries_.emplace(first + k, Delivery{pick.id, j, &ch, first, log_lines::now()});
     }
   }
 }
@@ -259,11 +272,6 @@ void Scheduler::read_reports(Channel& channel) {
         Delivery del = d->second;
         deliveries_.erase(d);
         apply(del, rep->result, rep->text, std::time(nullptr));
-        log::line("delivery {}: msg {} to {} {}: {}: {}", rep->delnum, del.id,
-                  channel.name == 'L' ? "local" : "remote",
-                  messages_.at(del.id).state.recipients[del.index].address,
-                  rep->result == status::delivered ? "success" : rep->result == status::failed ? "failure" : "deferral",
-                  rep->text);
       }
     }
     if (channel.reader->buffered() == 0) return;
@@ -299,6 +307,21 @@ void Scheduler::apply(const Delivery& d, char result, const std::string& text, s
   // message to thousands of recipients after every report would cost more
   // than the deliveries.
   m.dirty = true;
+  log_attempt(m, d.index, d.started);
+}
+
+void Scheduler::log_attempt(const Message& m, std::size_t index, double started) {
+  const RecipientState& r = m.state.recipients[index];
+  log_lines::Attempt a;
+  a.id = m.id;
+  a.address = r.address;
+  a.channel = r.channel;
+  a.state = r.state;
+  a.arrived = m.queued_at;
+  a.ended = log_lines::now();
+  a.started = started == 0 ? a.ended : started;
+  a.text = r.reason;
+  log::line("{}", log_lines::attempt(a));
 }
 
 void Scheduler::flush(std::time_t now, bool all) {
@@ -336,18 +359,19 @@ bool Scheduler::bounce(Message& m, std::time_t now) {
   std::string sender = m.state.sender;
   std::string to, envelope_sender;
   if (sender == double_bounce_sender) {
-    log::line("triple bounce: discarding bounce/{}", m.id);
+    log::line("{} bounce=- reason=\"a triple bounce: discarded\"", log::kv("msg", m.id));
   } else if (sender.empty()) {
     to = controls_.double_bounce_to;
     envelope_sender = std::string(double_bounce_sender);
-    if (to.empty()) log::line("double bounce: discarding bounce/{} (doublebounceto is empty)", m.id);
+    if (to.empty())
+      log::line("{} bounce=- reason=\"a double bounce: discarded (control/doublebounceto is empty)\"", log::kv("msg", m.id));
   } else {
     to = sender;
   }
   if (!to.empty()) {
     Fd original(::open(queue_dirs::mess(m.id).c_str(), O_RDONLY | O_CLOEXEC));
     if (!original.ok()) {
-      log::line("unable to read msg {} for its bounce: {}", m.id, std::strerror(errno));
+      log::line("{} unable to read it for its bounce: {}", log::kv("msg", m.id), std::strerror(errno));
       return false;
     }
     std::string report = compose_bounce(controls_, to, m.state.arrived, failed, original.get());
@@ -355,10 +379,10 @@ bool Scheduler::bounce(Message& m, std::time_t now) {
     q.write(report);
     int code = q.finish(Envelope{envelope_sender, {to}});
     if (code != 0) {
-      log::line("unable to queue the bounce of msg {}: {}", m.id, queue_failure_text(code));
+      log::line("{} unable to queue its bounce: {}", log::kv("msg", m.id), queue_failure_text(code));
       return false;
     }
-    log::line("bounce msg {} to <{}> for {} recipient(s)", m.id, to, failed.size());
+    log::line("{} {}", log::kv("msg", m.id), log::kv("bounce", q.queue_id().empty() ? "-" : q.queue_id()));
   }
   for (auto& r : m.state.recipients)
     if (r.state == 'B') r.state = 'X';
@@ -376,14 +400,14 @@ bool Scheduler::finish(Message& m) {
   // the worst is a repeated delivery, or a leftover that load removes.
   // Nothing here needs a sync.
   if (::unlink(queue_dirs::state(m.id).c_str()) != 0 && errno != ENOENT) {
-    log::line("unable to remove the record of msg {}: {}", m.id, std::strerror(errno));
+    log::line("{} unable to remove its record: {}", log::kv("msg", m.id), std::strerror(errno));
     return false;
   }
   if (!ask_clean(m.id)) {
     save(m);
     return false;
   }
-  log::line("end msg {}", m.id);
+  log::line("{} end", log::kv("msg", m.id));
   return true;
 }
 
@@ -406,7 +430,7 @@ bool Scheduler::ask_clean(const std::string& id) {
     reply += c;
   }
   if (reply != "+") {
-    log::line("clean could not remove msg {}: {}", id, reply.empty() ? "" : reply.substr(1));
+    log::line("{} clean could not remove it: {}", log::kv("msg", id), reply.empty() ? "" : reply.substr(1));
     return false;
   }
   return true;

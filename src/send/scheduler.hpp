@@ -86,12 +86,14 @@ class Scheduler {
     // Deleted while a delivery was in flight: what is still pending when
     // it reports is dropped (requests.cpp). Who asked, for the log.
     std::string deleted_by;
+    double queued_at = 0;  // state.arrived with fractions, for the log's delay=
   };
   struct Delivery {
     std::string id;
     std::size_t index;
     Channel* channel;
     unsigned long request;  // the first delnum of the request it went in
+    double started = 0;     // for the log's delays=
   };
 
   bool load(const std::string& id);
@@ -99,6 +101,9 @@ class Scheduler {
   bool message_present(const std::string& id);
   void save(Message& m);
   void apply(const Delivery& d, char result, const std::string& text, std::time_t now);
+  // The log line of a recipient's attempt (or of a bounce decided without
+  // one, started == 0), after its state was set.
+  void log_attempt(const Message& m, std::size_t index, double started);
   bool bounce(Message& m, std::time_t now);
   bool finish(Message& m);
   bool ask_clean(const std::string& id);

@@ -44,13 +44,13 @@ bool Session::auth(const std::string& arg) {
       return reply("235 2.7.0 authentication successful");
     case login::reply_refused: return error("535 5.7.8 authentication credentials invalid");
     case login::reply_too_many:
-      reply("421 4.7.0 " + policy_.me + " too many failed logins; closing the connection");
-      log::line("closed the connection from {}: too many failed logins", client_.name());
+      refuse("421 4.7.0 " + policy_.me + " too many failed logins; closing the connection", nullptr,
+             "too many failed logins");
       return false;
     case login::reply_temp: return reply("454 4.7.0 temporary authentication failure; try again later");
     default:
-      reply("421 4.3.0 " + policy_.me + " the login service failed; closing the connection");
-      log::line("closed the connection from {}: no answer from the login parent", client_.name());
+      refuse("421 4.3.0 " + policy_.me + " the login service failed; closing the connection", nullptr,
+             "no answer from the login parent");
       return false;
   }
 }
@@ -70,12 +70,11 @@ bool Session::auth_exchange(const std::string& mechanism, const std::string& ini
     switch (io_.line(line.get(), sasl::max_line + 2)) {
       case NetIO::Read::line: break;
       case NetIO::Read::partial:
-        reply("500 5.5.6 authentication exchange line is too long; closing the connection");
-        log::line("closed the connection from {}: an AUTH line longer than {} bytes", client_.name(), sasl::max_line);
+        refuse("500 5.5.6 authentication exchange line is too long; closing the connection", nullptr,
+               "an AUTH line longer than " + std::to_string(sasl::max_line) + " bytes");
         return false;
       case NetIO::Read::timeout:
-        reply("421 4.4.2 " + policy_.me + " timeout; closing the connection");
-        log::line("closed the connection from {}: timeout", client_.name());
+        refuse("421 4.4.2 " + policy_.me + " timeout; closing the connection", nullptr, "timeout");
         return false;
       case NetIO::Read::eof:
       case NetIO::Read::error: return false;

@@ -14,19 +14,19 @@ bool add_deadlines(DeadlineTransport& transport, const Policy& policy, const Cli
                    std::string& why) {
   first_mail = 0;
   if (client.local) return true;
-  auto whole = control::number("deadlinesmtpd", 3600);
-  auto mail = control::number("deadlinesmtpdmail", 180);
-  if (!whole || !mail) {
-    why = "unable to read control/deadlinesmtpd or deadlinesmtpdmail, or it is not a number";
-    return false;
-  }
-  transport.add(*whole, "421 4.4.2 " + policy.me + " connection time limit reached; closing the connection\r\n",
-                fmt::format("closed the connection from {}: time limit ({} seconds, control/deadlinesmtpd)",
-                            client.name(), *whole));
+  auto whole = control::number("deadlinesmtpd", 3600, why);
+  if (!whole) return false;
+  auto mail = control::number("deadlinesmtpdmail", 180, why);
+  if (!mail) return false;
+  std::string whole_reply = "421 4.4.2 " + policy.me + " connection time limit reached; closing the connection";
+  transport.add(*whole, whole_reply + "\r\n",
+                reject_line(client, {}, nullptr, nullptr, whole_reply,
+                            fmt::format("connection time limit ({} seconds, control/deadlinesmtpd)", *whole)));
+  std::string mail_reply = "421 4.4.2 " + policy.me + " no mail transaction in time; closing the connection";
   first_mail = transport.add(
-      *mail, "421 4.4.2 " + policy.me + " no mail transaction in time; closing the connection\r\n",
-      fmt::format("closed the connection from {}: no MAIL accepted within {} seconds (control/deadlinesmtpdmail)",
-                  client.name(), *mail));
+      *mail, mail_reply + "\r\n",
+      reject_line(client, {}, nullptr, nullptr, mail_reply,
+                  fmt::format("no MAIL accepted within {} seconds (control/deadlinesmtpdmail)", *mail)));
   return true;
 }
 

@@ -114,8 +114,9 @@ int main(int argc, char** argv) {
 
   mode.auth = mode.submission;
   if (!mode.local && !mode.submission) {
-    auto a = control::line("smtpauth", "");
-    if (!a) temp_fail(plain, "unable to read control/smtpauth");
+    std::string why;
+    auto a = control::line("smtpauth", "", why);
+    if (!a) temp_fail(plain, why);
     mode.auth = lower(*a) == "yes";
   }
   bool root = ::geteuid() == 0;
@@ -136,9 +137,9 @@ int main(int argc, char** argv) {
   checker.checkpassword = conf::path("bin/checkpassword");
   checker.mailbox = "/bin/true";
   checker.authenticate_only = true;
-  auto me = control::line("me", host_name());
-  if (!me) temp_fail(plain, "unable to read control/me");
   std::string why;
+  auto me = control::line("me", host_name(), why);
+  if (!me) temp_fail(plain, why);
   if (!login::load_session_rules(checker, "smtpd",
                                  "421 4.4.2 " + *me + " no login in time; closing the connection\r\n",
                                  "421 4.3.0 " + *me + " the login was stopped; closing the connection\r\n", why))

@@ -21,6 +21,24 @@ Incoming::Incoming(const smtp::Limits& limits, std::string id, const std::string
   if (!queue_->ok() || !queue_->write(received)) write_failed_ = true;
 }
 
+bool Incoming::to_queue(const std::string& text) {
+  // A Message-ID: past the first 64 KB of header is not worth holding more.
+  if (!head_done_ && head_.size() < 65536 && !text.empty()) {
+    std::size_t from = head_.empty() ? 0 : head_.size() - 1;
+    head_.append(text, 0, 65536);
+    head_done_ = head_.front() == '\n' || head_.find("\n\n", from) != std::string::npos;
+  }
+  return queue_->write(text);
+}
+
+std::string Incoming::message_id() const {
+  if (head_.empty() || head_.front() == '\n') return {};
+  auto end = head_.find("\n\n");
+  auto fields = header::parse(std::string_view(head_).substr(0, end == std::string::npos ? head_.size() : end + 1));
+  auto* f = header::find(fields, "Message-ID");
+  return f ? header::unfold(f->value) : std::string();
+}
+
 void Incoming::feed(std::string_view text) {
   text_.feed(text);
   drain();
@@ -56,7 +74,7 @@ void Incoming::pass(std::string ready) {
     ready = std::move(rest);
   }
   if (ready.empty() || write_failed_) return;
-  if (!queue_->write(ready)) write_failed_ = true;
+  if (!to_queue(ready)) write_failed_ = true;
 }
 
 void Incoming::end_header() {
@@ -75,11 +93,10 @@ void Incoming::end_header() {
   std::string out = std::move(header_) + added;
   header_.clear();
   if (!refusal_.empty() || write_failed_) return;
-  if (!queue_->write(out)) write_failed_ = true;
+  if (!to_queue(out)) write_failed_ = true;
 }
 
-std::string Incoming::finish(const Envelope& envelope, const std::string& client) {
-  const std::string& id = id_;
+std::string Incoming::finish(const Envelope& envelope) {
   text_.finish();
   drain();
   if (holding_) {
@@ -99,12 +116,12 @@ std::string Incoming::finish(const Envelope& envelope, const std::string& client
       }
     }
     end_header();
-    if (!tail.empty() && refusal_.empty() && !write_failed_ && !queue_->write(tail)) write_failed_ = true;
+    if (!tail.empty() && refusal_.empty() && !write_failed_ && !to_queue(tail)) write_failed_ = true;
   }
   auto problem = text_.problem();
   if (problem != smtp::Problem::none) {
     queue_.reset();  // no envelope: queue removes the message
-    log::line("refused message {} from {}: {}", id, client, smtp::problem_text(problem));
+    why_ = smtp::problem_text(problem);
     switch (problem) {
       case smtp::Problem::bare_lf:
       case smtp::Problem::lone_cr:
@@ -118,24 +135,18 @@ std::string Incoming::finish(const Envelope& envelope, const std::string& client
   }
   if (!refusal_.empty()) {
     queue_.reset();
-    log::line("refused message {} from {}: From: <{}> is not an address of {}", id, client, log::printable(refusal_, 200),
-              log::printable(login_, 64));
+    why_ = "From: <" + refusal_ + "> is not an address of " + login_;
     return "553 5.7.1 message refused: From: <" + log::printable(refusal_, 200) + "> is not yours to send as";
   }
   if (write_failed_) {
     queue_.reset();  // queue stopped reading: it failed, and queued nothing
-    log::line("queue failed for message {} from {}: unable to write the message", id, client);
+    why_ = "the queue failed: unable to write the message";
     return "451 4.3.0 the queue failed; try again later";
   }
   int code = queue_->finish(envelope);
-  std::string queued_as = queue_->queue_id();
+  queued_as_ = queue_->queue_id();
   queue_.reset();
-  if (code == queue_exit::queued) {
-    log::line("accepted message {} from {}{} sender <{}> recipients {} bytes {} queued as msg {}", id, client, log_extra,
-              log::printable(envelope.sender), envelope.recipients.size(), text_.size(), queued_as);
-    return "250 2.0.0 ok " + id + (queued_as.empty() ? "" : " msg " + queued_as);
-  }
-  log::line("queue failed for message {} from {}: {}", id, client, queue_failure_text(code));
+  if (code == queue_exit::queued) return "250 2.0.0 ok " + id_ + (queued_as_.empty() ? "" : " msg " + queued_as_);
   if (queue_failure_is_permanent(code)) return "554 5.3.0 the queue refused the message: " + queue_failure_text(code);
   return "451 4.3.0 the queue failed: " + queue_failure_text(code) + "; try again later";
 }

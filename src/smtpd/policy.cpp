@@ -1,6 +1,7 @@
 // policy: the control files smtpd reads when a connection starts, with
 // qmail-smtpd's names and meanings, and the decisions they make.
 #include <cerrno>
+#include <cstring>
 
 #include "mail/address.hpp"
 #include "mail/conf.hpp"
@@ -13,17 +14,21 @@
 namespace postern::smtpd {
 
 bool Policy::load(std::string& why, bool local) {
-  auto m = control::line("me", host_name());
-  if (!m) return why = "unable to read control/me", false;
+  auto m = control::line("me", host_name(), why);
+  if (!m) return false;
   me = *m;
-  auto g = control::line("smtpgreeting", me);
-  auto db = control::number("databytes", 52428800);
-  auto t = control::number("timeoutsmtpd", 1200);
-  auto mr = control::number("maxrcpt", 1000);
-  auto bad = control::lines("badmailfrom");
-  auto hosts = control::lines("rcpthosts");
-  if (!g || !db || !t || !mr || !bad || !hosts)
-    return why = "unable to read control/smtpgreeting, databytes, timeoutsmtpd, maxrcpt, badmailfrom or rcpthosts, or a number there is malformed", false;
+  auto g = control::line("smtpgreeting", me, why);
+  if (!g) return false;
+  auto db = control::number("databytes", 52428800, why);
+  if (!db) return false;
+  auto t = control::number("timeoutsmtpd", 1200, why);
+  if (!t) return false;
+  auto mr = control::number("maxrcpt", 1000, why);
+  if (!mr) return false;
+  auto bad = control::lines("badmailfrom", why);
+  if (!bad) return false;
+  auto hosts = control::lines("rcpthosts", why);
+  if (!hosts) return false;
   greeting = *g;
   databytes = *db;
   timeout = *t == 0 ? 1200 : *t;
@@ -33,7 +38,7 @@ bool Policy::load(std::string& why, bool local) {
   if (more_.open(conf::path("control/morercpthosts.cdb"))) {
     have_more_ = true;
   } else if (errno != ENOENT) {
-    return why = "unable to open control/morercpthosts.cdb", false;
+    return why = std::string("unable to open control/morercpthosts.cdb: ") + std::strerror(errno), false;
   }
   // A local caller (sendmail -bs) may not read the database; it could
   // inject to any address anyway, and an unknown one bounces to it, so it
@@ -41,7 +46,7 @@ bool Policy::load(std::string& why, bool local) {
   if (recipients_.open(conf::path("control/recipients.cdb"))) {
     have_recipients_ = true;
   } else if (errno != ENOENT && !(local && errno == EACCES)) {
-    return why = "unable to open control/recipients.cdb", false;
+    return why = std::string("unable to open control/recipients.cdb: ") + std::strerror(errno), false;
   }
   return domains_.load(why);
 }

@@ -20,8 +20,8 @@
 namespace postern::smtpd {
 
 bool SenderLogins::load(std::string& why) {
-  auto lines = control::lines("senderlogins");
-  if (!lines) return why = "unable to read control/senderlogins", false;
+  auto lines = control::lines("senderlogins", why);
+  if (!lines) return false;
   for (auto& line : *lines) {
     auto colon = line.find(':');
     std::string login(trim(std::string_view(line).substr(0, colon)));

@@ -156,9 +156,13 @@ bool Session::error(const std::string& text) {
     reply(text);
     return true;
   }
-  reply("421 4.7.0 " + policy_.me + " too many errors; closing the connection");
-  log::line("closed the connection from {}: too many errors", client_.name());
+  refuse("421 4.7.0 " + policy_.me + " too many errors; closing the connection", nullptr, "too many errors");
   return false;
+}
+
+bool Session::refuse(const std::string& text, const std::string* to, std::string_view why, bool counts_as_error) {
+  log::line("{}", reject_line(client_, helo_, have_mail_ ? &envelope_.sender : nullptr, to, text, why));
+  return counts_as_error ? error(text) : reply(text);
 }
 
 void Session::reset() {
@@ -175,21 +179,19 @@ int Session::run() {
     switch (io_.line(line, max_command_line + 2)) {
       case NetIO::Read::line: break;
       case NetIO::Read::partial:
-        reply("500 5.5.2 line too long; closing the connection");
+        refuse("500 5.5.2 line too long; closing the connection", nullptr,
+               "a command line longer than " + std::to_string(max_command_line) + " bytes");
         io_.flush();
-        log::line("closed the connection from {}: a command line longer than {} bytes", client_.name(),
-                  max_command_line);
         return status::ok;
       case NetIO::Read::timeout:
-        reply("421 4.4.2 " + policy_.me + " timeout; closing the connection");
+        refuse("421 4.4.2 " + policy_.me + " timeout; closing the connection", nullptr, "timeout");
         io_.flush();
-        log::line("closed the connection from {}: timeout", client_.name());
         return status::ok;
       case NetIO::Read::eof:
       case NetIO::Read::error: return status::ok;
     }
     if (commands >= max_commands) {
-      reply("421 4.7.0 too many commands; closing the connection");
+      refuse("421 4.7.0 too many commands; closing the connection");
       io_.flush();
       return status::ok;
     }
@@ -269,6 +271,14 @@ bool Session::mail(const std::string& arg) {
   std::vector<std::string> params;
   if (!starts_with_ci(arg, "FROM:") || !parse_path(std::string_view(arg).substr(5), addr, params))
     return error("501 5.5.4 syntax: MAIL FROM:<address>");
+  // The refused sender goes into the reject line as from=.
+  auto refuse_sender = [&](const std::string& text, std::string_view why = {}) {
+    envelope_.sender = addr;
+    have_mail_ = true;
+    refuse(text, nullptr, why);
+    reset();
+    return true;
+  };
   bool utf8 = false;
   for (auto& p : params) {
     std::string key = upper(p.substr(0, p.find('=')));
@@ -278,7 +288,7 @@ bool Session::mail(const std::string& arg) {
       auto n = to_number(value);
       if (!n) return error("501 5.5.4 SIZE needs a number");
       if (policy_.databytes && *n > policy_.databytes)
-        return reply("552 5.3.4 the message is bigger than the " + std::to_string(policy_.databytes) +
+        return refuse_sender("552 5.3.4 the message is bigger than the " + std::to_string(policy_.databytes) +
                      " bytes this server accepts");
     } else if (key == "BODY") {
       std::string v = upper(value);
@@ -291,20 +301,16 @@ bool Session::mail(const std::string& arg) {
       return error("555 5.5.4 unsupported parameter " + log::printable(key, 40));
     }
   }
-  if (!valid_envelope_address(addr)) return reply("553 5.1.7 the sender address is not valid");
-  if (non_ascii(addr) && !utf8) return reply("553 5.6.7 a non-ASCII address needs SMTPUTF8");
-  if (policy_.bad_sender(addr)) {
-    log::line("refused sender <{}> from {}: badmailfrom", log::printable(addr), client_.name());
-    return reply("553 5.7.1 mail from this sender is not accepted here");
-  }
+  if (!valid_envelope_address(addr)) return refuse_sender("553 5.1.7 the sender address is not valid");
+  if (non_ascii(addr) && !utf8) return refuse_sender("553 5.6.7 a non-ASCII address needs SMTPUTF8");
+  if (policy_.bad_sender(addr))
+    return refuse_sender("553 5.7.1 mail from this sender is not accepted here", "control/badmailfrom");
   // An authenticated client relays, so it may send only as itself, on
   // submission and on 25 alike. The null sender names nobody and stays
   // allowed (a client's own bounce).
-  if (!login_.empty() && !addr.empty() && !(senders && senders->owns(login_, addr))) {
-    log::line("refused sender <{}> for login {} from {}: not one of its addresses", log::printable(addr),
-              log::printable(login_, 64), client_.name());
-    return reply("553 5.7.1 <" + log::printable(addr, 200) + "> is not yours to send as");
-  }
+  if (!login_.empty() && !addr.empty() && !(senders && senders->owns(login_, addr)))
+    return refuse_sender("553 5.7.1 <" + log::printable(addr, 200) + "> is not yours to send as",
+                         "not an address of login " + login_);
   envelope_.sender = addr;
   have_mail_ = true;
   utf8_ = utf8;
@@ -318,40 +324,40 @@ bool Session::rcpt(const std::string& arg) {
   if (!starts_with_ci(arg, "TO:") || !parse_path(std::string_view(arg).substr(3), addr, params))
     return error("501 5.5.4 syntax: RCPT TO:<address>");
   if (!params.empty()) return error("555 5.5.4 unsupported parameter " + log::printable(params[0], 40));
-  if (addr.empty() || !valid_envelope_address(addr)) return reply("553 5.1.3 the recipient address is not valid");
-  if (non_ascii(addr) && !utf8_) return reply("553 5.6.7 a non-ASCII address needs SMTPUTF8");
+  if (addr.empty() || !valid_envelope_address(addr)) return refuse("553 5.1.3 the recipient address is not valid", &addr);
+  if (non_ascii(addr) && !utf8_) return refuse("553 5.6.7 a non-ASCII address needs SMTPUTF8", &addr);
   if (split_address(addr).domain.empty()) {
-    if (lower(addr) != "postmaster") return reply("553 5.1.3 a recipient address needs a domain");
+    if (lower(addr) != "postmaster") return refuse("553 5.1.3 a recipient address needs a domain", &addr);
     addr = "postmaster@" + policy_.me;
   }
   // "user@example.org." is the same domain: one spelling for every check
   // and for the queue, so the dot cannot slip past the recipient check.
   if (addr.back() == '.') addr.pop_back();
-  if (split_address(addr).domain.empty() || addr.back() == '.') return reply("553 5.1.3 the recipient address is not valid");
-  if (envelope_.recipients.size() >= policy_.max_rcpt) return reply("452 4.5.3 too many recipients");
+  if (split_address(addr).domain.empty() || addr.back() == '.')
+    return refuse("553 5.1.3 the recipient address is not valid", &addr);
+  if (envelope_.recipients.size() >= policy_.max_rcpt)
+    return refuse("452 4.5.3 too many recipients", &addr, "control/maxrcpt: " + std::to_string(policy_.max_rcpt));
   if (client_.relayclient) {
     addr += *client_.relayclient;  // qmail's rule: RELAYCLIENT's value is appended
   } else if (!login_.empty()) {
     // RFC 4954: an authenticated client may relay.
   } else if (!policy_.relay_allowed(addr)) {
-    log::line("refused relaying from {} to <{}>", client_.name(), log::printable(addr));
-    return error("553 5.7.1 relaying denied: this server does not accept mail for that domain");
+    return refuse("553 5.7.1 relaying denied: this server does not accept mail for that domain", &addr, {}, true);
   }
   switch (policy_.check_local(addr)) {
     case Policy::Rcpt::ok: break;
     case Policy::Rcpt::unknown:
-      log::line("refused unknown recipient <{}> from {}", log::printable(addr), client_.name());
       // A list's message may name a few stale addresses; thousands of
       // unknown names on one connection are a harvest, and end it.
       if (++unknown_rcpts_ > max_unknown_rcpts) {
-        reply("421 4.7.0 " + policy_.me + " too many unknown recipients; closing the connection");
-        log::line("closed the connection from {}: too many unknown recipients", client_.name());
+        refuse("421 4.7.0 " + policy_.me + " too many unknown recipients; closing the connection", &addr);
         return false;
       }
-      return reply("550 5.1.1 <" + log::printable(addr, 200) + ">: no such user here");
+      return refuse("550 5.1.1 <" + log::printable(addr, 200) + ">: no such user here", &addr,
+                    "no such user (control/recipients.cdb)");
     case Policy::Rcpt::error:
-      log::line("unable to read control/recipients.cdb");
-      return reply("451 4.3.0 unable to check the recipient; try again later");
+      return refuse("451 4.3.0 unable to check the recipient; try again later", &addr,
+                    "unable to read control/recipients.cdb");
   }
   envelope_.recipients.push_back(addr);
   return reply("250 2.1.5 ok");
@@ -375,14 +381,19 @@ std::unique_ptr<Incoming> Session::start_message() {
   limits.max_bytes = policy_.databytes;
   limits.max_hops = policy_.max_hops;
   auto in = std::make_unique<Incoming>(limits, id, received);
-  if (secure) in->log_extra += " tls " + tls->describe();
-  if (!login_.empty()) in->log_extra += " login " + log::printable(login_, 64);
   if (submission && senders) in->complete(*senders, login_, policy_.me);
   return in;
 }
 
 std::string Session::finish_message(Incoming& in) {
-  std::string answer = in.finish(envelope_, client_.name());
+  std::string answer = in.finish(envelope_);
+  if (answer.front() == '2') {
+    std::string version;
+    if (tls && tls->active()) version = tls->describe().substr(0, tls->describe().find(' '));
+    log::line("{}", accepted_line(client_, helo_, envelope_, in, version, login_));
+  } else {
+    log::line("{}", reject_line(client_, helo_, &envelope_.sender, nullptr, answer, in.why()));
+  }
   reset();
   return answer;
 }

@@ -127,18 +127,25 @@ class Incoming {
   void feed(std::string_view text);
   // Passes what text() has converted on to the queue.
   void drain();
-  // Ends the text and queues the message: the SMTP reply.
-  std::string finish(const Envelope& envelope, const std::string& client);
+  // Ends the text and queues the message: the SMTP reply. When it is a
+  // refusal, why() says more than the reply for the log.
+  std::string finish(const Envelope& envelope);
   smtp::MessageText& text() { return text_; }
+  const std::string& why() const { return why_; }
+  // For the "accepted" log line: queue's id, the size as received, and
+  // the Message-ID: field as queued ("" when there is none).
+  const std::string& queue_id() const { return queued_as_; }
+  const std::string& received_id() const { return id_; }  // the 250 reply's and Received:'s id
+  std::size_t size() const { return text_.size(); }
+  std::string message_id() const;
 
   // Submission (RFC 6409): the header is held until it ends, every From:
   // address must be one login owns (or the message is refused), and a
   // Date: and Message-ID: naming host are added when missing.
   void complete(const SenderLogins& senders, std::string login, std::string host);
-  // More words for the "accepted message" log line (TLS, login).
-  std::string log_extra;
-
  private:
+  // Writes text to the queue, keeping the header's start for message_id().
+  bool to_queue(const std::string& text);
   // Passes converted text on, or holds it while the header is incomplete.
   void pass(std::string text);
   // The header is whole (or the text ended): checks, completes, sends it.
@@ -153,7 +160,19 @@ class Incoming {
   std::string id_;
   std::unique_ptr<QueueClient> queue_;
   bool write_failed_ = false;
+  std::string head_;  // the first bytes queued, up to the header's end
+  bool head_done_ = false;
+  std::string why_, queued_as_;
 };
+
+// The key=value log lines (log_lines.cpp, smtpd(8) LOG): a refusal with
+// its SMTP reply ("550 5.1.1 text"), helo, from and to given when known
+// (empty helo, null pointers: not known), why when it says more than the
+// reply's text; and a message queued.
+std::string reject_line(const Client& client, const std::string& helo, const std::string* from,
+                        const std::string* to, std::string_view reply, std::string_view why = {});
+std::string accepted_line(const Client& client, const std::string& helo, const Envelope& envelope,
+                          const Incoming& in, const std::string& tls_version, const std::string& login);
 
 class Session {
  public:
@@ -207,6 +226,11 @@ class Session {
   // Answers a bad command with text, or with 421 when there were too
   // many; false then (close the connection).
   bool error(const std::string& text);
+  // Logs a refusal (reject_line, with what the session knows: helo, and
+  // the sender inside a transaction) and sends the reply; with
+  // counts_as_error, through error().
+  bool refuse(const std::string& text, const std::string* to = nullptr, std::string_view why = {},
+              bool counts_as_error = false);
 
   NetIO& io_;
   Policy& policy_;

@@ -21,9 +21,8 @@ bool Session::starttls(const std::string& arg) {
   if (io_.buffered() > 0) {
     // RFC 3207 4: a client must not pipeline after STARTTLS. Someone put
     // these bytes there; none of them may run, before TLS or after.
-    log::line("refused STARTTLS from {}: {} bytes were sent after it before TLS; closing the connection",
-              client_.name(), io_.buffered());
-    reply("554 5.5.1 commands after STARTTLS before TLS; closing the connection");
+    refuse("554 5.5.1 commands after STARTTLS before TLS; closing the connection", nullptr,
+           "refused STARTTLS: " + std::to_string(io_.buffered()) + " bytes were sent after it before TLS");
     return false;
   }
   reply("220 2.0.0 Ready to start TLS");

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -82,7 +83,8 @@ int main(int argc, char** argv) {
   // descriptors it finds open for its spawns.
   ::close_range(3, ~0U, 0);
   if (!conf::single_user && ::getuid() != 0) log::die(status::permanent, "start must be run as root");
-  if (::chdir(conf::path("queue").c_str()) != 0) log::die(status::temporary, "unable to chdir to the queue");
+  if (::chdir(conf::path("queue").c_str()) != 0)
+    log::die(status::temporary, "unable to chdir to the queue " + conf::path("queue") + ": " + std::strerror(errno));
   ::signal(SIGPIPE, SIG_IGN);
   // A terminal's hang-up reaches every process of rc's group (after `rc &`).
   // An ignored signal stays ignored across exec, so no helper or logger

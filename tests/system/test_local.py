@@ -308,7 +308,7 @@ class Local(unittest.TestCase):
         wait_for(lambda: os.path.exists(out), 20, "the program to run\n" + inst.log()[-2000:])
         inst.wait_queue_empty()
         self.assertIn(b"Subject: stop here", read_bytes(out))
-        self.assertRegex(inst.log(), rf"to local {re.escape(self.addr(bob, 'stop'))}: success: program \|cat")
+        self.assertRegex(inst.log(), rf"to=<{re.escape(self.addr(bob, 'stop'))}> channel=local relay=local .* status=sent reason=\"program \|cat")
         self.assertEqual(len(maildir_files(bob.maildir)), before_bob, "the line after exit 99 must not run")
         self.assertEqual(len(maildir_files(alice.maildir)), before_alice, "exit 99 is no failure: no bounce")
 
@@ -377,8 +377,8 @@ class Local(unittest.TestCase):
         self.assertIn("Status: 5.4.6", status)
         inst.wait_queue_empty()
         # Once round and stopped: erin twice, frank once.
-        self.assertEqual(inst.log().count(f"to local {erin.address}: "), 2, inst.log()[-3000:])
-        self.assertEqual(inst.log().count(f"to local {frank.address}: "), 1)
+        self.assertEqual(inst.log().count(f"to=<{erin.address}> channel=local "), 2, inst.log()[-3000:])
+        self.assertEqual(inst.log().count(f"to=<{frank.address}> channel=local "), 1)
 
     # -- 5. extensions -------------------------------------------------------------
     def test_extensions_pick_their_file(self):

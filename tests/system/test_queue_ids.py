@@ -78,12 +78,12 @@ class QueueIds(unittest.TestCase):
         for i, qid in enumerate(ids):
             lines = [l for l in log.splitlines() if re.search(rf"\b{qid}\b", l)]
             # One message's whole life, and no other message's, under its id.
-            self.assertTrue(any(f"queued as msg {qid}" in l for l in lines), lines)
-            self.assertTrue(any(f"new msg {qid} from <sender@example.org>" in l for l in lines), lines)
-            self.assertTrue(any(re.search(rf"msg {qid} to local {re.escape(alice.address)}: success", l) for l in lines),
-                            lines)
-            self.assertTrue(any(f"end msg {qid}" in l for l in lines), lines)
-            self.assertEqual(sum(f"new msg {qid} " in l for l in lines), 1, lines)
+            self.assertTrue(any(f"msg={qid} accepted client=127.0.0.1 " in l for l in lines), lines)
+            self.assertTrue(any(f"msg={qid} new from=<sender@example.org> " in l for l in lines), lines)
+            self.assertTrue(any(re.search(rf"msg={qid} to=<{re.escape(alice.address)}> channel=local relay=local "
+                                          r".* status=sent ", l) for l in lines), lines)
+            self.assertTrue(any(l.endswith(f"msg={qid} end") for l in lines), lines)
+            self.assertEqual(sum(f"msg={qid} new " in l for l in lines), 1, lines)
 
     def test_queue_from_before_the_upgrade_is_delivered(self):
         """A message left in the queue by the old version, whose id is the
@@ -100,7 +100,7 @@ class QueueIds(unittest.TestCase):
         self.assertEqual(msg["Subject"], "from the old queue")
         self.assertEqual(msg["Return-Path"], "<old@example.org>")
         inst.wait_queue_empty()
-        wait_for(lambda: f"end msg {old}" in inst.log(), 20, "the old message finished")
+        wait_for(lambda: f"msg={old} end" in inst.log(), 20, "the old message finished")
         for d in ("mess", "todo", "state"):
             self.assertEqual(os.listdir(os.path.join(inst.home, "queue", d)), [], d)
 
@@ -118,7 +118,7 @@ class QueueIds(unittest.TestCase):
         before = len(maildir_files(alice.maildir))
         inst.start()
         wait_for(lambda: "message file is missing" in inst.log(), 30, "send's log line\n" + inst.log()[-2000:])
-        self.assertIn(f"msg {gone}", [l for l in inst.log().splitlines() if "message file is missing" in l][-1])
+        self.assertIn(f"msg={gone} ", [l for l in inst.log().splitlines() if "message file is missing" in l][-1])
         inst.wait_queue_empty()
         wait_for(lambda: os.listdir(os.path.join(inst.home, "queue", "state")) == [], 20, "the record removed")
         self.assertEqual(len(maildir_files(alice.maildir)), before, "nothing is delivered for a missing message")

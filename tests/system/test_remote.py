@@ -287,7 +287,7 @@ class Remote(unittest.TestCase):
         with open(path, "rb") as f:
             self.assertNotIn(b"\r", f.read())
         self.gone_from_queue(to)
-        wait_for(lambda: f"accepted message" in self.bsmtpd.log(), 10, "B's smtpd log")
+        wait_for(lambda: " accepted client=127.0.0.1 helo=a.example " in self.bsmtpd.log(), 10, "B's smtpd log")
 
     def test_b_down_then_up(self):
         port = free_port()
@@ -331,11 +331,12 @@ class Remote(unittest.TestCase):
         self.assertIn(b"Subject: busy first\r\n", f.sessions[1]["data"])
         # The log line comes through the logger's pipe, maybe after the queue
         # entry is gone: wait for it.
-        success = (r"to remote u1@busy\.example: success: Remote host \[127\.0\.0\.1\] "
-                   r"said: 250 2\.0\.0 accepted as fake-1")
+        success = (r"to=<u1@busy\.example> channel=remote relay=\[127\.0\.0\.1\] delay=[\d.]+ "
+                   r"delays=[\d.]+/[\d.]+ dsn=2\.0\.0 status=sent "
+                   r"reason=\"Remote host \[127\.0\.0\.1\] said: 250 2\.0\.0 accepted as fake-1")
         wait_for(lambda: re.search(success, self.a.log()), what="the success log line")
-        self.assertRegex(self.a.log(), r"to remote u1@busy\.example: deferral: Remote host \[127\.0\.0\.1\] "
-                                       r"said: 450")
+        self.assertRegex(self.a.log(), r"to=<u1@busy\.example> channel=remote .* dsn=4\.\d\.\d+ status=deferred "
+                                       r"reason=\"Remote host \[127\.0\.0\.1\] said: 450")
 
     def test_5xx_for_one_of_three(self):
         def script(n):
@@ -383,8 +384,8 @@ class Remote(unittest.TestCase):
         self.assertEqual(g["Remote-MTA"], "dns; 127.0.0.1")
         log = self.a.log()
         for r in ("one", "three"):
-            self.assertRegex(log, rf"to remote {r}@three\.example: success: .* said: 250 2\.0\.0 accepted")
-        self.assertRegex(log, r"to remote two@three\.example: failure: .* said: 550 5\.1\.1")
+            self.assertRegex(log, rf"to=<{r}@three\.example> channel=remote .* status=sent reason=.* said: 250 2\.0\.0 accepted")
+        self.assertRegex(log, r"to=<two@three\.example> channel=remote .* dsn=5\.1\.1 status=bounced reason=.* said: 550 5\.1\.1")
 
     def test_bounce_names_remote_mta(self):
         """RFC 3464 Remote-MTA, which issue 5 asks for."""

@@ -280,7 +280,8 @@ class RemoteDns(unittest.TestCase):
         return wait_for(find, timeout, f"a bounce for '{subject}'\nA's log:\n" + self.a.log()[-3000:])[0]
 
     def success_line(self, to):
-        return wait_for(lambda: [l for l in self.a.log().splitlines() if f"to remote {to}: success" in l], 30,
+        return wait_for(lambda: [l for l in self.a.log().splitlines()
+                                 if f"to=<{to}> channel=remote " in l and " status=sent " in l], 30,
                         f"delivery to {to} in A's log\n" + self.a.log()[-3000:])[0]
 
     # -- the tests -------------------------------------------------------------
@@ -298,9 +299,10 @@ class RemoteDns(unittest.TestCase):
             self.delivered_to_bob(f"by preference {i}")
         line = self.success_line(to)
         self.assertIn("Remote host mx2.mail.test[10.77.0.4] said: 250", line)
-        self.assertNotIn("to remote " + to + ": success: Remote host mx1", self.a.log())
+        self.assertFalse([l for l in self.a.log().splitlines()
+                          if f"to=<{to}> " in l and " status=sent " in l and "Remote host mx1" in l], self.a.log())
         self.assertEqual(self.mx2.log().count("from 10.77.0.2") - before, 3, self.mx2.log())
-        self.assertNotIn("accepted message", self.mx1.log())
+        self.assertNotIn(" accepted client=", self.mx1.log())
 
     def test_fallback_when_first_mx_refuses(self):
         to = f"{self.bob.name}@fallback.test"

@@ -64,7 +64,9 @@ class RemoteTls(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
 
     def log_line(self, to, kind, timeout=40):
-        return wait_for(lambda: [l for l in self.a.log().splitlines() if f"to remote {to}: {kind}" in l], timeout,
+        status = {"success": "sent", "deferral": "deferred", "failure": "bounced"}[kind]
+        return wait_for(lambda: [l for l in self.a.log().splitlines()
+                                 if f"to=<{to}> channel=remote " in l and f" status={status} " in l], timeout,
                         f"a {kind} for {to} in A's log\n" + self.a.log()[-3000:])[-1]
 
     def mailq_has(self, text, timeout=40):
@@ -102,7 +104,7 @@ class RemoteTls(unittest.TestCase):
         peer = self.peer("none.example", policy="none")
         self.send("u@none.example", "in clear")
         line = self.log_line("u@none.example", "success")
-        self.assertTrue(line.endswith("said: 250 2.0.0 accepted by peer (no TLS)"), line)
+        self.assertTrue(line.endswith('said: 250 2.0.0 accepted by peer (no TLS)"'), line)
         s = peer.sessions[-1]
         self.assertIsNone(s["tls"])
         self.assertNotIn("STARTTLS", [c.upper() for c in s["commands"]])
@@ -112,7 +114,7 @@ class RemoteTls(unittest.TestCase):
         peer = self.peer("broken.example", lambda n: {"garbage": b"this is no TLS\r\n"} if n == 0 else {"starttls": False})
         self.send("u@broken.example", "fallback")
         line = self.log_line("u@broken.example", "success")
-        self.assertRegex(line, r"said: 250 2\.0\.0 accepted by peer \(no TLS: failed the TLS handshake: .*\)$")
+        self.assertRegex(line, r"said: 250 2\.0\.0 accepted by peer \(no TLS: failed the TLS handshake: .*\)\"$")
         self.assertEqual(len(peer.sessions), 2)
         self.assertIsNone(peer.sessions[0]["data"])
         self.assertIn(b"secret text fallback", peer.sessions[1]["data"])
@@ -122,7 +124,7 @@ class RemoteTls(unittest.TestCase):
         peer = self.peer("refused.example", lambda n: {"go": "454 4.7.0 TLS not available now"})
         self.send("u@refused.example", "refused tls")
         line = self.log_line("u@refused.example", "success")
-        self.assertTrue(line.endswith("said: 250 2.0.0 accepted by peer (no TLS: STARTTLS refused)"), line)
+        self.assertTrue(line.endswith('said: 250 2.0.0 accepted by peer (no TLS: STARTTLS refused)"'), line)
         self.assertEqual(len(peer.sessions), 1)
         self.assertEqual([c.split()[0].upper() for c in peer.sessions[0]["commands"][:3]], ["EHLO", "STARTTLS", "MAIL"])
         self.assertIn("refused STARTTLS; sending in clear", self.a.log())
@@ -152,7 +154,7 @@ class RemoteTls(unittest.TestCase):
         self.policy.remove("plain.example encrypt")
         self.a.control("tlspolicy", "".join(l + "\n" for l in self.policy))
         self.assertEqual(self.a.retry().returncode, 0)
-        self.assertRegex(self.log_line("u@plain.example", "success"), r"\(no TLS\)$")
+        self.assertRegex(self.log_line("u@plain.example", "success"), r"\(no TLS\)\"$")
         self.gone_from_queue("u@plain.example")
 
     def test_encrypt_defers_a_failed_handshake_and_never_falls_back(self):

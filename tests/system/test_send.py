@@ -41,7 +41,7 @@ class Send(unittest.TestCase):
         p = inst.inject([f"{carol.name}-retry@{inst.me}"], "Subject: retry me\n\nbody\n")
         self.assertEqual(p.returncode, 0, p.stderr)
         wait_for(lambda: os.path.exists(flag), 20, "the first attempt")
-        wait_for(lambda: "deferral: not yet, try later" in inst.log(), 10, "the deferral in the log")
+        wait_for(lambda: 'status=deferred reason="not yet, try later' in inst.log(), 10, "the deferral in the log")
         q = inst.mailq()
         self.assertIn(f"{carol.name}-retry@{inst.me}", q)
         self.assertIn("not yet, try later", q)
@@ -98,7 +98,7 @@ class Send(unittest.TestCase):
             before = len(maildir_files(alice.maildir))
             p = inst.inject(["-f", alice.address, f"{carol.name}-later@{inst.me}"], "Subject: too slow\n\nx\n")
             self.assertEqual(p.returncode, 0, p.stderr)
-            wait_for(lambda: "deferral: disk on fire" in inst.log(), 10, "the first deferral")
+            wait_for(lambda: 'status=deferred reason="disk on fire' in inst.log(), 10, "the first deferral")
             time.sleep(3.5)  # the queue counts whole seconds
             inst.retry()
             files = inst.wait_maildir(alice.maildir, before + 1)

@@ -92,10 +92,12 @@ class Smtpd(unittest.TestCase):
         self.assertIn(f"by {self.inst.me} (postern smtpd) with ESMTP id {qid}", received)
         with open(path, "rb") as f:
             self.assertNotIn(b"\r", f.read())
-        wait_log(self.plain, f"accepted message {qid} from 127.0.0.1")
-        # The reply also names the queue's id, the one send logs.
+        # The reply also names the queue's id, the one smtpd and send log.
         msg_id = re.search(rb" msg ([0-9A-Za-z]+)$", text).group(1).decode()
-        self.assertIn(f"new msg {msg_id} from <sender@example.net>", self.inst.log())
+        wait_log(self.plain, f"msg={msg_id} accepted client=127.0.0.1 helo=client.example from=<sender@example.net> "
+                             f"size=")
+        self.assertRegex(self.plain.log(), rf"msg={msg_id} accepted .* nrcpt=1 tls=none auth=- received-id={qid}\n")
+        self.assertIn(f"msg={msg_id} new from=<sender@example.net> ", self.inst.log())
 
     def test_helo_gives_smtp_protocol(self):
         before = set(maildir_files(self.alice.maildir))
@@ -162,7 +164,9 @@ class Smtpd(unittest.TestCase):
                 self.assertEqual(s.rcpt("u@hosted.example.evil")[0], 553)
         finally:
             self.inst.control("rcpthosts", f"{self.inst.me}\nlocalhost")
-        wait_log(self.plain, "refused relaying from 127.0.0.1 to <someone@remote.example>")
+        wait_log(self.plain, "reject client=127.0.0.1 helo=")
+        self.assertRegex(self.plain.log(), r"reject client=127\.0\.0\.1 helo=\S+ from=<\S*> to=<someone@remote\.example> "
+                                           r"code=553 dsn=5\.7\.1 reason=\"relaying denied")
 
     def test_relayed_message_is_queued_for_remote(self):
         with self.smtp(self.relay) as s:

@@ -80,7 +80,7 @@ class Rules(ServerTestCase):
                     self.assertEqual(sm.returncode, 0, sm.stderr)
                     continue
                 self.assertEqual(code, 552 if reason == HEADER else 554, text)
-                wait_log(self.server, f": {reason}")
+                wait_log(self.server, f'reason="{reason}"')
                 for p in (inj, sm):
                     self.assertEqual(p.returncode, 100, p.stderr)
                     self.assertIn(reason, p.stderr.decode())
@@ -94,7 +94,9 @@ class Rules(ServerTestCase):
         self.assertEqual(code, 554)
         self.assertIn("5.6.0", text)
         self.assertIn("NUL", text)
-        wait_log(self.server, f"from 127.0.0.1: {NUL}")
+        wait_log(self.server, f'reject client=127.0.0.1 ')
+        self.assertRegex(self.server.log(), rf'reject client=127\.0\.0\.1 helo=\S+ from=<\S*> code=554 dsn=5\.6\.0 '
+                                            rf'reason="{NUL}"')
         p = self.inst.inject(["-n", self.alice.address], b"Subject: printed\n\n\0\n")
         self.assertEqual(p.returncode, 100)
         self.assertIn(b"inject: fatal: " + NUL.encode(), p.stderr)

@@ -99,7 +99,8 @@ class SmtpdTls(ServerTestCase):
         code, text = r.reply()
         self.assertEqual(code, 554, text)
         self.assertTrue(r.closed())
-        wait_for(lambda: "refused STARTTLS from 127.0.0.1" in self.server.log(), 10, self.server.log()[-2000:])
+        wait_for(lambda: 'reject client=127.0.0.1 helo=client.example code=554 dsn=5.5.1 reason="refused STARTTLS: '
+                 in self.server.log(), 10, self.server.log()[-2000:])
         self.assertNotIn("injected@evil.example", self.server.log())
 
     def test_plaintext_sent_during_the_handshake_is_discarded(self):

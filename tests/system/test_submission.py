@@ -104,8 +104,8 @@ class Submission(ServerTestCase):
         self.assertTrue(m["Date"])
         self.assertRegex(m["Message-ID"], r"^<\d+\.[0-9a-f]+@")
         log = self.server.log()
-        self.assertRegex(log, r"accepted message \S+ from 127\.0\.0\.1 tls TLSv1\.[23] with cipher .* login "
-                         + re.escape(self.alice.name))
+        self.assertRegex(log, r"(?m)msg=\S+ accepted client=127\.0\.0\.1 .* message-id=<\d+\.[0-9a-f]+@\S+> "
+                         r"tls=TLSv1\.[23] auth=" + re.escape(self.alice.name) + r" received-id=[0-9a-f]{16}$")
 
     def test_auth_plain_on_two_lines_and_login(self):
         for mech in ("PLAIN", "LOGIN"):

@@ -40,4 +40,17 @@ std::string printable(std::string_view s, std::size_t max) {
   return out;
 }
 
+std::string kv(std::string_view key, std::string_view value, std::size_t max) {
+  std::string v = printable(value, max);
+  std::string out(key);
+  out += '=';
+  if (!v.empty() && v.find_first_of(" \"\\") == std::string::npos) return out + v;
+  out += '"';
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + '"';
+}
+
 }  // namespace postern::log

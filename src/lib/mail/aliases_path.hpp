@@ -9,7 +9,10 @@
 
 namespace postern::aliases {
 
-// nullopt when control/aliases exists but cannot be read.
-inline std::optional<std::string> file_path() { return control::line("aliases", "/etc/aliases"); }
+inline constexpr const char* default_file = "/etc/aliases";
+
+// nullopt when control/aliases exists but cannot be read (why then says so).
+inline std::optional<std::string> file_path() { return control::line("aliases", default_file); }
+inline std::optional<std::string> file_path(std::string& why) { return control::line("aliases", default_file, why); }
 
 }  // namespace postern::aliases

@@ -21,6 +21,13 @@ std::optional<std::vector<std::string>> lines(const std::string& name);
 // a line that is not a number.
 std::optional<unsigned long> number(const std::string& name, unsigned long fallback);
 
+// The same, with why set on failure to a sentence naming the file and what
+// is wrong: "unable to read control/databytes: Permission denied", or
+// "control/databytes holds \"12x\", which is not a number".
+std::optional<std::string> line(const std::string& name, const std::string& fallback, std::string& why);
+std::optional<std::vector<std::string>> lines(const std::string& name, std::string& why);
+std::optional<unsigned long> number(const std::string& name, unsigned long fallback, std::string& why);
+
 // The same rules applied to a file at any path.
 std::optional<std::vector<std::string>> lines_of_file(const std::string& path);
 

@@ -9,13 +9,12 @@
 namespace postern {
 
 bool LocalDomains::load(std::string& why) {
-  auto m = control::line("me", host_name());
-  auto l = control::lines("locals");
-  auto v = control::lines("virtualdomains");
-  if (!m || !l || !v) {
-    why = "unable to read control/me, locals or virtualdomains";
-    return false;
-  }
+  auto m = control::line("me", host_name(), why);
+  if (!m) return false;
+  auto l = control::lines("locals", why);
+  if (!l) return false;
+  auto v = control::lines("virtualdomains", why);
+  if (!v) return false;
   me = lower(*m);
   locals.clear();
   virtualdomains.clear();
