@@ -97,6 +97,30 @@ long wire_size() {
   return size;
 }
 
+// True when the message's header holds a byte above 127 (RFC 6532 UTF-8
+// header fields): such a message asks for SMTPUTF8 where it is offered.
+// Reads at most the first 256 KB, message_rules' bound on a header.
+bool header_non_ascii() {
+  ::lseek(0, 0, SEEK_SET);
+  char buf[65536];
+  std::size_t total = 0;
+  char prev = '\n';
+  bool found = false, end = false;
+  while (!found && !end && total < 256 * 1024) {
+    ssize_t n = ::read(0, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (ssize_t i = 0; i < n && !found && !end; ++i) {
+      if (buf[i] == '\n' && prev == '\n') end = true;
+      found = static_cast<unsigned char>(buf[i]) > 127;
+      prev = buf[i];
+    }
+    total += static_cast<std::size_t>(n);
+  }
+  ::lseek(0, 0, SEEK_SET);
+  return found;
+}
+
 bool send_message(NetIO& io) {
   ::lseek(0, 0, SEEK_SET);
   char buf[65536];
@@ -310,7 +334,9 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
   // RFC 6531: a non-ASCII address goes out only with SMTPUTF8, and only to
   // a server that offers it; to any other it is never sent raw (3.2): the
   // recipient fails for good, as Postfix's smtputf8_autodetect_classes
-  // decides from the envelope. A non-ASCII sender fails them all.
+  // decides from the envelope. A non-ASCII sender fails them all. A UTF-8
+  // header alone asks for SMTPUTF8 where offered, and goes as 8-bit
+  // text where not (as Postfix sends it).
   std::vector<bool> skip(rcpts.size(), false);
   const bool utf8_sender = non_ascii(sender);
   bool utf8 = utf8_sender;
@@ -338,7 +364,7 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
   std::string mail = "MAIL FROM:<" + sender + ">";
   if (max_size > 0) mail += " SIZE=" + std::to_string(size);
   if (eight_bit) mail += " BODY=8BITMIME";
-  if (utf8 && ext.smtputf8) mail += " SMTPUTF8";
+  if (ext.smtputf8 && (utf8 || header_non_ascii())) mail += " SMTPUTF8";
   io.put(mail + "\r\n");
   if (!pipelining) io.flush();
   Reply mail_reply;

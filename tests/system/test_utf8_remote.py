@@ -163,6 +163,18 @@ class Utf8Remote(unittest.TestCase):
         mail = [c for s in f.sessions for c in s["commands"] if c.startswith("MAIL")]
         self.assertFalse([m for m in mail if "SMTPUTF8" in m], mail)
 
+    def test_utf8_header_asks_for_smtputf8_only_where_offered(self):
+        f = self.fake("hdr.example", lambda n: {"ext": ["PIPELINING", "8BITMIME", "SMTPUTF8"]})
+        g = self.fake("hdrplain.example")
+        self.send(["a@hdr.example"], "Grüße aus A")
+        self.send(["b@hdrplain.example"], "Grüße nach B")
+        for peer in (f, g):
+            wait_for(lambda: any(s.get("done") and s["data"] for s in peer.sessions), 30, "the fake's session")
+        self.assertTrue([c for s in f.sessions for c in s["commands"] if c.startswith("MAIL") and
+                         c.endswith(" SMTPUTF8")], f.sessions)
+        self.assertFalse([c for s in g.sessions for c in s["commands"] if "SMTPUTF8" in c], g.sessions)
+        self.assertIn("Subject: Grüße nach B\r\n".encode(), g.sessions[-1]["data"])
+
     # -- a bracketed smtproutes relay ---------------------------------------
     def test_bracketed_relay_bounce_has_remote_mta_once(self):
         self.fake("relay.example", lambda n: {"rcpt": lambda a: "550 5.1.1 no such user"}, bracketed=True)
