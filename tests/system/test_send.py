@@ -47,10 +47,12 @@ class Send(unittest.TestCase):
         self.assertIn("not yet, try later", q)
         self.assertFalse(os.path.exists(out))
         self.assertEqual(inst.retry().returncode, 0)
+        # The script's `cat > out` creates the file before it writes to it:
+        # the delivery is over only when the queue is empty.
         wait_for(lambda: os.path.exists(out), 20, "the retry after sendmail -q")
+        inst.wait_queue_empty()
         with open(out) as f:
             self.assertIn("Subject: retry me", f.read())
-        inst.wait_queue_empty()
 
     def test_permanent_failure_bounces_to_sender(self):
         inst, alice, carol = self.inst, self.alice, self.carol
