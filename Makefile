@@ -67,6 +67,7 @@ UNIT_OBJ := $(UNIT_SRC:tests/%.cpp=$(OBJ)/%.o)
 UNIT_PROG_SRC := src/smtpd/smtp_data.cpp src/inject/address_completion.cpp
 UNIT_PROG_SRC += src/send/plan.cpp src/send/controls.cpp
 UNIT_PROG_SRC += src/remote/reply.cpp src/remote/tls_policy.cpp src/remote/route.cpp
+UNIT_PROG_SRC += src/queued/group_sync.cpp
 UNIT_PROG_OBJ := $(UNIT_PROG_SRC:src/%.cpp=$(OBJ)/%.o)
 BINS := $(PROGRAMS:%=$(INST)/%)
 
