@@ -261,6 +261,10 @@ class PosternSystem:
         self.maildir = "Maildir"
         self.users = [self.inst.add_user(f"bench{i}") for i in range(nusers)]
         self.inst.control("concurrencylocal", "20")
+        # QUEUEDCLIENTS=0 makes every client fall back to bin/queue: the
+        # queue path as it was before queued(8), for a before/after run.
+        if os.environ.get("QUEUEDCLIENTS"):
+            self.inst.control("queuedclients", os.environ["QUEUEDCLIENTS"])
         self.meter.enter()
         try:
             self.inst.start()

@@ -26,11 +26,10 @@
 #include <ctime>
 #include <string>
 
-#include "base/date.hpp"
-#include "mail/envelope.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "mail/queue_dirs.hpp"
+#include "mail/queue_write.hpp"
 #include "base/strings.hpp"
 #include "base/unique.hpp"
 #include "mail/conf.hpp"
@@ -40,8 +39,6 @@
 using namespace postern;
 
 namespace {
-
-constexpr std::size_t max_envelope = 64 << 20;
 
 std::string pid_file;  // removed on any failure
 std::string mess_file;
@@ -93,69 +90,43 @@ int main() {
   if (::chdir(queue_dirs::root().c_str()) != 0) fail(queue_exit::queue_dir, "cannot chdir to the queue");
 
   std::time_t now = std::time(nullptr);
-  pid_file = "pid/" + std::to_string(::getpid()) + "." + std::to_string(now) + "." + random_hex(4);
-  Fd mess(::open(pid_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
-  if (!mess.ok()) {
-    pid_file.clear();
-    fail(queue_exit::pid_dir, "cannot create a file in queue/pid");
-  }
-  struct stat st {};
-  if (::fstat(mess.get(), &st) != 0) fail(queue_exit::pid_dir, "cannot stat the new queue file");
-  // The id carries the time beside the inode number, which the file system
-  // hands to the next new file as soon as it is freed: a record or envelope
-  // that outlives its message (a power cut can undo clean's removals) then
-  // names no other message. link(2) never replaces an entry; should the
-  // same id somehow be taken, a later microsecond gives another.
   std::string id;
-  for (int tries = 0;; ++tries) {
-    timespec ts {};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    id = queue_dirs::make_id(ts.tv_sec, ts.tv_nsec / 1000, st.st_ino);
-    if (::link(pid_file.c_str(), ("mess/" + id).c_str()) == 0) break;
-    if (errno != EEXIST || tries >= 100) fail(queue_exit::mess_dir, "cannot link into queue/mess");
-  }
-  mess_file = "mess/" + id;
-  ::unlink(pid_file.c_str());
-  pid_file.clear();
+  Fd mess;
+  int code = queue_write::create_message(std::to_string(::getpid()) + "." + std::to_string(now) + "." + random_hex(4),
+                                         mess, id, pid_file, mess_file);
+  if (code == queue_exit::pid_dir) fail(code, "cannot create a file in queue/pid");
+  if (code != 0) fail(code, "cannot link into queue/mess");
 
-  std::string received = "Received: (postern " + std::to_string(::getpid()) + " invoked by uid " +
-                         std::to_string(::getuid()) + "); " + rfc5322_date(now) + "\n";
+  std::string received = queue_write::received_line(::getpid(), ::getuid(), now);
   if (!write_all(mess.get(), received)) fail(queue_exit::write_error, "unable to write the message (disk full?)");
   copy_message(mess.get());
   if (::fsync(mess.get()) != 0) fail(queue_exit::write_error, "unable to fsync the message (disk full?)");
   mess.reset();
 
-  auto envelope_bytes = read_all(1, max_envelope);
+  auto envelope_bytes = read_all(1, queue_write::max_envelope);
   if (!envelope_bytes) fail(queue_exit::read_error, "unable to read the envelope");
-  for (auto& field : split(*envelope_bytes, '\0'))
-    if (field.size() > 1001) fail(queue_exit::address_too_long, "address too long");
-  auto envelope = decode_envelope(*envelope_bytes);
-  if (!envelope) fail(queue_exit::envelope_format, "malformed envelope");
+  Envelope envelope;
+  code = queue_write::check_envelope(*envelope_bytes, envelope);
+  if (code == queue_exit::address_too_long) fail(code, "address too long");
+  if (code != 0) fail(code, "malformed envelope");
   // From here on the caller (who may signal a setuid program) must not be
   // able to make queue remove a message it has committed.
   ::alarm(0);
   ::signal(SIGALRM, SIG_IGN);
 
   // The envelope is written beside the message first and linked into todo/
-  // only when durable: a file in todo/ always names a complete message.
-  // link(2), unlike rename(2), never replaces an entry that is already
-  // there: an envelope left in todo/ under this id belongs to no message
-  // of ours, and replacing it would hide the damage (send removes it).
-  std::string envelope_tmp = "pid/" + id + ".envelope";
-  Fd env(::open(envelope_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
-  if (!env.ok()) fail(queue_exit::pid_dir, "cannot create the envelope in queue/pid");
-  pid_file = envelope_tmp;
-  if (!write_all(env.get(), encode_envelope(*envelope)) || ::fsync(env.get()) != 0)
-    fail(queue_exit::write_error, "unable to write the envelope (disk full?)");
-  env.reset();
+  // only when durable and when mess/ is: a file in todo/ always names a
+  // complete message.
+  code = queue_write::write_envelope(id, envelope, pid_file);
+  if (code == queue_exit::pid_dir) fail(code, "cannot create the envelope in queue/pid");
+  if (code != 0) fail(code, "unable to write the envelope (disk full?)");
   if (!fsync_dir("mess")) fail(queue_exit::mess_dir, "cannot fsync queue/mess");
-  if (::link(envelope_tmp.c_str(), ("todo/" + id).c_str()) != 0) {
-    if (errno == EEXIST) fail(queue_exit::todo_dir, ("queue/todo/" + id + " exists already; left as it is").c_str());
-    fail(queue_exit::todo_dir, "cannot link into queue/todo");
-  }
+  std::string why;
+  code = queue_write::link_todo(id, pid_file, why);
+  if (code != 0) fail(code, why.c_str());
   // Committed: the message file now belongs to send and clean.
   mess_file.clear();
-  ::unlink(envelope_tmp.c_str());
+  ::unlink(pid_file.c_str());
   pid_file.clear();
   if (!fsync_dir("todo")) {
     // The link may or may not be durable; the message is complete either

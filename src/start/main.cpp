@@ -1,5 +1,5 @@
-// start: starts the mail system: send, lspawn, rspawn, clean and a logger,
-// connected by pipes, each under its own user id.
+// start: starts the mail system: send, lspawn, rspawn, clean, queued (the
+// queue writer) and a logger, connected by pipes, each under its own user id.
 //
 //   start defaultdelivery [logger [args...]]
 //
@@ -114,17 +114,21 @@ int main(int argc, char** argv) {
   Pipe to_clean = make_pipe(), from_clean = make_pipe();
   spawn("", {{to_lspawn.read, 0}, {from_lspawn.write, 1}, {log_fd, 2}}, "lspawn", {argv[1]});
   spawn(conf::user_queue, {{to_clean.read, 0}, {from_clean.write, 1}, {log_fd, 2}}, "clean", {});
+  // queued, the queue writer, reads a pipe that only send holds (on 9, a
+  // descriptor send does not use): it stops when send does.
+  Pipe writer_life = make_pipe();
+  spawn(conf::user_queue, {{writer_life.read, 0}, {log_fd, 1}, {log_fd, 2}}, "queued", {});
 
   std::vector<std::pair<int, int>> send_fds = {{devnull, 0},           {log_fd, 1},          {log_fd, 2},
                                                {to_lspawn.write, 3},   {from_lspawn.read, 4}, {to_clean.write, 7},
-                                               {from_clean.read, 8}};
+                                               {from_clean.read, 8},  {writer_life.write, 9}};
   if (::access(conf::path("bin/rspawn").c_str(), X_OK) == 0) {
     Pipe to_rspawn = make_pipe(), from_rspawn = make_pipe();
     spawn(conf::user_remote, {{to_rspawn.read, 0}, {from_rspawn.write, 1}, {log_fd, 2}}, "rspawn", {});
     send_fds.emplace_back(to_rspawn.write, 5);
     send_fds.emplace_back(from_rspawn.read, 6);
   }
-  bool have_rspawn = send_fds.size() > 7;
+  bool have_rspawn = send_fds.size() > 8;
   place_fds(send_fds);
   if (!have_rspawn) {
     ::close(5);

@@ -61,7 +61,7 @@ class Crash(unittest.TestCase):
                 rng = random.Random(1234)
                 while injecting.is_set() or len(kills) < 10:
                     time.sleep(rng.uniform(0.01, 0.1))
-                    victims = pids_of({"send", "lspawn", "local", "clean", "queue"}, inst.home)
+                    victims = pids_of({"send", "lspawn", "local", "clean", "queue", "queued"}, inst.home)
                     if not victims:
                         continue
                     pid, name = rng.choice(victims)

@@ -101,22 +101,7 @@ class Run:
         uid, gid = daemon_ids(inst)
         smtpd = TcpServer(inst, "smtpd", options=["-l", "0", "-u", str(uid), "-g", str(gid)])
         try:
-            for i in range(messages):
-                tag = f"pc-{i}"
-                # Big ones take several writes, so a torn write can show.
-                body = body_of(tag, 150_000 if i % 3 == 2 else 2_000)
-                self.bodies[tag] = body
-                head = f"From: <{user.address}>\nTo: <{user.address}>\nSubject: {tag}\n\n".encode()
-                if i % 2 == 0:
-                    r = inst.inject([user.address], head + body)
-                    acked = r.returncode == 0
-                else:
-                    with smtplib.SMTP("127.0.0.1", smtpd.port, timeout=60) as s:
-                        # smtplib sends bytes as given: SMTP wants CRLF.
-                        s.sendmail(user.address, [user.address], (head + body).replace(b"\n", b"\r\n"))
-                    acked = True
-                if acked:
-                    self.acks[tag] = self.op_count()
+            self.send(smtpd, messages)
             wait_for(lambda: self.delivered_on(self.mnt) >= len(self.acks), 120,
                      "the run's deliveries\n" + inst.log()[-2000:])
             wait_for(lambda: not os.listdir(os.path.join(self.mnt, "queue", "todo")), 60, "the run's queue to empty")
@@ -147,6 +132,31 @@ class Run:
                     proc.wait()
             inst.proc = None
             self.unmount()
+
+    def message(self, i):
+        """Message i: its tag, and its text with its body noted."""
+        tag = f"pc-{i}"
+        # Big ones take several writes, so a torn write can show.
+        body = body_of(tag, 150_000 if i % 3 == 2 else 2_000)
+        self.bodies[tag] = body
+        head = f"From: <{self.user.address}>\nTo: <{self.user.address}>\nSubject: {tag}\n\n".encode()
+        return tag, head + body
+
+    def send(self, smtpd, messages):
+        """One at a time, by turns through inject and smtpd."""
+        inst, user = self.inst, self.user
+        for i in range(messages):
+            tag, text = self.message(i)
+            if i % 2 == 0:
+                r = inst.inject([user.address], text)
+                acked = r.returncode == 0
+            else:
+                with smtplib.SMTP("127.0.0.1", smtpd.port, timeout=60) as s:
+                    # smtplib sends bytes as given: SMTP wants CRLF.
+                    s.sendmail(user.address, [user.address], text.replace(b"\n", b"\r\n"))
+                acked = True
+            if acked:
+                self.acks[tag] = self.op_count()
 
     def delivered_on(self, root):
         return sum(len(os.listdir(os.path.join(root, "Maildir", sub))) for sub in ("new", "cur"))

@@ -2,16 +2,88 @@
 #include "mail/queue_client.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "mail/conf.hpp"
+#include "mail/queue_dirs.hpp"
 #include "mail/queue_exit.hpp"
+#include "mail/queue_wire.hpp"
 
 namespace postern {
 
+namespace {
+
+namespace wire = queue_wire;
+
+// How long queued may take to say ready (then bin/queue is run instead)
+// and to reply after the end (its fsyncs; queue itself has no bound but
+// its own day-long alarm).
+constexpr int ready_ms = 10'000;
+constexpr int reply_ms = 3'600'000;
+
+// The next frame from fd within timeout_ms; false on end, error or a
+// frame that does not decode.
+bool read_frame(int fd, wire::Decoder& d, wire::Frame& f, int timeout_ms) {
+  for (;;) {
+    auto r = d.next(f);
+    if (r == wire::Decoder::Result::frame) return true;
+    if (r == wire::Decoder::Result::bad) return false;
+    pollfd p {fd, POLLIN, 0};
+    int n = ::poll(&p, 1, timeout_ms);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    char buf[4096];
+    ssize_t got = ::read(fd, buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    d.feed(std::string_view(buf, static_cast<std::size_t>(got)));
+  }
+}
+
+bool send_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
 QueueClient::QueueClient() {
+  if (!connect_writer()) start_queue();
+}
+
+bool QueueClient::connect_writer() {
+  std::string path = queue_dirs::writer_socket();
+  sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return false;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  // Non-blocking, so a full backlog is a refusal (EAGAIN), not a wait.
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd.ok() || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return false;
+  int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) return false;
+  wire::Decoder d;
+  wire::Frame f;
+  // Busy, silent or gone: bin/queue takes the message instead.
+  if (!read_frame(fd.get(), d, f, ready_ms) || f.type != wire::Type::ready) return false;
+  writer_ = std::move(fd);
+  return true;
+}
+
+void QueueClient::start_queue() {
   int m[2], e[2], q[2];
   if (::pipe2(m, O_CLOEXEC) != 0) return;
   if (::pipe2(e, O_CLOEXEC) != 0) {
@@ -46,6 +118,9 @@ QueueClient::QueueClient() {
 }
 
 QueueClient::~QueueClient() {
+  // Closing the socket before the end frame makes queued remove what it
+  // wrote, as queue does when its envelope never comes.
+  writer_.reset();
   if (pid_ > 0) {
     message_.reset();
     envelope_.reset();
@@ -56,10 +131,45 @@ QueueClient::~QueueClient() {
 }
 
 bool QueueClient::write(std::string_view bytes) {
+  if (writer_.ok()) {
+    while (!bytes.empty()) {
+      auto piece = bytes.substr(0, wire::max_chunk);
+      if (!send_all(writer_.get(), wire::encode(wire::Type::message, piece))) return false;
+      bytes.remove_prefix(piece.size());
+    }
+    return true;
+  }
   return message_.ok() && write_all(message_.get(), bytes);
 }
 
+int QueueClient::finish_writer(const Envelope& envelope) {
+  Fd fd = std::move(writer_);
+  std::string bytes = encode_envelope(envelope);
+  std::string_view rest = bytes;
+  // A send that fails may still leave queued's reply (an early failure) to
+  // read, so the reply is read either way.
+  bool sent = true;
+  while (sent && !rest.empty()) {
+    auto piece = rest.substr(0, wire::max_chunk);
+    sent = send_all(fd.get(), wire::encode(wire::Type::envelope, piece));
+    rest.remove_prefix(piece.size());
+  }
+  if (sent) send_all(fd.get(), wire::encode(wire::Type::end));
+  wire::Decoder d;
+  wire::Frame f;
+  if (!read_frame(fd.get(), d, f, reply_ms)) return queue_exit::internal;
+  if (f.type == wire::Type::queued) {
+    if (queue_dirs::valid_id(f.payload)) queue_id_ = f.payload;
+    return queue_exit::queued;
+  }
+  int code = 0;
+  std::string text;
+  if (f.type == wire::Type::failed && wire::decode_failure(f.payload, code, text)) return code;
+  return queue_exit::internal;
+}
+
 int QueueClient::finish(const Envelope& envelope) {
+  if (writer_.ok()) return finish_writer(envelope);
   if (pid_ <= 0) return queue_exit::internal;
   message_.reset();
   write_all(envelope_.get(), encode_envelope(envelope));

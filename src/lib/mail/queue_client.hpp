@@ -1,7 +1,11 @@
-// queue_client: hands a message to the queue program, the only way any
-// program puts mail into the queue (inject, local's forwards, send's
-// bounces, smtpd). Runs conf-home/bin/queue with the message on a pipe to its
-// fd 0 and the envelope on a pipe to its fd 1, and reports its exit code.
+// queue_client: hands a message to the queue, the only way any program
+// puts mail into it (inject, local's forwards, send's bounces, smtpd).
+// It talks to queued, the queue writer, over queue/lock/queued
+// (mail/queue_wire.hpp) when queued accepts the connection and says it is
+// ready; otherwise (not running, refused, full) it runs conf-home/bin/queue
+// with the message on a pipe to its fd 0 and the envelope on a pipe to its
+// fd 1. Either way the caller sees queue's exit codes and the new id.
+// Trusts queued's reply only as far as its frames decode.
 #pragma once
 #include <string>
 #include <string_view>
@@ -15,23 +19,31 @@ namespace postern {
 
 class QueueClient {
  public:
-  // Starts bin/queue. ok() is false if it could not be started.
+  // Connects to queued, or starts bin/queue. ok() is false if neither
+  // could be reached.
   QueueClient();
   ~QueueClient();
   QueueClient(const QueueClient&) = delete;
   QueueClient& operator=(const QueueClient&) = delete;
 
-  bool ok() const { return pid_ > 0; }
+  bool ok() const { return pid_ > 0 || writer_.ok(); }
+  // Whether the message goes through queued (rather than bin/queue).
+  bool through_writer() const { return writer_.ok(); }
   // Appends bytes to the message; false once queue has stopped reading.
   bool write(std::string_view bytes);
   // Sends the envelope and waits: returns queue's exit code (0 queued),
   // or queue_exit::internal (81) when queue could not be run or died
-  // from a signal.
+  // from a signal, or queued went away before its reply.
   int finish(const Envelope& envelope);
   // After a successful finish: the queue's id of the message ("" if unknown).
   const std::string& queue_id() const { return queue_id_; }
 
  private:
+  bool connect_writer();
+  void start_queue();
+  int finish_writer(const Envelope& envelope);
+
+  Fd writer_;
   pid_t pid_ = -1;
   Fd message_;
   Fd envelope_;

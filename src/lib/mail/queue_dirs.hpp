@@ -10,8 +10,11 @@
 //   ctl/NAME an administrator's request to send (queuectl)  (root, posternq)
 //   lock/trigger  a fifo: one byte wakes send; 'R' retries all  (posterns)
 //   lock/send     held by the running send, so only one runs
+//   lock/queued   queued's socket (posternq; lock/ is posternq's, so no
+//                 one else can put another socket in its place)
 //
-// Only queue creates files in mess/ and todo/; only clean removes them.
+// Only queue and queued create files in mess/ and todo/; only clean
+// removes them.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -31,6 +34,7 @@ inline std::string state(const std::string& id) { return state_dir() + "/" + id;
 inline std::string ctl_dir() { return conf::path("queue/ctl"); }
 inline std::string trigger() { return conf::path("queue/lock/trigger"); }
 inline std::string send_lock() { return conf::path("queue/lock/send"); }
+inline std::string writer_socket() { return conf::path("queue/lock/queued"); }
 
 // The byte written to the trigger to ask send to retry every message now.
 constexpr char retry_all = 'R';
