@@ -6,7 +6,8 @@
 // delivery never reads half a database. Aliases that refer to each other in
 // a circle are reported as a warning (a circle is fine when one of its
 // names is also a user, who then gets the mail). Exit 0 on success, 100 on
-// a bad file, 111 when a file cannot be read or written.
+// a bad file, 111 when a file cannot be read or written. Then it runs
+// newrcpt, so smtpd accepts a new alias at once (a warning if that fails).
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,6 +21,7 @@
 #include "mail/aliases.hpp"
 #include "mail/aliases_path.hpp"
 #include "mail/conf.hpp"
+#include "mail/rebuild_recipients.hpp"
 #include "base/cdb.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
@@ -100,5 +102,8 @@ int main(int argc, char** argv) {
       die_for("unable to write the new " + db + ": " + std::strerror(errno));
   if (!out.finish()) die_for("unable to install the new " + db + ": " + std::strerror(errno));
   std::printf("newaliases: %zu aliases in %s\n", entries.size(), db.c_str());
+  // A new alias must be accepted at RCPT at once, as Postfix users expect.
+  if (int rc = rebuild_recipients(); rc != 0)
+    std::fprintf(stderr, "newaliases: warning: newrcpt exited %d: smtpd's list of recipients is not up to date\n", rc);
   return 0;
 }
