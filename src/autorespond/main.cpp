@@ -224,7 +224,14 @@ std::string compose(const std::vector<header::Field>& fields, const Options& o, 
     out += "In-Reply-To: " + msgid + "\n";
     auto* refs = header::find(fields, "references");
     std::string chain = refs ? one_line(refs->value, 4000) : "";
-    out += "References: " + (chain.empty() ? "" : chain + " ") + msgid + "\n";
+    // The last few ids of a long thread only, on folded lines: a header
+    // line over 998 bytes (RFC 5322) gets the reply refused.
+    auto ids = split(chain, ' ');
+    std::erase_if(ids, [](const std::string& s) { return s.size() < 3 || s.size() > 400; });
+    if (ids.size() > 5) ids.erase(ids.begin(), ids.end() - 5);
+    out += "References:";
+    for (auto& i : ids) out += " " + i + "\n";
+    out += " " + msgid + "\n";
   }
   out += "Auto-Submitted: auto-replied\n";
   out += "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n";

@@ -185,7 +185,12 @@ bool split_fields(std::string_view rest, std::vector<std::pair<std::string, std:
     if (!rest.empty() && rest[0] == '"') {
       std::size_t i = 1;
       for (;; ++i) {
-        if (i >= rest.size()) return false;
+        // A line cut by the logger (splogger keeps 800 bytes) ends inside
+        // its last quoted value, mostly a long reason: keep what is there.
+        if (i >= rest.size()) {
+          --i;
+          break;
+        }
         if (rest[i] == '"') break;
         if (rest[i] == '\\' && i + 1 < rest.size() && (rest[i + 1] == '"' || rest[i + 1] == '\\')) ++i;
         value += rest[i];

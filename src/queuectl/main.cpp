@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,6 +44,28 @@ using namespace postern;
 namespace qr = postern::queue_request;
 
 namespace {
+
+// send's answer to a request, only from a regular file of send's user with
+// one link: group postern (remote among it) may also create files in ctl/,
+// and root must not be led to print another file or to hang on a fifo.
+std::optional<std::string> read_answer(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.ok()) return std::nullopt;
+  struct stat st {};
+  uid_t sender = ::getuid();
+  if (!conf::single_user) {
+    struct passwd* pw = ::getpwnam(conf::user_send);
+    if (!pw) return std::nullopt;
+    sender = pw->pw_uid;
+  }
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != sender ||
+      st.st_size > (16 << 20)) {
+    log::line("ignored {}: not a regular file of {} with one link", path, conf::user_send);
+    ::unlink(path.c_str());
+    return std::nullopt;
+  }
+  return read_all(fd.get(), 16 << 20);
+}
 
 constexpr int answer_wait_seconds = 60;
 
@@ -121,7 +144,7 @@ int change(const qr::Request& req) {
   for (int tick = 0;; ++tick) {
     // A poke can be lost when the trigger is full: poke again now and then.
     if (tick % 100 == 0) queue_dirs::poke_send();
-    if (auto answer = read_file(answer_path, 16 << 20)) {
+    if (auto answer = read_answer(answer_path)) {
       ::unlink(answer_path.c_str());
       std::fwrite(answer->data(), 1, answer->size(), stdout);
       return answer->starts_with("error") ? status::permanent : status::ok;

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <ctime>
@@ -54,7 +55,10 @@ enum class Read { frame, eof, timeout, bad };
 
 class Reader {
  public:
-  Reader(int fd, int timeout_ms) : fd_(fd), timeout_ms_(timeout_ms) {}
+  // timeout_ms bounds each silence; deadline the whole connection (as
+  // queue's alarm does: clean sweeps a message file without an envelope
+  // after 36 hours, so no client may take a day to finish one).
+  Reader(int fd, int timeout_ms, std::time_t deadline) : fd_(fd), timeout_ms_(timeout_ms), deadline_(deadline) {}
   Read next(wire::Frame& f) {
     for (;;) {
       switch (decoder_.next(f)) {
@@ -62,8 +66,10 @@ class Reader {
         case wire::Decoder::Result::bad: return Read::bad;
         case wire::Decoder::Result::more: break;
       }
+      std::time_t left = deadline_ - std::time(nullptr);
+      if (left <= 0) return Read::timeout;
       pollfd p {fd_, POLLIN, 0};
-      int r = ::poll(&p, 1, timeout_ms_);
+      int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(timeout_ms_, left * 1000LL)));
       if (r < 0 && errno == EINTR) continue;
       if (r == 0) return Read::timeout;
       char buf[wire::max_chunk];
@@ -78,6 +84,7 @@ class Reader {
  private:
   int fd_;
   int timeout_ms_;
+  std::time_t deadline_;
   wire::Decoder decoder_;
 };
 
@@ -104,7 +111,13 @@ void serve(int fd_in, pid_t pid, uid_t uid, Shared& shared) {
   }
 
   std::string envelope_bytes;
-  Reader reader(fd.get(), shared.timeout_ms);
+  Reader reader(fd.get(), shared.timeout_ms, now + 86400);
+  // This client's share of the envelope budget, given back however it ends.
+  struct Held {
+    std::atomic<std::size_t>& total;
+    std::size_t mine = 0;
+    ~Held() { total -= mine; }
+  } held {shared.envelope_bytes};
   for (bool end = false; !end;) {
     wire::Frame f;
     switch (reader.next(f)) {
@@ -143,6 +156,15 @@ void serve(int fd_in, pid_t pid, uid_t uid, Shared& shared) {
           send_frame(fd.get(), wire::encode_failure(queue_exit::read_error, "envelope too long"));
           return;
         }
+        if (shared.envelope_bytes.fetch_add(f.payload.size()) + f.payload.size() > Shared::envelope_budget) {
+          shared.envelope_bytes -= f.payload.size();
+          log::line("client {}: the envelopes in progress hold {} bytes already; nothing queued", who,
+                    Shared::envelope_budget);
+          files.remove();
+          send_frame(fd.get(), wire::encode_failure(queue_exit::out_of_memory, "too many large envelopes at once"));
+          return;
+        }
+        held.mine += f.payload.size();
         envelope_bytes += f.payload;
         break;
       case wire::Type::end: end = true; break;

@@ -5,6 +5,8 @@
 // goes out only when message, envelope and both directory entries are
 // durable. Trusts nothing from the peer but what the kernel says of it.
 #pragma once
+#include <atomic>
+#include <cstddef>
 #include <sys/types.h>
 
 #include "group_sync.hpp"
@@ -15,6 +17,10 @@ struct Shared {
   GroupSync& mess;  // covers links into mess/, before any link into todo/
   GroupSync& todo;  // covers links into todo/, before any reply
   int timeout_ms;   // the longest a client may stay silent
+  // Envelope bytes held in memory by all clients together, and their
+  // bound: one client may send 64 MB, 32 of them must not take 2 GB.
+  std::atomic<std::size_t> envelope_bytes {0};
+  static constexpr std::size_t envelope_budget = 256u << 20;
 };
 
 // Serves the connection fd (closed on return) from the peer pid and uid.

@@ -14,7 +14,9 @@
 // control/queuedclients (32) clients at once, each silent at most
 // control/queuedtimeout (3600) seconds; one log line per refusal or error.
 // Exits 111 when it cannot start.
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,6 +26,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -88,6 +91,12 @@ int main() {
   ::signal(SIGPIPE, SIG_IGN);
   if (!conf::single_user && ::geteuid() == 0) log::die(status::temporary, "refusing to run as root");
   if (::chdir(queue_dirs::root().c_str()) != 0) log::die(status::temporary, "unable to chdir to the queue");
+  // A second start run by mistake must not take the socket from the
+  // running system (its send dies on send's lock, and its queued with it).
+  Fd lock_file(::open("lock/queued.lock", O_WRONLY | O_CREAT | O_CLOEXEC, 0640));
+  if (!lock_file.ok() || ::flock(lock_file.get(), LOCK_EX | LOCK_NB) != 0)
+    log::die(status::temporary, std::string("another queued holds queue/lock/queued.lock, or it cannot be locked: ") +
+                                    std::strerror(errno));
   auto max_clients = control::number("queuedclients", 32);
   auto timeout = control::number("queuedtimeout", 3600);
   if (!max_clients || !timeout || *timeout == 0 || *timeout > 86400)
@@ -115,7 +124,15 @@ int main() {
     }
     if (!(p[0].revents & POLLIN)) continue;
     int fd = ::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
+    if (fd < 0) {
+      // Out of descriptors or memory: the connection stays in the backlog
+      // and poll says so at once; wait instead of spinning.
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        log::line("unable to accept a client: {}", std::strerror(errno));
+        ::usleep(200000);
+      }
+      continue;
+    }
     ucred cred {};
     socklen_t len = sizeof cred;
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
@@ -134,7 +151,13 @@ int main() {
     }
     try {
       std::thread([fd, cred, &shared] {
-        queued::serve(fd, cred.pid, cred.uid, shared);
+        // An exception ends this client only: its files go with the
+        // unwinding (serve's cleanup is in destructors), the others go on.
+        try {
+          queued::serve(fd, cred.pid, cred.uid, shared);
+        } catch (const std::exception& e) {
+          log::line("client uid {} pid {}: {}; nothing queued", cred.uid, cred.pid, e.what());
+        }
         std::lock_guard lock(active_mutex);
         --active;
         active_cv.notify_all();

@@ -72,7 +72,7 @@ void Scheduler::act_on(Message& m, Action action, const std::string& by, std::st
       }
       break;
     case Action::remove:
-      m.deleted_by = by;
+      m.state.deleted_by = by;
       // What is in flight is dropped when it reports (apply()); a delivery
       // that succeeded stays delivered. No bounce is sent for any of it.
       for (std::size_t i = 0; i < st.recipients.size(); ++i) {
@@ -88,7 +88,7 @@ void Scheduler::act_on(Message& m, Action action, const std::string& by, std::st
   }
   m.next_settle = 0;
   m.first_pending = 0;
-  save(m);
+  save(m, action != Action::flush);
   log::line("msg={} action={} by={}{}", m.id, queue_request::action_name(action), by, note);
   answer += fmt::format("msg={} action={}{}\n", m.id, queue_request::action_name(action), note);
 }

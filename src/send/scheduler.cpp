@@ -86,6 +86,14 @@ bool Scheduler::load(const std::string& id) {
     if (auto st = decode_state(*text)) {
       m.state = std::move(*st);
       m.busy.assign(m.state.recipients.size(), false);
+      // A delete that found deliveries in flight, then a crash: nothing is
+      // in flight now, so what they left pending goes as it would have.
+      if (!m.state.deleted_by.empty())
+        for (auto& r : m.state.recipients)
+          if (r.state == 'P' || r.state == 'B') {
+            r.state = 'X';
+            r.reason = "deleted by " + m.state.deleted_by;
+          }
       m.queued_at = queued_at(id, m.state.arrived);
       messages_.emplace(id, std::move(m));
       return true;
@@ -133,12 +141,13 @@ bool Scheduler::message_present(const std::string& id) {
   return false;
 }
 
-void Scheduler::save(Message& m) {
+void Scheduler::save(Message& m, bool decision) {
   // Not fsync'ed: the envelope in todo/ stays until the message is finished,
   // so a record lost in a crash costs a repeated delivery, never a lost one.
-  // A hold or a delete is an administrator's decision, not a cache: it
-  // must outlive a power cut, so those records are synced.
-  bool durable = m.state.held() || !m.deleted_by.empty();
+  // A hold, release or delete is an administrator's decision, not a cache:
+  // it must outlive a power cut (a release lost would leave the old record's
+  // H line in force), so those records are synced.
+  bool durable = decision || m.state.held() || !m.state.deleted_by.empty();
   if (!write_file_atomic(queue_dirs::state(m.id), encode_state(m.state), 0640, durable))
     log::line("{} unable to write its record: {}", log::kv("msg", m.id), std::strerror(errno));
   m.dirty = false;
@@ -299,9 +308,9 @@ void Scheduler::apply(const Delivery& d, char result, const std::string& text, s
   } else {
     r.next_try = next_retry(r.channel, m.state.arrived, now);
   }
-  if (!m.deleted_by.empty() && r.state != 'D') {
+  if (!m.state.deleted_by.empty() && r.state != 'D') {
     r.state = 'X';
-    r.reason = "deleted by " + m.deleted_by;
+    r.reason = "deleted by " + m.state.deleted_by;
   }
   // Written by flush(), at most once a second: rewriting the record of a
   // message to thousands of recipients after every report would cost more

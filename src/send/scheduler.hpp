@@ -83,9 +83,6 @@ class Scheduler {
     std::time_t saved_at = 0;
     std::time_t next_settle = 0;  // when a failed bounce or clean-up is tried again
     bool dirty = false;
-    // Deleted while a delivery was in flight: what is still pending when
-    // it reports is dropped (requests.cpp). Who asked, for the log.
-    std::string deleted_by;
     double queued_at = 0;  // state.arrived with fractions, for the log's delay=
   };
   struct Delivery {
@@ -99,7 +96,8 @@ class Scheduler {
   bool load(const std::string& id);
   // False (and what is left removed) when the message file is gone.
   bool message_present(const std::string& id);
-  void save(Message& m);
+  // decision: an administrator's change (queuectl), synced like a hold.
+  void save(Message& m, bool decision = false);
   void apply(const Delivery& d, char result, const std::string& text, std::time_t now);
   // The log line of a recipient's attempt (or of a bounce decided without
   // one, started == 0), after its state was set.

@@ -350,7 +350,7 @@ class Mailstats(unittest.TestCase):
         lines = self.day.lines()
         lines.insert(10, "\x00\x01garbage \xff\xfe send: msg=\"")
         lines.insert(20, "Nov 30 12:00:00 vm postern: send: msg=1 to=<a@b> status=sent reason=\"" + "x" * (1 << 20))
-        lines.insert(30, 'send: msg=2 to=<a@b> status=sent reason="unterminated')
+        lines.insert(30, 'send: msg=2 to=<a@b> status=lost reason="no such status"')
         log = self.write("current", lines)
         text = self.run_stats(log).stdout
         self.check_text(text, extra_other=1, too_long=1, malformed=1)

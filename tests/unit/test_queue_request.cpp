@@ -44,6 +44,21 @@ TEST_CASE("a held record round-trips and its E line counts only recipients", "[q
   CHECK_FALSE(decode_state(two));
 }
 
+TEST_CASE("a delete with deliveries in flight is kept in the record (K line)", "[queue_request]") {
+  MessageState m = sample();
+  m.deleted_by = "uid0";
+  std::string text = encode_state(m);
+  CHECK(text.find("\nK\tuid0\n") != std::string::npos);
+  auto back = decode_state(text);
+  REQUIRE(back);
+  CHECK(back->deleted_by == "uid0");
+  CHECK_FALSE(back->held());
+  CHECK(encode_state(sample()).find("\nK\t") == std::string::npos);
+  std::string two = text;
+  two.insert(two.find("\nR\t") + 1, "K\tuid1\n");
+  CHECK_FALSE(decode_state(two));
+}
+
 TEST_CASE("request files decode only whole, valid requests", "[queue_request]") {
   qr::Request r{qr::Action::remove, {{'i', "0VBsXQ0Aw21835027"}, {'d', "stuck.example"}, {'a', ""}}};
   auto back = qr::decode(qr::encode(r));

@@ -28,6 +28,7 @@ static constexpr unsigned long max_time = static_cast<unsigned long>(std::numeri
 std::string encode_state(const MessageState& m) {
   std::string out = fmt::format("{}\nF\t{}\nA\t{}\n", magic, m.sender, m.arrived);
   if (m.held()) out += fmt::format("H\t{}\n", m.held_by);
+  if (!m.deleted_by.empty()) out += fmt::format("K\t{}\n", m.deleted_by);
   for (auto& r : m.recipients) {
     std::string reason = log::printable(r.reason, 1000);
     for (char& c : reason)
@@ -64,6 +65,8 @@ std::optional<MessageState> decode_state(std::string_view text) {
       have_arrival = true;
     } else if (f[0] == "H" && f.size() == 2 && !f[1].empty() && !m.held() && queue_dirs::valid_id(f[1])) {
       m.held_by = f[1];
+    } else if (f[0] == "K" && f.size() == 2 && !f[1].empty() && m.deleted_by.empty() && queue_dirs::valid_id(f[1])) {
+      m.deleted_by = f[1];
     } else if (f[0] == "R" && f.size() == 6 && f[1].size() == 2) {
       RecipientState r;
       r.channel = f[1][0];

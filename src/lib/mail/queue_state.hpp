@@ -6,6 +6,7 @@
 //   F <sender>
 //   A <arrival time, seconds since the epoch>
 //   H <who held it>          only while the message is on hold (queuectl)
+//   K <who deleted it>       only after a delete that found deliveries in flight
 //   R <channel><state> <attempts> <next try> <address> <last reason>
 //   E <number of R lines>
 //
@@ -40,6 +41,9 @@ struct MessageState {
   // is who asked ("uid0"), for the record's reader.
   std::string held_by;
   bool held() const { return !held_by.empty(); }
+  // Deleted while deliveries were in flight: what they leave pending is
+  // dropped when they report, or when send next loads the record.
+  std::string deleted_by;
   std::vector<RecipientState> recipients;
 };
 
