@@ -93,7 +93,11 @@ int main() {
   if (::chdir(queue_dirs::root().c_str()) != 0) log::die(status::temporary, "unable to chdir to the queue");
   // A second start run by mistake must not take the socket from the
   // running system (its send dies on send's lock, and its queued with it).
+  // The queued of a system just stopped lets go when it stops listening,
+  // which may take it a moment after its send has gone: wait 5 s for it.
   Fd lock_file(::open("lock/queued.lock", O_WRONLY | O_CREAT | O_CLOEXEC, 0640));
+  for (int tries = 0; lock_file.ok() && ::flock(lock_file.get(), LOCK_EX | LOCK_NB) != 0 && tries < 50; ++tries)
+    ::usleep(100000);
   if (!lock_file.ok() || ::flock(lock_file.get(), LOCK_EX | LOCK_NB) != 0)
     log::die(status::temporary, std::string("another queued holds queue/lock/queued.lock, or it cannot be locked: ") +
                                     std::strerror(errno));
@@ -173,6 +177,7 @@ int main() {
   }
   // send has gone: new clients go to bin/queue; those here are finished.
   listener.reset();
+  lock_file.reset();  // the next system's queued may take over now
   std::unique_lock lock(active_mutex);
   active_cv.wait(lock, [] { return active == 0; });
   log::line("status: stopped");
