@@ -28,11 +28,22 @@ class GroupRun(Run):
         lock = threading.Lock()
         errors = []
 
-        def one(i):
+        def one(i, barrier):
             tag, text = self.message(i)
             try:
                 with smtplib.SMTP("127.0.0.1", smtpd.port, timeout=120) as s:
-                    s.sendmail(self.user.address, [self.user.address], text.replace(b"\n", b"\r\n"))
+                    s.ehlo()
+                    s.mail(self.user.address)
+                    s.rcpt(self.user.address)
+                    # Every client of the round ends its DATA at once, so
+                    # that their commits meet whatever the machine's speed.
+                    try:
+                        barrier.wait(60)
+                    except threading.BrokenBarrierError:
+                        pass
+                    code, reply = s.data(text.replace(b"\n", b"\r\n"))
+                    if code != 250:
+                        raise smtplib.SMTPDataError(code, reply)
                 at = self.op_count()
                 with lock:
                     self.acks[tag] = at
@@ -41,7 +52,9 @@ class GroupRun(Run):
                     errors.append((tag, e))
 
         for first in range(0, messages, self.clients):
-            threads = [threading.Thread(target=one, args=(i,)) for i in range(first, min(messages, first + self.clients))]
+            round_ = range(first, min(messages, first + self.clients))
+            barrier = threading.Barrier(len(round_))
+            threads = [threading.Thread(target=one, args=(i, barrier)) for i in round_]
             for t in threads:
                 t.start()
             for t in threads:
