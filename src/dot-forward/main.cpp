@@ -13,7 +13,8 @@
 // refused (a temporary failure), as sendmail refuses it.
 //
 // The deliveries are local's own (local -i), as the user, so exit codes and
-// the Delivered-To loop check work as in any .qmail file.
+// the Delivered-To loop check work as in any .qmail file. A |command gets
+// the message after a From_ line, as sendmail and Postfix give it (preline).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,6 +36,16 @@ namespace {
 [[noreturn]] void quit(int code, const std::string& text) {
   write_all(1, text + "\n");
   std::_Exit(code);
+}
+
+// A .forward program gets the message as sendmail and Postfix hand it:
+// after a "From sender date" line (and Return-Path:, Delivered-To:), which
+// vacation(1) and other mbox-era programs insist on. preline (in local's
+// PATH) writes them; the command itself still goes to the shell whole.
+std::string with_from_line(const std::string& target) {
+  std::string quoted = "'";
+  for (char c : target.substr(1)) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return "|preline /bin/sh -c " + quoted + "'";
 }
 
 }  // namespace
@@ -65,7 +76,7 @@ int main(int argc, char** argv) {
     std::string why;
     for (auto& t : aliases::split_targets(l, why)) {
       switch (aliases::kind_of(t)) {
-        case aliases::Kind::program:
+        case aliases::Kind::program: instructions += with_from_line(t) + "\n"; break;
         case aliases::Kind::file: instructions += t + "\n"; break;
         case aliases::Kind::local_only:
           if (lower(t.substr(1)) == lower(user)) keep_copy = true;
