@@ -26,6 +26,7 @@
 #include "base/io.hpp"
 #include "base/unique.hpp"
 #include "imap/imap_store.hpp"
+#include "mail/maildir.hpp"
 #include "imap/imap_utf7.hpp"
 
 using namespace postern;
@@ -67,25 +68,7 @@ void make_maildir(std::string dir) {
   struct stat st {};
   if (::lstat(dir.c_str(), &st) == 0 && !is_empty_dir(dir))
     fail(dir + " exists and is not a Maildir: not touched");
-  std::string tmp = dir + ".maildirmake-" + random_hex(8);
-  if (::mkdir(tmp.c_str(), 0700) != 0) fail("unable to make " + tmp + ": " + std::strerror(errno));
-  for (const char* sub : {"/cur", "/new", "/tmp"}) {
-    if (::mkdir((tmp + sub).c_str(), 0700) != 0) {
-      int e = errno;
-      for (const char* s : {"/cur", "/new", "/tmp"}) ::rmdir((tmp + s).c_str());
-      ::rmdir(tmp.c_str());
-      fail("unable to make " + tmp + sub + ": " + std::strerror(e));
-    }
-  }
-  // rename(2) replaces only an empty directory: a file or a directory that
-  // filled up meanwhile makes it fail, and nothing is lost.
-  if (::rename(tmp.c_str(), dir.c_str()) != 0) {
-    int e = errno;
-    for (const char* s : {"/cur", "/new", "/tmp"}) ::rmdir((tmp + s).c_str());
-    ::rmdir(tmp.c_str());
-    fail("unable to make " + dir + ": " + std::strerror(e));
-  }
-  fsync_dir(dir_of(dir));
+  if (!maildir::create(dir)) fail("unable to make " + dir + ": " + std::strerror(errno));
 }
 
 void make_folder(std::string root, const std::string& name) {

@@ -138,20 +138,41 @@ class Faults(unittest.TestCase):
 
     # -- missing and unwritable destinations ---------------------------------------------
     def test_missing_maildir_is_deferred_until_it_exists(self):
+        # Only a Maildir whose parent is the user's own directory is made on
+        # first delivery (test_missing_maildir_is_made_in_the_users_directory);
+        # one under a directory that is not there (a disk not mounted, a typo)
+        # waits.
         inst, bob = self.inst, self.bob
         discard_on_failure(self, inst, bob, "nodir")
-        bob.write(".qmail-nodir", "./NoSuchMaildir/\n")
+        bob.write(".qmail-nodir", "./NoSuchDisk/Maildir/\n")
         rcpt = self.addr(bob, "nodir")
         self.send(rcpt, "Subject: waiting for a maildir\n\nx\n")
-        wait_for(lambda: "NoSuchMaildir" in inst.mailq(), 20, "mailq to show the reason\n" + inst.log()[-2000:])
+        wait_for(lambda: "NoSuchDisk" in inst.mailq(), 20, "mailq to show the reason\n" + inst.log()[-2000:])
         q = inst.mailq()
         self.assertIn(f"local <{rcpt}>", q)
-        self.assertRegex(q, r"last failure: .*NoSuchMaildir")
-        box = bob.make_maildir("NoSuchMaildir")
+        self.assertRegex(q, r"last failure: .*NoSuchDisk")
+        self.assertFalse(os.path.exists(os.path.join(bob.home, "NoSuchDisk")), "nothing made above the Maildir")
+        box = bob.make_maildir("NoSuchDisk/Maildir")
         self.assertEqual(inst.retry().returncode, 0)
         files = inst.wait_maildir(box, 1)
         self.assertEqual(read_message(files[0])["Subject"], "waiting for a maildir")
         inst.wait_queue_empty()
+
+    def test_missing_maildir_is_made_in_the_users_directory(self):
+        # As Postfix does for a new account: the first delivery makes it.
+        inst, bob = self.inst, self.bob
+        discard_on_failure(self, inst, bob, "newdir")
+        bob.write(".qmail-newdir", "./NewMaildir/\n")
+        self.send(self.addr(bob, "newdir"), "Subject: first mail\n\nx\n")
+        box = os.path.join(bob.home, "NewMaildir")
+        files = inst.wait_maildir(box, 1)
+        self.assertEqual(read_message(files[0])["Subject"], "first mail")
+        for sub in ("", "/cur", "/new", "/tmp"):
+            st = os.stat(box + sub)
+            self.assertEqual((st.st_uid, st.st_mode & 0o777), (bob.uid, 0o700), box + sub)
+        self.assertEqual([n for n in os.listdir(bob.home) if "maildirmake" in n], [], "no temporary left")
+        inst.wait_queue_empty()
+        self.assertIn("(made it)", inst.log())
 
     def test_unreadable_mbox_is_deferred_and_nothing_lost(self):
         inst, bob = self.inst, self.bob

@@ -60,11 +60,33 @@ Context make_context(const LocalArgs& a) {
   return c;
 }
 
+// True when dir does not exist and the directory it would be made in does,
+// belongs to us and is no one else's to write.
+bool owned_parent(const std::string& dir) {
+  std::string d = dir;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  struct stat st {};
+  if (::lstat(d.c_str(), &st) == 0 || errno != ENOENT) return false;
+  std::string parent = d.find('/') == std::string::npos ? "." : dir_of(d);
+  return ::stat(parent.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == ::getuid() && !(st.st_mode & 022);
+}
+
 Outcome deliver_maildir(const Context& c, const std::string& dir) {
   if (!rewind_message())
     return temporary(std::string("Unable to rewind message: ") + std::strerror(errno) + ". (#4.3.0)");
   auto r = maildir::deliver(dir, c.rpline + c.dtline, 0);
   if (r.ok) return {status::ok, "delivered to " + dir};
+  // A new account has no Maildir yet: make it, as Postfix does, where the
+  // directory above it is the user's own (the home, mostly). Anywhere else
+  // a missing Maildir stays a deferral (a typo in .qmail, an unmounted disk).
+  if (r.error_number == ENOENT && owned_parent(dir)) {
+    if (!maildir::create(dir) && errno != EEXIST && errno != ENOTEMPTY)
+      return temporary("Unable to make the Maildir " + dir + ": " + std::strerror(errno) + ". (#4.2.1)");
+    if (!rewind_message())
+      return temporary(std::string("Unable to rewind message: ") + std::strerror(errno) + ". (#4.3.0)");
+    r = maildir::deliver(dir, c.rpline + c.dtline, 0);
+    if (r.ok) return {status::ok, "delivered to " + dir + " (made it)"};
+  }
   const char* code = "(#4.3.0)";
   if (r.error_number == ENOENT || r.error_number == ENOTDIR) code = "(#4.2.1)";
   if (r.error_number == ENOSPC || r.error_number == EDQUOT) code = "(#4.2.2)";

@@ -149,4 +149,21 @@ Result deliver(const std::string& dir, std::string_view prefix, int fd) {
   return r;
 }
 
+bool create(const std::string& dir_in) {
+  std::string dir = dir_in;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  std::string tmp = dir + ".maildirmake-" + random_hex(8);
+  auto undo = [&](int e) {
+    for (const char* s : {"/cur", "/new", "/tmp"}) ::rmdir((tmp + s).c_str());
+    ::rmdir(tmp.c_str());
+    errno = e;
+    return false;
+  };
+  if (::mkdir(tmp.c_str(), 0700) != 0) return false;
+  for (const char* sub : {"/cur", "/new", "/tmp"})
+    if (::mkdir((tmp + sub).c_str(), 0700) != 0) return undo(errno);
+  if (::rename(tmp.c_str(), dir.c_str()) != 0) return undo(errno);
+  return fsync_dir(dir_of(dir));
+}
+
 }  // namespace postern::maildir

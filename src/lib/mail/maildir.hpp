@@ -67,4 +67,11 @@ struct Result {
 // the rest of the message on fd, into new/.
 Result deliver(const std::string& dir, std::string_view prefix, int fd);
 
+// Makes dir a new Maildir (cur, new, tmp, mode 0700): built under a
+// temporary name beside it and renamed into place, so nobody sees half of
+// one, then the parent's entry is synced. rename(2) replaces only an empty
+// directory, so an existing file or a directory that filled up is never
+// touched. false with errno set when it could not.
+bool create(const std::string& dir);
+
 }  // namespace postern::maildir
