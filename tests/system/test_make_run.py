@@ -57,7 +57,7 @@ class MakeRun(unittest.TestCase):
             files = wait_for(lambda: maildir_files(maildir), 20, "the demo user's mail")
             self.assertEqual(read_message(files[0])["Subject"], "hello demo")
             with open(os.path.join(home, "log", "current")) as f:
-                self.assertIn("success", f.read())
+                self.assertRegex(f.read(), r"to=<demo@[^>]*> channel=local relay=local .* status=sent ")
             # POP3 and IMAP on the printed loopback ports, user demo, password demo.
             pop3_port = int(re.search(r"pop3:\s+127\.0\.0\.1 port (\d+)", started.stdout).group(1))
             imap_port = int(re.search(r"imap:\s+127\.0\.0\.1 port (\d+)", started.stdout).group(1))
