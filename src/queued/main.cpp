@@ -24,17 +24,15 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <exception>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "client.hpp"
 #include "group_sync.hpp"
+#include "pool.hpp"
 #include "mail/conf.hpp"
 #include "mail/control.hpp"
 #include "mail/queue_dirs.hpp"
@@ -44,10 +42,6 @@
 using namespace postern;
 
 namespace {
-
-std::mutex active_mutex;
-std::condition_variable active_cv;
-std::size_t active = 0;
 
 void log_batch(const char* dir, std::size_t batch) {
   if (batch > 1) log::line("commit: {} messages shared one fsync of queue/{}", batch, dir);
@@ -113,6 +107,15 @@ int main() {
   });
   queued::Shared shared {mess_sync, todo_sync, static_cast<int>(*timeout * 1000)};
 
+  queued::Pool pool(*max_clients, [&shared](int fd, const ucred& peer) {
+    // An exception ends this client only: its files go with the
+    // unwinding (serve's cleanup is in destructors), the others go on.
+    try {
+      queued::serve(fd, peer.pid, peer.uid, shared);
+    } catch (const std::exception& e) {
+      log::line("client uid {} pid {}: {}; nothing queued", peer.uid, peer.pid, e.what());
+    }
+  });
   Fd listener = listen_socket();
   log::line("status: listening, at most {} clients", *max_clients);
   for (;;) {
@@ -144,42 +147,23 @@ int main() {
       refuse(fd, "no peer credentials");
       continue;
     }
-    {
-      std::lock_guard lock(active_mutex);
-      if (active >= *max_clients) {
-        log::line("refused uid {} pid {}: {} clients already (control/queuedclients)", cred.uid, cred.pid, active);
+    switch (pool.offer(fd, cred)) {
+      case queued::Pool::Offer::taken: break;
+      case queued::Pool::Offer::full:
+        log::line("refused uid {} pid {}: {} clients already (control/queuedclients)", cred.uid, cred.pid,
+                  *max_clients);
         refuse(fd, "busy");
-        continue;
-      }
-      ++active;
-    }
-    try {
-      std::thread([fd, cred, &shared] {
-        // An exception ends this client only: its files go with the
-        // unwinding (serve's cleanup is in destructors), the others go on.
-        try {
-          queued::serve(fd, cred.pid, cred.uid, shared);
-        } catch (const std::exception& e) {
-          log::line("client uid {} pid {}: {}; nothing queued", cred.uid, cred.pid, e.what());
-        }
-        std::lock_guard lock(active_mutex);
-        --active;
-        active_cv.notify_all();
-      }).detach();
-    } catch (const std::system_error&) {
-      {
-        std::lock_guard lock(active_mutex);
-        --active;
-      }
-      log::line("refused uid {} pid {}: unable to start a thread", cred.uid, cred.pid);
-      refuse(fd, "unable to start a thread");
+        break;
+      case queued::Pool::Offer::no_thread:
+        log::line("refused uid {} pid {}: unable to start a thread", cred.uid, cred.pid);
+        refuse(fd, "unable to start a thread");
+        break;
     }
   }
   // send has gone: new clients go to bin/queue; those here are finished.
   listener.reset();
   lock_file.reset();  // the next system's queued may take over now
-  std::unique_lock lock(active_mutex);
-  active_cv.wait(lock, [] { return active == 0; });
+  pool.drain();
   log::line("status: stopped");
   return 0;
 }

@@ -89,6 +89,7 @@ class QueueWriter(unittest.TestCase):
 
     def restart(self, **controls):
         inst = self.inst
+        listening = inst.log().count("queued: status: listening")
         inst.stop()
         for name in ("queuedclients", "queuedtimeout"):
             path = os.path.join(inst.home, "control", name)
@@ -98,7 +99,9 @@ class QueueWriter(unittest.TestCase):
                 os.remove(path)
         inst.start()
         wait_for(lambda: writer_pids(inst), 20, "queued to start\n" + inst.log()[-2000:])
-        wait_for(lambda: os.path.exists(os.path.join(inst.home, "queue", "lock", "queued")), 20, "queued's socket")
+        # The socket's name outlives the queued just stopped: wait for the
+        # new one to say it listens.
+        wait_for(lambda: inst.log().count("queued: status: listening") > listening, 20, "queued's socket")
 
     def setUp(self):
         self.restart()
@@ -247,6 +250,22 @@ class QueueWriter(unittest.TestCase):
         self.assertIn("silent too long", inst.log())
         wait_for(lambda: queue_files(inst) == {"pid": [], "mess": [], "todo": []}, 20, "an empty queue")
 
+    def test_threads_are_reused_and_a_silent_client_holds_up_no_other(self):
+        inst = self.inst
+        silent = Raw(inst)
+        try:
+            self.assertEqual(silent.frame()[0], b"R")
+            for i in range(12):
+                self.deliver(f"reuse-{i}", via_smtp=(i % 2 == 0))
+            # One thread listens and one serves the silent client; the
+            # twelve messages, one after another, were served by one or
+            # two more, which wait for the next client rather than exit
+            # (a thread per client would leave none).
+            pid = writer_pids(inst)[0]
+            waiting = len(os.listdir(f"/proc/{pid}/task")) - 2
+            self.assertIn(waiting, (1, 2), f"queued has {waiting} threads beside the listener and the silent client")
+        finally:
+            silent.close()
 
 if __name__ == "__main__":
     unittest.main()

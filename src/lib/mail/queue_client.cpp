@@ -132,29 +132,38 @@ QueueClient::~QueueClient() {
 
 bool QueueClient::write(std::string_view bytes) {
   if (writer_.ok()) {
-    while (!bytes.empty()) {
-      auto piece = bytes.substr(0, wire::max_chunk);
-      if (!send_all(writer_.get(), wire::encode(wire::Type::message, piece))) return false;
-      bytes.remove_prefix(piece.size());
+    // Callers write a line or a read's worth at a time: frames go out
+    // max_chunk bytes at a time, not one system call a line.
+    pending_.append(bytes);
+    if (pending_.size() < wire::max_chunk) return true;
+    std::string frames;
+    std::string_view rest = pending_;
+    while (rest.size() >= wire::max_chunk) {
+      frames += wire::encode(wire::Type::message, rest.substr(0, wire::max_chunk));
+      rest.remove_prefix(wire::max_chunk);
     }
-    return true;
+    pending_.erase(0, pending_.size() - rest.size());
+    return send_all(writer_.get(), frames);
   }
   return message_.ok() && write_all(message_.get(), bytes);
 }
 
 int QueueClient::finish_writer(const Envelope& envelope) {
   Fd fd = std::move(writer_);
+  // What is left of the message, the envelope and the end go out in one
+  // write. A send that fails may still leave queued's reply (an early
+  // failure) to read, so the reply is read either way.
+  std::string frames;
+  if (!pending_.empty()) frames = wire::encode(wire::Type::message, pending_);
+  pending_ = std::string();
   std::string bytes = encode_envelope(envelope);
-  std::string_view rest = bytes;
-  // A send that fails may still leave queued's reply (an early failure) to
-  // read, so the reply is read either way.
-  bool sent = true;
-  while (sent && !rest.empty()) {
+  for (std::string_view rest = bytes; !rest.empty();) {
     auto piece = rest.substr(0, wire::max_chunk);
-    sent = send_all(fd.get(), wire::encode(wire::Type::envelope, piece));
+    frames += wire::encode(wire::Type::envelope, piece);
     rest.remove_prefix(piece.size());
   }
-  if (sent) send_all(fd.get(), wire::encode(wire::Type::end));
+  frames += wire::encode(wire::Type::end);
+  send_all(fd.get(), frames);
   wire::Decoder d;
   wire::Frame f;
   if (!read_frame(fd.get(), d, f, reply_ms)) return queue_exit::internal;

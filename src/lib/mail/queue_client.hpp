@@ -44,6 +44,7 @@ class QueueClient {
   int finish_writer(const Envelope& envelope);
 
   Fd writer_;
+  std::string pending_;  // message bytes not yet sent to queued (< max_chunk)
   pid_t pid_ = -1;
   Fd message_;
   Fd envelope_;

@@ -56,13 +56,20 @@ int create_message(const std::string& pid_name, Fd& fd, std::string& id, std::st
   return queue_exit::queued;
 }
 
-int write_envelope(const std::string& id, const Envelope& envelope, std::string& tmp_path) {
+int write_envelope_unsynced(const std::string& id, const Envelope& envelope, std::string& tmp_path, Fd& fd) {
   std::string path = "pid/" + id + ".envelope";
-  Fd env(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
-  if (!env.ok()) return queue_exit::pid_dir;
+  fd.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  if (!fd.ok()) return queue_exit::pid_dir;
   tmp_path = path;
-  if (!write_all(env.get(), encode_envelope(envelope)) || ::fsync(env.get()) != 0) return queue_exit::write_error;
+  if (!write_all(fd.get(), encode_envelope(envelope))) return queue_exit::write_error;
   return queue_exit::queued;
+}
+
+int write_envelope(const std::string& id, const Envelope& envelope, std::string& tmp_path) {
+  Fd env;
+  int code = write_envelope_unsynced(id, envelope, tmp_path, env);
+  if (code == queue_exit::queued && ::fsync(env.get()) != 0) return queue_exit::write_error;
+  return code;
 }
 
 int link_todo(const std::string& id, const std::string& tmp_path, std::string& why) {

@@ -38,6 +38,11 @@ int create_message(const std::string& pid_name, Fd& fd, std::string& id, std::st
 // as soon as it exists), to be linked into todo/ once mess/ is durable.
 int write_envelope(const std::string& id, const Envelope& envelope, std::string& tmp_path);
 
+// The same without the fsync, which is the caller's to do (with fd, left
+// open) before the link into todo/: queued writes the envelope before it
+// syncs the message, so that one journal commit makes both durable.
+int write_envelope_unsynced(const std::string& id, const Envelope& envelope, std::string& tmp_path, Fd& fd);
+
 // Links the durable envelope into todo/ID. link(2), unlike rename(2),
 // never replaces an entry: an envelope already there belongs to no message
 // of ours. Sets why for the log line on failure.
