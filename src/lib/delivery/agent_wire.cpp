@@ -13,9 +13,17 @@
 
 namespace postern::delivery {
 
+namespace {
+
+// printable() may go past its max by an escape and "...": cut early enough
+// that every encoded text decodes again (as finish_local's 990 does).
+constexpr std::size_t text_cut = max_answer_text - 10;
+
+}  // namespace
+
 std::string encode_lookup_answer(const LookupAnswer& a) {
   if (a.user) return "U" + encode_mail_user(*a.user);
-  return "E" + log::printable(a.error, max_answer_text);
+  return "E" + log::printable(a.error, text_cut);
 }
 
 std::optional<LookupAnswer> decode_lookup_answer(std::string_view bytes) {
@@ -50,7 +58,7 @@ std::optional<LocalArgs> decode_agent_request(std::string_view bytes) {
 }
 
 std::string encode_agent_answer(const Outcome& o) {
-  return std::to_string(o.code) + '\0' + log::printable(o.text, max_answer_text);
+  return std::to_string(o.code) + '\0' + log::printable(o.text, text_cut);
 }
 
 std::optional<Outcome> decode_agent_answer(std::string_view bytes) {
