@@ -86,6 +86,10 @@ pid_t fork_child(int& sock, const std::function<void()>& body) {
     return -1;
   }
   if (pid == 0) {
+    // A session of its own: a hang-up or ^C sent to start's process group
+    // (reset_like_exec gives SIGHUP and SIGINT their default) must not end
+    // a delivery in the middle; the child ends when lspawn closes its end.
+    ::setsid();
     int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(sv[1], sock_fd) < 0) ::_exit(status::temporary);
     // send's pipes, the other children's sockets, the messages of other

@@ -6,6 +6,7 @@ of one user does not hold another's delivery; an idle agent exits; the
 lookup process sees a new users/assign entry and a new system user at
 the next delivery."""
 import os
+import pwd
 import re
 import signal
 import subprocess
@@ -195,6 +196,20 @@ class Agents(unittest.TestCase):
         late = inst.add_user("aglate")  # a new line in /etc/passwd
         self.send(late.address, "to a new system user")
         inst.wait_maildir(late.maildir, 1, 60)
+        inst.wait_queue_empty(60)
+
+    def test_killed_lookup_process_is_replaced(self):
+        inst = self.inst
+        user = inst.add_user("aglookup")
+        self.send(user.address, "before")
+        inst.wait_maildir(user.maildir, 1, 60)
+        lookups = [c for c in children(self.lspawn) if proc_status(c)["Name"] == "getpw"]
+        self.assertEqual(len(lookups), 1, "one lookup process, kept")
+        self.assertEqual(proc_status(lookups[0])["Uid"].split()[0], str(pwd.getpwnam("posternp").pw_uid))
+        os.kill(lookups[0], signal.SIGKILL)
+        wait_for(lambda: not alive(lookups[0]), 20, "the lookup process to go")
+        self.send(user.address, "after")
+        inst.wait_maildir(user.maildir, 2, 60)
         inst.wait_queue_empty(60)
 
 
