@@ -173,8 +173,9 @@ void agent_main(uid_t uid, gid_t gid, const UserLimits& limits, unsigned long re
     if (null < 0 || ::dup2(null, 0) != 0) ::_exit(status::temporary);
     ::close(null);
     [[maybe_unused]] int gone = ::chdir("/");  // hold no home while idle
-    answer(delivery::encode_agent_answer(o));
-    if (!broken.empty() || ++done >= max_deliveries || (retire_cpu && cpu_seconds() >= retire_cpu)) break;
+    bool last = !broken.empty() || ++done >= max_deliveries || (retire_cpu && cpu_seconds() >= retire_cpu);
+    answer(delivery::encode_agent_answer({o, last}));
+    if (last) break;
   }
   ::_exit(status::ok);
 }

@@ -301,8 +301,9 @@ void Spawner::agent_readable(Agent& a) {
   std::string bytes;
   int r = delivery::receive_record(a.sock.get(), bytes);
   if (r < 0 && errno == EAGAIN) return;
-  std::optional<delivery::Outcome> o;
-  if (r > 0) o = delivery::decode_agent_answer(bytes);
+  std::optional<delivery::AgentAnswer> answer;
+  if (r > 0) answer = delivery::decode_agent_answer(bytes);
+  const delivery::Outcome* o = answer ? &answer->outcome : nullptr;
   if (!o || !a.job) {
     // End of file (it exited; reaping reports what it held) or an answer
     // that cannot be believed: either way this agent is done.
@@ -315,6 +316,8 @@ void Spawner::agent_readable(Agent& a) {
   report(*a.job, result, o->text);
   a.job.reset();
   a.last_used = Clock::now();
+  // A retiring agent exits now: nothing more may be sent to it.
+  if (answer->last) a.sock.reset();
   close_extra_idle();
 }
 

@@ -57,21 +57,21 @@ std::optional<LocalArgs> decode_agent_request(std::string_view bytes) {
                    std::string(f[5]), std::string(f[6]), std::string(f[7]), f[8] == "1"};
 }
 
-std::string encode_agent_answer(const Outcome& o) {
-  return std::to_string(o.code) + '\0' + log::printable(o.text, text_cut);
+std::string encode_agent_answer(const AgentAnswer& a) {
+  return std::to_string(a.outcome.code) + '\0' + log::printable(a.outcome.text, text_cut) + '\0' +
+         (a.last ? '1' : '0');
 }
 
-std::optional<Outcome> decode_agent_answer(std::string_view bytes) {
+std::optional<AgentAnswer> decode_agent_answer(std::string_view bytes) {
   if (bytes.size() > max_record) return std::nullopt;
-  auto nul = bytes.find('\0');
-  if (nul == std::string_view::npos) return std::nullopt;
-  auto code = to_number(bytes.substr(0, nul));
-  std::string_view text = bytes.substr(nul + 1);
+  auto f = split(bytes, '\0');
+  if (f.size() != 3 || (f[2] != "0" && f[2] != "1")) return std::nullopt;
+  auto code = to_number(f[0]);
   if (!code || (*code != status::ok && *code != status::ok_stop && *code != status::permanent &&
                 *code != status::temporary))
     return std::nullopt;
-  if (text.size() > max_answer_text || has_control(text)) return std::nullopt;
-  return Outcome{static_cast<int>(*code), std::string(text)};
+  if (f[1].size() > max_answer_text || has_control(f[1])) return std::nullopt;
+  return AgentAnswer{Outcome{static_cast<int>(*code), f[1]}, f[2] == "1"};
 }
 
 bool send_record(int sock, std::string_view bytes, int fd) {

@@ -8,7 +8,10 @@
 //   agent request   lspawn -> agent (the user):  local's arguments (LocalArgs)
 //                                    as NUL-ended fields, and the message
 //                                    file's descriptor (SCM_RIGHTS)
-//   agent answer    agent -> lspawn:  the exit code as text, NUL, the text
+//   agent answer    agent -> lspawn:  the exit code as text, NUL, the text,
+//                                    NUL, 1 when the agent exits after it
+//                                    (it retires: lspawn sends it no more)
+//                                    or else 0
 //
 // Every record is at most max_record bytes. The answers come from less
 // privileged processes and are checked field by field here; nullopt on
@@ -38,9 +41,13 @@ std::optional<LookupAnswer> decode_lookup_answer(std::string_view bytes);
 std::string encode_agent_request(const LocalArgs& a);
 std::optional<LocalArgs> decode_agent_request(std::string_view bytes);
 
-// code is one of status::ok, ok_stop, permanent, temporary.
-std::string encode_agent_answer(const Outcome& o);
-std::optional<Outcome> decode_agent_answer(std::string_view bytes);
+// outcome.code is one of status::ok, ok_stop, permanent, temporary.
+struct AgentAnswer {
+  Outcome outcome;
+  bool last = false;
+};
+std::string encode_agent_answer(const AgentAnswer& a);
+std::optional<AgentAnswer> decode_agent_answer(std::string_view bytes);
 
 // One record on a SOCK_SEQPACKET socket, with fd attached when it is not
 // -1; never blocks (MSG_DONTWAIT): a full socket is a failure. False with
