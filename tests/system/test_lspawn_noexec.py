@@ -1,8 +1,8 @@
 """lspawn delivers without exec (issue 13): a Maildir and an mbox delivery
 make no execve at all under strace -f on lspawn (a |program line does, the
-control that shows strace sees them), and the delivery child that runs
+control that shows strace sees them), and the delivery agent that runs
 local's code in-process looks as the exec'd local did: the recipient's uid,
-fd 0 the message, 1 the result pipe, 2 the log and nothing of send's
+fd 0 the message, 1 its socket to lspawn, 2 the log and nothing of send's
 pipes, SIGPIPE the only ignored signal, none blocked, umask 077; its
 |program sees only 0, 1 and 2; the lookup child is posternp, not root."""
 import json
@@ -171,7 +171,7 @@ class NoExec(unittest.TestCase):
         self.assertEqual(child["Gid"].split()[0], str(user.gid))
         self.assertFalse(send_pipes & set(child_fds.values()), (child_fds, send_pipes))
         self.assertIn("/queue/mess/", child_fds[0])
-        self.assertTrue(child_fds[1].startswith("pipe:"), child_fds)
+        self.assertTrue(child_fds[1].startswith("socket:"), child_fds)  # the agent's own, to lspawn
         self.assertEqual(child_fds[2], fd_links(self.lspawn)[2], "fd 2 is the log")
         self.assertEqual(sorted(child_fds), [0, 1, 2, 3], child_fds)  # 3: the program's output
         # Signals 1-31 only: glibc keeps 32 and 33 for itself and will not

@@ -164,18 +164,22 @@ void finish_local(const Outcome& o) {
   std::_Exit(o.code == status::ok_stop ? status::ok : o.code);
 }
 
+Outcome deliver_local_caught(const LocalArgs& args) {
+  try {
+    return deliver_local(args);
+  } catch (const std::bad_alloc&) {
+    return temporary("Out of memory. (#4.3.0)");
+  } catch (const std::exception& e) {
+    log::line("unexpected error: {}", e.what());
+    return temporary(std::string("Unexpected error: ") + e.what() + ". (#4.3.0)");
+  }
+}
+
 void run_local(const LocalArgs& args) {
   log::set_program("local");
   ::umask(077);
   ::signal(SIGPIPE, SIG_IGN);
-  try {
-    finish_local(deliver_local(args));
-  } catch (const std::bad_alloc&) {
-    finish_local(temporary("Out of memory. (#4.3.0)"));
-  } catch (const std::exception& e) {
-    log::line("unexpected error: {}", e.what());
-    finish_local(temporary(std::string("Unexpected error: ") + e.what() + ". (#4.3.0)"));
-  }
+  finish_local(deliver_local_caught(args));
 }
 
 }  // namespace postern::delivery

@@ -1,7 +1,7 @@
 // local_delivery: one local delivery, by the rules of the recipient's
 // .qmail file (dot-qmail(5)), as qmail-local does: what the program local
-// runs, and what lspawn's delivery child runs in-process (no exec) after it
-// has become the recipient. One piece of code for both, so `local` by hand,
+// runs, and what lspawn's delivery agents run in-process (no exec), one
+// delivery after another, after they have become the recipient's user. One piece of code for both, so `local` by hand,
 // aliasforward's `local -i` and lspawn deliver alike.
 //
 // Trusts its arguments (lspawn built them from send's request and the
@@ -38,6 +38,10 @@ struct LocalArgs {
 // check, the instructions, then line by line. Throws only what the
 // standard library throws (bad_alloc); run_local catches it.
 Outcome deliver_local(const LocalArgs& args);
+
+// deliver_local, with what it throws (bad_alloc) made a temporary failure:
+// for run_local and for lspawn's delivery agents, which deliver many times.
+Outcome deliver_local_caught(const LocalArgs& args);
 
 // What local's process does with its arguments and ends with: umask 077,
 // SIGPIPE ignored (a program or the queue that stops reading gives EPIPE),
