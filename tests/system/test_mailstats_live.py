@@ -13,6 +13,7 @@ import html.parser
 import os
 import pwd
 import re
+import shutil
 import signal
 import smtplib
 import subprocess
@@ -219,6 +220,62 @@ class LiveLogTest(unittest.TestCase):
         days = self.section(report, "Per-day traffic")[1:]
         self.assertEqual(len(days), len({time.strftime("%Y-%m-%d", time.gmtime(t)) for t in (self.t0, self.t1)}))
         self.assertTrue(days[-1].endswith(time.strftime("%Y-%m-%d", time.gmtime(self.t1))), days)
+
+    def rewrite(self, form):
+        """Both logs as another logger would have written the same lines."""
+        out = []
+        for logdir in (self.logdir, self.smtpd_logdir):
+            for line in self.read(logdir).splitlines():
+                label, text = line.split(" ", 1)
+                t = tai64n_to_epoch(label)
+                prog = text.split(":", 1)[0]
+                if form == "syslog":  # rsyslog's traditional file format, through splogger
+                    out.append(time.strftime("%b %e %H:%M:%S", time.gmtime(t)) + " vm postern: " + text)
+                elif form == "rfc3339":  # rsyslog's RFC 3339 template
+                    out.append(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%06d+00:00 vm postern[42]: %s"
+                               % (int(t % 1 * 1e6), text))
+                elif form == "short-iso":  # journalctl -o short-iso, a tag per program
+                    out.append(time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(t)) + f" vm {prog}[42]:"
+                               + text[len(prog) + 1:])
+        path = os.path.join(self.inst.tmp, f"log.{form}")
+        with open(path, "w") as f:
+            f.write("\n".join(out) + "\n")
+        return path
+
+    def splogger_fallback(self):
+        """The lines through the real splogger where there is no /dev/log:
+        its standard error, as a unit without rsyslog leaves it to journald."""
+        lines = "".join(l.split(" ", 1)[1] + "\n" for d in (self.logdir, self.smtpd_logdir)
+                        for l in self.read(d).splitlines())
+        path = os.path.join(self.inst.tmp, "log.splogger")
+        with open(path, "wb") as err:
+            p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                                'mount -t tmpfs tmpfs /dev && exec "$1" postern', "sh",
+                                os.path.join(self.inst.bin, "splogger")],
+                               input=lines.encode(), stdout=subprocess.DEVNULL, stderr=err, timeout=60)
+        self.assertEqual(p.returncode, 0)
+        with open(path) as f:
+            text = f.read()
+        self.assertIn("cannot reach syslog", text)
+        return path
+
+    def test_other_timestamp_forms_give_the_same_report(self):
+        multilog = self.mailstats()
+        year = time.strftime("%Y", time.gmtime(self.t0))
+        same = ["Grand totals", "Per-day traffic", "Per-hour traffic", "Delivery delays", "Top 10 senders",
+                "Deferrals by reason", "Bounces by reason", "SMTP rejects by reason"]
+        for form in ("syslog", "rfc3339", "short-iso"):
+            report = self.mailstats(["--year", year], [self.rewrite(form)])
+            for title in same:
+                self.assertEqual(self.section(report, title), self.section(multilog, title), f"{form}: {title}")
+            counted = re.search(r"\* \d+ lines read, (\d+) counted", report)
+            self.assertEqual(counted.group(1), re.search(r"lines read, (\d+) counted", multilog).group(1), form)
+        if IS_ROOT and shutil.which("unshare"):
+            report = self.mailstats([], [self.splogger_fallback()])
+            for title in ["Grand totals", "Top 10 senders", "Deferrals by reason", "Bounces by reason",
+                          "SMTP rejects by reason"]:
+                self.assertEqual(self.section(report, title), self.section(multilog, title), f"splogger: {title}")
+            self.assertEqual(sum(int(l.split()[0]) for l in self.section(report, "Per-hour traffic")[1:]), 6)
 
     def test_html_renders(self):
         page = self.mailstats(["--html"])
