@@ -128,7 +128,7 @@ class BiffTest(unittest.TestCase):
         self.deliver_maildir("bad biff file")
         self.inst.wait_queue_empty()
         log = self.inst.log()
-        self.assertIn("is not localhost or an IP address", log)
+        self.assertIn("local: biff: control/biff: \"comsat.example.org:512\" is not localhost or an IP address", log)
         self.assertNotIn("deferred", log)
         self.assertNotIn("status=bounced", log)
 
