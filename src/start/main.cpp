@@ -102,6 +102,9 @@ int main(int argc, char** argv) {
     if (pid == 0) {
       place_fds({{logpipe.read, 0}, {devnull, 1}});
       if (!become_user(conf::user_log)) log::die(status::temporary, std::string("unable to become ") + conf::user_log);
+      // The queue is no place of the log user's: multilog opens "." at
+      // start and dies of EACCES there.
+      if (::chdir("/") != 0) log::die(status::temporary, "unable to chdir to /");
       ::execvp(argv[2], argv + 2);
       log::die(status::temporary, std::string("unable to run the logger ") + argv[2]);
     }

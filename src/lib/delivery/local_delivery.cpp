@@ -27,6 +27,7 @@
 
 #include "base/io.hpp"
 #include "base/log.hpp"
+#include "delivery/biff.hpp"
 #include "delivery/local_parts.hpp"
 #include "mail/dot_qmail.hpp"
 #include "mail/maildir.hpp"
@@ -75,6 +76,7 @@ Outcome deliver_maildir(const Context& c, const std::string& dir) {
   if (!rewind_message())
     return temporary(std::string("Unable to rewind message: ") + std::strerror(errno) + ". (#4.3.0)");
   auto r = maildir::deliver(dir, c.rpline + c.dtline, 0);
+  if (r.ok) notify_biff(c.user, 0, r.text, c.home);
   if (r.ok) return {status::ok, "delivered to " + dir};
   // A new account has no Maildir yet: make it, as Postfix does, where the
   // directory above it is the user's own (the home, mostly). Anywhere else
@@ -85,6 +87,7 @@ Outcome deliver_maildir(const Context& c, const std::string& dir) {
     if (!rewind_message())
       return temporary(std::string("Unable to rewind message: ") + std::strerror(errno) + ". (#4.3.0)");
     r = maildir::deliver(dir, c.rpline + c.dtline, 0);
+    if (r.ok) notify_biff(c.user, 0, r.text, c.home);
     if (r.ok) return {status::ok, "delivered to " + dir + " (made it)"};
   }
   const char* code = "(#4.3.0)";
@@ -97,6 +100,7 @@ Outcome deliver_mbox(const Context& c, const std::string& path) {
   if (!rewind_message())
     return temporary(std::string("Unable to rewind message: ") + std::strerror(errno) + ". (#4.3.0)");
   auto r = mbox::deliver(path, c.ufline, c.rpline + c.dtline, 0);
+  if (r.ok) notify_biff(c.user, r.offset, path, c.home);
   if (r.ok) return {status::ok, "delivered to " + path};
   const char* code = "(#4.3.0)";
   if (r.error_number == ENOSPC || r.error_number == EDQUOT) code = "(#4.2.2)";

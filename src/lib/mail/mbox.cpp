@@ -209,6 +209,7 @@ Result deliver(const std::string& path, std::string_view from_line, std::string_
   Result r;
   r.ok = true;
   r.text = path;
+  r.offset = static_cast<std::uint64_t>(original);
   return r;
 }
 

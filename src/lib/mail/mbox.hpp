@@ -13,6 +13,7 @@
 // by someone else, or a fifo, gets a failure, not a write).
 #pragma once
 #include <chrono>
+#include <cstdint>
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -49,6 +50,7 @@ struct Result {
   bool ok = false;
   int error_number = 0;  // ETIMEDOUT when the mailbox stayed locked
   std::string text;
+  std::uint64_t offset = 0;  // where the new message starts (for comsat)
 };
 
 // Appends from_line, prefix (header lines such as Return-Path: and
