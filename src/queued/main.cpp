@@ -84,7 +84,8 @@ int main() {
   ::signal(SIGHUP, SIG_IGN);
   ::signal(SIGPIPE, SIG_IGN);
   if (!conf::single_user && ::geteuid() == 0) log::die(status::temporary, "refusing to run as root");
-  if (::chdir(queue_dirs::root().c_str()) != 0) log::die(status::temporary, "unable to chdir to the queue");
+  if (::chdir(queue_dirs::root().c_str()) != 0)
+    log::die(status::temporary, "unable to chdir to the queue " + queue_dirs::root() + ": " + std::strerror(errno));
   // A second start run by mistake must not take the socket from the
   // running system (its send dies on send's lock, and its queued with it).
   // The queued of a system just stopped lets go when it stops listening,
