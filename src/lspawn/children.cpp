@@ -57,7 +57,14 @@ bool next_request(std::string& bytes, int* fd) {
   for (;;) {
     int r = delivery::receive_record(sock_fd, bytes, fd, true);
     if (r > 0) return true;
-    if (r < 0 && errno == EMSGSIZE) continue;  // cut short: the parent gets no answer and times out
+    // Cut short (or a descriptor that could not be taken, under a low
+    // control/fileslocal): an empty request, which is answered as
+    // malformed, so the parent's delivery is deferred, not left waiting.
+    if (r < 0 && errno == EMSGSIZE) {
+      bytes.clear();
+      if (fd) *fd = -1;
+      return true;
+    }
     return false;
   }
 }

@@ -82,6 +82,11 @@ void on_sigchld(int) {
   errno = saved;
 }
 
+// A child is killed only while it is ours: pid -1 once reaped.
+void kill_child(pid_t pid) {
+  if (pid > 0) ::kill(pid, SIGKILL);
+}
+
 bool same(const UserLimits& a, const UserLimits& b) {
   return a.memory == b.memory && a.cpu == b.cpu && a.processes == b.processes && a.files == b.files;
 }
@@ -104,6 +109,7 @@ class Spawner {
   bool read_requests();
   void take_request(std::string_view line);
   void report(const Job& job, char result, std::string text);
+  void flush_reports();
   void defer(const Job& job, std::string text) { report(job, status::deferred, std::move(text)); }
   bool start_lookup(std::string& why);
   void pump_lookups();
@@ -121,13 +127,33 @@ class Spawner {
   Lookup lookup_;
   std::list<Agent> agents_;  // a list: an Agent& stays valid while others come and go
   std::string in_;
+  std::string out_;  // reports fd 1 has not taken yet
   bool discarding_ = false;  // the rest of a request line that was too long
 };
 
 void Spawner::report(const Job& job, char result, std::string text) {
   std::string t(trim(text));
   if (t.empty()) t = result == status::delivered ? "delivered" : "local gave no reason";
-  write_all(1, spawn::encode(spawn::Report{job.delnum, result, t}));
+  out_ += spawn::encode(spawn::Report{job.delnum, result, t});
+  flush_reports();
+}
+
+// send writes requests with blocking writes and reads reports only between
+// them: were lspawn to block on a full report pipe, it would stop reading
+// requests, and both would wait for ever. So reports wait in out_ (one per
+// request send has made, so bounded by its concurrency) until fd 1 takes
+// them, and requests are read all the while.
+void Spawner::flush_reports() {
+  while (!out_.empty()) {
+    ssize_t n = ::write(1, out_.data(), out_.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) {
+      out_.clear();  // send has gone: nobody is left to tell
+      return;
+    }
+    out_.erase(0, static_cast<std::size_t>(n));
+  }
 }
 
 bool Spawner::read_requests() {
@@ -205,7 +231,7 @@ void Spawner::pump_lookups() {
     waiting_.pop_front();
     if (!delivery::send_record(lookup_.sock.get(), "L" + lower(job.rcpt.local))) {
       defer(job, "unable to look up the recipient's user (getpw failed)");
-      ::kill(lookup_.pid, SIGKILL);
+      kill_child(lookup_.pid);
       lookup_.sock.reset();
       return;
     }
@@ -224,7 +250,7 @@ void Spawner::lookup_readable() {
     // Gone, or answering out of turn: it is not to be believed any more.
     // Reaping defers what it held and the next lookup starts a new one.
     if (r > 0) log::line("the lookup process gave a malformed answer");
-    ::kill(lookup_.pid, SIGKILL);
+    kill_child(lookup_.pid);
     lookup_.sock.reset();
     return;
   }
@@ -291,7 +317,7 @@ void Spawner::deliver(Job job, const MailUser& user) {
       return;
     }
     why = std::strerror(errno);
-    ::kill(a->pid, SIGKILL);
+    kill_child(a->pid);
     a->sock.reset();
   }
   defer(job, "unable to pass the message to local: " + why);
@@ -308,7 +334,7 @@ void Spawner::agent_readable(Agent& a) {
     // End of file (it exited; reaping reports what it held) or an answer
     // that cannot be believed: either way this agent is done.
     if (r > 0) log::line("local (pid {}) gave a malformed answer", a.pid);
-    if (r > 0 || a.job) ::kill(a.pid, SIGKILL);
+    if (r > 0 || a.job) kill_child(a.pid);
     a.sock.reset();
     return;
   }
@@ -339,6 +365,9 @@ void Spawner::reap() {
   pid_t pid;
   while ((pid = ::waitpid(-1, &st, WNOHANG)) > 0) {
     if (pid == lookup_.pid) {
+      // Reaped: its pid may belong to another process from now on, so
+      // nothing below may signal it.
+      lookup_.pid = -1;
       if (lookup_.sock.ok() && lookup_.job) lookup_readable();  // it may have answered, then died
       if (lookup_.job) defer(*lookup_.job, "unable to look up the recipient's user (getpw failed)");
       lookup_ = Lookup{};
@@ -346,6 +375,7 @@ void Spawner::reap() {
     }
     auto it = std::find_if(agents_.begin(), agents_.end(), [&](const Agent& a) { return a.pid == pid; });
     if (it == agents_.end()) continue;
+    it->pid = -1;  // reaped: never to be signalled again
     if (it->sock.ok() && it->job) agent_readable(*it);  // its last answer may still wait
     if (it->job) defer(*it->job, died_text(st));
     agents_.erase(it);
@@ -359,7 +389,7 @@ int Spawner::expire(Clock::time_point now) {
   if (lookup_.job && lookup_.sock.ok()) {
     if (now >= lookup_.deadline) {
       log::line("the lookup process took more than {} seconds; killed it", lookup_timeout.count());
-      ::kill(lookup_.pid, SIGKILL);
+      kill_child(lookup_.pid);
       lookup_.sock.reset();
     } else {
       next = std::min(next, lookup_.deadline);
@@ -381,6 +411,9 @@ int Spawner::run() {
   sigemptyset(&sa.sa_mask);
   ::sigaction(SIGCHLD, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  int flags = ::fcntl(1, F_GETFL);
+  if (flags < 0 || ::fcntl(1, F_SETFL, flags | O_NONBLOCK) != 0)
+    log::die(status::temporary, "unable to make the report pipe non-blocking: " + std::string(std::strerror(errno)));
   std::vector<struct pollfd> fds;
   std::vector<Agent*> polled;
   for (;;) {
@@ -392,6 +425,7 @@ int Spawner::run() {
     fds.push_back({0, POLLIN, 0});
     fds.push_back({child_pipe[0], POLLIN, 0});
     fds.push_back({lookup_.sock.ok() ? lookup_.sock.get() : -1, POLLIN, 0});
+    fds.push_back({out_.empty() ? -1 : 1, POLLOUT, 0});
     for (auto& a : agents_) {
       if (!a.sock.ok()) continue;
       fds.push_back({a.sock.get(), POLLIN, 0});
@@ -401,9 +435,10 @@ int Spawner::run() {
       if (errno == EINTR) continue;
       log::die(status::temporary, "poll failed: " + std::string(std::strerror(errno)));
     }
+    if (fds[3].revents) flush_reports();
     if (fds[2].revents && lookup_.sock.ok()) lookup_readable();
     for (std::size_t i = 0; i < polled.size(); ++i)
-      if (fds[i + 3].revents && polled[i]->sock.ok()) agent_readable(*polled[i]);
+      if (fds[i + 4].revents && polled[i]->sock.ok()) agent_readable(*polled[i]);
     // send gone: lspawn exits; its children see end of file and exit
     // after what they are doing, as send will ask again for what is left.
     if (fds[0].revents && !read_requests()) return status::ok;
