@@ -59,12 +59,7 @@ class TcpServer:
         wait_for(self._listening, 10, f"tcpserver on port {self.port}")
 
     def _listening(self):
-        import socket
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-            return True
-        except OSError:
-            return False
+        return port_listening(self.port)
 
     def log(self):
         with open(self.logfile, errors="replace") as f:
@@ -101,6 +96,16 @@ class TlsServer(TcpServer):
 def san_args():
     """make arguments for the sanitizer builds (make test-asan)."""
     return ["SAN=1"] if os.environ.get("POSTERN_SAN") else []
+
+
+def port_listening(port):
+    """Whether something accepts connections on 127.0.0.1:port."""
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def wait_for(predicate, timeout=20, what="condition"):

@@ -111,16 +111,21 @@ class Agents(unittest.TestCase):
         # (one at most, should the agent have idled out between two).
         self.assertLessEqual(len(forks), 1, forks)
 
+    def stuck_agent(self, user, subject):
+        """Sends user a message whose .qmail runs a program that sleeps
+        until the file go exists; returns the pid of the agent running it."""
+        user.write("prog.sh", "[ -e go ] && exit 0\necho $$ > agent\nexec sleep 120\n", 0o755)
+        user.write(".qmail", "|./prog.sh\n./Maildir/\n")
+        self.send(user.address, subject)
+        agent_file = os.path.join(user.home, "agent")
+        wait_for(lambda: os.path.exists(agent_file) and os.path.getsize(agent_file) > 0, 60,
+                 "the program to start\n" + self.inst.log()[-2000:])
+        return agent_above(read_int(agent_file))
+
     def test_killed_agent_defers_and_retry_delivers_once(self):
         inst = self.inst
         user = inst.add_user("agkill")
-        user.write("prog.sh", "[ -e go ] && exit 0\necho $$ > agent\nexec sleep 120\n", 0o755)
-        user.write(".qmail", "|./prog.sh\n./Maildir/\n")
-        self.send(user.address, "killed in the middle")
-        agent_file = os.path.join(user.home, "agent")
-        wait_for(lambda: os.path.exists(agent_file) and os.path.getsize(agent_file) > 0, 60,
-                 "the program to start\n" + inst.log()[-2000:])
-        agent = agent_above(read_int(agent_file))
+        agent = self.stuck_agent(user, "killed in the middle")
         self.assertEqual(proc_status(agent)["Name"], "local")
         sleepers = children(agent)
         os.kill(agent, signal.SIGKILL)
@@ -139,13 +144,7 @@ class Agents(unittest.TestCase):
         inst = self.inst
         stuck = inst.add_user("agstuck")
         other = inst.add_user("agother")
-        stuck.write("prog.sh", "[ -e go ] && exit 0\necho $$ > agent\nexec sleep 120\n", 0o755)
-        stuck.write(".qmail", "|./prog.sh\n./Maildir/\n")
-        self.send(stuck.address, "stuck")
-        agent_file = os.path.join(stuck.home, "agent")
-        wait_for(lambda: os.path.exists(agent_file) and os.path.getsize(agent_file) > 0, 60,
-                 "the stuck program\n" + inst.log()[-2000:])
-        agent = agent_above(read_int(agent_file))
+        agent = self.stuck_agent(stuck, "stuck")
         before = fd_links(agent)
         try:
             self.assertEqual(sorted(before), [0, 1, 2, 3], before)

@@ -21,7 +21,7 @@ import time
 import unittest
 
 from smtp_helpers import daemon_ids
-from harness import IS_ROOT, Instance, conf_user, free_port, make_env, remove_test_users, wait_for
+from harness import IS_ROOT, Instance, conf_user, free_port, make_env, port_listening, remove_test_users, wait_for
 
 
 def tai64n_to_epoch(label):
@@ -102,12 +102,7 @@ class LiveLogTest(unittest.TestCase):
 
     @classmethod
     def listening(cls):
-        import socket
-        try:
-            socket.create_connection(("127.0.0.1", cls.port), timeout=1).close()
-            return True
-        except OSError:
-            return False
+        return port_listening(cls.port)
 
     @staticmethod
     def read(logdir):
