@@ -13,20 +13,11 @@ command and Maildir name.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "system"))
-from harness import free_port, make_env, wait_for  # noqa: E402
-
-
-def listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
+from harness import free_port, make_env, port_listening, wait_for  # noqa: E402
 
 
 def _mount(kind, option=None):
@@ -217,7 +208,7 @@ class Postfix:
         if r.returncode != 0:
             subprocess.run(["postfix", "-c", self.etc, "stop"], capture_output=True, env=make_env(), timeout=120)
             raise RuntimeError(f"postfix -c {self.etc} start failed:\n{r.stdout}{r.stderr}{self.log_tail()}")
-        wait_for(lambda: listening(self.port), 20, f"Postfix on port {self.port}")
+        wait_for(lambda: port_listening(self.port), 20, f"Postfix on port {self.port}")
         with open(os.path.join(self.dir, "spool", "pid", "master.pid")) as f:
             self.master = int(f.read().strip())
 
