@@ -51,7 +51,7 @@ class TcpServer:
         name = os.path.basename(program[0] if isinstance(program, (list, tuple)) else program)
         self.logfile = os.path.join(inst.tmp, f"{name}-{self.port}.log")
         argv = list(program) if isinstance(program, (list, tuple)) else [os.path.join(inst.bin, program)]
-        cmd = ["/usr/bin/tcpserver", "-R", "-H"] + list(options) + ["127.0.0.1", str(self.port)] + argv + list(args)
+        cmd = ["/usr/bin/tcpserver", "-R", "-H", "-b", "200"] + list(options) + ["127.0.0.1", str(self.port)] + argv + list(args)
         log = open(self.logfile, "ab")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL,
                                      start_new_session=True, env=make_env(), cwd="/")

@@ -26,6 +26,11 @@ class MakeRunSmtpd(unittest.TestCase):
             self.assertEqual(started.returncode, 0, started.stderr)
             port = int(re.search(r"smtp:\s+127\.0\.0\.1 port (\d+)", started.stdout).group(1))
             wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True, 10, "smtpd")
+            # A burst of clients must not have its SYNs dropped: the listen
+            # queue (ss shows it as Send-Q of a listening socket) is as
+            # large as the connection limit, not tcpserver's default 20.
+            listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True)
+            self.assertGreaterEqual(int(listening.stdout.split()[2]), 200, listening.stdout)
             with smtplib.SMTP("127.0.0.1", port, timeout=20) as s:
                 s.sendmail("someone@example.net", ["demo@localhost"], b"Subject: demo over smtp\r\n\r\nhi\r\n")
                 s.mail("someone@example.net")
