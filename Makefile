@@ -72,7 +72,7 @@ UNIT_PROG_SRC += src/send/log_lines.cpp
 UNIT_PROG_SRC += src/remote/reply.cpp src/remote/tls_policy.cpp src/remote/route.cpp
 UNIT_PROG_SRC += src/mailstats/logline.cpp src/mailstats/tally.cpp src/mailstats/report.cpp
 UNIT_PROG_SRC += src/mailstats/report_text.cpp src/mailstats/report_html.cpp
-UNIT_PROG_SRC += src/queued/group_sync.cpp
+UNIT_PROG_SRC += src/queued/group_sync.cpp src/queued/overlap.cpp
 UNIT_PROG_OBJ := $(UNIT_PROG_SRC:src/%.cpp=$(OBJ)/%.o)
 BINS := $(PROGRAMS:%=$(INST)/%)
 

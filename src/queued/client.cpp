@@ -176,8 +176,8 @@ void serve(int fd_in, pid_t pid, uid_t uid, Shared& shared) {
     }
   }
 
-  // The envelope is written before either file is synced: on ext4 the
-  // message's fsync then commits both, and the envelope's costs little.
+  // The envelope is written before any file is synced, so that the syncs
+  // below can run side by side.
   Envelope envelope;
   if (code == 0) {
     code = queue_write::check_envelope(envelope_bytes, envelope);
@@ -190,22 +190,27 @@ void serve(int fd_in, pid_t pid, uid_t uid, Shared& shared) {
     why = code == queue_exit::pid_dir ? "cannot create the envelope in queue/pid"
                                       : "unable to write the envelope (disk full?)";
   }
-  if (code == 0 && ::fsync(mess.get()) != 0) {
-    code = queue_exit::write_error;
-    why = "unable to fsync the message (disk full?)";
+  // The message, its envelope and its entry in mess/ are synced at once
+  // (overlap.hpp); the envelope is linked into todo/ only when all three
+  // are durable: a file in todo/ always names a complete message.
+  if (code == 0) {
+    bool mess_ok = false, envelope_ok = false, mess_dir_ok = false;
+    shared.overlap.all({[&] { return mess_ok = ::fsync(mess.get()) == 0; },
+                        [&] { return envelope_ok = ::fsync(envelope_fd.get()) == 0; },
+                        [&] { return mess_dir_ok = shared.mess.sync(); }});
+    if (!mess_ok) {
+      code = queue_exit::write_error;
+      why = "unable to fsync the message (disk full?)";
+    } else if (!envelope_ok) {
+      code = queue_exit::write_error;
+      why = "unable to fsync the envelope (disk full?)";
+    } else if (!mess_dir_ok) {
+      code = queue_exit::mess_dir;
+      why = "cannot fsync queue/mess";
+    }
   }
   mess.reset();
-  if (code == 0 && ::fsync(envelope_fd.get()) != 0) {
-    code = queue_exit::write_error;
-    why = "unable to fsync the envelope (disk full?)";
-  }
   envelope_fd.reset();
-  // The envelope is linked into todo/ only when the message's entry in
-  // mess/ is durable: a file in todo/ always names a complete message.
-  if (code == 0 && !shared.mess.sync()) {
-    code = queue_exit::mess_dir;
-    why = "cannot fsync queue/mess";
-  }
   if (code == 0) code = queue_write::link_todo(id, files.envelope_path, why);
   if (code != 0) {
     log::line("client {}: {}; nothing queued", who, why);

@@ -3,19 +3,22 @@
 // arrives (never whole in memory), the envelope (at most
 // queue_write::max_envelope) is checked as queue checks it, and the reply
 // goes out only when message, envelope and both directory entries are
-// durable. Trusts nothing from the peer but what the kernel says of it.
+// durable; the first three are synced at once (overlap.hpp). Trusts
+// nothing from the peer but what the kernel says of it.
 #pragma once
 #include <atomic>
 #include <cstddef>
 #include <sys/types.h>
 
 #include "group_sync.hpp"
+#include "overlap.hpp"
 
 namespace postern::queued {
 
 struct Shared {
   GroupSync& mess;  // covers links into mess/, before any link into todo/
   GroupSync& todo;  // covers links into todo/, before any reply
+  Overlap& overlap; // runs one message's syncs side by side
   int timeout_ms;   // the longest a client may stay silent
   // Envelope bytes held in memory by all clients together, and their
   // bound: one client may send 64 MB, 32 of them must not take 2 GB.

@@ -3,9 +3,10 @@
 // send's bounces, local's forwards) over the unix socket queue/lock/queued
 // (mail/queue_wire.hpp), so that no process starts per message and
 // messages that arrive together share the fsyncs of queue/mess and
-// queue/todo (group_sync). The files and their order are queue's
-// (mail/queue_write.hpp); queue stays for whatever runs it, and is what
-// queue_client falls back to when queued is not there, refuses or is full.
+// queue/todo (group_sync), and one message's own fsyncs run side by side
+// (overlap). The files and their order are queue's (mail/queue_write.hpp);
+// queue stays for whatever runs it, and is what queue_client falls back
+// to when queued is not there, refuses or is full.
 //
 // Started by start beside send, with the read end of a pipe whose write end
 // send holds on descriptor 0: when send exits, queued stops accepting,
@@ -32,6 +33,7 @@
 #include "base/log.hpp"
 #include "client.hpp"
 #include "group_sync.hpp"
+#include "overlap.hpp"
 #include "pool.hpp"
 #include "mail/conf.hpp"
 #include "mail/control.hpp"
@@ -106,7 +108,9 @@ int main() {
     log_batch("todo", n);
     queue_dirs::poke_send();
   });
-  queued::Shared shared {mess_sync, todo_sync, static_cast<int>(*timeout * 1000)};
+  // Two helpers a client: its envelope's fsync and its share of mess/'s.
+  queued::Overlap overlap(2 * *max_clients);
+  queued::Shared shared {mess_sync, todo_sync, overlap, static_cast<int>(*timeout * 1000)};
 
   queued::Pool pool(*max_clients, [&shared](int fd, const ucred& peer) {
     // An exception ends this client only: its files go with the

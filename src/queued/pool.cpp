@@ -1,6 +1,8 @@
 // pool: see pool.hpp.
 #include "pool.hpp"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <system_error>
 #include <thread>
@@ -34,6 +36,8 @@ Pool::Offer Pool::offer(int fd, const ucred& peer) {
 }
 
 void Pool::work(Job job) {
+  // Named, so that ps -L and top -H tell the kinds of thread apart.
+  ::pthread_setname_np(::pthread_self(), "queued client");
   for (;;) {
     serve_(job.fd, job.peer);
     std::unique_lock lock(mutex_);

@@ -260,10 +260,17 @@ class QueueWriter(unittest.TestCase):
             # One thread listens and one serves the silent client; the
             # twelve messages, one after another, were served by one or
             # two more, which wait for the next client rather than exit
-            # (a thread per client would leave none).
+            # (a thread per client would leave none). A message's syncs
+            # ran side by side on at most two helpers, which wait too.
             pid = writer_pids(inst)[0]
-            waiting = len(os.listdir(f"/proc/{pid}/task")) - 2
-            self.assertIn(waiting, (1, 2), f"queued has {waiting} threads beside the listener and the silent client")
+            names = []
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/comm") as f:
+                    names.append(f.read().strip())
+            waiting = names.count("queued client") - 1
+            self.assertIn(waiting, (1, 2), f"queued has {waiting} client threads beside the silent client's: {names}")
+            self.assertIn(names.count("queued sync"), (1, 2), names)
+            self.assertEqual(len(names), names.count("queued client") + names.count("queued sync") + 1, names)
         finally:
             silent.close()
 

@@ -1,19 +1,22 @@
 // Unit tests for the queue writer's protocol (mail/queue_wire) and its
 // group commit (src/queued/group_sync): frames survive any cut of the
-// stream, over-long frames are refused, and every caller of a shared
-// directory fsync is covered by exactly one fsync that began after it.
+// stream, over-long frames are refused, every caller of a shared
+// directory fsync is covered by exactly one fsync that began after it, and
+// a message's own syncs run side by side (src/queued/overlap).
 #include <catch2/catch.hpp>
 
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "mail/queue_wire.hpp"
 #include "queued/group_sync.hpp"
+#include "queued/overlap.hpp"
 
 using namespace postern;
 namespace wire = postern::queue_wire;
@@ -85,4 +88,52 @@ TEST_CASE("group_sync covers every caller once, with an fsync begun after it") {
   CHECK(syncs <= covered);
   CHECK_FALSE(queued::GroupSync("/nonexistent/postern-dir").sync());
   ::rmdir(tmpl);
+}
+
+TEST_CASE("overlap runs a message's syncs side by side, and each exactly once") {
+  queued::Overlap overlap(4);
+  // Side by side: each of three jobs waits until all three have begun,
+  // which one after the other they never would (bounded, so a serial run
+  // fails instead of hanging).
+  std::atomic<int> begun {0};
+  auto rendezvous = [&] {
+    ++begun;
+    for (int i = 0; i < 2000 && begun < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return begun == 3;
+  };
+  CHECK(overlap.all({rendezvous, rendezvous, rendezvous}));
+
+  // Every job runs once; one false makes the whole false, the others
+  // still run.
+  std::atomic<int> runs {0};
+  auto yes = [&] { ++runs; return true; };
+  auto no = [&] { ++runs; return false; };
+  CHECK_FALSE(overlap.all({yes, no, yes}));
+  CHECK_FALSE(overlap.all({no, yes, yes}));
+  CHECK(overlap.all({yes}));
+  CHECK(runs == 7);
+
+  // Many callers at once, more than the helpers: none waits forever, each
+  // gets its own answer.
+  std::atomic<int> right {0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 16; ++t)
+    callers.emplace_back([&, t] {
+      for (int r = 0; r < 50; ++r) {
+        bool want = (t + r) % 5 != 0;
+        auto mine = [want] { return want; };
+        if (overlap.all({yes, mine, yes}) == want) ++right;
+      }
+    });
+  for (auto& t : callers) t.join();
+  CHECK(right == 16 * 50);
+}
+
+TEST_CASE("overlap without helpers runs everything in the caller") {
+  queued::Overlap overlap(0);
+  std::thread::id caller = std::this_thread::get_id();
+  std::atomic<int> here {0};
+  auto job = [&] { if (std::this_thread::get_id() == caller) ++here; return true; };
+  CHECK(overlap.all({job, job, job}));
+  CHECK(here == 3);
 }
