@@ -2,13 +2,15 @@
 // mapped onto postern's programs.
 //
 // With no mode option (or -bm) sendmail reads a message on its standard
-// input and passes it to conf-home/bin/inject: recipients are the
+// input and does inject's work on it, in this process (inject/inject.hpp:
+// the same code as bin/inject, one program start less): recipients are the
 // arguments, or with -t those in To:, Cc: and Bcc: as well. Input ends at
 // end of file or, unless -i or -oi is given, at a line holding a single
 // '.'. -f or -r sets the envelope sender, -F the full name for From:.
 // -bp (or running as mailq) runs bin/mailq; -q asks the scheduler to retry
-// the whole queue now, -qR domain, -qS sender and -qI id only that mail; -bs runs bin/smtpd on stdin and stdout; -bi, -I (or
-// running as newaliases) run bin/newaliases. Sendmail's many tuning options
+// the whole queue now, -qR domain, -qS sender and -qI id only that mail;
+// -bs runs bin/smtpd on stdin and stdout; -bi, -I (or running as
+// newaliases) run bin/newaliases. Sendmail's many tuning options
 // (-oX, -B, -N, -R, -V, -L, -h, -C, -X, -e, ...) are accepted and ignored.
 //
 // Runs with the caller's privileges and trusts the command line only to
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -28,6 +31,7 @@
 
 #include "mail/conf.hpp"
 #include "dot.hpp"
+#include "../inject/inject.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "options.hpp"
@@ -86,8 +90,20 @@ std::vector<std::string> inject_args(const Request& r) {
   return a;
 }
 
-// Runs inject with its input cut at the first lone '.' line, and returns
-// its exit code.
+// Does inject's work on standard input, here; does not return.
+[[noreturn]] void inject_here(const Request& r) {
+  std::vector<std::string> args = inject_args(r);
+  args.insert(args.begin(), "inject");
+  if (r.verbose) log::line("running inject {} in this process", shown({args.begin() + 1, args.end()}));
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int code = inject::run(static_cast<int>(args.size()), argv.data());
+  std::exit(code);
+}
+
+// Does inject's work in a child whose input is cut at the first lone '.'
+// line, and returns its exit code.
 int inject_until_dot(const Request& r) {
   int p[2];
   if (::pipe(p) != 0) log::die(status::temporary, "unable to create a pipe");
@@ -97,7 +113,7 @@ int inject_until_dot(const Request& r) {
     ::close(p[1]);
     if (::dup2(p[0], 0) < 0) ::_exit(status::temporary);
     ::close(p[0]);
-    run("inject", inject_args(r), r.verbose);
+    inject_here(r);
   }
   ::close(p[0]);
   ::signal(SIGPIPE, SIG_IGN);
@@ -156,7 +172,7 @@ int main(int argc, char** argv) {
     log::line("no recipients given (use -t to take them from the header)");
     return ex_usage;
   }
-  if (r.ignore_dots) run("inject", inject_args(r), r.verbose);
+  if (r.ignore_dots) inject_here(r);
   int code = inject_until_dot(r);
   if (r.verbose) log::line("inject exited with code {}", code);
   return code;

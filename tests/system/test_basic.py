@@ -72,6 +72,28 @@ class Basic(unittest.TestCase):
         self.assertIn(f",S={os.path.getsize(files[-1])}", name)
         inst.wait_queue_empty()
 
+    def test_sendmail_dot_ends_message_unless_i(self):
+        # sendmail does inject's work itself; a lone '.' line ends the
+        # message in the classic way, and with -i it is only a line.
+        inst = self.inst
+        before = len(maildir_files(self.bob.maildir))
+        p = inst.sendmail(["-v", self.bob.name], "Subject: dot\n\nkept\n.\ndropped\n", user=self.alice)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"running inject", p.stderr)
+        p = inst.sendmail(["-i", self.bob.name], "Subject: dot -i\n\nkept\n.\nkept too\n", user=self.alice)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        files = inst.wait_maildir(self.bob.maildir, before + 2)
+        bodies = {read_message(f)["Subject"]: read_message(f).get_content() for f in files[-2:]}
+        self.assertEqual(bodies["dot"], "kept\n")
+        self.assertEqual(bodies["dot -i"], "kept\n.\nkept too\n")
+        # inject's refusals and exit codes come through unchanged.
+        p = inst.sendmail(["-i", "bad address@"], "Subject: x\n\nx\n", user=self.alice)
+        self.assertEqual(p.returncode, 100)
+        self.assertIn(b"inject: fatal: invalid recipient address", p.stderr)
+        p = inst.sendmail([self.bob.name], "Subject: nul\n\nx\0y\n.\n", user=self.alice)
+        self.assertEqual(p.returncode, 100, p.stderr)
+        inst.wait_queue_empty()
+
     def test_inject_recipients_from_header(self):
         inst = self.inst
         before_a = len(maildir_files(self.alice.maildir))
