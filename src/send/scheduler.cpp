@@ -95,7 +95,7 @@ bool Scheduler::load(const std::string& id) {
             r.reason = "deleted by " + m.state.deleted_by;
           }
       m.queued_at = queued_at(id, m.state.arrived);
-      messages_.emplace(id, std::move(m));
+      add(id, std::move(m));
       return true;
     }
     log::line("{} rebuilding its damaged record from its envelope", log::kv("msg", id));
@@ -121,9 +121,18 @@ bool Scheduler::load(const std::string& id) {
   m.busy.assign(m.state.recipients.size(), false);
   long size = ::stat(queue_dirs::mess(id).c_str(), &st) == 0 ? static_cast<long>(st.st_size) : -1;
   log::line("{}", log_lines::new_message(id, envelope->sender, size, envelope->recipients.size()));
-  auto [it, inserted] = messages_.emplace(id, std::move(m));
-  save(it->second);
+  save(add(id, std::move(m)));
   return true;
+}
+
+Scheduler::Message& Scheduler::add(const std::string& id, Message m) {
+  for (auto& r : m.state.recipients) {
+    m.on_local |= r.channel == 'L';
+    m.on_remote |= r.channel != 'L';
+  }
+  local_holders_ += m.on_local;
+  remote_holders_ += m.on_remote;
+  return messages_.emplace(id, std::move(m)).first->second;
 }
 
 bool Scheduler::message_present(const std::string& id) {
@@ -177,7 +186,25 @@ void Scheduler::start_due(std::time_t now) {
   // With no slot free and both spawns running nothing can change here;
   // skipping the walk keeps a report from costing a pass over the queue.
   if (free_local == 0 && free_remote == 0 && local_->to >= 0 && remote_->to >= 0) return;
-  for (auto& [id, m] : messages_) {
+  // The walk starts after the message where the last one stopped and stops
+  // once each running channel has offers from as many messages as it has
+  // free slots: every slot can be filled from those (a message gets at
+  // most one request a turn, plan.hpp), and the next walk goes on from
+  // there, so the turns still go round every message. A walk over the
+  // whole queue at every report made a delivery cost O(queue): with
+  // 100,000 messages waiting, send spent 7 ms of CPU a delivery.
+  // A channel no message in the queue uses is done at once; one that is
+  // not running needs the whole walk: each of its recipients is deferred
+  // or bounced below.
+  std::size_t local_messages = 0, remote_messages = 0;  // messages that offered
+  auto walk = messages_.upper_bound(walk_after_);
+  for (std::size_t visited = 0; visited < messages_.size(); ++visited, ++walk) {
+    if (walk == messages_.end()) walk = messages_.begin();
+    bool local_done = local_holders_ == 0 || (local_->to >= 0 && local_messages >= free_local);
+    bool remote_done = remote_holders_ == 0 || (remote_->to >= 0 && remote_messages >= free_remote);
+    if (local_done && remote_done) break;
+    auto& [id, m] = *walk;
+    walk_after_ = id;
     if (m.state.held()) continue;
     auto& rs = m.state.recipients;
     while (m.first_pending < rs.size() && rs[m.first_pending].state != 'P') ++m.first_pending;
@@ -224,6 +251,8 @@ void Scheduler::start_due(std::time_t now) {
         ++offered_remote;
       }
     }
+    if (offered_local > 0) ++local_messages;
+    if (offered_remote > 0) ++remote_messages;
     if (m.dirty) save(m);
   }
   dispatch(*local_, local_picker_.take(free_local));
@@ -358,7 +387,12 @@ void Scheduler::settle(std::time_t now) {
       m.next_settle = now + 60;
     }
   }
-  for (auto& id : finished) messages_.erase(id);
+  for (auto& id : finished) {
+    auto it = messages_.find(id);
+    local_holders_ -= it->second.on_local;
+    remote_holders_ -= it->second.on_remote;
+    messages_.erase(it);
+  }
 }
 
 bool Scheduler::bounce(Message& m, std::time_t now) {

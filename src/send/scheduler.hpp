@@ -84,6 +84,7 @@ class Scheduler {
     std::time_t next_settle = 0;  // when a failed bounce or clean-up is tried again
     bool dirty = false;
     double queued_at = 0;  // state.arrived with fractions, for the log's delay=
+    bool on_local = false, on_remote = false;  // has recipients on that channel, in any state
   };
   struct Delivery {
     std::string id;
@@ -94,6 +95,8 @@ class Scheduler {
   };
 
   bool load(const std::string& id);
+  // Puts m into messages_ and counts the channels it uses.
+  Message& add(const std::string& id, Message m);
   // False (and what is left removed) when the message file is gone.
   bool message_present(const std::string& id);
   // decision: an administrator's change (queuectl), synced like a hold.
@@ -118,6 +121,8 @@ class Scheduler {
   std::map<unsigned long, Delivery> deliveries_;
   std::map<unsigned long, std::size_t> requests_;  // request -> recipients not yet reported
   unsigned long next_delnum_ = 1;
+  std::string walk_after_;  // start_due's walk goes on after this message
+  std::size_t local_holders_ = 0, remote_holders_ = 0;  // messages with recipients on each channel
   Picker local_picker_{1};
   Picker remote_picker_{spawn::max_recipients};  // one SMTP session for a domain's recipients
 };
