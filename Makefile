@@ -66,7 +66,7 @@ UNIT_SRC := $(wildcard tests/unit/*.cpp)
 UNIT_OBJ := $(UNIT_SRC:tests/%.cpp=$(OBJ)/%.o)
 # A program's own code that the unit tests link, so nothing moves into a
 # library only to be testable (never a main.o).
-UNIT_PROG_SRC := src/smtpd/smtp_data.cpp src/inject/address_completion.cpp
+UNIT_PROG_SRC := src/smtpd/smtp_data.cpp
 UNIT_PROG_SRC += src/send/plan.cpp src/send/controls.cpp
 UNIT_PROG_SRC += src/send/log_lines.cpp
 UNIT_PROG_SRC += src/remote/reply.cpp src/remote/tls_policy.cpp src/remote/route.cpp
@@ -107,11 +107,8 @@ $(INST)/auto_conf.cpp: conf-users Makefile
 $(INST)/auto_conf.o: $(INST)/auto_conf.cpp
 	$(CXX_CMD) $(SANFLAGS) $(FMT_FLAGS) -Isrc/lib -c $< -o $@
 
-# sendmail does inject's work in its own process (one exec less a
-# message): it links inject's objects but its main.
-SHARED_sendmail := $(patsubst src/%.cpp,$(OBJ)/%.o,$(filter-out src/inject/main.cpp,$(wildcard src/inject/*.cpp)))
 .SECONDEXPANSION:
-$(INST)/%: $$(addprefix $(OBJ)/,$$(subst .cpp,.o,$$(subst src/,,$$(wildcard src/$$*/*.cpp)))) $$(SHARED_$$*) $(OBJ)/libpostern.a $(INST)/auto_conf.o
+$(INST)/%: $$(addprefix $(OBJ)/,$$(subst .cpp,.o,$$(subst src/,,$$(wildcard src/$$*/*.cpp)))) $(OBJ)/libpostern.a $(INST)/auto_conf.o
 	$(LD_CMD) $(SANFLAGS) $(PROG_LDFLAGS) -o $@ $(filter %.o,$^) $(OBJ)/libpostern.a $(LIBS_$*) $(PROG_LIBS)
 
 UNIT_HOME := $(CURDIR)/build/unit-home

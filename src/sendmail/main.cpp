@@ -2,7 +2,7 @@
 // mapped onto postern's programs.
 //
 // With no mode option (or -bm) sendmail reads a message on its standard
-// input and does inject's work on it, in this process (inject/inject.hpp:
+// input and does inject's work on it, in this process (lib/inject:
 // the same code as bin/inject, one program start less): recipients are the
 // arguments, or with -t those in To:, Cc: and Bcc: as well. Input ends at
 // end of file or, unless -i or -oi is given, at a line holding a single
@@ -31,7 +31,7 @@
 
 #include "mail/conf.hpp"
 #include "dot.hpp"
-#include "../inject/inject.hpp"
+#include "inject/inject.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "options.hpp"

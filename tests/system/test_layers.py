@@ -39,11 +39,11 @@ class Layers(unittest.TestCase):
 
     def test_siblings_and_unknown_folders_are_found(self):
         root = self.scratch({"lib/imap/a.cpp": '#include "login/b.hpp"\n', "lib/login/b.hpp": "\n",
-                             "lib/c.cpp": "\n", "smtpd/d.cpp": '#include "inject/e.hpp"\n'})
+                             "lib/c.cpp": "\n", "smtpd/d.cpp": '#include "sendmail/e.hpp"\n'})
         out = run_check(root).stdout
         self.assertIn("lib/imap/a.cpp (floor 3) includes login/b.hpp (floor 3)", out)
         self.assertIn("lib/c.cpp: not in a floor", out)
-        self.assertIn("smtpd/d.cpp: includes inject/e.hpp, which is in no library floor", out)
+        self.assertIn("smtpd/d.cpp: includes sendmail/e.hpp, which is in no library floor", out)
 
     def test_circles_and_long_files_are_found(self):
         root = self.scratch({"lib/base/a.hpp": '#include "base/b.hpp"\n',

@@ -9,8 +9,8 @@
 // missing. The envelope sender is -f, else the user and host found in the
 // environment. With -n it prints the message instead of queueing it.
 //
-// run() is all of it, for inject's own main and for sendmail, which calls
-// it in its own process rather than start one more program per message.
+// run() is all of it, for inject's main and for sendmail, which calls it
+// in its own process rather than start one more program a message.
 //
 // Runs as: whoever calls it (root too: cron jobs and daemons send mail), never
 // setuid. Trusts its caller no more than any local user: it has only the
