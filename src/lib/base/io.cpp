@@ -120,6 +120,20 @@ bool write_file_atomic(const std::string& path, std::string_view data, int mode,
   return !durable || fsync_dir(dir_of(path));
 }
 
+bool read_append(int fd, std::string& buf, bool& eof) {
+  char tmp[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, tmp, sizeof tmp);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    if (n == 0) eof = true;
+    buf.append(tmp, static_cast<std::size_t>(n));
+    return true;
+  }
+}
+
 bool LineReader::fill() {
   if (pos_ > 0 && pos_ == buf_.size()) {
     buf_.clear();
@@ -129,17 +143,7 @@ bool LineReader::fill() {
     scanned_ -= std::min(scanned_, pos_);
     pos_ = 0;
   }
-  char tmp[16384];
-  for (;;) {
-    ssize_t n = ::read(fd_, tmp, sizeof tmp);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    if (n == 0) eof_ = true;
-    buf_.append(tmp, static_cast<std::size_t>(n));
-    return true;
-  }
+  return read_append(fd_, buf_, eof_);
 }
 
 LineReader::Result LineReader::next(std::string& line) {

@@ -32,6 +32,10 @@ class Fd {
 // Writes all of data, retrying on EINTR and short writes.
 bool write_all(int fd, std::string_view data);
 
+// Appends what one read(2) of at most 16 KB gives (retried on EINTR) to
+// buf; sets eof at end of file. False on a read error.
+bool read_append(int fd, std::string& buf, bool& eof);
+
 // Reads up to max bytes until end of file. Returns nullopt on a read error
 // or when the input is longer than max (errno = EFBIG).
 std::optional<std::string> read_all(int fd, std::size_t max);

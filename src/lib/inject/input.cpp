@@ -1,11 +1,12 @@
-// input: see input.hpp. Reads 64 KB at a time; a line is searched for its
+// input: see input.hpp. Reads 16 KB at a time; a line is searched for its
 // end only in bytes not yet searched, so a long line costs linear time.
 #include "input.hpp"
 
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
+
+#include "base/io.hpp"
 
 namespace postern::inject {
 
@@ -19,17 +20,7 @@ bool Input::fill() {
     scanned_ -= pos_;
     pos_ = 0;
   }
-  char tmp[piece];
-  for (;;) {
-    ssize_t n = ::read(fd_, tmp, sizeof tmp);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    if (n == 0) eof_ = true;
-    buf_.append(tmp, static_cast<std::size_t>(n));
-    return true;
-  }
+  return read_append(fd_, buf_, eof_);
 }
 
 Input::Result Input::take(std::string& out, std::size_t end) {
