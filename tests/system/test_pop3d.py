@@ -333,7 +333,9 @@ class Pop3d(unittest.TestCase):
             c.quit()
             self.assertIn("uid 0", self.server.log())
         finally:
-            subprocess.run(["userdel", login], capture_output=True)
+            # -f: a uid-0 account is "in use" by every root process, and
+            # plain userdel refuses to remove it.
+            subprocess.run(["userdel", "-f", login], capture_output=True)
 
     # -- the mailbox --------------------------------------------------------
     def test_uidl_stable_across_sessions(self):
