@@ -281,6 +281,15 @@ class PosternSystem:
         self.inst.stop()
 
 
+def stop_on_signals():
+    """A bench stopped with kill or ^C must still stop what it started (its
+    finally blocks): SIGTERM and SIGHUP become SystemExit, as ^C does."""
+    def stop(signum, frame):
+        raise SystemExit(f"bench: stopped by signal {signum}")
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+
+
 def delivered(users, maildir):
     total = 0
     for u in users:
@@ -416,12 +425,7 @@ def side_by_side(title, workloads, n_of, runs, body, nusers, syscalls=False):
     import signal
     from harness import remove_test_users
 
-    # A bench stopped with kill or ^C must still stop both systems (the
-    # finally below): SIGTERM and SIGHUP become SystemExit like ^C does.
-    def stop_on_signal(signum, frame):
-        raise SystemExit(f"bench: stopped by signal {signum}")
-    signal.signal(signal.SIGTERM, stop_on_signal)
-    signal.signal(signal.SIGHUP, stop_on_signal)
+    stop_on_signals()
     systems = []
     try:
         systems.append(PosternSystem(nusers))

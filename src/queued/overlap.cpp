@@ -24,8 +24,10 @@ Overlap::~Overlap() {
 void Overlap::start_helper() {
   if (helpers_ >= max_ || idle_ >= tasks_.size()) return;
   try {
+    // Born idle: it cannot take the lock (held here) before it is counted.
     std::thread([this] { help(); }).detach();
     ++helpers_;
+    ++idle_;
   } catch (const std::system_error&) {
     // No thread: the task stays queued and its caller runs it.
   }
@@ -39,8 +41,10 @@ bool Overlap::all(std::initializer_list<Job> jobs) {
     tasks_.push_back({it, &batch});
     ++batch.left;
     start_helper();
+    // One helper a task: waking every idle one would cost each message
+    // as many context switches as helpers wait.
+    tasks_cv_.notify_one();
   }
-  tasks_cv_.notify_all();
   lock.unlock();
 
   bool ok = (*jobs.begin())();
@@ -68,8 +72,7 @@ bool Overlap::all(std::initializer_list<Job> jobs) {
 void Overlap::help() {
   ::pthread_setname_np(::pthread_self(), "queued sync");
   std::unique_lock lock(mutex_);
-  for (;;) {
-    ++idle_;
+  for (;;) {  // idle_ counts this thread while it waits
     bool woke = tasks_cv_.wait_for(lock, idle_for, [this] { return !tasks_.empty() || stopping_; });
     --idle_;
     if (!woke || tasks_.empty()) {
@@ -86,6 +89,7 @@ void Overlap::help() {
     // all() before it holds mutex_ again, so this is safe under it.
     if (!ok) task.batch->ok = false;
     if (--task.batch->left == 0) task.batch->done.notify_all();
+    ++idle_;
   }
 }
 
