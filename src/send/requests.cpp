@@ -88,6 +88,7 @@ void Scheduler::act_on(Message& m, Action action, const std::string& by, std::st
   }
   m.next_settle = 0;
   m.first_pending = 0;
+  touched(m);
   save(m, action != Action::flush);
   log::line("msg={} action={} by={}{}", m.id, queue_request::action_name(action), by, note);
   answer += fmt::format("msg={} action={}{}\n", m.id, queue_request::action_name(action), note);
@@ -161,6 +162,7 @@ void Scheduler::flush_matching(const queue_request::Selector& s) {
     }
     m.first_pending = 0;
     m.next_settle = 0;
+    touched(m);
     log::line("msg={} action=flush by=trigger recipients={}", id, due);
   }
 }

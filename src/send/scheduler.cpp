@@ -129,9 +129,11 @@ Scheduler::Message& Scheduler::add(const std::string& id, Message m) {
   for (auto& r : m.state.recipients) {
     m.on_local |= r.channel == 'L';
     m.on_remote |= r.channel != 'L';
+    if (r.state == 'P') wake_at(r.next_try);
   }
   local_holders_ += m.on_local;
   remote_holders_ += m.on_remote;
+  unsettled_.insert(id);  // a record may say it is finished, or owes a bounce
   return messages_.emplace(id, std::move(m)).first->second;
 }
 
@@ -163,6 +165,11 @@ void Scheduler::save(Message& m, bool decision) {
   m.saved_at = std::time(nullptr);
 }
 
+void Scheduler::changed(Message& m) {
+  m.dirty = true;
+  dirty_.insert(m.id);
+}
+
 void Scheduler::retry_all() {
   std::time_t now = std::time(nullptr);
   for (auto& [id, m] : messages_) {
@@ -170,6 +177,7 @@ void Scheduler::retry_all() {
       if (r.state == 'P' && r.next_try > now) r.next_try = now;
     m.next_settle = 0;
   }
+  settle_all_ = true;
 }
 
 namespace {
@@ -224,7 +232,8 @@ void Scheduler::start_due(std::time_t now) {
       if (!valid_envelope_address(r.address) || m.state.sender.size() + r.address.size() > 2000) {
         r.state = 'B';
         r.reason = "This address is not valid here. (#5.1.3)";
-        m.dirty = true;
+        changed(m);
+        touched(m);
         log_attempt(m, i, 0);
         continue;
       }
@@ -234,13 +243,15 @@ void Scheduler::start_due(std::time_t now) {
         if (lifetime_over(m.state.arrived, now, controls_.queue_lifetime)) {
           r.state = 'B';
           r.reason = "This message could not be delivered before its queue lifetime ran out: " + r.reason;
+          touched(m);
           log_attempt(m, i, 0);
         } else {
           r.reason = r.channel == 'R' ? "remote delivery is not running on this host"
                                       : "local delivery is not running (lspawn has exited)";
           r.next_try = next_retry(r.channel, m.state.arrived, now);
+          wake_at(r.next_try);
         }
-        m.dirty = true;
+        changed(m);
         continue;
       }
       if (r.channel == 'L') {
@@ -336,6 +347,7 @@ void Scheduler::apply(const Delivery& d, char result, const std::string& text, s
     r.reason = "This message could not be delivered before its queue lifetime ran out. The last failure was: " + text;
   } else {
     r.next_try = next_retry(r.channel, m.state.arrived, now);
+    wake_at(r.next_try);
   }
   if (!m.state.deleted_by.empty() && r.state != 'D') {
     r.state = 'X';
@@ -344,7 +356,8 @@ void Scheduler::apply(const Delivery& d, char result, const std::string& text, s
   // Written by flush(), at most once a second: rewriting the record of a
   // message to thousands of recipients after every report would cost more
   // than the deliveries.
-  m.dirty = true;
+  changed(m);
+  touched(m);
   log_attempt(m, d.index, d.started);
 }
 
@@ -363,29 +376,40 @@ void Scheduler::log_attempt(const Message& m, std::size_t index, double started)
 }
 
 void Scheduler::flush(std::time_t now, bool all) {
-  for (auto& [id, m] : messages_)
-    if (m.dirty && (all || m.saved_at != now)) save(m);
+  for (auto it = dirty_.begin(); it != dirty_.end();) {
+    auto m = messages_.find(*it);
+    if (m == messages_.end() || !m->second.dirty) {
+      it = dirty_.erase(it);
+    } else if (all || m->second.saved_at != now) {
+      save(m->second);
+      it = dirty_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void Scheduler::settle(std::time_t now) {
   std::vector<std::string> finished;
-  for (auto& [id, m] : messages_) {
-    if (m.in_flight || m.next_settle > now) continue;
-    bool pending = false, owed = false;
-    for (auto& r : m.state.recipients) {
-      pending |= r.state == 'P';
-      owed |= r.state == 'B';
+  if (settle_all_ || now >= settle_retry_at_) {
+    // Rare (sendmail -q, or a minute after a bounce or clean-up failed):
+    // the one pass over every message, which also finds the next retry.
+    settle_all_ = false;
+    settle_retry_at_ = std::numeric_limits<std::time_t>::max();
+    unsettled_.clear();
+    for (auto& [id, m] : messages_) {
+      if (settle_one(m, now)) finished.push_back(id);
+      else if (m.next_settle > now) settle_retry_at_ = std::min(settle_retry_at_, m.next_settle);
     }
-    if (owed && !bounce(m, now)) {
-      m.next_settle = now + 60;
-      continue;
+  } else {
+    for (auto& id : unsettled_) {
+      auto it = messages_.find(id);
+      if (it == messages_.end()) continue;
+      Message& m = it->second;
+      if (settle_one(m, now)) finished.push_back(id);
+      else if (m.next_settle > now) settle_retry_at_ = std::min(settle_retry_at_, m.next_settle);
     }
-    if (pending) continue;
-    if (finish(m)) {
-      finished.push_back(id);
-    } else {
-      m.next_settle = now + 60;
-    }
+    unsettled_.clear();
   }
   for (auto& id : finished) {
     auto it = messages_.find(id);
@@ -393,6 +417,24 @@ void Scheduler::settle(std::time_t now) {
     remote_holders_ -= it->second.on_remote;
     messages_.erase(it);
   }
+}
+
+bool Scheduler::settle_one(Message& m, std::time_t now) {
+  // A message with deliveries in flight is touched again when they report.
+  if (m.in_flight || m.next_settle > now) return false;
+  bool pending = false, owed = false;
+  for (auto& r : m.state.recipients) {
+    pending |= r.state == 'P';
+    owed |= r.state == 'B';
+  }
+  if (owed && !bounce(m, now)) {
+    m.next_settle = now + 60;
+    return false;
+  }
+  if (pending) return false;
+  if (finish(m)) return true;
+  m.next_settle = now + 60;
+  return false;
 }
 
 bool Scheduler::bounce(Message& m, std::time_t now) {
@@ -488,18 +530,16 @@ void Scheduler::clean_hung_up() {
   clean_to_ = -1;
 }
 
-int Scheduler::timeout_ms(std::time_t now) const {
+int Scheduler::timeout_ms(std::time_t now) {
   std::time_t next = now + 60;
-  for (auto& [id, m] : messages_) {
-    if (!m.in_flight && m.next_settle > now) next = std::min(next, m.next_settle);
-    if (m.dirty) next = std::min(next, now + 1);
-    // Due recipients that wait for a free slot are started when a report
-    // frees one, so only future tries set the timeout.
-    for (std::size_t i = m.first_pending; i < m.state.recipients.size(); ++i) {
-      auto& r = m.state.recipients[i];
-      if (r.state == 'P' && r.next_try > now) next = std::min(next, r.next_try);
-    }
-  }
+  if (!unsettled_.empty() || settle_all_) next = now;
+  if (!dirty_.empty()) next = std::min(next, now + 1);
+  next = std::min(next, settle_retry_at_);
+  // Due recipients that wait for a free slot are started when a report
+  // frees one, so only future tries set the timeout. A time that has come
+  // is dropped: its recipients are due now, or were tried already.
+  while (!wakeups_.empty() && *wakeups_.begin() <= now) wakeups_.erase(wakeups_.begin());
+  if (!wakeups_.empty()) next = std::min(next, *wakeups_.begin());
   if (next <= now) return 0;
   return static_cast<int>(next - now) * 1000;
 }

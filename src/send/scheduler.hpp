@@ -9,8 +9,10 @@
 // spawn_protocol requests; their reports come back through on_report().
 #pragma once
 #include <ctime>
+#include <limits>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,12 +52,14 @@ class Scheduler {
   // is a cache: progress lost in a crash means a repeated delivery).
   // all: every changed record now, as before exiting.
   void flush(std::time_t now, bool all = false);
-  // Sends owed bounces and finishes completed messages.
+  // Sends owed bounces and finishes completed messages: those whose state
+  // changed since the last call, and once their minute is up those whose
+  // bounce or clean-up failed.
   void settle(std::time_t now);
   // Reads and applies every complete report waiting on a channel.
   void read_reports(Channel& channel);
   // Milliseconds until something becomes due (at most a minute).
-  int timeout_ms(std::time_t now) const;
+  int timeout_ms(std::time_t now);
   std::size_t in_flight() const { return deliveries_.size(); }
   // Whether clean has gone (it exited, or broke the protocol): nothing
   // finished can be removed until the system is restarted.
@@ -101,6 +105,14 @@ class Scheduler {
   bool message_present(const std::string& id);
   // decision: an administrator's change (queuectl), synced like a hold.
   void save(Message& m, bool decision = false);
+  // m's record is to be written by flush().
+  void changed(Message& m);
+  // m's recipients changed state: settle() looks at it next time.
+  void touched(const Message& m) { unsettled_.insert(m.id); }
+  // A recipient of m waits until then: timeout_ms() wakes send for it.
+  void wake_at(std::time_t t) { wakeups_.insert(t); }
+  // settle()'s work on one message; true when it is finished and can go.
+  bool settle_one(Message& m, std::time_t now);
   void apply(const Delivery& d, char result, const std::string& text, std::time_t now);
   // The log line of a recipient's attempt (or of a bounce decided without
   // one, started == 0), after its state was set.
@@ -123,6 +135,14 @@ class Scheduler {
   unsigned long next_delnum_ = 1;
   std::string walk_after_;  // start_due's walk goes on after this message
   std::size_t local_holders_ = 0, remote_holders_ = 0;  // messages with recipients on each channel
+  // What the event loop's bookkeeping looks at, kept as it changes so that
+  // no event costs a walk over the whole queue (at 100,000 messages those
+  // walks were 80% of send's CPU):
+  std::set<std::string> unsettled_;  // settle(): changed since its last call
+  bool settle_all_ = false;          // settle(): every message (sendmail -q)
+  std::time_t settle_retry_at_ = std::numeric_limits<std::time_t>::max();  // earliest next_settle
+  std::set<std::string> dirty_;      // flush(): records to write (some may be written already)
+  std::set<std::time_t> wakeups_;    // timeout_ms(): when deferred recipients fall due (some stale)
   Picker local_picker_{1};
   Picker remote_picker_{spawn::max_recipients};  // one SMTP session for a domain's recipients
 };
