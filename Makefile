@@ -57,6 +57,8 @@ LIBS_imapd-mailbox := -lz
 LIBS_imapd-mailbox += -lunistring
 # mailstats reads gzip'd logs.
 LIBS_mailstats := -lz
+# DKIM signatures by libopendkim (dkimsign(8)); dkimkey makes keys with libcrypto.
+LIBS_dkimsign := -lopendkim
 
 PROGRAMS := $(sort $(patsubst src/%/main.cpp,%,$(wildcard src/*/main.cpp)))
 # The libraries, in floors (DESIGN.md): base, mail, then imap, login, pop3.

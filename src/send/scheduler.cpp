@@ -460,7 +460,7 @@ bool Scheduler::bounce(Message& m, std::time_t now) {
       return false;
     }
     std::string report = compose_bounce(controls_, to, m.state.arrived, failed, original.get());
-    QueueClient q;
+    QueueClient q(Origin::here);  // a bounce is this host's own mail: signed
     q.write(report);
     int code = q.finish(Envelope{envelope_sender, {to}});
     if (code != 0) {

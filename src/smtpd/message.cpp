@@ -15,9 +15,9 @@
 
 namespace postern::smtpd {
 
-Incoming::Incoming(const smtp::Limits& limits, std::string id, const std::string& received)
+Incoming::Incoming(const smtp::Limits& limits, std::string id, const std::string& received, Origin origin)
     : text_(limits), id_(std::move(id)) {
-  queue_ = std::make_unique<QueueClient>();
+  queue_ = std::make_unique<QueueClient>(origin);
   if (!queue_->ok() || !queue_->write(received)) write_failed_ = true;
 }
 

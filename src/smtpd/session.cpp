@@ -380,7 +380,10 @@ std::unique_ptr<Incoming> Session::start_message() {
   smtp::Limits limits;
   limits.max_bytes = policy_.databytes;
   limits.max_hops = policy_.max_hops;
-  auto in = std::make_unique<Incoming>(limits, id, received);
+  // Mail from a client trusted to relay starts here, and is signed
+  // (dkimsign(8)); mail from other hosts is passed on as it came.
+  bool ours = client_.local || client_.relayclient || !login_.empty();
+  auto in = std::make_unique<Incoming>(limits, id, received, ours ? Origin::here : Origin::passed_on);
   if (submission && senders) in->complete(*senders, login_, policy_.me);
   return in;
 }

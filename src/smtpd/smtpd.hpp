@@ -122,7 +122,9 @@ class Incoming {
  public:
   // id names the message in the replies and log lines; received is the
   // Received: line that goes first.
-  Incoming(const smtp::Limits& limits, std::string id, const std::string& received);
+  // origin: Origin::here for a client trusted to relay (authenticated or
+  // RELAYCLIENT), whose mail is signed (dkimsign(8)).
+  Incoming(const smtp::Limits& limits, std::string id, const std::string& received, Origin origin);
   // Adds text in SMTP form (CRLF line ends, dot stuffing undone).
   void feed(std::string_view text);
   // Passes what text() has converted on to the queue.

@@ -134,6 +134,28 @@ def read_message(path):
         return email.message_from_binary_file(f, policy=email.policy.default)
 
 
+def can_open_as(uid, gid, path):
+    """Whether a process of uid and gid (no other groups) may open path
+    for reading; raises RuntimeError if the check itself fails."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            open(path).close()
+            os._exit(0)
+        except PermissionError:
+            os._exit(13)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 13):
+        raise RuntimeError(f"the check of {path} exited {code}")
+    return code == 0
+
+
 def conf_user(role):
     """The name conf-users gives role (daemon, tls, ...)."""
     with open(os.path.join(SRC, "conf-users")) as f:

@@ -223,7 +223,7 @@ int postern::inject::run(int argc, char** argv) {
     return status::ok;
   }
 
-  auto queue = std::make_unique<QueueClient>();
+  auto queue = std::make_unique<QueueClient>(Origin::here);
   if (!queue->ok()) log::die(status::temporary, "unable to run the queue program");
   auto failure =
       copy_message(in, text_rules, header, first_body_line, [&](std::string_view s) { return queue->write(s); });

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "mail/conf.hpp"
+#include "mail/control.hpp"
 #include "mail/queue_dirs.hpp"
 #include "mail/queue_exit.hpp"
 #include "mail/queue_wire.hpp"
@@ -58,10 +59,21 @@ bool send_all(int fd, std::string_view bytes) {
   return true;
 }
 
+// Whether control/dkimkeys lists keys. An unreadable file counts as yes:
+// dkimsign then says what is wrong, and the mail waits.
+bool signing_configured() {
+  auto lines = control::lines("dkimkeys");
+  return !lines || !lines->empty();
+}
+
 }  // namespace
 
-QueueClient::QueueClient() {
-  if (!connect_writer()) start_queue();
+QueueClient::QueueClient(Origin origin) {
+  if (origin == Origin::here && signing_configured()) {
+    start_program("dkimsign");
+    return;
+  }
+  if (!connect_writer()) start_program("queue");
 }
 
 bool QueueClient::connect_writer() {
@@ -83,7 +95,7 @@ bool QueueClient::connect_writer() {
   return true;
 }
 
-void QueueClient::start_queue() {
+void QueueClient::start_program(const char* name) {
   int m[2], e[2], q[2];
   if (::pipe2(m, O_CLOEXEC) != 0) return;
   if (::pipe2(e, O_CLOEXEC) != 0) {
@@ -102,8 +114,8 @@ void QueueClient::start_queue() {
   pid_t pid = ::fork();
   if (pid == 0) {
     if (::dup2(m[0], 0) < 0 || ::dup2(e[0], 1) < 0 || ::dup2(q[1], 3) < 0) ::_exit(queue_exit::internal);
-    std::string prog = conf::path("bin/queue");
-    char* argv[] = {const_cast<char*>("queue"), nullptr};
+    std::string prog = conf::path(std::string("bin/") + name);
+    char* argv[] = {const_cast<char*>(name), nullptr};
     ::execv(prog.c_str(), argv);
     ::_exit(queue_exit::internal);
   }

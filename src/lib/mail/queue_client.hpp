@@ -17,11 +17,17 @@
 
 namespace postern {
 
+// Where a message comes from, for DKIM signing: mail that starts here
+// (local injection, authenticated or RELAYCLIENT submission, bounces) is
+// signed; mail passed on from elsewhere (SMTP from other hosts, forwards)
+// never is, so that no forged From: gets this host's signature.
+enum class Origin { passed_on, here };
+
 class QueueClient {
  public:
-  // Connects to queued, or starts bin/queue. ok() is false if neither
-  // could be reached.
-  QueueClient();
+  // Connects to queued, or starts bin/queue (or bin/dkimsign, above).
+  // ok() is false if neither could be reached.
+  explicit QueueClient(Origin origin = Origin::passed_on);
   ~QueueClient();
   QueueClient(const QueueClient&) = delete;
   QueueClient& operator=(const QueueClient&) = delete;
@@ -40,7 +46,7 @@ class QueueClient {
 
  private:
   bool connect_writer();
-  void start_queue();
+  void start_program(const char* name);
   int finish_writer(const Envelope& envelope);
 
   Fd writer_;
