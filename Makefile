@@ -59,6 +59,9 @@ LIBS_imapd-mailbox += -lunistring
 LIBS_mailstats := -lz
 # DKIM signatures by libopendkim (dkimsign(8)); dkimkey makes keys with libcrypto.
 LIBS_dkimsign := -lopendkim
+# The incoming checks (authcheck): SPF by libspf2, DKIM by libopendkim,
+# DMARC by libopendmarc.
+LIBS_authcheck := -lspf2 -lopendkim -lopendmarc
 
 PROGRAMS := $(sort $(patsubst src/%/main.cpp,%,$(wildcard src/*/main.cpp)))
 # The libraries, in floors (DESIGN.md): base, mail, then imap, login, pop3.
@@ -75,6 +78,7 @@ UNIT_PROG_SRC += src/remote/reply.cpp src/remote/tls_policy.cpp src/remote/route
 UNIT_PROG_SRC += src/mailstats/logline.cpp src/mailstats/tally.cpp src/mailstats/report.cpp
 UNIT_PROG_SRC += src/mailstats/report_text.cpp src/mailstats/report_html.cpp
 UNIT_PROG_SRC += src/queued/group_sync.cpp src/queued/overlap.cpp
+UNIT_PROG_SRC += src/authcheck/verdict.cpp
 UNIT_PROG_OBJ := $(UNIT_PROG_SRC:src/%.cpp=$(OBJ)/%.o)
 BINS := $(PROGRAMS:%=$(INST)/%)
 

@@ -1,10 +1,6 @@
 // signer: see signer.hpp.
 #include "signer.hpp"
 
-// dkim.h is C99 and names the type _Bool, which C++ spells bool.
-#define _Bool bool
-#include <opendkim/dkim.h>
-#undef _Bool
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <sodium.h>
@@ -13,6 +9,7 @@
 #include <cstring>
 
 #include "base/io.hpp"
+#include "mail/dkim_library.hpp"
 
 namespace postern::dkimsign {
 

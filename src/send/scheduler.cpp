@@ -110,6 +110,8 @@ bool Scheduler::load(const std::string& id) {
   m.state.arrived = ::stat(queue_dirs::todo(id).c_str(), &st) == 0 ? st.st_mtime : std::time(nullptr);
   m.queued_at = queued_at(id, m.state.arrived);
   m.state.sender = envelope->sender;
+  // Held at birth (authcheck's quarantine): a decision, saved durably.
+  m.state.held_by = envelope->hold;
   for (auto& rcpt : envelope->recipients) {
     Route route = classify(controls_, rcpt);
     RecipientState r;
@@ -462,7 +464,7 @@ bool Scheduler::bounce(Message& m, std::time_t now) {
     std::string report = compose_bounce(controls_, to, m.state.arrived, failed, original.get());
     QueueClient q(Origin::here);  // a bounce is this host's own mail: signed
     q.write(report);
-    int code = q.finish(Envelope{envelope_sender, {to}});
+    int code = q.finish(Envelope{envelope_sender, {to}, {}});
     if (code != 0) {
       log::line("{} unable to queue its bounce: {}", log::kv("msg", m.id), queue_failure_text(code));
       return false;

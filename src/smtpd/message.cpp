@@ -15,9 +15,10 @@
 
 namespace postern::smtpd {
 
-Incoming::Incoming(const smtp::Limits& limits, std::string id, const std::string& received, Origin origin)
+Incoming::Incoming(const smtp::Limits& limits, std::string id, const std::string& received, Origin origin,
+                   const Peer& peer)
     : text_(limits), id_(std::move(id)) {
-  queue_ = std::make_unique<QueueClient>(origin);
+  queue_ = std::make_unique<QueueClient>(origin, &peer);
   if (!queue_->ok() || !queue_->write(received)) write_failed_ = true;
 }
 
@@ -145,8 +146,14 @@ std::string Incoming::finish(const Envelope& envelope) {
   }
   int code = queue_->finish(envelope);
   queued_as_ = queue_->queue_id();
+  std::string refusal = queue_->refusal();
   queue_.reset();
   if (code == queue_exit::queued) return "250 2.0.0 ok " + id_ + (queued_as_.empty() ? "" : " msg " + queued_as_);
+  if (!refusal.empty()) {
+    // authcheck's verdict (SPF, DKIM, DMARC), in its own words.
+    why_ = "refused by the checks: " + refusal;
+    return refusal;
+  }
   if (queue_failure_is_permanent(code)) return "554 5.3.0 the queue refused the message: " + queue_failure_text(code);
   return "451 4.3.0 the queue failed: " + queue_failure_text(code) + "; try again later";
 }

@@ -383,7 +383,8 @@ std::unique_ptr<Incoming> Session::start_message() {
   // Mail from a client trusted to relay starts here, and is signed
   // (dkimsign(8)); mail from other hosts is passed on as it came.
   bool ours = client_.local || client_.relayclient || !login_.empty();
-  auto in = std::make_unique<Incoming>(limits, id, received, ours ? Origin::here : Origin::passed_on);
+  Peer peer{client_.ip, helo_};
+  auto in = std::make_unique<Incoming>(limits, id, received, ours ? Origin::here : Origin::passed_on, peer);
   if (submission && senders) in->complete(*senders, login_, policy_.me);
   return in;
 }

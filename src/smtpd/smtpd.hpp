@@ -123,8 +123,10 @@ class Incoming {
   // id names the message in the replies and log lines; received is the
   // Received: line that goes first.
   // origin: Origin::here for a client trusted to relay (authenticated or
-  // RELAYCLIENT), whose mail is signed (dkimsign(8)).
-  Incoming(const smtp::Limits& limits, std::string id, const std::string& received, Origin origin);
+  // RELAYCLIENT), whose mail is signed (dkimsign(8)); mail from any other
+  // is checked (authcheck(8)) as from peer.
+  Incoming(const smtp::Limits& limits, std::string id, const std::string& received, Origin origin,
+           const Peer& peer);
   // Adds text in SMTP form (CRLF line ends, dot stuffing undone).
   void feed(std::string_view text);
   // Passes what text() has converted on to the queue.

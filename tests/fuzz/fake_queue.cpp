@@ -25,7 +25,7 @@ std::vector<Queued>& queued() {
 namespace postern {
 
 // pid_ holds the index of this message in fuzz::queued(), plus one.
-QueueClient::QueueClient(Origin) {
+QueueClient::QueueClient(Origin, const Peer*) {
   if (fuzz::queue_behaviour().start_fails) return;
   fuzz::queued().push_back({});
   pid_ = static_cast<pid_t>(fuzz::queued().size());

@@ -21,6 +21,7 @@ const char* const user_remote = "posternr";
 const char* const user_send = "posterns";
 const char* const user_tls = "posternt";
 const char* const user_dkim = "posternk";
+const char* const user_check = "posternc";
 const char* const group_nofiles = "nofiles";
 const char* const group_postern = "postern";
 }  // namespace postern::conf

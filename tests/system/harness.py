@@ -30,6 +30,15 @@ def make_env():
     return env
 
 
+def sh(*args, check=True):
+    """Runs a command (ip, ss, ...), its output as text; raises when it
+    fails and check is set."""
+    p = subprocess.run(list(args), capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)}: {p.stderr.strip()}")
+    return p
+
+
 def free_port():
     """A loopback port nothing listens on now."""
     import socket
@@ -136,14 +145,18 @@ def read_message(path):
 
 def can_open_as(uid, gid, path):
     """Whether a process of uid and gid (no other groups) may open path
-    for reading; raises RuntimeError if the check itself fails."""
+    for reading (list it, for a directory); raises RuntimeError if the
+    check itself fails."""
     pid = os.fork()
     if pid == 0:
         try:
             os.setgroups([])
             os.setgid(gid)
             os.setuid(uid)
-            open(path).close()
+            if os.path.isdir(path):
+                os.listdir(path)
+            else:
+                open(path).close()
             os._exit(0)
         except PermissionError:
             os._exit(13)

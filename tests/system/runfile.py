@@ -26,6 +26,11 @@ class Result(unittest.TextTestResult):
         super().addError(test, err)
         print(f"FAIL {test.id()} (error)\n{self._exc_info_to_string(err, test)}", flush=True)
 
+    def addSubTest(self, test, subtest, err):
+        super().addSubTest(test, subtest, err)
+        if err is not None:  # counted in failures or errors; the test itself then reports nothing
+            print(f"FAIL {subtest.id()}\n{self._exc_info_to_string(err, test)}", flush=True)
+
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
         print(f"SKIP {test.id()}: {reason}", flush=True)

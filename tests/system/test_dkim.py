@@ -19,7 +19,7 @@ from harness import Instance, ServerTestCase, can_open_as, conf_user, maildir_fi
 from smtp_helpers import SmtpServer, smtpd_tls_server, tcprules, tls_context
 
 SYSTEM_PYTHON = "/usr/bin/python3"
-CHECKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dkim_check.py")
+DKIMPY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dkimpy_tool.py")
 
 
 def have_dkimpy():
@@ -67,7 +67,7 @@ class Dkim(ServerTestCase):
 
     def verify(self, raw):
         """Each DKIM-Signature of raw checked by dkimpy: [(d, s, a, ok)]."""
-        p = subprocess.run([SYSTEM_PYTHON, CHECKER, json.dumps(self.records)], input=raw, capture_output=True,
+        p = subprocess.run([SYSTEM_PYTHON, DKIMPY, "verify", json.dumps(self.records)], input=raw, capture_output=True,
                            timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
         return [tuple(r) for r in json.loads(p.stdout)]

@@ -18,7 +18,7 @@ import subprocess
 import time
 import unittest
 
-from harness import Instance, make_env, maildir_files, read_message, remove_test_users, wait_for, IS_ROOT
+from harness import Instance, make_env, maildir_files, read_message, remove_test_users, wait_for, IS_ROOT, sh
 
 TAG = f"pt{os.getpid() % 100000}"
 NS = {k: f"{TAG}{k}" for k in ("H", "A", "B1", "B2")}
@@ -40,13 +40,6 @@ MX = [
 ]
 B_DOMAINS = ["pref.test", "fallback.test", "implicit.test", "below.test", "big.test"]
 BIGDNS = "10.77.0.6"  # bigdns.py, in the hub: the 64 KiB MX answer for big.test
-
-
-def sh(*args, check=True):
-    p = subprocess.run(list(args), capture_output=True, text=True)
-    if check and p.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)}: {p.stderr.strip()}")
-    return p
 
 
 def why_no_netns():

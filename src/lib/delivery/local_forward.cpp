@@ -45,7 +45,7 @@ Outcome forward(const Context& c, const std::vector<std::string>& to) {
     written = queue.write(std::string_view(buf, static_cast<std::size_t>(n)));
   }
   // A write that failed means queue stopped reading; its exit code says why.
-  int code = queue.finish(Envelope{c.sender, to});
+  int code = queue.finish(Envelope{c.sender, to, {}});
   if (code == 0 && !written)  // it cannot have queued what it did not read
     return temporary("Unable to forward message: the queue program stopped reading. (#4.3.0)");
   if (code == 0) {

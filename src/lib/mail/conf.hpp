@@ -20,6 +20,7 @@ extern const char* const user_remote;  // posternr
 extern const char* const user_send;    // posterns
 extern const char* const user_tls;     // posternt: tlsd, the only reader of private keys
 extern const char* const user_dkim;    // posternk: dkimsign, the only reader of DKIM keys
+extern const char* const user_check;   // posternc: authcheck, which asks DNS about incoming mail
 extern const char* const group_nofiles;
 extern const char* const group_postern;
 

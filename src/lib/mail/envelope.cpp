@@ -8,6 +8,11 @@ namespace postern {
 std::string encode_envelope(const Envelope& e) {
   std::string out = "F" + e.sender;
   out += '\0';
+  if (!e.hold.empty()) {
+    out += 'H';
+    out += e.hold;
+    out += '\0';
+  }
   for (auto& r : e.recipients) {
     out += 'T';
     out += r;
@@ -25,6 +30,14 @@ std::optional<Envelope> decode_envelope(std::string_view b) {
   e.sender = b.substr(1, nul - 1);
   if (!valid_envelope_address(e.sender)) return std::nullopt;
   b.remove_prefix(nul + 1);
+  if (!b.empty() && b.front() == 'H') {
+    nul = b.find('\0');
+    if (nul == std::string_view::npos || nul == 1 || nul - 1 > max_hold) return std::nullopt;
+    e.hold = b.substr(1, nul - 1);
+    for (unsigned char c : e.hold)
+      if (c < 32 || c >= 127) return std::nullopt;
+    b.remove_prefix(nul + 1);
+  }
   for (;;) {
     if (b.empty()) return std::nullopt;
     if (b.front() == '\0') {

@@ -1,6 +1,8 @@
 // envelope: the qmail-queue envelope, "F" sender NUL, then "T" recipient NUL
 // for each recipient, then a final NUL. queue reads it from fd 1; the queue's
-// todo files hold it unchanged.
+// todo files hold it unchanged. postern adds one optional record after the
+// sender, "H" reason NUL: the message enters the queue on hold (authcheck's
+// quarantine), and send delivers nothing of it until it is released.
 #pragma once
 #include <optional>
 #include <string>
@@ -12,7 +14,10 @@ namespace postern {
 struct Envelope {
   std::string sender;
   std::vector<std::string> recipients;
+  std::string hold;  // why it is to be held ("" for no hold): printable, at most max_hold bytes
 };
+
+constexpr std::size_t max_hold = 200;
 
 std::string encode_envelope(const Envelope& e);
 

@@ -5,10 +5,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -66,11 +68,22 @@ bool signing_configured() {
   return !lines || !lines->empty();
 }
 
+// Whether control/authpolicy exists (empty: check, add the header, refuse
+// nothing). Unreadable counts as yes: authcheck then says what is wrong.
+bool checking_configured() {
+  struct stat st {};
+  return ::stat(conf::path("control/authpolicy").c_str(), &st) == 0 || errno != ENOENT;
+}
+
 }  // namespace
 
-QueueClient::QueueClient(Origin origin) {
+QueueClient::QueueClient(Origin origin, const Peer* peer) {
   if (origin == Origin::here && signing_configured()) {
     start_program("dkimsign");
+    return;
+  }
+  if (origin == Origin::passed_on && peer && checking_configured()) {
+    start_program("authcheck", {peer->ip, peer->helo});
     return;
   }
   if (!connect_writer()) start_program("queue");
@@ -95,7 +108,7 @@ bool QueueClient::connect_writer() {
   return true;
 }
 
-void QueueClient::start_program(const char* name) {
+void QueueClient::start_program(const char* name, const std::vector<std::string>& args) {
   int m[2], e[2], q[2];
   if (::pipe2(m, O_CLOEXEC) != 0) return;
   if (::pipe2(e, O_CLOEXEC) != 0) {
@@ -115,8 +128,10 @@ void QueueClient::start_program(const char* name) {
   if (pid == 0) {
     if (::dup2(m[0], 0) < 0 || ::dup2(e[0], 1) < 0 || ::dup2(q[1], 3) < 0) ::_exit(queue_exit::internal);
     std::string prog = conf::path(std::string("bin/") + name);
-    char* argv[] = {const_cast<char*>(name), nullptr};
-    ::execv(prog.c_str(), argv);
+    std::vector<char*> argv = {const_cast<char*>(name)};
+    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(prog.c_str(), argv.data());
     ::_exit(queue_exit::internal);
   }
   ::close(m[0]);
@@ -202,13 +217,25 @@ int QueueClient::finish(const Envelope& envelope) {
     if (errno != EINTR) return queue_exit::internal;
   }
   if (!WIFEXITED(st)) return queue_exit::internal;
-  if (WEXITSTATUS(st) == queue_exit::queued) {
+  int code = WEXITSTATUS(st);
+  if (code == queue_exit::queued) {
     // queue has exited: the pipe holds the whole id, or nothing.
     char buf[32];
     ssize_t n = ::read(id_.get(), buf, sizeof buf);
     if (n > 1 && buf[n - 1] == '\n') queue_id_.assign(buf, static_cast<std::size_t>(n - 1));
+  } else if (code == queue_exit::refused || code == queue_exit::temp_refused) {
+    // One line: a reply code of the right class, then printable text.
+    char buf[512];
+    ssize_t n = ::read(id_.get(), buf, sizeof buf);
+    std::string line = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    bool ok = line.size() >= 4 && line[0] == (code == queue_exit::refused ? '5' : '4') &&
+              std::isdigit(static_cast<unsigned char>(line[1])) && std::isdigit(static_cast<unsigned char>(line[2])) &&
+              line[3] == ' ';
+    for (unsigned char c : line) ok = ok && c >= 32 && c < 127;
+    if (ok) refusal_ = line;
   }
-  return WEXITSTATUS(st);
+  return code;
 }
 
 bool queue_failure_is_permanent(int code) { return queue_exit::is_permanent(code); }

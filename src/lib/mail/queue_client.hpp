@@ -9,6 +9,7 @@
 #pragma once
 #include <string>
 #include <string_view>
+#include <vector>
 #include <sys/types.h>
 
 #include "mail/envelope.hpp"
@@ -23,11 +24,20 @@ namespace postern {
 // never is, so that no forged From: gets this host's signature.
 enum class Origin { passed_on, here };
 
+// What smtpd knows of a client on another host, for authcheck(8): when
+// it is given and control/authpolicy exists, mail passed on goes through
+// bin/authcheck, which checks SPF, DKIM and DMARC, adds an
+// Authentication-Results field, and may refuse the message.
+struct Peer {
+  std::string ip;
+  std::string helo;
+};
+
 class QueueClient {
  public:
   // Connects to queued, or starts bin/queue (or bin/dkimsign, above).
   // ok() is false if neither could be reached.
-  explicit QueueClient(Origin origin = Origin::passed_on);
+  explicit QueueClient(Origin origin = Origin::passed_on, const Peer* peer = nullptr);
   ~QueueClient();
   QueueClient(const QueueClient&) = delete;
   QueueClient& operator=(const QueueClient&) = delete;
@@ -43,10 +53,14 @@ class QueueClient {
   int finish(const Envelope& envelope);
   // After a successful finish: the queue's id of the message ("" if unknown).
   const std::string& queue_id() const { return queue_id_; }
+  // After finish() returned refused (31) or temp_refused (71): the SMTP
+  // reply the refusing program gave on descriptor 3 ("550 5.7.23 ..."),
+  // or "" when it gave none that fits the code.
+  const std::string& refusal() const { return refusal_; }
 
  private:
   bool connect_writer();
-  void start_program(const char* name);
+  void start_program(const char* name, const std::vector<std::string>& args = {});
   int finish_writer(const Envelope& envelope);
 
   Fd writer_;
@@ -56,6 +70,7 @@ class QueueClient {
   Fd envelope_;
   Fd id_;
   std::string queue_id_;
+  std::string refusal_;
 };
 
 // queue's exit codes (mail/queue_exit.hpp), for a log line or an SMTP reply.

@@ -105,6 +105,7 @@ std::optional<QueuedMessage> read_queued(const std::string& id) {
   struct stat st {};
   q.state.arrived = ::stat(queue_dirs::todo(id).c_str(), &st) == 0 ? st.st_mtime : 0;
   q.state.sender = env->sender;
+  q.state.held_by = env->hold;
   for (auto& r : env->recipients) q.state.recipients.push_back(RecipientState{r, '?', 'P', 0, 0, ""});
   return q;
 }
