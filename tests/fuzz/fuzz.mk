@@ -21,6 +21,8 @@ FUZZ_PROG_smtp_data := smtpd/smtp_data
 FUZZ_PROG_dns_mx := remote/route
 FUZZ_PROG_smtp_reply := remote/reply
 FUZZ_PROG_authcheck_verdict := authcheck/verdict
+# The libraries authcheck parses DNS answers with.
+FUZZ_LIBS_auth_records := -lspf2 -lopendmarc
 FUZZ_PROG_mailstats_line := mailstats/logline mailstats/tally mailstats/report mailstats/report_text mailstats/report_html
 # A whole session: every part of the program but its main.cpp.
 fuzz_parts_of = $(patsubst src/%.cpp,%,$(filter-out %/main.cpp,$(wildcard src/$(1)/*.cpp)))
