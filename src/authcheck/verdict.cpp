@@ -160,7 +160,15 @@ Decision decide(const std::vector<Rule>& policy, const Results& r) {
     d.action = rule.action;
     d.key = rule.key;
   }
-  if (d.action == Action::reject) d.reply = reply_for(d.key, r);
+  if (d.action == Action::reject) {
+    // The names in it came from the sender: one printable line, bounded,
+    // as an SMTP reply must be (and as queue_client insists).
+    std::string reply;
+    for (unsigned char c : reply_for(d.key, r))
+      if (c >= 32 && c < 127) reply += static_cast<char>(c);
+    if (reply.size() > 400) reply.resize(400);
+    d.reply = reply;
+  }
   return d;
 }
 

@@ -54,6 +54,11 @@ TEST_CASE("authcheck: rules decide, the strictest wins, nothing without a rule")
   rules = parse_policy({"dmarc=reject reject"}, why);
   d = decide(*rules, r);
   CHECK(d.reply.starts_with("550 5.7.26 "));
+  r.dmarc.domain = "evil\r\n250 ok" + std::string(600, 'x');  // a name from the sender stays one bounded line
+  d = decide(*rules, r);
+  CHECK(d.reply.find_first_of("\r\n") == std::string::npos);
+  CHECK(d.reply.size() <= 400);
+  r.dmarc.domain = "example.com";
   r.spf_mailfrom.result = "temperror";
   rules = parse_policy({"spf=temperror reject"}, why);
   CHECK(decide(*rules, r).reply.starts_with("451 4.4.3 "));
