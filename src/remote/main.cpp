@@ -13,7 +13,9 @@
 //
 // Control files: helohost (default me), timeoutconnect (60 s),
 // timeoutremote (1200 s), outgoingip, smtproutes, me, locals, tlspolicy
-// and tlsremoteca (STARTTLS, tls_policy.hpp and tls_client.hpp).
+// and tlsremoteca (STARTTLS, tls_policy.hpp and tls_client.hpp),
+// trustanchors (DANE, dnssec.hpp); the MTA-STS cache in queue/mtasts
+// (sts.hpp).
 //
 // Runs as posternr, never as root in a multi-user install: it parses DNS
 // answers and SMTP replies from anyone. Trusts rspawn for its arguments and
@@ -32,6 +34,8 @@
 #include "session.hpp"
 #include "base/strings.hpp"
 #include "base/unique.hpp"
+#include "dnssec.hpp"
+#include "sts.hpp"
 #include "tls_policy.hpp"
 #include "mail/status.hpp"
 
@@ -55,13 +59,35 @@ int main(int argc, char** argv) {
   auto ip = control::line("outgoingip", "");
   if (!helo || !tc || !tr || !ip) log::die(status::temporary, "unable to read a control file (helohost, timeouts, outgoingip)");
   Settings settings{*helo, static_cast<int>(std::min(*tc, 3600ul)), static_cast<int>(std::min(*tr, 86400ul)), *ip,
-                    lower(domain), {}};
+                    lower(domain), {}, nullptr, std::nullopt};
   std::vector<Outcome> outcomes;
   TlsPolicyLookup policy = tls_policy_for(settings.domain);
   settings.tls = policy.policy;
-  Route route = find_route(domain, 25);
+  // dane: every lookup through the validating resolver (RFC 7672 2.2).
+  std::unique_ptr<DnssecResolver> dnssec;
+  std::string dnssec_why;
+  if (policy.ok && settings.tls.level == TlsLevel::dane) {
+    dnssec = DnssecResolver::open(settings.timeout_connect, dnssec_why);
+    settings.dnssec = dnssec.get();
+  }
+  Route route;
+  if (policy.ok && (settings.tls.level != TlsLevel::dane || dnssec)) route = find_route(domain, 25, dnssec.get());
+  // MTA-STS where the admin asked for no more than may or dane, and the
+  // hosts come from DNS (not smtproutes or a literal).
+  if (policy.ok && route.result == Route::Result::ok && route.from_mx &&
+      (settings.tls.level == TlsLevel::may || settings.tls.level == TlsLevel::dane)) {
+    StsLookup sts = sts_policy_for(settings.domain, settings.timeout_connect);
+    settings.sts = sts.policy;
+    if (sts.policy || !sts.note.empty())
+      log::line("MTA-STS policy of {}: {} ({})", settings.domain,
+                sts.policy ? mode_name(sts.policy->mode) : "none", log::printable(sts.note, 300));
+  }
   if (!policy.ok) {
     outcomes.assign(recipients.size(), Outcome{'Z', policy.why});
+  } else if (settings.tls.level == TlsLevel::dane && !dnssec) {
+    outcomes.assign(recipients.size(),
+                    Outcome{'Z', "DANE is asked for " + settings.domain + " (" + settings.tls.source +
+                                     ") but DNSSEC cannot be used: " + dnssec_why + ". (#4.7.5)"});
   } else if (route.result != Route::Result::ok) {
     outcomes.assign(recipients.size(), Outcome{route.result == Route::Result::permanent ? 'D' : 'Z', route.why});
   } else {

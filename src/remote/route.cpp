@@ -20,9 +20,10 @@
 #include <cstring>
 #include <set>
 
-#include "mail/control.hpp"
 #include "base/strings.hpp"
 #include "base/unique.hpp"
+#include "dnssec.hpp"
+#include "mail/control.hpp"
 
 namespace postern::remote {
 
@@ -54,9 +55,44 @@ std::set<std::string> local_addresses() {
   return out;
 }
 
-// The host's addresses; false with a temporary failure on a DNS error.
+// The host's addresses; temporary on a DNS error. Through the C library's
+// resolver, or with dnssec through the validating one, which also says
+// whether every address came in a secure answer (a bogus answer is a
+// temporary failure: the host cannot be used now).
 enum class Lookup { found, none, temporary };
-Lookup addresses(const std::string& host, int port, std::vector<Destination>& out) {
+Lookup addresses(const std::string& host, int port, std::vector<Destination>& out, DnssecResolver* dnssec) {
+  if (dnssec) {
+    std::size_t before = out.size();
+    bool secure = true;
+    for (int type : {28, 1}) {
+      DnssecAnswer a = dnssec->query(host, type);
+      if (a.status == DnssecAnswer::Status::bogus || a.status == DnssecAnswer::Status::failed) return Lookup::temporary;
+      secure &= a.status == DnssecAnswer::Status::secure;
+      for (auto& rdata : a.records) {
+        Destination d;
+        d.host = host;
+        if (type == 28 && rdata.size() == 16) {
+          auto* sa = reinterpret_cast<sockaddr_in6*>(&d.sa);
+          sa->sin6_family = AF_INET6;
+          sa->sin6_port = htons(static_cast<uint16_t>(port));
+          std::memcpy(&sa->sin6_addr, rdata.data(), 16);
+          d.len = sizeof(sockaddr_in6);
+        } else if (type == 1 && rdata.size() == 4) {
+          auto* sa = reinterpret_cast<sockaddr_in*>(&d.sa);
+          sa->sin_family = AF_INET;
+          sa->sin_port = htons(static_cast<uint16_t>(port));
+          std::memcpy(&sa->sin_addr, rdata.data(), 4);
+          d.len = sizeof(sockaddr_in);
+        } else {
+          continue;
+        }
+        d.address = numeric(reinterpret_cast<sockaddr*>(&d.sa), d.len);
+        out.push_back(d);
+      }
+    }
+    for (std::size_t i = before; i < out.size(); ++i) out[i].dnssec = secure;
+    return out.size() > before ? Lookup::found : Lookup::none;
+  }
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_family = AF_UNSPEC;
@@ -160,7 +196,7 @@ std::optional<std::vector<MxRecord>> parse_mx_answer(const unsigned char* answer
   return out;
 }
 
-Route find_route(const std::string& raw_domain, int default_port) {
+Route find_route(const std::string& raw_domain, int default_port, DnssecResolver* dnssec) {
   Route route;
   std::string domain = lower(raw_domain);
   if (literal(domain, default_port, route)) return route;
@@ -173,7 +209,7 @@ Route find_route(const std::string& raw_domain, int default_port) {
   }
   if (!relay.empty()) {
     if (literal(relay, port, route)) return route;
-    auto r = addresses(relay, port, route.destinations);
+    auto r = addresses(relay, port, route.destinations, dnssec);
     if (r != Lookup::found) {
       route.result = Route::Result::temporary;
       route.why = "Unable to find the address of the relay " + relay + " from control/smtproutes. (#4.4.3)";
@@ -181,36 +217,68 @@ Route find_route(const std::string& raw_domain, int default_port) {
     return route;
   }
 
-  // The largest DNS message there is (TCP's 16-bit length), on the heap: an
-  // answer of many MX records must fit whole. res_query returns the length
-  // of the whole answer even when it kept only what fit in the buffer, so
-  // the length is clamped to the buffer and such an answer is taken as
-  // truncated: only what is in the buffer is ever parsed.
-  std::vector<unsigned char> answer(65536);
-  int n = res_query(domain.c_str(), ns_c_in, ns_t_mx, answer.data(), static_cast<int>(answer.size()));
-  if (n > static_cast<int>(answer.size())) n = static_cast<int>(answer.size());
+  route.from_mx = true;
   std::vector<Mx> mxes;
-  if (n < 0) {
-    if (h_errno == HOST_NOT_FOUND) {
+  bool mx_secure = false;
+  if (dnssec) {
+    DnssecAnswer a = dnssec->query(domain, ns_t_mx);
+    if (a.status == DnssecAnswer::Status::bogus) {
+      route.result = Route::Result::temporary;
+      route.why = "The MX records of " + domain + " fail DNSSEC validation: " + a.why + ". (#4.7.5)";
+      return route;
+    }
+    if (a.status == DnssecAnswer::Status::failed) {
+      route.result = Route::Result::temporary;
+      route.why = "A temporary DNS failure looking up " + domain + ": " + a.why + ". (#4.4.3)";
+      return route;
+    }
+    if (a.nxdomain) {
       route.result = Route::Result::permanent;
       route.why = "Sorry, I couldn't find any host named " + domain + ". (#5.1.2)";
       return route;
     }
-    if (h_errno != NO_DATA) {
-      route.result = Route::Result::temporary;
-      route.why = "A temporary DNS failure looking up " + domain + ". (#4.4.3)";
-      return route;
+    mx_secure = a.status == DnssecAnswer::Status::secure;
+    if (!a.records.empty()) {
+      auto records = parse_mx_answer(reinterpret_cast<const unsigned char*>(a.packet.data()),
+                                     static_cast<int>(a.packet.size()));
+      if (!records) {
+        route.result = Route::Result::temporary;
+        route.why = "A malformed DNS answer for " + domain + ". (#4.4.3)";
+        return route;
+      }
+      for (auto& r : *records) mxes.push_back({r.pref, r.host, randombytes_uniform(1u << 30)});
     }
   } else {
-    // Also an answer cut short (its counts promise more records than it
-    // holds) may fail to parse: a later try may get it whole.
-    auto records = parse_mx_answer(answer.data(), n);
-    if (!records) {
-      route.result = Route::Result::temporary;
-      route.why = "A malformed or truncated DNS answer for " + domain + ". (#4.4.3)";
-      return route;
+    // The largest DNS message there is (TCP's 16-bit length), on the heap:
+    // an answer of many MX records must fit whole. res_query returns the
+    // length of the whole answer even when it kept only what fit in the
+    // buffer, so the length is clamped to the buffer and such an answer is
+    // taken as truncated: only what is in the buffer is ever parsed.
+    std::vector<unsigned char> answer(65536);
+    int n = res_query(domain.c_str(), ns_c_in, ns_t_mx, answer.data(), static_cast<int>(answer.size()));
+    if (n > static_cast<int>(answer.size())) n = static_cast<int>(answer.size());
+    if (n < 0) {
+      if (h_errno == HOST_NOT_FOUND) {
+        route.result = Route::Result::permanent;
+        route.why = "Sorry, I couldn't find any host named " + domain + ". (#5.1.2)";
+        return route;
+      }
+      if (h_errno != NO_DATA) {
+        route.result = Route::Result::temporary;
+        route.why = "A temporary DNS failure looking up " + domain + ". (#4.4.3)";
+        return route;
+      }
+    } else {
+      // Also an answer cut short (its counts promise more records than it
+      // holds) may fail to parse: a later try may get it whole.
+      auto records = parse_mx_answer(answer.data(), n);
+      if (!records) {
+        route.result = Route::Result::temporary;
+        route.why = "A malformed or truncated DNS answer for " + domain + ". (#4.4.3)";
+        return route;
+      }
+      for (auto& r : *records) mxes.push_back({r.pref, r.host, randombytes_uniform(1u << 30)});
     }
-    for (auto& r : *records) mxes.push_back({r.pref, r.host, randombytes_uniform(1u << 30)});
   }
   // RFC 7505: a single MX of "." means the domain takes no mail.
   if (mxes.size() == 1 && (mxes[0].host.empty() || mxes[0].host == ".")) {
@@ -237,7 +305,10 @@ Route find_route(const std::string& raw_domain, int default_port) {
   std::vector<int> prefs;  // the preference of each destination
   for (auto& mx : mxes) {
     std::vector<Destination> found;
-    auto r = addresses(mx.host, default_port, found);
+    auto r = addresses(mx.host, default_port, found, dnssec);
+    // RFC 7672 2.2: a host's TLSA records count only when the MX records
+    // that named it were secure too.
+    for (auto& d : found) d.dnssec &= mx_secure;
     if (r == Lookup::temporary) dns_trouble = true;
     bool is_me = my_names.count(mx.host) > 0;
     for (auto& d : found) is_me |= mine.count(d.address) > 0;

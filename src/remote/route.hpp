@@ -1,6 +1,8 @@
 // route: where a remote domain's mail goes: control/smtproutes, else its
 // MX records (the C library's resolver, so resolv.conf applies), else its
-// own A/AAAA records; address literals go straight to the address.
+// own A/AAAA records; address literals go straight to the address. With a
+// DNSSEC resolver (DANE) every lookup goes through it instead, and each
+// destination says whether the answers that led to it were all secure.
 #pragma once
 #include <sys/socket.h>
 
@@ -16,15 +18,20 @@ struct Destination {
   std::string address;     // numeric
   sockaddr_storage sa{};
   socklen_t len = 0;
+  // The MX records (or the smtproutes relay) and this address came in
+  // DNSSEC-secure answers: the host's TLSA records may be used.
+  bool dnssec = false;
 };
 
 struct Route {
   enum class Result { ok, temporary, permanent } result = Result::ok;
   std::string why;  // for a failure, in the words of a bounce
   std::vector<Destination> destinations;
+  bool from_mx = false;  // the destinations came from the domain's MX (or A) records
 };
 
-Route find_route(const std::string& domain, int default_port);
+class DnssecResolver;
+Route find_route(const std::string& domain, int default_port, DnssecResolver* dnssec = nullptr);
 
 // One mail exchanger of an MX answer: its preference and its name, lower
 // case, "" or "." for a null MX.

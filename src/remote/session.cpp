@@ -37,6 +37,7 @@
 #include "base/netio.hpp"
 #include "base/strings.hpp"
 #include "base/log.hpp"
+#include "dane.hpp"
 #include "mail/tcpto.hpp"
 #include "tls_client.hpp"
 
@@ -209,6 +210,8 @@ std::string peer_label(const Destination& d) {
 
 // The names the policy wants the certificate to carry.
 std::vector<std::string> wanted_names(const Destination& d, const Settings& s) {
+  // RFC 7672 3.2.3: a DANE-TA(2) chain must name the MX host or the domain.
+  if (!s.tls.tlsa.empty()) return {host_name(d), s.domain};
   if (!s.tls.match.empty()) return s.tls.match;
   if (s.tls.level == TlsLevel::secure) return {s.domain, "." + s.domain};
   return {host_name(d)};
@@ -291,7 +294,7 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
         failure = "sent more after its reply to STARTTLS";
       } else {
         std::string why;
-        link.tls = TlsClient::connect(fd, host_name(d), wanted_names(d, s), s.timeout_remote, why);
+        link.tls = TlsClient::connect(fd, host_name(d), wanted_names(d, s), s.tls.tlsa, s.timeout_remote, why);
         if (!link.tls) failure = "failed the TLS handshake: " + why;
       }
       if (!failure.empty()) {
@@ -438,9 +441,54 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
   return out;
 }
 
+// The policy for one destination: under dane, what its TLSA records say
+// (RFC 7672 2.2): secure usable records demand a certificate that matches
+// one; secure records none of which is usable still demand TLS; no secure
+// records leave may. False, with why, when the records cannot be known now.
+bool policy_for_host(const Destination& d, Settings& s, std::string& why) {
+  if (s.tls.level != TlsLevel::dane) return true;
+  s.tls.level = TlsLevel::may;
+  if (!s.dnssec || !d.dnssec) return true;
+  int port = d.sa.ss_family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6*>(&d.sa)->sin6_port)
+                                        : ntohs(reinterpret_cast<const sockaddr_in*>(&d.sa)->sin_port);
+  DaneLookup dane = dane_lookup(*s.dnssec, host_name(d), port);
+  if (dane.result == DaneLookup::Result::failed) {
+    why = "DANE: " + dane.why + "; " + peer_label(d) + " was not tried. (#4.7.5)";
+    return false;
+  }
+  if (dane.result == DaneLookup::Result::none) return true;
+  std::string records = "_" + std::to_string(port) + "._tcp." + host_name(d);
+  if (dane.usable.empty()) {
+    s.tls.level = TlsLevel::encrypt;
+    s.tls.source = "DANE: the TLSA records of " + records + ", none usable";
+  } else {
+    s.tls.level = TlsLevel::verify;
+    s.tls.tlsa = dane.usable;
+    s.tls.source = "DANE: the TLSA records of " + records;
+  }
+  return true;
+}
+
+// MTA-STS (RFC 8461 4.1, 4.2) for a host DANE left at may: under an
+// enforce policy it must be one of the policy's MX hosts and present a
+// certificate that verifies and names it. False, with why, when it is not
+// listed.
+bool sts_for_host(const Destination& d, Settings& s, std::string& why) {
+  if (!s.sts || s.sts->mode != StsPolicy::Mode::enforce || s.tls.level != TlsLevel::may) return true;
+  if (!sts_mx_matches(*s.sts, host_name(d))) {
+    why = "MTA-STS: " + host_name(d) + " is not a mail host the policy of " + s.domain +
+          " (enforce) lists; it was not tried. (#4.7.5)";
+    return false;
+  }
+  s.tls.level = TlsLevel::verify;
+  s.tls.match.clear();
+  s.tls.source = "the MTA-STS policy of " + s.domain + ", enforce";
+  return true;
+}
+
 }  // namespace
 
-std::vector<Outcome> deliver(const std::vector<Destination>& destinations, const Settings& s,
+std::vector<Outcome> deliver(const std::vector<Destination>& destinations, const Settings& settings,
                              const std::string& sender, const std::vector<std::string>& recipients) {
   std::vector<Outcome> last = all(recipients.size(), 'Z', "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)");
   std::time_t now = std::time(nullptr);
@@ -448,6 +496,12 @@ std::vector<Outcome> deliver(const std::vector<Destination>& destinations, const
   for (auto& d : destinations) all_timed_out &= tcpto::recently_timed_out(d.address, now);
   for (auto& d : destinations) {
     if (!all_timed_out && tcpto::recently_timed_out(d.address, now)) continue;
+    Settings s = settings;
+    std::string why_not;
+    if (!policy_for_host(d, s, why_not) || !sts_for_host(d, s, why_not)) {
+      last = all(recipients.size(), 'Z', why_not);
+      continue;
+    }
     bool timed_out = false;
     int fd = connect_to(d, s, timed_out);
     if (fd < 0) {

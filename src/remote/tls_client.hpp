@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/netio.hpp"
+#include "dane.hpp"
 
 namespace postern::remote {
 
@@ -20,6 +21,7 @@ struct TlsFacts {
   std::string cipher;   // OpenSSL's name, "TLS_AES_256_GCM_SHA384"
   int bits = 0;
   bool verified = false;     // the chain is trusted and a name matched
+  std::string dane;          // verified by this TLSA record ("3 1 1"), else ""
   std::string verify_error;  // why not, for reasons and logs
   std::string peer_subject;
 };
@@ -32,9 +34,12 @@ class TlsClient : public Transport {
   // are what the certificate must match (a host name, ".domain" for any
   // name under domain, or a numeric address). nullptr with why set when
   // the handshake fails; a certificate that does not verify is no failure
-  // here (facts().verified says so): the caller's policy decides.
+  // here (facts().verified says so): the caller's policy decides. With
+  // tlsa records the certificate is checked against them (RFC 7672:
+  // DANE-EE without name checks, DANE-TA with names[0] and the others as
+  // reference names) and not against the CAs.
   static std::unique_ptr<TlsClient> connect(int fd, const std::string& sni, const std::vector<std::string>& names,
-                                            int timeout, std::string& why);
+                                            const std::vector<Tlsa>& tlsa, int timeout, std::string& why);
   ssize_t read(char* buf, std::size_t n, int timeout) override;
   bool write(std::string_view data, int timeout) override;
   const TlsFacts& facts() const { return facts_; }

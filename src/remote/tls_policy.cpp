@@ -17,6 +17,7 @@ const char* level_name(TlsLevel level) {
   switch (level) {
     case TlsLevel::none: return "none";
     case TlsLevel::may: return "may";
+    case TlsLevel::dane: return "dane";
     case TlsLevel::encrypt: return "encrypt";
     case TlsLevel::verify: return "verify";
     case TlsLevel::secure: return "secure";
@@ -40,7 +41,7 @@ std::vector<std::string> fields(std::string_view line) {
 
 bool parse_level(const std::string& word, TlsLevel& level) {
   std::string w = lower(word);
-  for (TlsLevel l : {TlsLevel::none, TlsLevel::may, TlsLevel::encrypt, TlsLevel::verify, TlsLevel::secure}) {
+  for (TlsLevel l : {TlsLevel::none, TlsLevel::may, TlsLevel::dane, TlsLevel::encrypt, TlsLevel::verify, TlsLevel::secure}) {
     if (w == level_name(l)) {
       level = l;
       return true;
@@ -110,8 +111,8 @@ TlsPolicyLookup tls_policy_from_lines(const std::vector<std::string>& lines, con
 }
 
 TlsPolicyLookup tls_policy_for(const std::string& domain) {
-  // DANE and MTA-STS plug in here: a policy they find for the domain would
-  // be weighed against the file's before the session sees it.
+  // DANE's TLSA records are per host, so they are weighed later, once the
+  // route is known (remote's main); MTA-STS plugs in here.
   auto lines = control::lines("tlspolicy");
   if (!lines) {
     TlsPolicyLookup b;

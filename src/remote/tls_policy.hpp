@@ -9,13 +9,17 @@
 #include <string>
 #include <vector>
 
+#include "dane.hpp"
+
 namespace postern::remote {
 
 // In order of strictness: none never starts TLS; may starts it when the
-// peer offers it; encrypt demands it; verify also demands a certificate
-// that chains to a trusted CA and names the mail host; secure demands one
-// that names the domain itself (or a name listed with match=).
-enum class TlsLevel { none, may, encrypt, verify, secure };
+// peer offers it; dane is may, except that a host with DNSSEC-secure TLSA
+// records (RFC 7672) must present a certificate they match; encrypt
+// demands TLS; verify also demands a certificate that chains to a trusted
+// CA and names the mail host; secure demands one that names the domain
+// itself (or a name listed with match=).
+enum class TlsLevel { none, may, dane, encrypt, verify, secure };
 
 struct TlsPolicy {
   TlsLevel level = TlsLevel::may;
@@ -23,6 +27,9 @@ struct TlsPolicy {
   // level's default. ".example.org" stands for any name under example.org.
   std::vector<std::string> match;
   std::string source = "the default";  // for reasons: "control/tlspolicy line 3"
+  // For one host under dane: the TLSA records the certificate must match
+  // (the level is then verify), OpenSSL checking them instead of the CAs.
+  std::vector<Tlsa> tlsa;
 };
 
 struct TlsPolicyLookup {

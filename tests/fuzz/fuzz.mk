@@ -18,7 +18,10 @@ FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ)/bin/%)
 FUZZ_SUPPORT := $(FUZZ)/fuzz/common.o $(FUZZ)/fuzz/fuzz_conf.o
 
 FUZZ_PROG_smtp_data := smtpd/smtp_data
-FUZZ_PROG_dns_mx := remote/route
+FUZZ_PROG_dns_mx := remote/route remote/dnssec
+FUZZ_LIBS_dns_mx := -lunbound
+FUZZ_PROG_sts_dane_records := remote/sts_policy remote/dane remote/dnssec
+FUZZ_LIBS_sts_dane_records := -lunbound
 FUZZ_PROG_smtp_reply := remote/reply
 FUZZ_PROG_authcheck_verdict := authcheck/verdict
 # The libraries authcheck parses DNS answers with.

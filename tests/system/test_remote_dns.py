@@ -80,14 +80,19 @@ class NsInstance(Instance):
 
 
 class NsSmtpd:
-    """tcpserver+smtpd of inst on address:25 inside a network namespace."""
+    """tcpserver+smtpd of inst on address:25 inside a network namespace;
+    with tls, behind tlsd (STARTTLS with inst's control/tls/default.pem),
+    as the boot files run port 25."""
 
-    def __init__(self, inst, netns, address):
+    def __init__(self, inst, netns, address, tls=False):
         self.logfile = os.path.join(inst.tmp, f"smtpd-{address}.log")
         import pwd
         pw = pwd.getpwnam("posternd")
-        cmd = ["ip", "netns", "exec", netns, "tcpserver", "-R", "-H", "-l", "0", "-u", str(pw.pw_uid), "-g",
-               str(pw.pw_gid), address, "25", os.path.join(inst.bin, "smtpd")]
+        if tls:
+            prog = [address, "25", os.path.join(inst.bin, "tlsd"), "-u", "posternd", os.path.join(inst.bin, "smtpd")]
+        else:
+            prog = ["-u", str(pw.pw_uid), "-g", str(pw.pw_gid), address, "25", os.path.join(inst.bin, "smtpd")]
+        cmd = ["ip", "netns", "exec", netns, "tcpserver", "-R", "-H", "-l", "0"] + prog
         log = open(self.logfile, "ab")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL,
                                      start_new_session=True, env=make_env(), cwd="/")
@@ -144,6 +149,32 @@ class NsFakeSmtp:
         self.proc.wait()
 
 
+def build_network(ns, hub_key, hub_addresses, members, resolver_of, nameserver):
+    """The namespaces of ns (key -> name), each with lo up; a bridge br0
+    in ns[hub_key] with hub_addresses; for each key of members a veth into
+    the bridge, eth0 there with its addresses; and resolv.conf of
+    ns[resolver_of] naming nameserver. tearDownClass deletes them."""
+    os.makedirs(f"/etc/netns/{ns[resolver_of]}", exist_ok=True)
+    with open(f"/etc/netns/{ns[resolver_of]}/resolv.conf", "w") as f:
+        f.write(f"nameserver {nameserver}\noptions timeout:2 attempts:2\n")
+    for name in ns.values():
+        sh("ip", "netns", "add", name)
+        sh("ip", "-n", name, "link", "set", "lo", "up")
+    hub = ns[hub_key]
+    sh("ip", "-n", hub, "link", "add", "br0", "type", "bridge")
+    for a in hub_addresses:
+        sh("ip", "-n", hub, "addr", "add", a, "dev", "br0")
+    sh("ip", "-n", hub, "link", "set", "br0", "up")
+    for key, addrs in members.items():
+        name = ns[key]
+        sh("ip", "-n", hub, "link", "add", f"h{key}", "type", "veth", "peer", "name", "eth0", "netns", name)
+        sh("ip", "-n", hub, "link", "set", f"h{key}", "master", "br0")
+        sh("ip", "-n", hub, "link", "set", f"h{key}", "up")
+        for a in addrs:
+            sh("ip", "-n", name, "addr", "add", a, "dev", "eth0", *(["nodad"] if ":" in a else []))
+        sh("ip", "-n", name, "link", "set", "eth0", "up")
+
+
 REASON = why_no_netns()
 
 
@@ -186,26 +217,9 @@ class RemoteDns(unittest.TestCase):
 
     @classmethod
     def network(cls):
-        os.makedirs(f"/etc/netns/{NS['A']}", exist_ok=True)
-        with open(f"/etc/netns/{NS['A']}/resolv.conf", "w") as f:
-            f.write("nameserver 10.77.0.1\noptions timeout:2 attempts:2\n")
-        for ns in NS.values():
-            sh("ip", "netns", "add", ns)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        hub = NS["H"]
-        sh("ip", "-n", hub, "link", "add", "br0", "type", "bridge")
-        sh("ip", "-n", hub, "addr", "add", "10.77.0.1/24", "dev", "br0")
-        sh("ip", "-n", hub, "addr", "add", f"{BIGDNS}/24", "dev", "br0")
-        sh("ip", "-n", hub, "link", "set", "br0", "up")
-        for key, addrs in (("A", ["10.77.0.2/24", "fd77::2/64"]), ("B1", ["10.77.0.3/24", "10.77.0.5/24"]),
-                           ("B2", ["10.77.0.4/24", "fd77::4/64"])):
-            ns = NS[key]
-            sh("ip", "-n", hub, "link", "add", f"h{key}", "type", "veth", "peer", "name", "eth0", "netns", ns)
-            sh("ip", "-n", hub, "link", "set", f"h{key}", "master", "br0")
-            sh("ip", "-n", hub, "link", "set", f"h{key}", "up")
-            for a in addrs:
-                sh("ip", "-n", ns, "addr", "add", a, "dev", "eth0", *(["nodad"] if ":" in a else []))
-            sh("ip", "-n", ns, "link", "set", "eth0", "up")
+        build_network(NS, "H", ["10.77.0.1/24", f"{BIGDNS}/24"],
+                      {"A": ["10.77.0.2/24", "fd77::2/64"], "B1": ["10.77.0.3/24", "10.77.0.5/24"],
+                       "B2": ["10.77.0.4/24", "fd77::4/64"]}, "A", "10.77.0.1")
 
     @classmethod
     def start_dnsmasq(cls):
