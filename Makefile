@@ -55,6 +55,8 @@ LIBS_remote := $(SSL_LIBS)
 LIBS_remote += -lunbound
 # MTA-STS policies (remote) are fetched over HTTPS by libcurl.
 LIBS_remote += -lcurl
+# TLS reports (tlsrpt): gzip'd by zlib, posted over HTTPS by libcurl.
+LIBS_tlsrpt := -lcurl -lz
 # zlib for IMAP's COMPRESS=DEFLATE, in the mailbox stage only.
 LIBS_imapd-mailbox := -lz
 # libunistring brings UTF-8 mailbox names to NFC (RFC 9051 5.1), likewise.
@@ -80,6 +82,7 @@ UNIT_PROG_SRC += src/send/plan.cpp src/send/controls.cpp
 UNIT_PROG_SRC += src/send/log_lines.cpp
 UNIT_PROG_SRC += src/remote/reply.cpp src/remote/tls_policy.cpp src/remote/route.cpp
 UNIT_PROG_SRC += src/remote/dnssec.cpp src/remote/dane.cpp src/remote/sts_policy.cpp
+UNIT_PROG_SRC += src/tlsrpt/rua.cpp src/tlsrpt/report.cpp
 UNIT_PROG_SRC += src/mailstats/logline.cpp src/mailstats/tally.cpp src/mailstats/report.cpp
 UNIT_PROG_SRC += src/mailstats/report_text.cpp src/mailstats/report_html.cpp
 UNIT_PROG_SRC += src/queued/group_sync.cpp src/queued/overlap.cpp
@@ -125,7 +128,7 @@ $(INST)/%: $$(addprefix $(OBJ)/,$$(subst .cpp,.o,$$(subst src/,,$$(wildcard src/
 UNIT_HOME := $(CURDIR)/build/unit-home
 $(OBJ)/unit-tests: $(UNIT_OBJ) $(UNIT_PROG_OBJ) $(OBJ)/libpostern.a
 	$(MAKE) --no-print-directory CONF_HOME=$(UNIT_HOME) SINGLE=1 SAN=$(SAN) build/inst/$(subst /,_,$(UNIT_HOME))-single$(if $(SAN),-asan)/auto_conf.o
-	$(LD_CMD) $(SANFLAGS) -o $@ $(UNIT_OBJ) $(UNIT_PROG_OBJ) build/inst/$(subst /,_,$(UNIT_HOME))-single$(if $(SAN),-asan)/auto_conf.o $(OBJ)/libpostern.a $(SSL_LIBS) -lunbound $(LIBS)
+	$(LD_CMD) $(SANFLAGS) -o $@ $(UNIT_OBJ) $(UNIT_PROG_OBJ) build/inst/$(subst /,_,$(UNIT_HOME))-single$(if $(SAN),-asan)/auto_conf.o $(OBJ)/libpostern.a $(SSL_LIBS) -lunbound -lz $(LIBS)
 
 unit: all $(OBJ)/unit-tests
 

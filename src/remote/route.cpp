@@ -55,12 +55,34 @@ std::set<std::string> local_addresses() {
   return out;
 }
 
+// The destination at address (numeric, no DNS), named name; nullopt when
+// address is not a numeric IPv4 or IPv6 address.
+std::optional<Destination> numeric_destination(const std::string& name, const std::string& address, int port) {
+  addrinfo hints{};
+  hints.ai_flags = AI_NUMERICHOST;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(address.c_str(), std::to_string(port).c_str(), &hints, &res) != 0) return std::nullopt;
+  Destination d;
+  d.host = name;
+  std::memcpy(&d.sa, res->ai_addr, res->ai_addrlen);
+  d.len = res->ai_addrlen;
+  d.address = numeric(res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  return d;
+}
+
 // The host's addresses; temporary on a DNS error. Through the C library's
 // resolver, or with dnssec through the validating one, which also says
 // whether every address came in a secure answer (a bogus answer is a
 // temporary failure: the host cannot be used now).
 enum class Lookup { found, none, temporary };
 Lookup addresses(const std::string& host, int port, std::vector<Destination>& out, DnssecResolver* dnssec) {
+  // A numeric address (an smtproutes relay may be one) is no DNS name.
+  if (auto d = numeric_destination(host, host, port)) {
+    out.push_back(*d);
+    return Lookup::found;
+  }
   if (dnssec) {
     std::size_t before = out.size();
     bool secure = true;
@@ -118,22 +140,13 @@ bool literal(const std::string& domain, int port, Route& route) {
   if (domain.size() < 3 || domain.front() != '[' || domain.back() != ']') return false;
   std::string inner = domain.substr(1, domain.size() - 2);
   if (lower(inner.substr(0, 5)) == "ipv6:") inner = inner.substr(5);
-  addrinfo hints{};
-  hints.ai_flags = AI_NUMERICHOST;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(inner.c_str(), std::to_string(port).c_str(), &hints, &res) != 0) {
+  auto d = numeric_destination(domain, inner, port);
+  if (!d) {
     route.result = Route::Result::permanent;
     route.why = "The address literal " + domain + " is not a valid address. (#5.1.2)";
     return true;
   }
-  Destination d;
-  d.host = domain;
-  std::memcpy(&d.sa, res->ai_addr, res->ai_addrlen);
-  d.len = res->ai_addrlen;
-  d.address = numeric(res->ai_addr, res->ai_addrlen);
-  freeaddrinfo(res);
-  route.destinations.push_back(d);
+  route.destinations.push_back(*d);
   return true;
 }
 
@@ -194,6 +207,24 @@ std::optional<std::vector<MxRecord>> parse_mx_answer(const unsigned char* answer
     out.push_back({pref, lower(name)});
   }
   return out;
+}
+
+// The name a certificate is checked against for this destination: the
+// MX host or relay name, or the bare address of a literal.
+std::string destination_name(const Destination& d) {
+  std::string h = d.host;
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (lower(h.substr(0, 5)) == "ipv6:") h = h.substr(5);
+  return h;
+}
+
+// How results name the peer: "NAME[ADDRESS]", or "[ADDRESS]" alone when
+// the name is only the address (a literal or a bracketed smtproutes relay),
+// so the address is not said twice; send's bounce reads either form for
+// Remote-MTA.
+std::string peer_label(const Destination& d) {
+  std::string h = destination_name(d);
+  return h == d.address ? "[" + d.address + "]" : d.host + "[" + d.address + "]";
 }
 
 Route find_route(const std::string& raw_domain, int default_port, DnssecResolver* dnssec) {

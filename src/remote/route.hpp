@@ -30,6 +30,14 @@ struct Route {
   bool from_mx = false;  // the destinations came from the domain's MX (or A) records
 };
 
+// The name a certificate is checked against for d: the MX host or relay
+// name, or the bare address of a literal.
+std::string destination_name(const Destination& d);
+
+// How results name d: "NAME[ADDRESS]", or "[ADDRESS]" when the name is
+// only the address.
+std::string peer_label(const Destination& d);
+
 class DnssecResolver;
 Route find_route(const std::string& domain, int default_port, DnssecResolver* dnssec = nullptr);
 

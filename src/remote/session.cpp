@@ -38,6 +38,7 @@
 #include "base/strings.hpp"
 #include "base/log.hpp"
 #include "dane.hpp"
+#include "host_policy.hpp"
 #include "mail/tcpto.hpp"
 #include "tls_client.hpp"
 
@@ -181,16 +182,11 @@ struct Attempt {
   bool try_next = false;    // another host should be tried
   std::string retry_plain;  // may: why TLS failed; connect again in clear
   std::string tls_note;     // added to every outcome's text ("" for none)
+  // TLS-RPT's word for the session's TLS (RFC 8460 4.3), "" when no TLS
+  // was tried; and why, when it failed.
+  std::string tls_result;
+  std::string tls_reason;
 };
-
-// The name a certificate is checked against for this destination: the
-// MX host or relay name, or the bare address of a literal.
-std::string host_name(const Destination& d) {
-  std::string h = d.host;
-  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  if (lower(h.substr(0, 5)) == "ipv6:") h = h.substr(5);
-  return h;
-}
 
 // RFC 6531: an address with a byte above 127 is UTF-8 and needs SMTPUTF8.
 bool non_ascii(std::string_view s) {
@@ -199,22 +195,13 @@ bool non_ascii(std::string_view s) {
   return false;
 }
 
-// How results name the peer: "NAME[ADDRESS]", or "[ADDRESS]" alone when
-// the name is only the address (a literal or a bracketed smtproutes relay),
-// so the address is not said twice; send's bounce reads either form for
-// Remote-MTA.
-std::string peer_label(const Destination& d) {
-  std::string h = host_name(d);
-  return h == d.address ? "[" + d.address + "]" : d.host + "[" + d.address + "]";
-}
-
 // The names the policy wants the certificate to carry.
 std::vector<std::string> wanted_names(const Destination& d, const Settings& s) {
   // RFC 7672 3.2.3: a DANE-TA(2) chain must name the MX host or the domain.
-  if (!s.tls.tlsa.empty()) return {host_name(d), s.domain};
+  if (!s.tls.tlsa.empty()) return {destination_name(d), s.domain};
   if (!s.tls.match.empty()) return s.tls.match;
   if (s.tls.level == TlsLevel::secure) return {s.domain, "." + s.domain};
-  return {host_name(d)};
+  return {destination_name(d)};
 }
 
 // One conversation. plain_because: TLS is not to be tried (a failed
@@ -228,9 +215,11 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
   auto said = [&](const Reply& r) { return who + " said: " + r.text; };
   const bool required = s.tls.level >= TlsLevel::encrypt;
   // What the policy says when it stops the mail; no note follows it.
-  auto refuse = [&](const std::string& what, const char* code) {
+  auto refuse = [&](const std::string& what, const char* code, const char* result) {
     a.try_next = true;
     a.tls_note.clear();
+    a.tls_result = result;
+    a.tls_reason = what;
     return all(rcpts.size(), 'Z',
                "TLS is required for " + s.domain + " (" + level_name(s.tls.level) + ", " + s.tls.source + "), but " +
                    who + " " + what + "; nothing was sent. (#" + code + ")");
@@ -252,7 +241,7 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
     if (required) {
       io.put("QUIT\r\n");
       io.flush();
-      return refuse("refused EHLO (" + ehlo.text + "), so it offers no STARTTLS", "4.7.4");
+      return refuse("refused EHLO (" + ehlo.text + "), so it offers no STARTTLS", "4.7.4", "starttls-not-supported");
     }
     io.put("HELO " + s.helo_host + "\r\n");
     Reply helo = read_reply(io);
@@ -269,17 +258,23 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
     if (!ext.starttls && required) {
       io.put("QUIT\r\n");
       io.flush();
-      return refuse("does not offer STARTTLS", "4.7.4");
+      return refuse("does not offer STARTTLS", "4.7.4", "starttls-not-supported");
     }
     Reply go;
     if (ext.starttls) {
       io.put("STARTTLS\r\n");
       go = read_reply(io);
     }
+    if (!ext.starttls) {
+      a.tls_result = "starttls-not-supported";
+      a.tls_reason = "no STARTTLS offered";
+    }
     if (ext.starttls && go.code != 220 && go.code != 0 && !required) {
       // A refusal leaves the session in clear and usable: may goes on.
       log::line("{} refused STARTTLS; sending in clear: {}", who, log::printable(go.text, 300));
       a.tls_note = "no TLS: STARTTLS refused";
+      a.tls_result = "starttls-not-supported";
+      a.tls_reason = "STARTTLS refused: " + go.text;
     } else if (ext.starttls) {
       std::string failure;
       if (go.code != 220) {
@@ -294,11 +289,14 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
         failure = "sent more after its reply to STARTTLS";
       } else {
         std::string why;
-        link.tls = TlsClient::connect(fd, host_name(d), wanted_names(d, s), s.tls.tlsa, s.timeout_remote, why);
+        link.tls = TlsClient::connect(fd, destination_name(d), wanted_names(d, s), s.tls.tlsa, s.timeout_remote, why);
         if (!link.tls) failure = "failed the TLS handshake: " + why;
       }
       if (!failure.empty()) {
-        if (required) return refuse(failure, "4.7.5");
+        const char* result = go.code != 220 ? "starttls-not-supported" : "validation-failure";
+        if (required) return refuse(failure, "4.7.5", result);
+        a.tls_result = result;
+        a.tls_reason = failure;
         log::line("{} {}; trying again in clear", who, log::printable(failure, 300));
         a.retry_plain = failure;
         a.tls_note.clear();
@@ -309,9 +307,12 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
         io.put("QUIT\r\n");
         io.flush();
         link.tls->shutdown();
-        return refuse("sent a certificate that does not verify (" + facts.verify_error + ")", "4.7.5");
+        return refuse("sent a certificate that does not verify (" + facts.verify_error + ")", "4.7.5",
+                      report_result(facts));
       }
       a.tls_note = describe(facts);
+      a.tls_result = report_result(facts);
+      a.tls_reason = facts.verified ? "" : facts.verify_error;
       // RFC 3207 4.2: forget what was learnt in clear, ask again.
       io.put("EHLO " + s.helo_host + "\r\n");
       ehlo = read_reply(io);
@@ -441,51 +442,6 @@ std::vector<Outcome> converse(int fd, const Destination& d, const Settings& s, c
   return out;
 }
 
-// The policy for one destination: under dane, what its TLSA records say
-// (RFC 7672 2.2): secure usable records demand a certificate that matches
-// one; secure records none of which is usable still demand TLS; no secure
-// records leave may. False, with why, when the records cannot be known now.
-bool policy_for_host(const Destination& d, Settings& s, std::string& why) {
-  if (s.tls.level != TlsLevel::dane) return true;
-  s.tls.level = TlsLevel::may;
-  if (!s.dnssec || !d.dnssec) return true;
-  int port = d.sa.ss_family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6*>(&d.sa)->sin6_port)
-                                        : ntohs(reinterpret_cast<const sockaddr_in*>(&d.sa)->sin_port);
-  DaneLookup dane = dane_lookup(*s.dnssec, host_name(d), port);
-  if (dane.result == DaneLookup::Result::failed) {
-    why = "DANE: " + dane.why + "; " + peer_label(d) + " was not tried. (#4.7.5)";
-    return false;
-  }
-  if (dane.result == DaneLookup::Result::none) return true;
-  std::string records = "_" + std::to_string(port) + "._tcp." + host_name(d);
-  if (dane.usable.empty()) {
-    s.tls.level = TlsLevel::encrypt;
-    s.tls.source = "DANE: the TLSA records of " + records + ", none usable";
-  } else {
-    s.tls.level = TlsLevel::verify;
-    s.tls.tlsa = dane.usable;
-    s.tls.source = "DANE: the TLSA records of " + records;
-  }
-  return true;
-}
-
-// MTA-STS (RFC 8461 4.1, 4.2) for a host DANE left at may: under an
-// enforce policy it must be one of the policy's MX hosts and present a
-// certificate that verifies and names it. False, with why, when it is not
-// listed.
-bool sts_for_host(const Destination& d, Settings& s, std::string& why) {
-  if (!s.sts || s.sts->mode != StsPolicy::Mode::enforce || s.tls.level != TlsLevel::may) return true;
-  if (!sts_mx_matches(*s.sts, host_name(d))) {
-    why = "MTA-STS: " + host_name(d) + " is not a mail host the policy of " + s.domain +
-          " (enforce) lists; it was not tried. (#4.7.5)";
-    return false;
-  }
-  s.tls.level = TlsLevel::verify;
-  s.tls.match.clear();
-  s.tls.source = "the MTA-STS policy of " + s.domain + ", enforce";
-  return true;
-}
-
 }  // namespace
 
 std::vector<Outcome> deliver(const std::vector<Destination>& destinations, const Settings& settings,
@@ -498,7 +454,16 @@ std::vector<Outcome> deliver(const std::vector<Destination>& destinations, const
     if (!all_timed_out && tcpto::recently_timed_out(d.address, now)) continue;
     Settings s = settings;
     std::string why_not;
-    if (!policy_for_host(d, s, why_not) || !sts_for_host(d, s, why_not)) {
+    if (!policy_for_host(d, s, why_not)) {
+      Settings tlsa = settings;
+      tlsa.tls.dane = true;
+      record_tls(s, *reported_policy(d, tlsa), "dnssec-invalid", why_not);
+      last = all(recipients.size(), 'Z', why_not);
+      continue;
+    }
+    auto reported = reported_policy(d, s);
+    if (!sts_for_host(d, s, why_not)) {
+      if (reported) record_tls(s, *reported, "validation-failure", why_not);
       last = all(recipients.size(), 'Z', why_not);
       continue;
     }
@@ -515,6 +480,14 @@ std::vector<Outcome> deliver(const std::vector<Destination>& destinations, const
     Attempt a;
     last = converse(fd, d, s, sender, recipients, a, nullptr);
     ::close(fd);
+    if (reported && !a.tls_result.empty()) {
+      // Under a testing policy an unlisted host is a failure to report,
+      // though the mail went.
+      if (!s.tls.dane && !sts_mx_matches(*s.sts, destination_name(d)))
+        record_tls(s, *reported, "validation-failure", destination_name(d) + " is not a mail host the policy lists");
+      else
+        record_tls(s, *reported, a.tls_result, a.tls_reason);
+    }
     if (!a.retry_plain.empty()) {
       // may: the same address once more, in clear.
       std::string why = a.retry_plain;

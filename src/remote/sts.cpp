@@ -6,13 +6,9 @@
 // file is no policy, never a wrong one.
 #include "sts.hpp"
 
-#include <arpa/nameser.h>
 #include <curl/curl.h>
-#include <netdb.h>
-#include <resolv.h>
 #include <sys/stat.h>
 
-#include <cctype>
 #include <cstring>
 #include <ctime>
 #include <vector>
@@ -20,7 +16,9 @@
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "mail/address.hpp"
 #include "mail/conf.hpp"
+#include "mail/dns_txt.hpp"
 
 namespace postern::remote {
 
@@ -36,12 +34,7 @@ struct Cached {
 
 // The cache file of domain, or "" when the name could not be a file name.
 std::string cache_path(const std::string& domain) {
-  if (domain.empty() || domain.size() > 253 || domain.front() == '.') return "";
-  for (char c : domain)
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' ||
-          c == '.'))
-      return "";
-  return conf::path("queue/mtasts/" + domain);
+  return plain_domain_name(domain) ? conf::path("queue/mtasts/" + domain) : "";
 }
 
 std::optional<Cached> read_cache(const std::string& path) {
@@ -70,18 +63,6 @@ void write_cache(const std::string& path, const std::string& id, const StsPolicy
   // Not durable: a lost cache file costs one fetch.
   if (!write_file_atomic(path, data, 0640, false))
     log::line("unable to write the MTA-STS cache {}: {}", path, std::strerror(errno));
-}
-
-// The TXT records at name: nullopt on a DNS failure (not on "none").
-std::optional<std::vector<std::string>> txt_records(const std::string& name) {
-  std::vector<unsigned char> answer(65536);
-  int n = res_query(name.c_str(), ns_c_in, ns_t_txt, answer.data(), static_cast<int>(answer.size()));
-  if (n > static_cast<int>(answer.size())) n = static_cast<int>(answer.size());
-  if (n < 0) {
-    if (h_errno == HOST_NOT_FOUND || h_errno == NO_DATA) return std::vector<std::string>{};
-    return std::nullopt;
-  }
-  return parse_txt_answer(answer.data(), n);
 }
 
 size_t take_body(char* data, size_t size, size_t count, void* user) {
@@ -148,7 +129,7 @@ StsLookup sts_policy_for(const std::string& domain, int timeout) {
   auto cached = read_cache(path);
   std::time_t now = std::time(nullptr);
   if (cached && cached->expires <= now) cached.reset();
-  auto txts = txt_records("_mta-sts." + domain);
+  auto txts = dns_txt::lookup("_mta-sts." + domain);
   std::optional<std::string> id = txts ? sts_id_of(*txts) : std::nullopt;
   if (!id) {
     // No record (or no answer): a policy still cached stays in force.

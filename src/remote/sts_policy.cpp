@@ -1,21 +1,14 @@
 // sts_policy: see sts_policy.hpp.
 #include "sts_policy.hpp"
 
-#include <arpa/nameser.h>
-
 #include <cctype>
 
 #include "base/strings.hpp"
+#include "mail/dns_txt.hpp"
 
 namespace postern::remote {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
 
 // A host name or "*." and one: letters, digits, '-' and dots, no empty
 // label; the trailing dot (a fully qualified name) is dropped.
@@ -44,30 +37,15 @@ const char* mode_name(StsPolicy::Mode mode) {
 }
 
 std::optional<std::string> sts_record_id(std::string_view txt) {
+  auto fields = dns_txt::tagged_fields(txt, "STSv1");
+  if (!fields) return std::nullopt;
   std::optional<std::string> id;
-  bool first = true;
-  while (!txt.empty()) {
-    auto semi = txt.find(';');
-    std::string_view field = trim(txt.substr(0, semi));
-    txt = semi == std::string_view::npos ? std::string_view{} : txt.substr(semi + 1);
-    if (field.empty()) {
-      if (first) return std::nullopt;
-      continue;
-    }
-    auto eq = field.find('=');
-    if (eq == std::string_view::npos) return std::nullopt;
-    std::string_view key = field.substr(0, eq), value = field.substr(eq + 1);
-    if (first) {
-      if (key != "v" || value != "STSv1") return std::nullopt;
-      first = false;
-      continue;
-    }
-    if (key == "id") {
-      if (value.empty() || value.size() > 32) return std::nullopt;
-      for (char c : value)
-        if (!std::isalnum(static_cast<unsigned char>(c))) return std::nullopt;
-      id = std::string(value);
-    }
+  for (auto& [key, value] : *fields) {
+    if (key != "id") continue;
+    if (value.empty() || value.size() > 32) return std::nullopt;
+    for (char c : value)
+      if (!std::isalnum(static_cast<unsigned char>(c))) return std::nullopt;
+    id = value;
   }
   return id;
 }
@@ -138,28 +116,6 @@ bool sts_mx_matches(const StsPolicy& policy, std::string_view raw_host) {
     }
   }
   return false;
-}
-
-std::optional<std::vector<std::string>> parse_txt_answer(const unsigned char* answer, int length) {
-  ns_msg msg;
-  if (length < 0 || ns_initparse(answer, length, &msg) != 0) return std::nullopt;
-  std::vector<std::string> out;
-  for (int i = 0; i < ns_msg_count(msg, ns_s_an); ++i) {
-    ns_rr rr;
-    if (ns_parserr(&msg, ns_s_an, i, &rr) != 0) return std::nullopt;
-    if (ns_rr_type(rr) != ns_t_txt) continue;
-    const unsigned char* p = ns_rr_rdata(rr);
-    const unsigned char* end = p + ns_rr_rdlen(rr);
-    std::string text;
-    while (p < end) {
-      std::size_t n = *p++;
-      if (n > static_cast<std::size_t>(end - p)) return std::nullopt;
-      text.append(reinterpret_cast<const char*>(p), n);
-      p += n;
-    }
-    out.push_back(std::move(text));
-  }
-  return out;
 }
 
 }  // namespace postern::remote

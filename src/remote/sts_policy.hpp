@@ -36,8 +36,4 @@ bool sts_mx_matches(const StsPolicy& policy, std::string_view host);
 
 const char* mode_name(StsPolicy::Mode mode);
 
-// The TXT records' texts of a DNS answer in wire form (each record's
-// character-strings joined); nullopt when the message is malformed.
-std::optional<std::vector<std::string>> parse_txt_answer(const unsigned char* answer, int length);
-
 }  // namespace postern::remote

@@ -178,10 +178,13 @@ std::unique_ptr<TlsClient> TlsClient::connect(int fd, const std::string& sni, co
   }
   if (!peer) {
     f.verify_error = "no certificate";
+    f.verify_code = X509_V_ERR_UNSPECIFIED;
   } else if (!ca_error.empty()) {
     f.verify_error = ca_error;
+    f.verify_code = X509_V_ERR_UNSPECIFIED;
   } else if (result != X509_V_OK) {
     f.verify_error = X509_verify_cert_error_string(result);
+    f.verify_code = result;
   } else {
     f.verified = true;
     std::uint8_t usage, selector, mtype;
@@ -225,6 +228,16 @@ std::string describe(const TlsFacts& f) {
          (!f.dane.empty() ? ", certificate verified by DANE TLSA " + f.dane
           : f.verified    ? ", certificate verified"
                           : ", certificate not verified: " + f.verify_error);
+}
+
+const char* report_result(const TlsFacts& f) {
+  if (f.verified) return "success";
+  switch (f.verify_code) {
+    case X509_V_ERR_HOSTNAME_MISMATCH: return "certificate-host-mismatch";
+    case X509_V_ERR_CERT_HAS_EXPIRED: return "certificate-expired";
+    case X509_V_ERR_DANE_NO_MATCH: return "validation-failure";
+  }
+  return "certificate-not-trusted";
 }
 
 }  // namespace postern::remote

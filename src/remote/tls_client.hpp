@@ -23,6 +23,7 @@ struct TlsFacts {
   bool verified = false;     // the chain is trusted and a name matched
   std::string dane;          // verified by this TLSA record ("3 1 1"), else ""
   std::string verify_error;  // why not, for reasons and logs
+  long verify_code = 0;      // OpenSSL's X509_V_ERR_..., 0 when verified
   std::string peer_subject;
 };
 
@@ -56,5 +57,11 @@ class TlsClient : public Transport {
 // "TLS TLSv1.3 TLS_AES_256_GCM_SHA384" and whether the certificate
 // verified, for result texts and logs.
 std::string describe(const TlsFacts& facts);
+
+// What TLS-RPT (RFC 8460 4.3) calls the outcome: "success" when the
+// certificate verified, else certificate-host-mismatch,
+// certificate-expired, validation-failure (no TLSA record matched) or
+// certificate-not-trusted.
+const char* report_result(const TlsFacts& facts);
 
 }  // namespace postern::remote

@@ -30,6 +30,7 @@ struct TlsPolicy {
   // For one host under dane: the TLSA records the certificate must match
   // (the level is then verify), OpenSSL checking them instead of the CAs.
   std::vector<Tlsa> tlsa;
+  bool dane = false;  // the host has secure TLSA records (usable or not)
 };
 
 struct TlsPolicyLookup {

@@ -15,6 +15,9 @@
 // too), and remote only for one short line per recipient. A worker lets go
 // of the request pipe at once, so that when rspawn itself dies send sees
 // it (a write fails, the report pipe ends) instead of writing to no one.
+//
+// With the first request of each UTC day it also starts tlsrpt(8), which
+// sends the TLS reports of the days before.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -22,6 +25,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -90,6 +94,25 @@ void deliver(const spawn::Request& req) {
   }
 }
 
+// tlsrpt(8) for the days before this one, beside the deliveries; its
+// output goes to the log, never into the report pipe to send.
+void start_tlsrpt() {
+  pid_t pid = ::fork();
+  if (pid != 0) {
+    if (pid < 0) log::line("unable to fork for tlsrpt: {}", std::strerror(errno));
+    return;
+  }
+  ::signal(SIGCHLD, SIG_DFL);  // tlsrpt waits for the inject it runs
+  int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(2, 1) < 0) ::_exit(status::temporary);
+  std::string path = conf::path("bin/tlsrpt");
+  char* argv[] = {path.data(), nullptr};
+  char* env[] = {const_cast<char*>("PATH=/usr/bin:/bin"), nullptr};
+  ::execve(argv[0], argv, env);
+  log::line("unable to run {}: {}", path, std::strerror(errno));
+  ::_exit(status::temporary);
+}
+
 }  // namespace
 
 int main() {
@@ -100,6 +123,7 @@ int main() {
   ::signal(SIGPIPE, SIG_IGN);
   LineReader in(0, spawn::request_max);
   std::string line;
+  long report_day = -1;
   for (;;) {
     auto r = in.next(line);
     if (r == LineReader::Result::eof || r == LineReader::Result::error) return 0;
@@ -107,6 +131,13 @@ int main() {
     if (!req) {
       log::line("refused a malformed request from send");
       continue;
+    }
+    // TLS-RPT: the first remote delivery of each UTC day (and the first
+    // after a start) sends the reports of the days before.
+    long day = static_cast<long>(std::time(nullptr) / 86400);
+    if (day != report_day) {
+      report_day = day;
+      start_tlsrpt();
     }
     pid_t pid = ::fork();
     if (pid < 0) {

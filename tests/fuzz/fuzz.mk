@@ -22,6 +22,8 @@ FUZZ_PROG_dns_mx := remote/route remote/dnssec
 FUZZ_LIBS_dns_mx := -lunbound
 FUZZ_PROG_sts_dane_records := remote/sts_policy remote/dane remote/dnssec
 FUZZ_LIBS_sts_dane_records := -lunbound
+FUZZ_PROG_tlsrpt_records := tlsrpt/rua tlsrpt/report
+FUZZ_LIBS_tlsrpt_records := -lz
 FUZZ_PROG_smtp_reply := remote/reply
 FUZZ_PROG_authcheck_verdict := authcheck/verdict
 # The libraries authcheck parses DNS answers with.

@@ -1,6 +1,8 @@
 """An HTTPS server for the MTA-STS tests: serves
 /.well-known/mta-sts.txt as text/plain from DIR/<Host header>, and 404
-for anything else; one thread a request.
+for anything else; takes a POST to /report (a TLS-RPT report) into
+DIR/posted-<Host header>-<n> with its Content-Type in a .type file
+beside it; one thread a request.
 
     sts_server.py ADDRESS PORT CERT KEY DIR
 
@@ -24,6 +26,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_POST(self):
+        host = os.path.basename((self.headers.get("Host") or "").split(":")[0].lower())
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path != "/report":
+            self.send_error(404)
+            return
+        n = len([f for f in os.listdir(sys.argv[5]) if f.startswith(f"posted-{host}-") and f.endswith(".gz")])
+        path = os.path.join(sys.argv[5], f"posted-{host}-{n}.gz")
+        with open(path + ".type", "w") as f:
+            f.write(self.headers.get("Content-Type") or "")
+        with open(path, "wb") as f:
+            f.write(body)
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def log_message(self, fmt, *args):
         sys.stderr.write("%s %s\n" % (self.headers.get("Host"), fmt % args))

@@ -40,6 +40,8 @@ STS = {
     "unlisted": ("mx-good.dane.example", "version: STSv1\r\nmode: enforce\r\nmx: *.elsewhere.example\r\nmax_age: 86400\r\n"),
     "badcert": ("mx.badcert.plain.example", "version: STSv1\nmode: enforce\nmx: *.badcert.plain.example\nmax_age: 86400\n"),
     "testing": ("mx.testing.plain.example", "version: STSv1\nmode: testing\nmx: mx.testing.plain.example\nmax_age: 86400\n"),
+    # TLS-RPT: the first MX is not listed (a failure to report), the second is.
+    "rpt": ("mx.rptbad.plain.example", "version: STSv1\nmode: enforce\nmx: mx-good.dane.example\nmax_age: 86400\n"),
 }
 B_DOMAINS = ["good.dane.example", "wrong.dane.example", "notls.dane.example", "failover.dane.example", "ta.dane.example",
              "unusable.dane.example", "plain.example", "bad.example"] + [f"{d}.plain.example" for d in STS]
@@ -98,6 +100,7 @@ class Dane(unittest.TestCase):
             a.control("tlspolicy", ". dane")
             a.control("trustanchors", cls.anchors)
             a.control("tlsremoteca", open(cls.ca).read())
+            a.control("smtproutes", f"b.test:{PLAIN}")
             a.me = "a.test"
             cls.alice = a.add_user("dnalice")
             a.start()
@@ -142,6 +145,9 @@ class Dane(unittest.TestCase):
         for name, (mx, _) in STS.items():
             plain += f"{name} IN MX 10 {mx}.\n_mta-sts.{name} IN TXT \"v=STSv1; id=1;\"\n"
             plain += f"mta-sts.{name} IN A {HTTPS}\n"
+        plain += f"rpt IN MX 20 mx-good.dane.example.\nmx.rptbad IN A {TLS_HOSTS['mx-wrong']}\n"
+        plain += (f"_smtp._tls.rpt IN TXT \"v=TLSRPTv1; rua=mailto:{cls.bob.name}@b.test,"
+                  f"https://mta-sts.rpt.plain.example/report\"\n")
         # Names B's certificate does not carry, at a TLS smtpd.
         plain += f"mx.badcert IN A {TLS_HOSTS['mx-wrong']}\nmx.testing IN A {TLS_HOSTS['mx-wrong']}\n"
         anchors = []
@@ -347,6 +353,59 @@ class Dane(unittest.TestCase):
         to = self.send("testing.plain.example", "sts testing")
         self.assertIn("certificate not verified", self.sent_line(to))
         self.assertIn("testing (fetched, id 1)", self.sts_log("testing.plain.example")[0])
+
+    # -- TLS-RPT -----------------------------------------------------------------
+    def test_tlsrpt_reports_the_day_by_mail_and_https(self):
+        import datetime
+        import gzip
+        import json
+        import pwd
+        to = self.send("rpt.plain.example", "tlsrpt")
+        self.assertIn("mx-good.dane.example[10.79.0.10]", self.sent_line(to))
+        day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+        record = os.path.join(self.a.home, "queue", "tlsrpt", day, "rpt.plain.example")
+        lines = wait_for(lambda: os.path.exists(record) and open(record).read().count("\n") >= 2 and
+                         open(record).read().splitlines(), 20, "remote's records of the two sessions")
+        self.assertEqual(pwd.getpwuid(os.stat(record).st_uid).pw_name, "posternr")
+        self.assertEqual(sorted(l.split("\t")[1] for l in lines), ["success", "validation-failure"])
+
+        pw = pwd.getpwnam("posternr")
+        p = sh("ip", "netns", "exec", NS["A"], "setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}",
+               "--init-groups", os.path.join(self.a.bin, "tlsrpt"), "-d", day, check=False)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("domain=rpt.plain.example", p.stderr)
+        self.assertFalse(os.path.exists(record))
+
+        # By mail: a multipart/report whose attachment is the gzip'd JSON.
+        mail = wait_for(lambda: [m for m in (read_message(f) for f in maildir_files(self.bob.maildir))
+                                 if (m["Subject"] or "").startswith("Report Domain: rpt.plain.example")], 30,
+                        "the report in B's Maildir\n" + self.a.log()[-2000:])[0]
+        self.assertEqual(mail["TLS-Report-Domain"], "rpt.plain.example")
+        self.assertEqual(mail["TLS-Report-Submitter"], "a.test")
+        self.assertEqual(mail.get_content_type(), "multipart/report")
+        self.assertEqual(mail.get_param("report-type"), "tlsrpt")
+        parts = [p for p in mail.walk() if p.get_content_type() == "application/tlsrpt+gzip"]
+        self.assertEqual(len(parts), 1)
+        self.assertRegex(parts[0].get_filename(), r"^a\.test!rpt\.plain\.example!\d+!\d+!.+\.json\.gz$")
+        report = json.loads(gzip.decompress(parts[0].get_payload(decode=True)))
+        self.assertEqual(report["organization-name"], "a.test")
+        self.assertEqual(report["date-range"]["start-datetime"], day + "T00:00:00Z")
+        self.assertEqual(report["date-range"]["end-datetime"], day + "T23:59:59Z")
+        [policy] = report["policies"]
+        self.assertEqual(policy["policy"]["policy-type"], "sts")
+        self.assertEqual(policy["policy"]["policy-domain"], "rpt.plain.example")
+        self.assertIn("mode: enforce", policy["policy"]["policy-string"])
+        self.assertEqual(policy["policy"]["mx-host"], ["mx-good.dane.example"])
+        self.assertEqual(policy["summary"], {"total-successful-session-count": 1, "total-failure-session-count": 1})
+        [failure] = policy["failure-details"]
+        self.assertEqual(failure["result-type"], "validation-failure")
+        self.assertEqual(failure["receiving-mx-hostname"], "mx.rptbad.plain.example")
+        self.assertEqual(failure["failed-session-count"], 1)
+
+        # By HTTPS: the same report, posted as application/tlsrpt+gzip.
+        posted = os.path.join(self.sts_dir, "posted-mta-sts.rpt.plain.example-0.gz")
+        self.assertEqual(open(posted + ".type").read(), "application/tlsrpt+gzip")
+        self.assertEqual(json.loads(gzip.decompress(open(posted, "rb").read())), report)
 
 
 if __name__ == "__main__":

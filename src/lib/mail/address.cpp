@@ -23,4 +23,11 @@ bool valid_envelope_address(std::string_view addr) {
   return !quoted;
 }
 
+bool plain_domain_name(std::string_view domain) {
+  if (domain.empty() || domain.size() > 253 || domain.front() == '.') return false;
+  for (char c : domain)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
+  return true;
+}
+
 }  // namespace postern

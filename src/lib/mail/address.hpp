@@ -20,6 +20,11 @@ Address split_address(std::string_view addr);
 // The null sender "" is valid.
 bool valid_envelope_address(std::string_view addr);
 
+// A domain name that is safe as a file name: 1 to 253 lower-case letters,
+// digits, '-' and '.', not starting with '.' (so never "." or ".."). For
+// the files kept per domain (remote's MTA-STS cache, TLS-RPT's records).
+bool plain_domain_name(std::string_view domain);
+
 // The double-bounce sender qmail uses: "#@[]". Never bounced to.
 inline constexpr std::string_view double_bounce_sender = "#@[]";
 

@@ -3,7 +3,7 @@
 // the parser, the rest is its input.
 //   0  the policy file served at https://mta-sts.DOMAIN/ (parse_sts_policy)
 //   1  one TXT record's text at _mta-sts.DOMAIN (sts_record_id)
-//   2  a DNS answer's TXT records, wire form (parse_txt_answer)
+//   2  a DNS answer's TXT records, wire form (mail/dns_txt parse_answer)
 //   3  one TLSA record's rdata (parse_tlsa, usable_for_smtp)
 // Checks: a policy's patterns are lower case with no empty label and its
 // max_age at most a year; a policy that is not "none" names an MX; an id
@@ -17,6 +17,7 @@
 #include <string>
 
 #include "common.hpp"
+#include "mail/dns_txt.hpp"
 #include "remote/dane.hpp"
 #include "remote/sts_policy.hpp"
 
@@ -54,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       // A copy of exactly the input's size, so any read past it is seen.
       std::unique_ptr<unsigned char[]> buf(new unsigned char[input.size() ? input.size() : 1]);
       if (!input.empty()) std::memcpy(buf.get(), input.data(), input.size());
-      auto txts = parse_txt_answer(buf.get(), static_cast<int>(input.size()));
+      auto txts = postern::dns_txt::parse_answer(buf.get(), static_cast<int>(input.size()));
       if (!txts) return 0;
       for (auto& t : *txts) FUZZ_CHECK(t.size() < 65536, t);
       sts_id_of(*txts);
