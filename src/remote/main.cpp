@@ -35,6 +35,7 @@
 #include "base/strings.hpp"
 #include "base/unique.hpp"
 #include "dnssec.hpp"
+#include "host_policy.hpp"
 #include "sts.hpp"
 #include "tls_policy.hpp"
 #include "mail/status.hpp"
@@ -81,6 +82,8 @@ int main(int argc, char** argv) {
     if (sts.policy || !sts.note.empty())
       log::line("MTA-STS policy of {}: {} ({})", settings.domain,
                 sts.policy ? mode_name(sts.policy->mode) : "none", log::printable(sts.note, 300));
+    if (!sts.failure.empty())
+      record_tls(settings, tls_report::Session{"sts", {}, "", "", "", ""}, sts.failure, sts.note);
   }
   if (!policy.ok) {
     outcomes.assign(recipients.size(), Outcome{'Z', policy.why});

@@ -150,6 +150,7 @@ StsLookup sts_policy_for(const std::string& domain, int timeout) {
   if (text && !policy) why = "the policy of " + domain + " does not parse";
   if (!policy) {
     if (cached) out.policy = cached->policy;
+    else out.failure = text ? "sts-policy-invalid" : "sts-policy-fetch-error";
     out.note = (cached ? "cached (fetch failed: " : "none (fetch failed: ") + why + ")";
     return out;
   }

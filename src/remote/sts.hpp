@@ -19,6 +19,9 @@ namespace postern::remote {
 struct StsLookup {
   std::optional<StsPolicy> policy;  // nullopt: the domain has none
   std::string note;                 // what happened, for the log ("fetched", "cached", "fetch failed: ...")
+  // The domain publishes a policy that could not be had, and none is
+  // cached: TLS-RPT's sts-policy-fetch-error or sts-policy-invalid.
+  std::string failure;
 };
 
 StsLookup sts_policy_for(const std::string& domain, int timeout);

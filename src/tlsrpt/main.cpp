@@ -21,12 +21,14 @@
 // Trusts the admin's control files and the records (written by remote,
 // checked as they are read); trusts nothing from DNS or the network.
 #include <dirent.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -34,6 +36,7 @@
 #include <vector>
 
 #include "base/io.hpp"
+#include "base/lock.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
 #include "base/unique.hpp"
@@ -150,6 +153,14 @@ int main(int argc, char** argv) {
   if (!me) log::die(status::temporary, "unable to read control/me");
 
   std::string root = conf::path("queue/tlsrpt");
+  // One tlsrpt at a time (a restarted rspawn starts another): the second
+  // would send the same day twice.
+  Fd lock_file(::open((root + "/.lock").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640));
+  if (!lock_file.ok()) log::die(status::temporary, "unable to open " + root + "/.lock: " + std::strerror(errno));
+  if (lock::fcntl_lock(lock_file.get(), std::chrono::seconds(0)) != lock::Result::locked) {
+    log::line("another tlsrpt is running; leaving the reports to it");
+    return 0;
+  }
   std::time_t now = std::time(nullptr);
   std::string today = tls_report::day_dir(now).substr(root.size() + 1);
   bool left = false;

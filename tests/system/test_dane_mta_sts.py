@@ -42,6 +42,8 @@ STS = {
     "testing": ("mx.testing.plain.example", "version: STSv1\nmode: testing\nmx: mx.testing.plain.example\nmax_age: 86400\n"),
     # TLS-RPT: the first MX is not listed (a failure to report), the second is.
     "rpt": ("mx.rptbad.plain.example", "version: STSv1\nmode: enforce\nmx: mx-good.dane.example\nmax_age: 86400\n"),
+    # A policy announced in DNS that the server does not have (404).
+    "nofetch": ("mx-good.dane.example", None),
 }
 B_DOMAINS = ["good.dane.example", "wrong.dane.example", "notls.dane.example", "failover.dane.example", "ta.dane.example",
              "unusable.dane.example", "plain.example", "bad.example"] + [f"{d}.plain.example" for d in STS]
@@ -148,6 +150,7 @@ class Dane(unittest.TestCase):
         plain += f"rpt IN MX 20 mx-good.dane.example.\nmx.rptbad IN A {TLS_HOSTS['mx-wrong']}\n"
         plain += (f"_smtp._tls.rpt IN TXT \"v=TLSRPTv1; rua=mailto:{cls.bob.name}@b.test,"
                   f"https://mta-sts.rpt.plain.example/report\"\n")
+        plain += "_smtp._tls.nofetch IN TXT \"v=TLSRPTv1; rua=https://mta-sts.nofetch.plain.example/report\"\n"
         # Names B's certificate does not carry, at a TLS smtpd.
         plain += f"mx.badcert IN A {TLS_HOSTS['mx-wrong']}\nmx.testing IN A {TLS_HOSTS['mx-wrong']}\n"
         anchors = []
@@ -196,6 +199,8 @@ class Dane(unittest.TestCase):
         os.makedirs(d)
         names = [f"mta-sts.{n}.plain.example" for n in STS]
         for n in STS:
+            if STS[n][1] is None:
+                continue
             with open(os.path.join(d, f"mta-sts.{n}.plain.example"), "w", newline="") as f:
                 f.write(STS[n][1])
         ca_key = os.path.join(os.path.dirname(cls.ca), "ca.key")
@@ -362,6 +367,11 @@ class Dane(unittest.TestCase):
         import pwd
         to = self.send("rpt.plain.example", "tlsrpt")
         self.assertIn("mx-good.dane.example[10.79.0.10]", self.sent_line(to))
+        # A policy that cannot be fetched: the mail goes (no policy), the
+        # failure is reported.
+        to = self.send("nofetch.plain.example", "tlsrpt nofetch")
+        self.sent_line(to)
+        self.assertIn("none (fetch failed: ", self.sts_log("nofetch.plain.example")[0])
         day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
         record = os.path.join(self.a.home, "queue", "tlsrpt", day, "rpt.plain.example")
         lines = wait_for(lambda: os.path.exists(record) and open(record).read().count("\n") >= 2 and
@@ -406,6 +416,13 @@ class Dane(unittest.TestCase):
         posted = os.path.join(self.sts_dir, "posted-mta-sts.rpt.plain.example-0.gz")
         self.assertEqual(open(posted + ".type").read(), "application/tlsrpt+gzip")
         self.assertEqual(json.loads(gzip.decompress(open(posted, "rb").read())), report)
+        nofetch = json.loads(gzip.decompress(open(os.path.join(
+            self.sts_dir, "posted-mta-sts.nofetch.plain.example-0.gz"), "rb").read()))
+        [policy] = nofetch["policies"]
+        self.assertEqual(policy["policy"]["policy-type"], "sts")
+        self.assertEqual(policy["summary"], {"total-successful-session-count": 0, "total-failure-session-count": 1})
+        self.assertEqual(policy["failure-details"][0]["result-type"], "sts-policy-fetch-error")
+        self.assertIn("HTTP status 404", policy["failure-details"][0]["failure-reason-code"])
 
 
 if __name__ == "__main__":
