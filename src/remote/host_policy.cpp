@@ -13,10 +13,6 @@
 
 namespace postern::remote {
 
-// The policy for one destination: under dane, what its TLSA records say
-// (RFC 7672 2.2): secure usable records demand a certificate that matches
-// one; secure records none of which is usable still demand TLS; no secure
-// records leave may. False, with why, when the records cannot be known now.
 bool policy_for_host(const Destination& d, Settings& s, std::string& why) {
   if (s.tls.level != TlsLevel::dane) return true;
   s.tls.level = TlsLevel::may;
@@ -42,10 +38,6 @@ bool policy_for_host(const Destination& d, Settings& s, std::string& why) {
   return true;
 }
 
-// MTA-STS (RFC 8461 4.1, 4.2) for a host DANE left at may: under an
-// enforce policy it must be one of the policy's MX hosts and present a
-// certificate that verifies and names it. False, with why, when it is not
-// listed.
 bool sts_for_host(const Destination& d, Settings& s, std::string& why) {
   if (!s.sts || s.sts->mode != StsPolicy::Mode::enforce || s.tls.level != TlsLevel::may) return true;
   if (!sts_mx_matches(*s.sts, destination_name(d))) {
@@ -59,9 +51,6 @@ bool sts_for_host(const Destination& d, Settings& s, std::string& why) {
   return true;
 }
 
-// TLS-RPT (RFC 8460): the policy a session to d was under, as the report
-// names it, with no result yet; nullopt when neither DANE nor MTA-STS
-// applied to it (nothing is recorded then).
 std::optional<tls_report::Session> reported_policy(const Destination& d, const Settings& s) {
   tls_report::Session r;
   if (s.tls.dane) {

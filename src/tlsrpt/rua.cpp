@@ -1,8 +1,6 @@
 // rua: see rua.hpp.
 #include "rua.hpp"
 
-#include <cctype>
-
 #include "base/strings.hpp"
 #include "mail/address.hpp"
 #include "mail/dns_txt.hpp"
@@ -11,32 +9,6 @@ namespace postern::tlsrpt {
 
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// RFC 3986 percent-decoding; nullopt on a broken escape or a decoded
-// control byte.
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      c = static_cast<char>(hi * 16 + lo);
-      i += 2;
-    }
-    if (static_cast<unsigned char>(c) < 33 || c == 127) return std::nullopt;
-    out += c;
-  }
-  return out;
-}
-
 std::optional<Rua> destination(std::string_view uri) {
   uri = trim(uri);
   std::string scheme = lower(std::string(uri.substr(0, uri.find(':'))));
@@ -44,7 +16,9 @@ std::optional<Rua> destination(std::string_view uri) {
     std::string_view rest = uri.substr(7);
     rest = rest.substr(0, rest.find('?'));  // no headers or body from a stranger
     auto address = percent_decode(rest);
-    if (!address || address->size() > 254 || !valid_envelope_address(*address)) return std::nullopt;
+    if (!address || address->size() > 254 || address->find(' ') != std::string::npos ||
+        !valid_envelope_address(*address))
+      return std::nullopt;
     Address a = split_address(*address);
     if (a.local.empty() || a.domain.empty()) return std::nullopt;
     return Rua{Rua::Kind::mail, *address};

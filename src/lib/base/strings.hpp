@@ -19,4 +19,8 @@ std::string_view chomp(std::string_view s);
 // True when s holds a byte below 32 other than tab, or 127.
 bool has_control(std::string_view s);
 
+// RFC 3986 percent-decoding (%XX undone); nullopt for a bad escape or a
+// decoded NUL, control byte or DEL.
+std::optional<std::string> percent_decode(std::string_view s);
+
 }  // namespace postern

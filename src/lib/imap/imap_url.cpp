@@ -4,6 +4,7 @@
 
 #include <cctype>
 
+#include "base/strings.hpp"
 #include "imap/imap_parse.hpp"
 
 namespace postern::imap {
@@ -11,30 +12,6 @@ namespace postern::imap {
 namespace {
 
 constexpr std::size_t max_url = 4096;
-
-// %XX undone; nullopt for a bad escape, a NUL or a control byte.
-std::optional<std::string> unescape(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      auto hex = [](char h) -> int {
-        if (h >= '0' && h <= '9') return h - '0';
-        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
-        if (h >= 'A' && h <= 'F') return h - 'A' + 10;
-        return -1;
-      };
-      int a = hex(s[i + 1]), b = hex(s[i + 2]);
-      if (a < 0 || b < 0) return std::nullopt;
-      c = static_cast<char>(a * 16 + b);
-      i += 2;
-    }
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return std::nullopt;
-    out += c;
-  }
-  return out;
-}
 
 std::optional<std::uint64_t> number(std::string_view s, std::uint64_t max) {
   if (s.empty() || s.size() > 20) return std::nullopt;
@@ -68,7 +45,7 @@ std::optional<ImapUrl> parse_imap_url(std::string_view url) {
     if (auto at = server.rfind('@'); at != std::string_view::npos) {
       std::string_view user = server.substr(0, at);
       if (auto semi = user.find(';'); semi != std::string_view::npos) user = user.substr(0, semi);  // ;AUTH=
-      auto d = unescape(user);
+      auto d = percent_decode(user);
       if (!d || d->empty()) return std::nullopt;
       u.user = *d;
       server = server.substr(at + 1);
@@ -103,7 +80,7 @@ std::optional<ImapUrl> parse_imap_url(std::string_view url) {
     u.uidvalidity = static_cast<std::uint32_t>(*n);
     box = box.substr(0, semi);
   }
-  auto m = unescape(box);
+  auto m = percent_decode(box);
   if (!m || m->empty()) return std::nullopt;
   u.mailbox = *m;
   rest.remove_prefix(uid_at);
@@ -127,7 +104,7 @@ std::optional<ImapUrl> parse_imap_url(std::string_view url) {
       u.uid = static_cast<std::uint32_t>(*n);
       have_uid = true;
     } else if (u.section.empty() && !u.partial && param(piece, "SECTION", v)) {
-      auto s = unescape(v);
+      auto s = percent_decode(v);
       if (!s || s->empty() || s->size() > 512) return std::nullopt;
       u.section = upper(*s);
     } else if (!u.partial && param(piece, "PARTIAL", v)) {
