@@ -46,7 +46,7 @@ STS = {
     "nofetch": ("mx-good.dane.example", None),
 }
 B_DOMAINS = ["good.dane.example", "wrong.dane.example", "notls.dane.example", "failover.dane.example", "ta.dane.example",
-             "unusable.dane.example", "plain.example", "bad.example"] + [f"{d}.plain.example" for d in STS]
+             "unusable.dane.example", "unusablenotls.dane.example", "plain.example", "bad.example"] + [f"{d}.plain.example" for d in STS]
 
 
 def why_not():
@@ -138,8 +138,10 @@ class Dane(unittest.TestCase):
         # Usage 1 (PKIX-EE) is not for SMTP (RFC 7672 3.1.3): TLS is
         # still required, but nothing authenticates it.
         dane += f"_25._tcp.mx-unusable IN TLSA 1 1 1 {good}\n"
+        dane += f"mx-unusable-notls IN A {PLAIN}\n_25._tcp.mx-unusable-notls IN TLSA 1 1 1 {good}\n"
         for dom, mxs in (("good", ["mx-good"]), ("wrong", ["mx-wrong"]), ("notls", ["mx-notls"]),
-                         ("failover", ["mx-wrong", "mx-good"]), ("ta", ["mx-ta"]), ("unusable", ["mx-unusable"])):
+                         ("failover", ["mx-wrong", "mx-good"]), ("ta", ["mx-ta"]), ("unusable", ["mx-unusable"]),
+                         ("unusablenotls", ["mx-unusable-notls"])):
             for i, mx in enumerate(mxs):
                 dane += f"{dom} IN MX {10 * (i + 1)} {mx}.dane.example.\n"
         bad = head + f"@ IN MX 10 mx.bad.example.\nmx IN A {PLAIN}\n_25._tcp.mx IN TLSA 3 1 1 {good}\n"
@@ -299,6 +301,11 @@ class Dane(unittest.TestCase):
         line = self.sent_line(to)
         self.assertRegex(line, r"\(TLS TLSv1\.[23] [A-Z0-9_-]+, certificate ")
         self.assertNotIn("DANE TLSA", line)
+        # ... so a host that offers no STARTTLS gets nothing.
+        to = self.send("unusablenotls.dane.example", "dane unusable notls")
+        line = self.deferral(to, "does not offer STARTTLS")
+        self.assertIn("DANE: the TLSA records of _25._tcp.mx-unusable-notls.dane.example, none usable", line)
+        self.assertFalse(self.in_b("dane unusable notls"))
 
     def test_unsigned_domain_goes_as_under_may(self):
         # plain.example's TLSA record names another key, but its zone is not
