@@ -282,6 +282,7 @@ void Session::cmd_append(Cmd& c) {
     }
   }
   std::string dir = folder_dir(root_, n);
+  if (!quota_allows(tag, sp.total, specs.size())) return;
   Folder folder(dir);
   for (auto& m : specs) {
     bool good = true;
@@ -308,6 +309,9 @@ void Session::cmd_append(Cmd& c) {
     done.push_back(w.path());
   }
   log::line("{}: appended {} message(s), {} bytes to {}", who_, specs.size(), sp.total, log::printable(n));
+  std::int64_t stored = 0;
+  for (auto& part : sp.parts) stored += static_cast<std::int64_t>(part.writer->size());
+  maildir_quota::record(root_, stored, static_cast<std::int64_t>(specs.size()));
   std::vector<std::string> bases;
   for (auto& path : done) bases.emplace_back(base_of(path.substr(path.rfind('/') + 1)));
   std::vector<std::uint32_t> uids;

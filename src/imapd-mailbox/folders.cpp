@@ -133,10 +133,13 @@ void Session::cmd_delete(Cmd& c) {
     if (f.size() > n.size() && f.starts_with(n) && f[n.size()] == '.')
       return no(tag, "[INUSE] Mailbox has children; delete them first");
   if (sel_ && sel_->name == n) deselect();
+  maildir_quota::Usage gone = maildir_quota::count_folder(folder_dir(root_, n));
   if (!delete_folder(root_, n)) {
     log::line("{}: cannot delete {}: {}", who_, log::printable(n), std::strerror(errno));
     return no(tag, "[SERVERBUG] Cannot delete the mailbox");
   }
+  maildir_quota::record(root_, -gone.bytes, -gone.messages);
+  quota_freed();
   ok(tag, "DELETE completed");
 }
 

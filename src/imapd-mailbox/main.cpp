@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
   if (!literal || (*literal != "+" && *literal != "-")) log::die(status::temporary, "bad control/literalimapd");
   imapd::Session::literal_minus = *literal == "-";
   imapd::Session s(dir, io, who);
+  s.set_user(user ? user : "");
   s.set_compress(&compress);
   if (imapd::Session::literal_minus) s.limits().max_nonsync = imap::literal_minus_max;
   s.run(tag);

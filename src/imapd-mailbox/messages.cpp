@@ -326,6 +326,7 @@ bool Session::remove_deleted(const SeqSet* uids) {
     log::line("{}: {}", who_, err);
     return false;
   }
+  if (!doomed.empty()) quota_freed();
   return true;
 }
 
@@ -344,6 +345,15 @@ void Session::cmd_copy(Cmd& c) {
   std::string dir = folder_dir(root_, n);
   struct stat st {};
   if (!valid_name(n) || ::stat((dir + "/cur").c_str(), &st) != 0) return no(tag, "[TRYCREATE] No such mailbox");
+  // A MOVE stays within the one quota root; a COPY adds to it.
+  maildir_quota::Usage adding;
+  for (auto idx : *which)
+    if (!sel_->msgs[idx].gone) {
+      adding.bytes += static_cast<std::int64_t>(maildir_quota::message_size(sel_->folder->dir() + "/cur", sel_->msgs[idx].name));
+      ++adding.messages;
+    }
+  if (!move && !quota_allows(tag, static_cast<std::uint64_t>(adding.bytes), static_cast<std::uint64_t>(adding.messages)))
+    return;
   Folder target(dir);
   std::vector<std::pair<std::uint32_t, std::string>> copied;  // source UID, new base name
   for (auto idx : *which) {
@@ -385,6 +395,7 @@ void Session::cmd_copy(Cmd& c) {
     copied.emplace_back(m.uid, base);
   }
   fsync_dir(dir + "/cur");
+  maildir_quota::record(root_, adding.bytes, adding.messages);
   std::vector<Entry> entries;
   std::string err;
   std::vector<std::uint32_t> src, dst;

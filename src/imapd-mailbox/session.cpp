@@ -116,6 +116,10 @@ const char* const capability_list[] = {
     "PREVIEW",
     "SAVEDATE",
     "NOTIFY",
+    "QUOTA",
+    "QUOTA=RES-STORAGE",
+    "QUOTA=RES-MESSAGE",
+    "QUOTASET",
 };
 static_assert(Limits{}.max_literal == 67108864, "APPENDLIMIT= in capability_list");
 
@@ -242,6 +246,9 @@ const Session::Rule* Session::find_rule(std::string_view verb) {
       {"GENURLAUTH", &Session::cmd_genurlauth, r_args},
       {"RESETKEY", &Session::cmd_resetkey, 0},
       {"URLFETCH", &Session::cmd_urlfetch, r_args},
+      {"GETQUOTAROOT", &Session::cmd_getquotaroot, r_args},
+      {"GETQUOTA", &Session::cmd_getquota, r_args},
+      {"SETQUOTA", &Session::cmd_setquota, r_args},
   };
   for (auto& r : rules)
     if (verb == r.name) return &r;

@@ -16,6 +16,7 @@
 #include "imap/imap_parse.hpp"
 #include "imap/imap_store.hpp"
 #include "imap/imap_url.hpp"
+#include "mail/maildir_quota.hpp"
 #include "base/netio.hpp"
 
 namespace imapd {
@@ -97,6 +98,8 @@ class Session {
   // (RFC 7888 5: never both), non-synchronizing literals of 4096 bytes.
   static inline bool literal_minus = false;
   Limits& limits() { return limits_; }
+  // The login name: the quota root's name and control/quotas' key.
+  void set_user(std::string user) { user_ = std::move(user); }
   // The transport COMPRESS turns on (compress.hpp); none: COMPRESS is NO.
   void set_compress(CompressTransport* c) { compress_ = c; }
 
@@ -214,6 +217,17 @@ class Session {
   void context_updates();
   void cmd_copy(Cmd& c);  // COPY, MOVE
   void cmd_expunge(Cmd& c);
+
+  // QUOTA (RFC 9208), quota.cpp.
+  void cmd_getquotaroot(Cmd& c);
+  void cmd_getquota(Cmd& c);
+  void cmd_setquota(Cmd& c);
+  std::optional<maildir_quota::Limits> quota_limits_now();
+  bool put_quota(const maildir_quota::Limits& l);  // "* QUOTA ..." with the usage now
+  // True when bytes and messages more fit; else answers tag NO [OVERQUOTA].
+  bool quota_allows(const std::string& tag, std::uint64_t bytes, std::uint64_t messages);
+  // After an expunge: smtpd's over-quota mark goes when there is room.
+  void quota_freed();
   void expunge(const std::string& tag, const SeqSet* uids);
   // Expunges the messages (of uids, when given) that have \Deleted now.
   bool remove_deleted(const SeqSet* uids);
@@ -279,6 +293,7 @@ class Session {
   NetIO& io_;
   CompressTransport* compress_ = nullptr;
   std::string who_;
+  std::string user_;
   Limits limits_;
   std::unique_ptr<Selected> sel_;
   int errors_ = 0;

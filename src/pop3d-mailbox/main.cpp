@@ -39,6 +39,8 @@
 #include "base/log.hpp"
 #include "mail/status.hpp"
 #include "mail/maildir_list.hpp"
+#include "mail/maildir_quota.hpp"
+#include "mail/over_quota.hpp"
 #include "base/netio.hpp"
 #include "pop3/pop3.hpp"
 
@@ -210,13 +212,20 @@ class Session {
   // QUIT: the deletions and flags of the session happen now.
   [[noreturn]] void finish() {
     std::size_t deleted = 0, failed = 0, left = 0, retrieved = 0;
+    maildir_quota::Usage freed;  // Maildir++: taken off maildirsize
     for (std::size_t i = 0; i < msgs_.size(); ++i) {
       std::string path = dir_ + "/cur/" + msgs_[i].name;
       if (deleted_[i]) {
-        if (::unlink(path.c_str()) == 0 || errno == ENOENT)
+        std::uint64_t size = maildir_quota::message_size(dir_ + "/cur", msgs_[i].name);
+        if (::unlink(path.c_str()) == 0) {
+          freed.bytes += static_cast<std::int64_t>(size);
+          ++freed.messages;
           ++deleted;
-        else
+        } else if (errno == ENOENT) {
+          ++deleted;
+        } else {
           ++failed;
+        }
         continue;
       }
       ++left;
@@ -227,6 +236,10 @@ class Session {
       }
     }
     if (deleted) fsync_dir(dir_ + "/cur");
+    if (freed.messages) {
+      maildir_quota::record(dir_, -freed.bytes, -freed.messages);
+      if (const char* user = std::getenv("USER")) over_quota::recheck(user, dir_);
+    }
     if (failed)
       io_.put(fmt::format("-ERR [SYS/TEMP] {} message(s) could not be deleted\r\n", failed));
     else

@@ -6,6 +6,7 @@
 #include "mail/address.hpp"
 #include "mail/conf.hpp"
 #include "mail/control.hpp"
+#include "mail/over_quota.hpp"
 #include "mail/recipients.hpp"
 #include "smtpd.hpp"
 #include "base/strings.hpp"
@@ -80,6 +81,8 @@ Policy::Rcpt Policy::check_local(const std::string& address) {
   auto local = domains_.local_part(address);
   if (!local) return Rcpt::ok;  // not ours to know
   if (*local == "postmaster") return Rcpt::ok;  // RFC 5321 4.5.1
+  std::string user = lower(*local);
+  if (over_quota::marked(user) || over_quota::marked(user.substr(0, user.find('-')))) return Rcpt::full;
   if (!have_recipients_) return Rcpt::ok;       // no database: accept, as qmail
   switch (recipients::lookup(recipients_, *local)) {
     case recipients::Known::yes: return Rcpt::ok;

@@ -358,6 +358,9 @@ bool Session::rcpt(const std::string& arg) {
     case Policy::Rcpt::error:
       return refuse("451 4.3.0 unable to check the recipient; try again later", &addr,
                     "unable to read control/recipients.cdb");
+    case Policy::Rcpt::full:
+      return refuse("452 4.2.2 <" + log::printable(addr, 200) + ">: mailbox full; try again later", &addr,
+                    "over quota (quota/ mark)");
   }
   envelope_.recipients.push_back(addr);
   return reply("250 2.1.5 ok");

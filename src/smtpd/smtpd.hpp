@@ -67,8 +67,10 @@ class Policy {
   bool bad_sender(const std::string& address) const;
   // May this client send to this recipient? rcpthosts, morercpthosts.cdb.
   bool relay_allowed(const std::string& address);
-  enum class Rcpt { ok, unknown, error };
-  // Unknown local recipients, from control/recipients.cdb (when there is one).
+  enum class Rcpt { ok, unknown, error, full };
+  // Unknown local recipients, from control/recipients.cdb (when there is
+  // one); full: the user (the local part, or its part before the first
+  // '-') has an over-quota mark that local left (over_quota.hpp).
   Rcpt check_local(const std::string& address);
 
  private:

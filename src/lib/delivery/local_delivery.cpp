@@ -73,9 +73,12 @@ bool owned_parent(const std::string& dir) {
 }
 
 Outcome deliver_maildir(const Context& c, const std::string& dir) {
+  QuotaCheck quota;
+  if (Outcome o = quota_before(c, dir, quota); !o.ok()) return o;
   if (!rewind_message())
     return temporary(std::string("Unable to rewind message: ") + std::strerror(errno) + ". (#4.3.0)");
   auto r = maildir::deliver(dir, c.rpline + c.dtline, 0);
+  if (r.ok) quota_after(c, quota, dir, r.size);
   if (r.ok) notify_biff(c.user, 0, r.text, c.home);
   if (r.ok) return {status::ok, "delivered to " + dir};
   // A new account has no Maildir yet: make it, as Postfix does, where the
@@ -87,6 +90,7 @@ Outcome deliver_maildir(const Context& c, const std::string& dir) {
     if (!rewind_message())
       return temporary(std::string("Unable to rewind message: ") + std::strerror(errno) + ". (#4.3.0)");
     r = maildir::deliver(dir, c.rpline + c.dtline, 0);
+    if (r.ok) quota_after(c, quota, dir, r.size);
     if (r.ok) notify_biff(c.user, 0, r.text, c.home);
     if (r.ok) return {status::ok, "delivered to " + dir + " (made it)"};
   }

@@ -5,11 +5,13 @@
 // step returns an Outcome (local_delivery.hpp). Internal to this floor:
 // programs use local_delivery.hpp.
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "delivery/local_delivery.hpp"
+#include "mail/maildir_quota.hpp"
 #include "mail/status.hpp"
 
 namespace postern::delivery {
@@ -50,5 +52,18 @@ Outcome run_program(const Context& c, const std::string& command, bool& stop);
 std::optional<std::string> forward_address(const Context& c, const std::string& line);
 // Injects the message once, for all the addresses, with our Delivered-To:.
 Outcome forward(const Context& c, const std::vector<std::string>& to);
+
+// local_quota.cpp: Maildir++ quotas (maildir_quota.hpp) on deliveries
+// to a Maildir, with the user's limits from control/quotas.
+struct QuotaCheck {
+  bool on = false;  // the user has limits and the Maildir's usage is known
+  std::string root;
+  maildir_quota::Limits limits;
+};
+// Defers (4.2.2) a message that would not fit, and leaves smtpd's mark.
+Outcome quota_before(const Context& c, const std::string& dir, QuotaCheck& q);
+// Counts the delivered message in maildirsize and, when it crossed
+// control/quotawarn's percentage, puts one warning into the Maildir.
+void quota_after(const Context& c, const QuotaCheck& q, const std::string& dir, std::uint64_t size);
 
 }  // namespace postern::delivery

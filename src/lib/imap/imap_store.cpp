@@ -23,6 +23,7 @@
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "mail/maildir_list.hpp"
+#include "mail/maildir_quota.hpp"
 #include "base/unique.hpp"
 
 namespace postern::imap {
@@ -31,17 +32,6 @@ namespace {
 
 const char* const uidlist_name = "dovecot-uidlist";
 const char* const keywords_name = "dovecot-keywords";
-
-
-std::uint64_t leading_number(std::string_view s) {
-  std::uint64_t n = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') break;
-    n = n * 10 + static_cast<std::uint64_t>(c - '0');
-    if (n > (1ULL << 50)) break;
-  }
-  return n;
-}
 
 }  // namespace
 
@@ -80,15 +70,6 @@ std::string name_with(std::string_view base, const Flags& f) {
   for (int i = 0; i < 26; ++i)
     if (f.kw & (1u << i)) letters += static_cast<char>('a' + i);
   return std::string(base) + ":2," + letters;
-}
-
-std::optional<std::uint64_t> name_size(std::string_view base, char which) {
-  std::string key = std::string(",") + which + "=";
-  auto p = base.find(key);
-  if (p == std::string_view::npos) return std::nullopt;
-  std::string_view v = base.substr(p + 3);
-  if (v.empty() || v[0] < '0' || v[0] > '9') return std::nullopt;
-  return leading_number(v);
 }
 
 
@@ -177,6 +158,7 @@ bool Folder::expunge(const std::vector<std::uint32_t>& uids, std::string& err) {
   if (!refresh_if_changed(err)) return false;
   std::vector<std::uint32_t> want(uids);
   std::sort(want.begin(), want.end());
+  maildir_quota::Usage freed;
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::string lines;
     std::vector<Entry> keep;
@@ -187,17 +169,23 @@ bool Folder::expunge(const std::vector<std::uint32_t>& uids, std::string& err) {
         keep.push_back(std::move(e));
         continue;
       }
+      std::uint64_t size = maildir_quota::message_size(dir_ + "/cur", e.name);
       if (::unlink((dir_ + "/cur/" + e.name).c_str()) != 0) {
         if (errno == ENOENT && attempt == 0) moved.push_back(e.uid);
         keep.push_back(std::move(e));
         continue;
       }
+      freed.bytes += static_cast<std::int64_t>(size);
+      ++freed.messages;
       st_.msgs.erase(e.uid);
       st_.expunged.emplace_back(e.uid, ++st_.highest);
       lines += state_expunge_line(e.uid, st_.highest);
     }
     cur_ = std::move(keep);
     if (!lines.empty()) fsync_dir(dir_ + "/cur");
+    // Maildir++: whoever removes a message takes it off maildirsize.
+    maildir_quota::record(maildir_quota::root_of(dir_), -freed.bytes, -freed.messages);
+    freed = {};
     if (!save_state(lines, false, err)) return false;
     if (moved.empty()) break;
     // Renamed by a writer that does not lock (mutt, Dovecot's flag change,

@@ -27,6 +27,7 @@
 
 #include "imap/imap_files.hpp"
 #include "imap/imap_modseq.hpp"
+#include "mail/maildir_list.hpp"
 
 namespace postern::imap {
 
@@ -44,8 +45,7 @@ std::string_view base_of(std::string_view name);
 Flags flags_of(std::string_view name);
 // base + ":2," + the flag letters in ASCII order.
 std::string name_with(std::string_view base, const Flags& f);
-// The ",S=" (or ",W=") size in a base name, if there is one.
-std::optional<std::uint64_t> name_size(std::string_view base, char which);
+using maildir::name_size;  // mail/maildir_list.hpp
 
 struct Entry {
   std::uint32_t uid = 0;

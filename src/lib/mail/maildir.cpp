@@ -142,6 +142,7 @@ Result deliver(const std::string& dir, std::string_view prefix, int fd) {
   if (w.open() && w.write(prefix) && w.copy_from(fd) && w.commit()) {
     r.ok = true;
     r.text = w.path();
+    r.size = w.size();
     return r;
   }
   r.error_number = w.error_number();

@@ -61,6 +61,7 @@ struct Result {
   bool ok = false;
   int error_number = 0;  // errno of the failure: ENOENT for a missing Maildir
   std::string text;      // the delivered path, or what went wrong
+  std::uint64_t size = 0;  // bytes delivered
 };
 
 // The whole delivery local does: prefix (Return-Path:, Delivered-To:), then

@@ -86,4 +86,19 @@ bool visible_names(const std::string& dir, std::vector<std::string>& out) {
   return err == 0;
 }
 
+std::optional<std::uint64_t> name_size(std::string_view base, char which) {
+  const char key[] = {',', which, '=', 0};
+  auto p = base.find(key);
+  if (p == std::string_view::npos) return std::nullopt;
+  std::string_view v = base.substr(p + 3);
+  if (v.empty() || v[0] < '0' || v[0] > '9') return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') break;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    if (n > (1ULL << 50)) break;
+  }
+  return n;
+}
+
 }  // namespace postern::maildir

@@ -10,7 +10,9 @@
 
 #include <cstdint>
 #include <ctime>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace postern::maildir {
@@ -38,5 +40,8 @@ bool list_cur(const std::string& dir, std::vector<Message>& out);
 // The name with flag added to its info ("x:2,S" from "x:2," or "x"), flags
 // kept sorted as the Maildir specification asks. Unchanged when present.
 std::string with_flag(const std::string& name, char flag);
+
+// The ",S=" (or ",W=") size in a message's base name, if there is one.
+std::optional<std::uint64_t> name_size(std::string_view base, char which);
 
 }  // namespace postern::maildir
