@@ -33,26 +33,6 @@ namespace {
 
 constexpr std::size_t max_file = 256u << 20;
 
-std::optional<std::uint64_t> count_vsize(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (!fd.ok()) return std::nullopt;
-  std::uint64_t n = 0;
-  char buf[65536];
-  char prev = 0;
-  for (;;) {
-    ssize_t r = ::read(fd.get(), buf, sizeof buf);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return std::nullopt;
-    if (r == 0) break;
-    for (ssize_t i = 0; i < r; ++i) {
-      if (buf[i] == '\n' && prev != '\r') ++n;
-      prev = buf[i];
-    }
-    n += static_cast<std::uint64_t>(r);
-  }
-  return n;
-}
-
 std::uint64_t leading(std::string_view s) {
   std::uint64_t n = 0;
   for (char c : s) {
@@ -87,6 +67,26 @@ Folder::Folder(std::string dir) : dir_(std::move(dir)), root_(dir_) {
     struct stat st {};
     if (::stat((parent + "/cur").c_str(), &st) == 0 && S_ISDIR(st.st_mode)) root_ = parent;
   }
+}
+
+std::optional<std::uint64_t> file_vsize(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd.ok()) return std::nullopt;
+  std::uint64_t n = 0;
+  char buf[65536];
+  char prev = 0;
+  for (;;) {
+    ssize_t r = ::read(fd.get(), buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return std::nullopt;
+    if (r == 0) break;
+    for (ssize_t i = 0; i < r; ++i) {
+      if (buf[i] == '\n' && prev != '\r') ++n;
+      prev = buf[i];
+    }
+    n += static_cast<std::uint64_t>(r);
+  }
+  return n;
 }
 
 bool Folder::load_uidlist(bool& rewrite, bool& existed, std::uint32_t& import_recent, std::string& err) {
@@ -216,7 +216,7 @@ bool Folder::refresh(bool claim, std::string& err) {
     });
     for (auto i : fresh) {
       auto w = name_size(base_of(files[i]), 'W');
-      auto v = w ? w : count_vsize(dir_ + "/cur/" + files[i]);
+      auto v = w ? w : file_vsize(dir_ + "/cur/" + files[i]);
       if (!v || list_.next >= 0xffffffffu) continue;  // gone again
       UidRecord r{list_.next++, {fmt::format("W{}", *v)}, std::string(base_of(files[i]))};
       appended += uidlist_record(r);
@@ -282,7 +282,7 @@ bool Folder::refresh(bool claim, std::string& err) {
     if (e.vsize == 0) {
       auto w = name_size(base_of(e.name), 'W');
       auto v = w ? w : it != st_.msgs.end() && it->second.vsize ? std::optional(it->second.vsize)
-                                                                 : count_vsize(dir_ + "/cur/" + e.name);
+                                                                 : file_vsize(dir_ + "/cur/" + e.name);
       e.vsize = v.value_or(0);
     }
     if (it == st_.msgs.end()) {

@@ -145,6 +145,10 @@ class Folder {
 // Dovecot could not use: the session goes on and never blocks on it.
 std::optional<std::string> read_folder_file(const std::string& path, std::size_t max);
 
+// The size of a message file with every line end counted as CRLF (its
+// RFC822.SIZE, the W= of its name); nothing when it cannot be read.
+std::optional<std::uint64_t> file_vsize(const std::string& path);
+
 // The flag letters of a file name in the order name_with writes them.
 std::string canonical_info(std::string_view name);
 
