@@ -282,6 +282,7 @@ void Session::cmd_append(Cmd& c) {
     }
   }
   std::string dir = folder_dir(root_, n);
+  if (!allowed(tag, n, "i")) return;
   if (!quota_allows(tag, sp.total, specs.size())) return;
   Folder folder(dir);
   for (auto& m : specs) {

@@ -300,11 +300,7 @@ void Session::cmd_fetch(Cmd& c) {
         continue;
       }
     }
-    if (sets_seen && !sel_->readonly && !(m.flags.sys & f_seen)) {
-      Flags f = m.flags;
-      f.sys |= f_seen;
-      set_flags(m, f);
-    }
+    if (sets_seen && !sel_->readonly && !(m.flags.sys & f_seen)) mark_seen(m);
     io_.put(fmt::format("* {} FETCH (", idx + 1));
     bool first = true, flags_sent = false;
     std::optional<std::string> envelope, body, structure;

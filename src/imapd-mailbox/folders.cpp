@@ -18,6 +18,7 @@
 #include <uninorm.h>
 #include <unistr.h>
 
+#include "imap/imap_shares.hpp"
 #include "imap/imap_utf7.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
@@ -67,7 +68,15 @@ std::optional<std::string> stored_name(const std::string& root, const std::strin
 
 // IMAP4rev2 names mailboxes in UTF-8 as UTF8=ACCEPT does (RFC 9051 5.1;
 // its Appendix A keeps modified UTF-7 for IMAP4rev1 clients only).
-std::string Session::mailbox_in(const std::string& name) const {
+std::string Session::mailbox_in(const std::string& sent) const {
+  std::string name = sent;
+  if (share_) {
+    // The owner's folders, under the prefix this session was started for;
+    // any other name is no folder here (a control byte fails valid_name).
+    const std::string& pre = share_->prefix;
+    if (name.size() <= pre.size() || name.compare(0, pre.size(), pre) != 0) return "\x01";
+    name.erase(0, pre.size());
+  }
   if (!enabled_.utf8 && !enabled_.rev2) return name;
   // Invalid UTF-8 stays as sent: its 8-bit bytes fail valid_name().
   return stored_name(root_, name).value_or(name);
@@ -81,7 +90,8 @@ std::string Session::oldname_item(const std::string& supplied) const {
   return " (\"OLDNAME\" (" + mailbox_out(*as_sent) + "))";
 }
 
-std::string Session::mailbox_out(const std::string& stored) const {
+std::string Session::mailbox_out(const std::string& own) const {
+  std::string stored = share_ ? share_->prefix + own : own;
   if (!enabled_.utf8 && !enabled_.rev2) return astring_out(stored);
   auto u = utf7_decode(stored);
   if (!u || *u == stored) return astring_out(stored);
@@ -102,7 +112,9 @@ void Session::cmd_create(Cmd& c) {
   std::string n = canonical(mailbox_in(*name));
   while (!n.empty() && n.back() == '.') n.pop_back();
   if (is_inbox(n)) return no(tag, "[ALREADYEXISTS] INBOX always exists");
+  if (!share_ && in_shared_namespace(n)) return no(tag, "[CANNOT] That name is another user's or the shared namespace");
   if (!valid_name(n)) return no(tag, "[CANNOT] Invalid mailbox name");
+  if (!allowed(tag, n.rfind('.') == std::string::npos ? std::string("INBOX") : n.substr(0, n.rfind('.')), "k")) return;
   if (!create_folder(root_, n)) {
     if (errno == EEXIST) return no(tag, "[ALREADYEXISTS] Mailbox exists");
     log::line("{}: cannot create {}: {}", who_, log::printable(n), std::strerror(errno));
@@ -129,6 +141,7 @@ void Session::cmd_delete(Cmd& c) {
   if (!valid_name(n)) return no(tag, "[NONEXISTENT] No such mailbox");
   auto all = list_folders(root_);
   if (std::find(all.begin(), all.end(), n) == all.end()) return no(tag, "[NONEXISTENT] No such mailbox");
+  if (!allowed(tag, n, "x")) return;
   for (auto& f : all)
     if (f.size() > n.size() && f.starts_with(n) && f[n.size()] == '.')
       return no(tag, "[INUSE] Mailbox has children; delete them first");
@@ -158,6 +171,9 @@ void Session::cmd_rename(Cmd& c) {
   if (std::find(all.begin(), all.end(), a) == all.end()) return no(tag, "[NONEXISTENT] No such mailbox");
   if (std::find(all.begin(), all.end(), b) != all.end()) return no(tag, "[ALREADYEXISTS] Target exists");
   if (b.starts_with(a + ".")) return no(tag, "[CANNOT] Cannot rename a mailbox into itself");
+  if (!allowed(tag, a, "x") ||
+      !allowed(tag, b.rfind('.') == std::string::npos ? std::string("INBOX") : b.substr(0, b.rfind('.')), "k"))
+    return;
   if (is_inbox(a)) {
     // RFC 3501: INBOX's messages move to the new mailbox; INBOX stays, empty.
     if (!create_folder(root_, b)) return no(tag, "[CANNOT] Cannot create the target");
@@ -202,11 +218,14 @@ void Session::cmd_subscribe(Cmd& c) {
   if (!name || !p.eol()) return bad(tag, "Bad arguments");
   std::string n = canonical(mailbox_in(*name));
   if (!valid_name(n)) return no(tag, "[NONEXISTENT] Invalid mailbox name");
+  // Subscriptions are the user's own: the owner's process keeps none.
+  if (share_) return no(tag, "[CANNOT] Subscribe in your own session");
   auto subs = read_subscriptions(root_);
   auto it = std::find(subs.begin(), subs.end(), n);
   if (sub) {
     struct stat st {};
-    if (::stat((folder_dir(root_, n) + "/cur").c_str(), &st) != 0) return no(tag, "[NONEXISTENT] No such mailbox");
+    if (!in_shared_namespace(n) && ::stat((folder_dir(root_, n) + "/cur").c_str(), &st) != 0)
+      return no(tag, "[NONEXISTENT] No such mailbox");
     if (it == subs.end()) subs.push_back(n);
   } else if (it != subs.end()) {
     subs.erase(it);
@@ -280,6 +299,7 @@ void Session::cmd_status(Cmd& c) {
   if (!p.eol()) return bad(tag, "Unexpected arguments");
   std::string n = canonical(mailbox_in(*name));
   if (!valid_name(n)) return no(tag, "[NONEXISTENT] No such mailbox");
+  if (!allowed(tag, n, "r")) return;
   auto st = status_of(n, items);
   if (!st) return no(tag, "[NONEXISTENT] No such mailbox");
   io_.put(*st);

@@ -128,15 +128,19 @@ void Session::cmd_list(Cmd& c) {
   ListMatcher matcher;
   bool percent_last = false;
   for (auto& pat : patterns) {
-    std::string full = canonical(mailbox_in(*ref + pat));
+    // In share mode the patterns are matched against the names as shown.
+    std::string full = share_ ? *ref + pat : canonical(mailbox_in(*ref + pat));
     percent_last = percent_last || (!full.empty() && full.back() == '%');
     matcher.add(full);
   }
   // Sorted, so that "exists", "implied" and "has children" are binary
   // searches: LIST costs names x log(names), never names x names.
   auto all = list_folders(root_);
+  if (share_)  // only what the requester may see ("l")
+    all.erase(std::remove_if(all.begin(), all.end(), [&](const std::string& f) { return !has_right(rights_on(f), 'l'); }),
+              all.end());
   std::sort(all.begin(), all.end());
-  auto subs = read_subscriptions(root_);
+  auto subs = share_ ? std::vector<std::string>{} : read_subscriptions(root_);
   std::sort(subs.begin(), subs.end());
   subs.erase(std::unique(subs.begin(), subs.end()), subs.end());
   // Parents that exist only as a prefix of a folder (Maildir++ has no
@@ -175,8 +179,9 @@ void Session::cmd_list(Cmd& c) {
     return x < y;
   });
   for (auto& n : names) {
-    if (!matcher.matches(n)) continue;
-    bool exists = has(all, n) || is_inbox(n);
+    if (!matcher.matches(share_ ? share_->prefix + n : n)) continue;
+    if (share_ && is_inbox(n) && !has(all, n)) continue;
+    bool exists = has(all, n) || (is_inbox(n) && !share_);
     bool subscribed = has(subs, n);
     const char* su = special_use(n);
     if (o.sel_special && !(su && exists)) continue;
@@ -195,8 +200,13 @@ void Session::cmd_list(Cmd& c) {
     std::string extra;
     if (!o.lsub && !subscribed && has(childinfo, n)) extra = " (\"CHILDINFO\" (\"SUBSCRIBED\"))";
     io_.put(fmt::format("* {} ({}) \".\" {}{}\r\n", verb, a, mailbox_out(n), extra));
-    if (!o.status_items.empty() && exists)
+    if (!o.status_items.empty() && exists && has_right(rights_on(n), 'r'))
       if (auto st = status_of(n, o.status_items)) io_.put(*st);
+  }
+  if (!share_) {
+    std::vector<std::string> full;
+    for (auto& pat : patterns) full.push_back(*ref + pat);
+    list_shared(raw_, full, o.lsub);
   }
   ok(tag, std::string(verb) + " completed");
 }

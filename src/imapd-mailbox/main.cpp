@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
   imapd::Session::literal_minus = *literal == "-";
   imapd::Session s(dir, io, who);
   s.set_user(user ? user : "");
+  // Run by imapd-share(8) for another user: that user's rights only.
+  if (const char* other = std::getenv("IMAPSHARE_FOR")) s.set_share(other);
   s.set_compress(&compress);
   if (imapd::Session::literal_minus) s.limits().max_nonsync = imap::literal_minus_max;
   s.run(tag);

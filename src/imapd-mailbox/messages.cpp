@@ -231,7 +231,8 @@ void Session::cmd_store(Cmd& c) {
     else kws.push_back(f);
   }
   bool good = true;
-  change.kw = keyword_bits(kws, *sel_->folder, mode >= 0, good);
+  // A new keyword is made only by whom may set it (w, in share mode).
+  change.kw = keyword_bits(kws, *sel_->folder, mode >= 0 && has_right(sel_->rights, 'w'), good);
   if (!good) return no(tag, "[LIMIT] Too many keywords in this mailbox");
   auto known = sel_->keywords.size();
   sel_->keywords = sel_->folder->keywords();
@@ -248,6 +249,7 @@ void Session::cmd_store(Cmd& c) {
     else uids.push_back(sel_->msgs[idx].uid);
   }
   FlagChange how = mode == 0 ? FlagChange::replace : mode == 1 ? FlagChange::add : FlagChange::remove;
+  if (sel_->private_seen) return store_shared(tag, *which, how, change, silent, uid);
   std::vector<FlagResult> results;
   std::string err;
   if (!uids.empty() && !sel_->folder->change_flags(uids, how, change, unchangedsince.value_or(0), results, err)) {
@@ -303,6 +305,7 @@ void Session::cmd_expunge(Cmd& c) {
 }
 
 void Session::expunge(const std::string& tag, const SeqSet* uid_set) {
+  if (!has_right(sel_->rights, 'e')) return no(tag, "[NOPERM] Permission denied (e needed)");
   std::uint32_t max = sel_->msgs.empty() ? 0 : sel_->msgs.back().uid;
   SeqSet uids = uid_set ? normalize(*uid_set, max) : SeqSet{};
   if (!remove_deleted(uid_set ? &uids : nullptr)) return no(tag, "[SERVERBUG] Cannot expunge");
@@ -345,6 +348,9 @@ void Session::cmd_copy(Cmd& c) {
   std::string dir = folder_dir(root_, n);
   struct stat st {};
   if (!valid_name(n) || ::stat((dir + "/cur").c_str(), &st) != 0) return no(tag, "[TRYCREATE] No such mailbox");
+  if (!allowed(tag, n, "i")) return;
+  if (move && !(has_right(sel_->rights, 'e') && has_right(sel_->rights, 't')))
+    return no(tag, "[NOPERM] Permission denied (t and e needed to move out)");
   // A MOVE stays within the one quota root; a COPY adds to it.
   maildir_quota::Usage adding;
   for (auto idx : *which)

@@ -43,8 +43,12 @@ void Session::cmd_select(Cmd& c) {
   std::string dir = folder_dir(root_, n);
   struct stat st {};
   if (::stat((dir + "/cur").c_str(), &st) != 0) return no(tag, "[NONEXISTENT] Mailbox does not exist");
+  if (!allowed(tag, n, "r")) return;
   auto s = std::make_unique<Selected>();
   s->name = n;
+  s->rights = rights_on(n);
+  // RFC 4314 section 4: with none of s, w, t and e the folder is read-only.
+  readonly = readonly || !(s->rights & (right('s') | right('w') | right('t') | right('e')));
   s->readonly = readonly;
   s->folder = std::make_unique<Folder>(dir);
   std::vector<Entry> entries;
@@ -57,12 +61,14 @@ void Session::cmd_select(Cmd& c) {
   }
   s->stamp[2] = mtime_of(dir + "/dovecot-uidlist");
   s->keywords = s->folder->keywords();
+  load_private_seen(*s);
+  building_ = s.get();
   std::size_t recent = 0, unseen = 0;
   s->msgs.reserve(entries.size());
   for (auto& e : entries) {
     Msg m;
     m.uid = e.uid;
-    m.flags = flags_of(e.name);
+    m.flags = view_flags(e.uid, e.name);
     m.name = std::move(e.name);
     m.vsize = e.vsize;
     m.modseq = e.modseq;
@@ -72,6 +78,7 @@ void Session::cmd_select(Cmd& c) {
     s->msgs.push_back(std::move(m));
   }
   sel_ = std::move(s);
+  building_ = nullptr;
   headers_.clear();
   headers_bytes_ = 0;
   cached_.reset();
@@ -163,7 +170,7 @@ void Session::update(bool expunges) {
       n.gone = false;
       n.name = entries[j].name;
       n.modseq = entries[j].modseq;
-      Flags f = flags_of(n.name);
+      Flags f = view_flags(n.uid, n.name);
       // With CONDSTORE a new MODSEQ is news even when the flags came back.
       if (!(f == m.flags) || (enabled_.condstore && n.modseq != m.modseq)) {
         if (f.kw & ~((1u << s.keywords.size()) - 1)) new_keywords = true;
@@ -189,7 +196,7 @@ void Session::update(bool expunges) {
   for (; j < entries.size(); ++j) {
     Msg m;
     m.uid = entries[j].uid;
-    m.flags = flags_of(entries[j].name);
+    m.flags = view_flags(entries[j].uid, entries[j].name);
     m.name = entries[j].name;
     m.vsize = entries[j].vsize;
     m.modseq = entries[j].modseq;

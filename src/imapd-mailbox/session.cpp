@@ -2,6 +2,7 @@
 // command after checking the state and arguments it needs, and the small
 // commands. See session.hpp and imapd(8).
 #include "session.hpp"
+#include "imap/imap_shares.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -120,6 +121,8 @@ const char* const capability_list[] = {
     "QUOTA=RES-STORAGE",
     "QUOTA=RES-MESSAGE",
     "QUOTASET",
+    "ACL",
+    "RIGHTS=texk",
 };
 static_assert(Limits{}.max_literal == 67108864, "APPENDLIMIT= in capability_list");
 
@@ -131,10 +134,12 @@ std::string Session::capabilities() {
 }
 
 void Session::run(const std::string& login_tag) {
-  // The special-use folders, as Dovecot's auto=subscribe makes them.
+  // The special-use folders, as Dovecot's auto=subscribe makes them (the
+  // owner's own session only: share mode changes nothing unasked).
   auto subs = read_subscriptions(root_);
   bool subs_changed = false;
   for (const char* n : special_names) {
+    if (share_) break;
     struct stat st {};
     if (::stat(folder_dir(root_, n).c_str(), &st) == 0) continue;
     if (!create_folder(root_, n) && errno != EEXIST) continue;
@@ -249,6 +254,11 @@ const Session::Rule* Session::find_rule(std::string_view verb) {
       {"GETQUOTAROOT", &Session::cmd_getquotaroot, r_args},
       {"GETQUOTA", &Session::cmd_getquota, r_args},
       {"SETQUOTA", &Session::cmd_setquota, r_args},
+      {"GETACL", &Session::cmd_getacl, r_args},
+      {"SETACL", &Session::cmd_setacl, r_args},
+      {"DELETEACL", &Session::cmd_setacl, r_args},
+      {"LISTRIGHTS", &Session::cmd_listrights, r_args},
+      {"MYRIGHTS", &Session::cmd_myrights, r_args},
   };
   for (auto& r : rules)
     if (verb == r.name) return &r;
@@ -268,7 +278,15 @@ void Session::command(const std::string& raw) {
     verb = upper(*word);
     uid = true;
   }
+  // Another user's folder, or the command of one selected: its owner's
+  // process answers (proxy.cpp).
+  raw_ = raw;
+  if (!share_ && route_shared(raw, *tag, verb, p)) return;
   const Rule* rule = find_rule(verb);
+  // What belongs to the requester's own session, not the owner's process.
+  static const char* const own_only[] = {"GENURLAUTH", "RESETKEY", "URLFETCH", "NOTIFY", "SETQUOTA", "COMPRESS"};
+  if (share_ && rule && std::any_of(std::begin(own_only), std::end(own_only), [&](const char* v) { return verb == v; }))
+    return no(*tag, "[CANNOT] Not for another user's folders");
   if (!rule || (uid && !(rule->need & r_uid))) return bad(*tag, uid ? "Unknown UID command" : "Unknown command");
   if ((rule->need & r_args) && !p.sp()) return bad(*tag, "Missing arguments");
   if ((rule->need & r_no_args) && !p.eol()) return bad(*tag, "Unexpected arguments");
@@ -314,12 +332,14 @@ void Session::cmd_id(Cmd& c) {
 }
 
 void Session::cmd_namespace(Cmd& c) {
-  io_.put("* NAMESPACE ((\"\" \".\")) NIL NIL\r\n");
+  // The user's own, other users' and the shared folders (imap_shares.hpp).
+  std::string shared = public_account().empty() ? "NIL" : "((\"" + std::string(public_folders) + ".\" \".\"))";
+  io_.put("* NAMESPACE ((\"\" \".\")) ((\"" + std::string(other_users) + ".\" \".\")) " + shared + "\r\n");
   ok(c.tag, "Namespace completed");
 }
 
 void Session::cmd_close(Cmd& c) {
-  if (c.verb == "CLOSE" && !sel_->readonly) remove_deleted(nullptr);
+  if (c.verb == "CLOSE" && !sel_->readonly && has_right(sel_->rights, 'e')) remove_deleted(nullptr);
   deselect();
   ok(c.tag, c.verb + " completed");
 }

@@ -8,10 +8,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "imap/imap_acl.hpp"
 #include "imap/imap_message.hpp"
 #include "imap/imap_parse.hpp"
 #include "imap/imap_store.hpp"
@@ -44,6 +46,11 @@ struct Selected {
   struct timespec stamp[3] {};     // mtimes of new/, cur/, dovecot-uidlist
   std::vector<std::uint32_t> saved_uids;  // SEARCHRES's "$" (RFC 5182), ascending
   std::shared_ptr<struct SearchContexts> contexts;  // CONTEXT=SEARCH's updating searches (context.cpp)
+  // Share mode (acl.cpp): the requester's rights here, and its own \Seen
+  // (postern-seen-<requester> in the folder), apart from the owner's.
+  Rights rights = every_right;
+  bool private_seen = false;
+  std::set<std::uint32_t> seen;
 };
 
 // The SPECIAL-USE attribute of a folder name ("\\Sent" for Sent), or null.
@@ -100,6 +107,10 @@ class Session {
   Limits& limits() { return limits_; }
   // The login name: the quota root's name and control/quotas' key.
   void set_user(std::string user) { user_ = std::move(user); }
+  // Share mode (acl.cpp): this process is the owner's, run by
+  // imapd-share(8) for requester; its names are under share_prefix(),
+  // and every command is checked against the folders' ACLs.
+  void set_share(const std::string& requester);
   // The transport COMPRESS turns on (compress.hpp); none: COMPRESS is NO.
   void set_compress(CompressTransport* c) { compress_ = c; }
 
@@ -217,6 +228,54 @@ class Session {
   void context_updates();
   void cmd_copy(Cmd& c);  // COPY, MOVE
   void cmd_expunge(Cmd& c);
+
+  // ACL (RFC 4314) and share mode, acl.cpp.
+  void cmd_getacl(Cmd& c);
+  void cmd_setacl(Cmd& c);  // SETACL, DELETEACL
+  void cmd_listrights(Cmd& c);
+  void cmd_myrights(Cmd& c);
+  // The rights of this session on folder n (stored name): every right in
+  // the user's own session, the ACL's for the requester in share mode.
+  Rights rights_on(const std::string& n);
+  // True when rights_on(n) has every letter; else answers tag NO
+  // ([NONEXISTENT] when even "l" is missing, so nothing is revealed).
+  bool allowed(const std::string& tag, const std::string& n, std::string_view letters);
+  // A message's flags as this session shows them: the file's, with the
+  // requester's own \Seen in share mode.
+  Flags view_flags(std::uint32_t uid, std::string_view name) const;
+  void load_private_seen(Selected& s);
+  void save_private_seen();
+  // STORE in share mode: each flag only with its right (s, t, w), \Seen
+  // into the requester's own list.
+  void store_shared(const std::string& tag, const std::vector<std::size_t>& which, FlagChange how,
+                    const Flags& change, bool silent, bool uid);
+  // FETCH's implicit \Seen (fetch.cpp).
+  void mark_seen(Msg& m);
+  void publish_acl_change();
+  struct ShareMode {
+    std::string requester;
+    std::vector<std::string> groups;
+    std::string prefix;  // "Other Users.<owner>." or "Shared."
+  };
+  std::optional<ShareMode> share_;
+  const Selected* building_ = nullptr;  // the Selected that SELECT is making
+
+  // Shared folders as the user's own session sees them (proxy.cpp): the
+  // command is relayed to an imapd-share process of the folder's owner.
+  // True when the command was taken (and answered) that way.
+  bool route_shared(const std::string& raw, const std::string& tag, const std::string& verb, Parser p);
+  // LIST's shared part: the namespaces' roots and each sharing owner's
+  // answer to the same command (before the tagged OK of cmd_list).
+  void list_shared(const std::string& raw, const std::vector<std::string>& patterns, bool lsub);
+  struct Proxy;
+  struct ProxyDeleter {
+    void operator()(Proxy* p) const;
+  };
+  using ProxyPtr = std::unique_ptr<Proxy, ProxyDeleter>;
+  // imapd-share for owner, its greeting read and enable's ENABLE sent.
+  static ProxyPtr spawn_owner(const std::string& owner, const std::string& enable);
+  ProxyPtr proxy_;  // the owner's process of the selected shared folder
+  std::string raw_;                               // the command being run, as the client sent it
 
   // QUOTA (RFC 9208), quota.cpp.
   void cmd_getquotaroot(Cmd& c);

@@ -326,7 +326,7 @@ class ImapdRev2(ImapTestCase):
         b = self.folder([])
         r = self.client()
         enable_rev2(r)
-        self.assertEqual(r.expect_ok("NAMESPACE"), ['* NAMESPACE (("" ".")) NIL NIL'])
+        self.assertEqual(r.expect_ok("NAMESPACE"), ['* NAMESPACE (("" ".")) (("Other Users." ".")) NIL'])
         r.expect_ok(f"SELECT {a}")
         tagged, lines = r.cmd(f"UID MOVE 1 {b}")
         self.assertRegex(" ".join(lines + [tagged]), r"COPYUID \d+ \d+ 1")

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "common.hpp"
+#include "mail/conf.hpp"
 #include "exit_wrap.hpp"
 #include "imapd-mailbox/session.hpp"
 
@@ -58,6 +59,9 @@ std::string make_template() {
   }
   for (auto& m : messages) fuzz::write_file(t + "/" + m[0], m[1]);
   fuzz::write_file(t + "/subscriptions", "Sent\nDrafts\nTrash\nJunk\nArchive\nWork\n");
+  // The scratch home's control/ (fuzz_conf.cpp): quotas, imapshared.
+  ::mkdir(postern::conf::home, 0700);
+  ::mkdir((std::string(postern::conf::home) + "/control").c_str(), 0700);
   return t;
 }
 

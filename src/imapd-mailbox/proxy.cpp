@@ -1,0 +1,388 @@
+// proxy: other users' folders as the user's own session serves them
+// (imapd(8), "Shared folders"). This session runs as the user and cannot
+// open another user's files; for a name under "Other Users.<owner>." or
+// "Shared." it runs imapd-share(8), which starts the owner's imapd-mailbox
+// in share mode on a socket, and relays: the client's command goes over
+// as it came (its literals as LITERAL+), the owner's process checks it
+// against the folder's ACL and answers, and every response comes back to
+// the client byte for byte. While such a folder is selected the commands
+// of the selected state go there too. LIST adds the namespaces' roots and
+// each sharing owner's own LIST answer (conf-home/shares says who shares).
+// Trusts the owner's process for its responses no more than the client
+// would a server's: they are bounded in size and time, never parsed
+// beyond their tags and literal lengths.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "base/io.hpp"
+#include "base/log.hpp"
+#include "imap/imap_pattern.hpp"
+#include "imap/imap_shares.hpp"
+#include "mail/conf.hpp"
+#include "session.hpp"
+#include "watch.hpp"
+
+namespace imapd {
+
+namespace {
+
+constexpr int reply_wait = 600;                   // seconds for the owner's process to answer
+constexpr std::size_t max_reply = 256u << 20;     // bytes of one response, literals included
+
+}  // namespace
+
+struct Session::Proxy {
+  std::string owner;
+  pid_t pid = -1;
+  int fd = -1;
+  std::string buf;
+  bool selected = false;
+
+  ~Proxy() {
+    if (fd >= 0) ::close(fd);  // the owner's process reads the end and exits
+    if (pid > 0) {
+      for (int i = 0; i < 200 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) ::usleep(10000);
+      if (::waitpid(pid, nullptr, WNOHANG) == 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+  }
+
+  bool fill(int seconds) {
+    struct pollfd p {fd, POLLIN, 0};
+    int r = ::poll(&p, 1, seconds * 1000);
+    if (r <= 0) return false;
+    char chunk[65536];
+    ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n <= 0) return false;
+    buf.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  }
+  // One line, without its CRLF.
+  bool line(std::string& out, int seconds) {
+    for (;;) {
+      auto e = buf.find("\r\n");
+      if (e != std::string::npos) {
+        out = buf.substr(0, e);
+        buf.erase(0, e + 2);
+        return true;
+      }
+      if (buf.size() > max_reply || !fill(seconds)) return false;
+    }
+  }
+  bool exact(std::size_t n, std::string& out, int seconds) {
+    while (buf.size() < n)
+      if (!fill(seconds)) return false;
+    out.append(buf, 0, n);
+    buf.erase(0, n);
+    return true;
+  }
+  // One whole response: its lines and literals, as they came, with CRLF.
+  bool response(std::string& out, int seconds) {
+    out.clear();
+    std::string l;
+    for (;;) {
+      if (!line(l, seconds)) return false;
+      out += l + "\r\n";
+      if (out.size() > max_reply) return false;
+      // "{n}" at the end of a line: n bytes of a literal, then the rest.
+      if (l.empty() || l.back() != '}') return true;
+      auto open = l.rfind('{');
+      if (open == std::string::npos) return true;
+      std::string digits = l.substr(open + 1, l.size() - open - 2);
+      if (digits.empty() || digits.size() > 10 || digits.find_first_not_of("0123456789") != std::string::npos) return true;
+      std::size_t n = std::stoul(digits);
+      if (n > max_reply || !exact(n, out, seconds)) return false;
+    }
+  }
+  bool send(std::string_view bytes) { return write_all(fd, bytes); }
+};
+
+void Session::ProxyDeleter::operator()(Proxy* p) const { delete p; }
+
+namespace {
+
+// The command with each synchronizing literal "{n}" made "{n+}": the
+// owner's process must not wait to say "+" for bytes already here.
+std::string literal_plus(const std::string& raw) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < raw.size()) {
+    auto e = raw.find("\r\n", i);
+    if (e == std::string::npos) {
+      out.append(raw, i);
+      break;
+    }
+    std::string_view l(raw.data() + i, e - i);
+    i = e + 2;
+    std::size_t n = 0;
+    bool lit = false, plus = false;
+    auto open = l.rfind('{');
+    if (!l.empty() && l.back() == '}' && open != std::string_view::npos) {
+      std::string_view d = l.substr(open + 1, l.size() - open - 2);
+      plus = !d.empty() && d.back() == '+';
+      if (plus) d.remove_suffix(1);
+      lit = !d.empty() && d.size() <= 10 && d.find_first_not_of("0123456789") == std::string_view::npos;
+      if (lit) n = std::stoul(std::string(d));
+    }
+    if (lit && !plus) {
+      out.append(l.substr(0, l.size() - 1));
+      out += "+}";
+    } else {
+      out.append(l);
+    }
+    out += "\r\n";
+    if (lit) {
+      out.append(raw, i, n);
+      i += n;
+    }
+  }
+  if (!out.ends_with("\r\n")) out += "\r\n";
+  return out;
+}
+
+std::string first_word_replaced(const std::string& raw, const std::string& tag) {
+  auto sp = raw.find(' ');
+  return sp == std::string::npos ? raw : tag + raw.substr(sp);
+}
+
+}  // namespace
+
+// -- running the owner's process ----------------------------------------------
+
+Session::ProxyPtr Session::spawn_owner(const std::string& owner, const std::string& enable) {
+  int s[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) != 0) return nullptr;
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(s[0]);
+    ::close(s[1]);
+    return nullptr;
+  }
+  if (pid == 0) {
+    ::dup2(s[1], 0);
+    ::dup2(s[1], 1);
+    for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+    std::string prog = conf::path("bin/imapd-share");
+    ::execl(prog.c_str(), "imapd-share", owner.c_str(), static_cast<char*>(nullptr));
+    ::_exit(111);
+  }
+  ::close(s[1]);
+  ProxyPtr p(new Proxy);
+  p->owner = owner;
+  p->pid = pid;
+  p->fd = s[0];
+  std::string greeting;
+  if (!p->line(greeting, 30) || !greeting.starts_with("* PREAUTH")) return nullptr;
+  if (!enable.empty()) {
+    std::string r;
+    p->send("p0 ENABLE " + enable + "\r\n");
+    do {
+      if (!p->response(r, 30)) return nullptr;
+    } while (!r.starts_with("p0 "));
+  }
+  return p;
+}
+
+// -- routing --------------------------------------------------------------------
+
+namespace {
+
+bool one_of(const std::string& verb, std::initializer_list<const char*> verbs) {
+  for (const char* v : verbs)
+    if (verb == v) return true;
+  return false;
+}
+
+}  // namespace
+
+bool Session::route_shared(const std::string& raw, const std::string& tag, const std::string& verb, Parser p) {
+  std::string enable;
+  if (enabled_.condstore) enable += " CONDSTORE";
+  if (enabled_.qresync) enable += " QRESYNC";
+  if (enabled_.utf8) enable += " UTF8=ACCEPT";
+  if (enabled_.rev2) enable += " IMAP4rev2";
+  if (!enable.empty()) enable.erase(0, 1);
+
+  // Relays one command to p and its answers to the client; the tagged
+  // line's status word, or "" when the owner's process went away.
+  auto relay = [&](Proxy& px, const std::string& command, const std::string& t, bool to_client) -> std::string {
+    if (!px.send(literal_plus(command))) return "";
+    bool idling = false;
+    std::string r;
+    for (;;) {
+      if (idling && px.buf.find("\r\n") == std::string::npos) {
+        io_.flush();
+        Woke w = wait_for(io_, px.fd, idle_timeout);
+        if (w == Woke::timeout) bye("Autologout; idle for too long", "timed out");
+        if (w == Woke::input) {
+          std::string l;
+          auto got = io_.line(l, 1024);
+          if (got != NetIO::Read::line && got != NetIO::Read::partial) std::_Exit(0);
+          px.send(l + "\r\n");
+          continue;
+        }
+      }
+      if (!px.response(r, idling ? 5 : reply_wait)) return "";
+      if (r.starts_with(t + " ")) {
+        if (to_client) io_.put(r);
+        std::string rest = r.substr(t.size() + 1);
+        return rest.substr(0, rest.find(' '));
+      }
+      if (r.starts_with("+")) idling = true;
+      if (to_client) io_.put(r);
+    }
+  };
+  auto lost = [&](const std::string& owner) {
+    log::line("{}: the process of {}'s folders went away", who_, log::printable(owner, 64));
+    no(tag, "[UNAVAILABLE] Another user's folders could not be reached");
+  };
+
+  static const std::initializer_list<const char*> selected_verbs = {
+      "FETCH", "STORE", "SEARCH", "SORT", "THREAD", "COPY", "MOVE", "EXPUNGE",
+      "CLOSE", "UNSELECT", "CHECK", "NOOP", "IDLE", "CANCELUPDATE"};
+  if (proxy_ && proxy_->selected && one_of(verb, selected_verbs)) {
+    if (verb == "COPY" || verb == "MOVE") {
+      Parser q = p;
+      std::optional<std::string> target;
+      if (q.sp() && !q.word().empty() && q.sp()) target = q.astring();
+      auto t = target ? split_shared(*target) : std::nullopt;
+      if (target && (!t || t->owner != proxy_->owner)) {
+        no(tag, "[CANNOT] Copying between different owners' folders is not supported; append a copy instead");
+        return true;
+      }
+    }
+    std::string status = relay(*proxy_, raw, tag, true);
+    if (status.empty()) {
+      std::string owner = proxy_->owner;
+      proxy_.reset();
+      lost(owner);
+    } else if (verb == "CLOSE" || verb == "UNSELECT") {
+      proxy_.reset();
+    }
+    return true;
+  }
+
+  static const std::initializer_list<const char*> by_name = {
+      "SELECT", "EXAMINE", "STATUS", "CREATE", "DELETE", "RENAME", "GETACL", "SETACL",
+      "DELETEACL", "LISTRIGHTS", "MYRIGHTS", "GETQUOTAROOT", "APPEND"};
+  if (!one_of(verb, by_name)) return false;
+  Parser q = p;
+  std::optional<std::string> name;
+  if (q.sp()) name = q.astring();
+  if (!name) return false;  // the command's own parser says what is wrong
+  bool shared = in_shared_namespace(*name);
+  if (verb == "SELECT" || verb == "EXAMINE") {
+    if (!shared) {
+      if (proxy_) {
+        if (proxy_->selected) io_.put("* OK [CLOSED] Previous mailbox closed\r\n");
+        proxy_.reset();
+      }
+      return false;
+    }
+  } else if (!shared) {
+    return false;
+  }
+  auto sn = split_shared(*name);
+  if (!sn) {
+    no(tag, verb == "CREATE" ? "[CANNOT] Create folders inside another user's namespace"
+                             : "[NONEXISTENT] No such mailbox");
+    return true;
+  }
+  if (verb == "APPEND") {
+    no(tag, "[CANNOT] APPEND into another user's folder is not supported; COPY from the owner's folders");
+    return true;
+  }
+  if (verb == "RENAME") {
+    Parser r = q;
+    std::optional<std::string> to;
+    if (r.sp()) to = r.astring();
+    auto tn = to ? split_shared(*to) : std::nullopt;
+    if (!tn || tn->owner != sn->owner) {
+      no(tag, "[CANNOT] A folder is renamed only within its owner's folders");
+      return true;
+    }
+  }
+  if (verb == "SELECT" || verb == "EXAMINE") {
+    if (sel_) {
+      io_.put("* OK [CLOSED] Previous mailbox closed\r\n");
+      deselect();
+    }
+    if (proxy_ && proxy_->owner != sn->owner) proxy_.reset();
+    if (!proxy_) proxy_ = spawn_owner(sn->owner, enable);
+    if (!proxy_) {
+      no(tag, "[NONEXISTENT] No such mailbox");
+      return true;
+    }
+    std::string status = relay(*proxy_, raw, tag, true);
+    if (status.empty()) {
+      proxy_.reset();
+      lost(sn->owner);
+    } else {
+      proxy_->selected = status == "OK";
+      if (!proxy_->selected) proxy_.reset();
+    }
+    return true;
+  }
+  ProxyPtr once;
+  Proxy* px = proxy_ && proxy_->owner == sn->owner ? proxy_.get() : nullptr;
+  if (!px) {
+    once = spawn_owner(sn->owner, enable);
+    px = once.get();
+  }
+  if (!px) {
+    no(tag, "[NONEXISTENT] No such mailbox");
+    return true;
+  }
+  if (relay(*px, raw, tag, true).empty()) lost(sn->owner);
+  return true;
+}
+
+void Session::list_shared(const std::string& raw, const std::vector<std::string>& patterns, bool lsub) {
+  if (lsub || patterns.empty()) return;
+  Identity me{user_, groups_of(user_), false};
+  std::string pub = public_account();
+  auto owners = owners_sharing_with(me);
+  if (owners.empty()) return;
+  ListMatcher m;
+  for (auto& pat : patterns) m.add(pat);
+  std::string other(other_users);
+  bool any_other = std::any_of(owners.begin(), owners.end(), [&](const std::string& o) { return o != pub; });
+  auto root_line = [&](const std::string& name) {
+    if (m.matches(name)) io_.put(fmt::format("* LIST (\\Noselect \\HasChildren) \".\" {}\r\n", astring_out(name)));
+  };
+  if (any_other) root_line(other);
+  if (std::find(owners.begin(), owners.end(), pub) != owners.end() && !pub.empty()) root_line(std::string(public_folders));
+  std::string enable;
+  if (enabled_.utf8) enable = "UTF8=ACCEPT";
+  for (auto& owner : owners) {
+    std::string prefix = share_prefix(owner);
+    if (owner != pub) root_line(prefix.substr(0, prefix.size() - 1));
+    // Only when a pattern can reach below the prefix: "%" stops at a dot.
+    bool reaches = false;
+    for (auto& pat : patterns) {
+      auto wild = pat.find_first_of("*%");
+      std::string lit = pat.substr(0, wild);
+      if (pat.starts_with(prefix) || (wild != std::string::npos && pat[wild] == '*' && prefix.starts_with(lit)))
+        reaches = true;
+    }
+    if (!reaches) continue;
+    auto px = spawn_owner(owner, enable);
+    if (!px) continue;
+    std::string r;
+    px->send(literal_plus(first_word_replaced(raw, "p1")));
+    while (px->response(r, reply_wait) && !r.starts_with("p1 ")) io_.put(r);
+  }
+}
+
+}  // namespace imapd
