@@ -20,6 +20,7 @@
 
 #include "base/io.hpp"
 #include "base/log.hpp"
+#include "imap/imap_shares.hpp"
 #include "mail/maildir.hpp"
 #include "session.hpp"
 
@@ -74,6 +75,7 @@ struct AppendSpool : LiteralSink {
   std::uint64_t total = 0;
   bool discard = false;  // a literal was taken only to be thrown away
   bool missing = false;  // the target folder does not exist
+  bool staged = false;   // another user's folder: written to our own tmp/ and sent to the owner's process
   bool seen = false;     // the target was looked at
   std::string folder;    // the target (canonical name)
 
@@ -81,7 +83,7 @@ struct AppendSpool : LiteralSink {
     parts.clear();  // removes uncommitted tmp/ files
     current = 0;
     total = 0;
-    discard = missing = seen = false;
+    discard = missing = seen = staged = false;
     folder.clear();
   }
 
@@ -106,13 +108,14 @@ struct AppendSpool : LiteralSink {
     if (!seen) {
       seen = true;
       folder = canonical(s.mailbox_in(name));
+      staged = !s.share_ && split_shared(name).has_value();
       struct stat st {};
-      missing = !valid_name(folder) || ::stat((folder_dir(s.root_, folder) + "/cur").c_str(), &st) != 0;
+      missing = !staged && (!valid_name(folder) || ::stat((folder_dir(s.root_, folder) + "/cur").c_str(), &st) != 0);
     }
     while (parts.size() < specs.size()) {
       Part& part = parts.emplace_back();
       if (missing) continue;
-      part.writer = std::make_unique<maildir::Writer>(folder_dir(s.root_, folder) + "/");
+      part.writer = std::make_unique<maildir::Writer>((staged ? s.root_ : folder_dir(s.root_, folder)) + "/");
       if (!part.writer->open()) part.failed = true;
     }
     for (std::size_t i = 0; i < specs.size(); ++i) {
@@ -259,6 +262,35 @@ LiteralSink* Session::next_spool() {
   return spool_.get();
 }
 
+// APPEND into another user's folder: the messages, spooled into our own
+// tmp/, go to the owner's process as one APPEND of literals (CATENATE's
+// URLs already resolved here, in our own folders), which checks the i
+// right and answers; the spool's files go when the spool is reset.
+void Session::append_to_owner(const std::string& tag, const std::string& owner) {
+  AppendSpool& sp = *spool_;
+  std::vector<Spec> specs;
+  std::string err, name;
+  if (sp.walk(raw_, false, specs, name, err) || !err.empty() || specs.empty())
+    return bad(tag, err.empty() ? "Bad arguments" : err);
+  sp.advance(name, specs, true);
+  std::string command = tag + " APPEND " + astring_out(name);
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    auto& part = sp.parts[i];
+    if (!part.badurl.empty()) return no(tag, "[BADURL " + log::printable(part.badurl, 200) + "] No such message or part");
+    if (!sp.finish(part)) return no(tag, "[SERVERBUG] Cannot store the message");
+    auto data = read_file(part.writer->tmp_path(), limits_.max_literal + 1);
+    if (!data || data->empty()) return no(tag, "Empty message: nothing appended");
+    Msg m;
+    m.flags = specs[i].flags;
+    std::string flags = flags_text(m);
+    for (auto& k : specs[i].kws) flags += (flags.empty() ? "" : " ") + k;
+    command += " (" + flags + ")";
+    if (specs[i].when) command += " \"" + format_date_time(*specs[i].when) + "\"";
+    command += fmt::format(" {{{}+}}\r\n", data->size()) + *data;
+  }
+  forward_to_owner(owner, tag, command);
+}
+
 void Session::cmd_append(Cmd& c) {
   const std::string& tag = c.tag;
   AppendSpool& sp = *spool_;
@@ -283,7 +315,7 @@ void Session::cmd_append(Cmd& c) {
   }
   std::string dir = folder_dir(root_, n);
   if (!allowed(tag, n, "i")) return;
-  if (!quota_allows(tag, sp.total, specs.size())) return;
+  if (!quota_allows(tag, n, sp.total, specs.size())) return;
   Folder folder(dir);
   for (auto& m : specs) {
     bool good = true;

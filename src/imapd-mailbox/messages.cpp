@@ -351,14 +351,16 @@ void Session::cmd_copy(Cmd& c) {
   if (!allowed(tag, n, "i")) return;
   if (move && !(has_right(sel_->rights, 'e') && has_right(sel_->rights, 't')))
     return no(tag, "[NOPERM] Permission denied (t and e needed to move out)");
-  // A MOVE stays within the one quota root; a COPY adds to it.
+  // A COPY adds to the user's quota; a MOVE stays within it, but still
+  // adds to the target folder's own root, if it has one.
   maildir_quota::Usage adding;
   for (auto idx : *which)
     if (!sel_->msgs[idx].gone) {
       adding.bytes += static_cast<std::int64_t>(maildir_quota::message_size(sel_->folder->dir() + "/cur", sel_->msgs[idx].name));
       ++adding.messages;
     }
-  if (!move && !quota_allows(tag, static_cast<std::uint64_t>(adding.bytes), static_cast<std::uint64_t>(adding.messages)))
+  if (!quota_allows(tag, n, static_cast<std::uint64_t>(adding.bytes), static_cast<std::uint64_t>(adding.messages),
+                    !move))
     return;
   Folder target(dir);
   std::vector<std::pair<std::uint32_t, std::string>> copied;  // source UID, new base name

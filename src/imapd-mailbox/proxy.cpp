@@ -28,85 +28,72 @@
 #include "imap/imap_pattern.hpp"
 #include "imap/imap_shares.hpp"
 #include "mail/conf.hpp"
+#include "proxy.hpp"
 #include "session.hpp"
 #include "watch.hpp"
 
 namespace imapd {
 
-namespace {
-
-constexpr int reply_wait = 600;                   // seconds for the owner's process to answer
-constexpr std::size_t max_reply = 256u << 20;     // bytes of one response, literals included
-
-}  // namespace
-
-struct Session::Proxy {
-  std::string owner;
-  pid_t pid = -1;
-  int fd = -1;
-  std::string buf;
-  bool selected = false;
-
-  ~Proxy() {
-    if (fd >= 0) ::close(fd);  // the owner's process reads the end and exits
-    if (pid > 0) {
-      for (int i = 0; i < 200 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) ::usleep(10000);
-      if (::waitpid(pid, nullptr, WNOHANG) == 0) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-      }
+Session::Proxy::~Proxy() {
+  if (fd >= 0) ::close(fd);  // the owner's process reads the end and exits
+  if (pid > 0) {
+    for (int i = 0; i < 200 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) ::usleep(10000);
+    if (::waitpid(pid, nullptr, WNOHANG) == 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
     }
   }
+}
 
-  bool fill(int seconds) {
-    struct pollfd p {fd, POLLIN, 0};
-    int r = ::poll(&p, 1, seconds * 1000);
-    if (r <= 0) return false;
-    char chunk[65536];
-    ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n <= 0) return false;
-    buf.append(chunk, static_cast<std::size_t>(n));
-    return true;
-  }
-  // One line, without its CRLF.
-  bool line(std::string& out, int seconds) {
-    for (;;) {
-      auto e = buf.find("\r\n");
-      if (e != std::string::npos) {
-        out = buf.substr(0, e);
-        buf.erase(0, e + 2);
-        return true;
-      }
-      if (buf.size() > max_reply || !fill(seconds)) return false;
+bool Session::Proxy::fill(int seconds) {
+  struct pollfd p {fd, POLLIN, 0};
+  if (::poll(&p, 1, seconds * 1000) <= 0) return false;
+  char chunk[65536];
+  ssize_t n = ::read(fd, chunk, sizeof chunk);
+  if (n <= 0) return false;
+  buf.append(chunk, static_cast<std::size_t>(n));
+  return true;
+}
+
+bool Session::Proxy::line(std::string& out, int seconds) {
+  for (;;) {
+    auto e = buf.find("\r\n");
+    if (e != std::string::npos) {
+      out = buf.substr(0, e);
+      buf.erase(0, e + 2);
+      return true;
     }
+    if (buf.size() > max_reply || !fill(seconds)) return false;
   }
-  bool exact(std::size_t n, std::string& out, int seconds) {
-    while (buf.size() < n)
-      if (!fill(seconds)) return false;
-    out.append(buf, 0, n);
-    buf.erase(0, n);
-    return true;
+}
+
+bool Session::Proxy::exact(std::size_t n, std::string& out, int seconds) {
+  while (buf.size() < n)
+    if (!fill(seconds)) return false;
+  out.append(buf, 0, n);
+  buf.erase(0, n);
+  return true;
+}
+
+bool Session::Proxy::response(std::string& out, int seconds) {
+  out.clear();
+  std::string l;
+  for (;;) {
+    if (!line(l, seconds)) return false;
+    out += l + "\r\n";
+    if (out.size() > max_reply) return false;
+    // "{n}" at the end of a line: n bytes of a literal, then the rest.
+    if (l.empty() || l.back() != '}') return true;
+    auto open = l.rfind('{');
+    if (open == std::string::npos) return true;
+    std::string digits = l.substr(open + 1, l.size() - open - 2);
+    if (digits.empty() || digits.size() > 10 || digits.find_first_not_of("0123456789") != std::string::npos) return true;
+    std::size_t n = std::stoul(digits);
+    if (n > max_reply || !exact(n, out, seconds)) return false;
   }
-  // One whole response: its lines and literals, as they came, with CRLF.
-  bool response(std::string& out, int seconds) {
-    out.clear();
-    std::string l;
-    for (;;) {
-      if (!line(l, seconds)) return false;
-      out += l + "\r\n";
-      if (out.size() > max_reply) return false;
-      // "{n}" at the end of a line: n bytes of a literal, then the rest.
-      if (l.empty() || l.back() != '}') return true;
-      auto open = l.rfind('{');
-      if (open == std::string::npos) return true;
-      std::string digits = l.substr(open + 1, l.size() - open - 2);
-      if (digits.empty() || digits.size() > 10 || digits.find_first_not_of("0123456789") != std::string::npos) return true;
-      std::size_t n = std::stoul(digits);
-      if (n > max_reply || !exact(n, out, seconds)) return false;
-    }
-  }
-  bool send(std::string_view bytes) { return write_all(fd, bytes); }
-};
+}
+
+bool Session::Proxy::send(std::string_view bytes) { return write_all(fd, bytes); }
 
 void Session::ProxyDeleter::operator()(Proxy* p) const { delete p; }
 
@@ -116,11 +103,13 @@ namespace {
 // owner's process must not wait to say "+" for bytes already here.
 std::string literal_plus(const std::string& raw) {
   std::string out;
+  bool line_ended = false;  // the last thing copied was a line's own CRLF
   std::size_t i = 0;
   while (i < raw.size()) {
     auto e = raw.find("\r\n", i);
     if (e == std::string::npos) {
       out.append(raw, i);
+      line_ended = false;
       break;
     }
     std::string_view l(raw.data() + i, e - i);
@@ -142,12 +131,14 @@ std::string literal_plus(const std::string& raw) {
       out.append(l);
     }
     out += "\r\n";
+    line_ended = true;
     if (lit) {
       out.append(raw, i, n);
       i += n;
+      line_ended = false;  // a literal's own CRLFs end no line of the command
     }
   }
-  if (!out.ends_with("\r\n")) out += "\r\n";
+  if (!line_ended) out += "\r\n";
   return out;
 }
 
@@ -206,43 +197,83 @@ bool one_of(const std::string& verb, std::initializer_list<const char*> verbs) {
 
 }  // namespace
 
-bool Session::route_shared(const std::string& raw, const std::string& tag, const std::string& verb, Parser p) {
+std::string Session::enabled_list() const {
   std::string enable;
   if (enabled_.condstore) enable += " CONDSTORE";
   if (enabled_.qresync) enable += " QRESYNC";
   if (enabled_.utf8) enable += " UTF8=ACCEPT";
   if (enabled_.rev2) enable += " IMAP4rev2";
-  if (!enable.empty()) enable.erase(0, 1);
+  return enable.empty() ? enable : enable.substr(1);
+}
 
-  // Relays one command to p and its answers to the client; the tagged
-  // line's status word, or "" when the owner's process went away.
-  auto relay = [&](Proxy& px, const std::string& command, const std::string& t, bool to_client) -> std::string {
-    if (!px.send(literal_plus(command))) return "";
-    bool idling = false;
-    std::string r;
-    for (;;) {
-      if (idling && px.buf.find("\r\n") == std::string::npos) {
-        io_.flush();
-        Woke w = wait_for(io_, px.fd, idle_timeout);
-        if (w == Woke::timeout) bye("Autologout; idle for too long", "timed out");
-        if (w == Woke::input) {
-          std::string l;
-          auto got = io_.line(l, 1024);
-          if (got != NetIO::Read::line && got != NetIO::Read::partial) std::_Exit(0);
-          px.send(l + "\r\n");
-          continue;
-        }
+std::string Session::relay(Proxy& px, const std::string& command, const std::string& t, bool tagged_to_client) {
+  if (!px.send(literal_plus(command))) return "";
+  bool idling = false;
+  std::string r;
+  for (;;) {
+    if (idling && px.buf.find("\r\n") == std::string::npos) {
+      io_.flush();
+      Woke w = wait_for(io_, px.fd, idle_timeout);
+      if (w == Woke::timeout) bye("Autologout; idle for too long", "timed out");
+      if (w == Woke::input) {
+        std::string l;
+        auto got = io_.line(l, 1024);
+        if (got != NetIO::Read::line && got != NetIO::Read::partial) std::_Exit(0);
+        px.send(l + "\r\n");
+        continue;
       }
-      if (!px.response(r, idling ? 5 : reply_wait)) return "";
-      if (r.starts_with(t + " ")) {
-        if (to_client) io_.put(r);
-        std::string rest = r.substr(t.size() + 1);
-        return rest.substr(0, rest.find(' '));
-      }
-      if (r.starts_with("+")) idling = true;
-      if (to_client) io_.put(r);
     }
-  };
+    if (!px.response(r, idling ? 5 : reply_wait)) return "";
+    if (r.starts_with(t + " ")) {
+      if (tagged_to_client) io_.put(r);
+      return r.substr(0, r.size() - 2);
+    }
+    // IDLE's continuation: from here the client's DONE goes over too.
+    if (r.starts_with("+")) idling = true;
+    io_.put(r);
+  }
+}
+
+std::string Session::to_owner(const std::string& owner, const std::string& tag, const std::string& command,
+                              bool tagged_to_client) {
+  ProxyPtr once;
+  Proxy* px = proxy_ && proxy_->owner == owner ? proxy_.get() : nullptr;
+  if (!px) {
+    once = spawn_owner(owner, enabled_list());
+    px = once.get();
+  }
+  if (!px) return "";
+  return relay(*px, command, tag, tagged_to_client);
+}
+
+void Session::forward_to_owner(const std::string& owner, const std::string& tag, const std::string& command) {
+  if (to_owner(owner, tag, command, true).empty()) {
+    log::line("{}: the process of {}'s folders could not be had", who_, log::printable(owner, 64));
+    no(tag, "[UNAVAILABLE] Another user's folders could not be reached");
+  }
+}
+
+namespace {
+
+bool uid_command(const std::string& raw) {
+  Parser q(raw);
+  auto t = q.atom();
+  auto w = t && q.sp() ? q.atom() : std::nullopt;
+  return w && upper(*w) == "UID";
+}
+
+// The status word of a tagged line ("a1 OK ..." -> "OK").
+std::string status_of_tagged(const std::string& line, const std::string& tag) {
+  if (line.size() <= tag.size() + 1) return "";
+  std::string rest = line.substr(tag.size() + 1);
+  return rest.substr(0, rest.find(' '));
+}
+
+}  // namespace
+
+bool Session::route_shared(const std::string& raw, const std::string& tag, const std::string& verb, Parser p) {
+  std::string enable = enabled_list();
+
   auto lost = [&](const std::string& owner) {
     log::line("{}: the process of {}'s folders went away", who_, log::printable(owner, 64));
     no(tag, "[UNAVAILABLE] Another user's folders could not be reached");
@@ -258,7 +289,7 @@ bool Session::route_shared(const std::string& raw, const std::string& tag, const
       if (q.sp() && !q.word().empty() && q.sp()) target = q.astring();
       auto t = target ? split_shared(*target) : std::nullopt;
       if (target && (!t || t->owner != proxy_->owner)) {
-        no(tag, "[CANNOT] Copying between different owners' folders is not supported; append a copy instead");
+        copy_across(tag, raw, uid_command(raw), verb == "MOVE");
         return true;
       }
     }
@@ -273,6 +304,16 @@ bool Session::route_shared(const std::string& raw, const std::string& tag, const
     return true;
   }
 
+  if (sel_ && (verb == "COPY" || verb == "MOVE")) {
+    Parser q = p;
+    std::optional<std::string> target;
+    if (q.sp() && !q.word().empty() && q.sp()) target = q.astring();
+    if (target && in_shared_namespace(*target)) {
+      copy_across(tag, raw, uid_command(raw), verb == "MOVE");
+      return true;
+    }
+    return false;
+  }
   static const std::initializer_list<const char*> by_name = {
       "SELECT", "EXAMINE", "STATUS", "CREATE", "DELETE", "RENAME", "GETACL", "SETACL",
       "DELETEACL", "LISTRIGHTS", "MYRIGHTS", "GETQUOTAROOT", "APPEND"};
@@ -300,7 +341,7 @@ bool Session::route_shared(const std::string& raw, const std::string& tag, const
     return true;
   }
   if (verb == "APPEND") {
-    no(tag, "[CANNOT] APPEND into another user's folder is not supported; COPY from the owner's folders");
+    append_to_owner(tag, sn->owner);
     return true;
   }
   if (verb == "RENAME") {
@@ -324,7 +365,7 @@ bool Session::route_shared(const std::string& raw, const std::string& tag, const
       no(tag, "[NONEXISTENT] No such mailbox");
       return true;
     }
-    std::string status = relay(*proxy_, raw, tag, true);
+    std::string status = status_of_tagged(relay(*proxy_, raw, tag, true), tag);
     if (status.empty()) {
       proxy_.reset();
       lost(sn->owner);
@@ -334,17 +375,7 @@ bool Session::route_shared(const std::string& raw, const std::string& tag, const
     }
     return true;
   }
-  ProxyPtr once;
-  Proxy* px = proxy_ && proxy_->owner == sn->owner ? proxy_.get() : nullptr;
-  if (!px) {
-    once = spawn_owner(sn->owner, enable);
-    px = once.get();
-  }
-  if (!px) {
-    no(tag, "[NONEXISTENT] No such mailbox");
-    return true;
-  }
-  if (relay(*px, raw, tag, true).empty()) lost(sn->owner);
+  if (to_owner(sn->owner, tag, raw, true).empty()) no(tag, "[NONEXISTENT] No such mailbox");
   return true;
 }
 

@@ -55,6 +55,16 @@ bool Session::put_quota(const maildir_quota::Limits& l) {
   return true;
 }
 
+std::optional<maildir_quota::Limits> Session::folder_limits(const std::string& n) {
+  std::string why;
+  return quota_limits::for_folder(user_, n, why);
+}
+
+void Session::put_folder_quota(const std::string& n, const maildir_quota::Limits& l) {
+  maildir_quota::Usage u = maildir_quota::count_folder(folder_dir(root_, n));
+  io_.put("* QUOTA " + quote(user_ + "/" + n) + " (" + resources(l, u) + ")\r\n");
+}
+
 void Session::cmd_getquotaroot(Cmd& c) {
   auto name = c.p.astring();
   if (!name || !c.p.eol()) return bad(c.tag, "Bad arguments");
@@ -64,18 +74,27 @@ void Session::cmd_getquotaroot(Cmd& c) {
     return no(c.tag, "[NONEXISTENT] No such mailbox");
   auto l = quota_limits_now();
   if (!l) return no(c.tag, "[UNAVAILABLE] Cannot read the quotas");
-  if (!l->any()) {
-    io_.put("* QUOTAROOT " + mailbox_out(n) + "\r\n");
-    return ok(c.tag, "GETQUOTAROOT completed");
-  }
-  io_.put("* QUOTAROOT " + mailbox_out(n) + " " + quote(user_) + "\r\n");
-  if (!put_quota(*l)) return no(c.tag, "[UNAVAILABLE] Cannot count the mailbox");
+  auto f = folder_limits(n);
+  std::string roots;
+  if (l->any()) roots += " " + quote(user_);
+  if (f) roots += " " + quote(user_ + "/" + n);
+  io_.put("* QUOTAROOT " + mailbox_out(n) + roots + "\r\n");
+  if (l->any() && !put_quota(*l)) return no(c.tag, "[UNAVAILABLE] Cannot count the mailbox");
+  if (f) put_folder_quota(n, *f);
   ok(c.tag, "GETQUOTAROOT completed");
 }
 
 void Session::cmd_getquota(Cmd& c) {
   auto root = c.p.astring();
   if (!root || !c.p.eol()) return bad(c.tag, "Bad arguments");
+  // A folder's root: "user/Folder".
+  if (root->size() > user_.size() + 1 && root->compare(0, user_.size() + 1, user_ + "/") == 0) {
+    std::string n = root->substr(user_.size() + 1);
+    auto f = valid_name(n) ? folder_limits(n) : std::nullopt;
+    if (!f) return no(c.tag, "[NONEXISTENT] No such quota root");
+    put_folder_quota(n, *f);
+    return ok(c.tag, "GETQUOTA completed");
+  }
   if (*root != user_) return no(c.tag, "[NONEXISTENT] No such quota root");
   auto l = quota_limits_now();
   if (!l) return no(c.tag, "[UNAVAILABLE] Cannot read the quotas");
@@ -104,7 +123,7 @@ void Session::cmd_setquota(Cmd& c) {
     p.sp();
   }
   if (!p.eol()) return bad(c.tag, "Unexpected arguments");
-  if (!over_quota::valid_name(*root)) return no(c.tag, "[NONEXISTENT] No such quota root");
+  if (!quota_limits::parse_line(*root + " 0 0")) return no(c.tag, "[NONEXISTENT] No such quota root");
   // setquota(8) decides whether this login may; its exit says.
   std::string storage = std::to_string(want.bytes), messages = std::to_string(want.messages);
   std::string prog = conf::path("bin/setquota");
@@ -125,7 +144,17 @@ void Session::cmd_setquota(Cmd& c) {
   ok(c.tag, "SETQUOTA completed");
 }
 
-bool Session::quota_allows(const std::string& tag, std::uint64_t bytes, std::uint64_t messages) {
+bool Session::quota_allows(const std::string& tag, const std::string& n, std::uint64_t bytes, std::uint64_t messages,
+                           bool whole_mailbox) {
+  if (auto f = folder_limits(n)) {
+    maildir_quota::Usage u = maildir_quota::count_folder(folder_dir(root_, n));
+    if (!maildir_quota::fits(*f, u, bytes, messages)) {
+      log::line("{}: over the quota of {}: {} bytes, {} message(s) refused", who_, log::printable(n), bytes, messages);
+      no(tag, "[OVERQUOTA] Quota of this folder exceeded (" + resources(*f, u) + ")");
+      return false;
+    }
+  }
+  if (!whole_mailbox) return true;
   auto l = quota_limits_now();
   if (!l || !l->any()) return true;
   std::string why;

@@ -115,6 +115,13 @@ class Session {
   void set_compress(CompressTransport* c) { compress_ = c; }
 
  private:
+  // The owner's process of a shared folder (proxy.cpp).
+  struct Proxy;
+  struct ProxyDeleter {
+    void operator()(Proxy* p) const;
+  };
+  using ProxyPtr = std::unique_ptr<Proxy, ProxyDeleter>;
+
   // dispatch (session.cpp): the command table says which state and
   // arguments each command needs; the handlers parse the rest.
   struct Rule;
@@ -264,14 +271,24 @@ class Session {
   // command is relayed to an imapd-share process of the folder's owner.
   // True when the command was taken (and answered) that way.
   bool route_shared(const std::string& raw, const std::string& tag, const std::string& verb, Parser p);
+  // Sends command (a whole command, its literals LITERAL+) to owner's
+  // process, the selected folder's when it is that owner's, and relays
+  // the answers; NO [UNAVAILABLE] when the process cannot be had.
+  void forward_to_owner(const std::string& owner, const std::string& tag, const std::string& command);
+  // The same, returning the tagged line (without CRLF; "" when the
+  // process could not be had), relayed to the client only when asked.
+  std::string to_owner(const std::string& owner, const std::string& tag, const std::string& command,
+                       bool tagged_to_client);
+  std::string relay(Proxy& px, const std::string& command, const std::string& tag, bool tagged_to_client);
+  std::string enabled_list() const;  // what ENABLE turned on, for the owner's process
+  void append_to_owner(const std::string& tag, const std::string& owner);  // append.cpp
+  // COPY and MOVE between the selected folder and another owner's
+  // folders, by FETCH and APPEND through the owners' processes.
+  void copy_across(const std::string& tag, const std::string& raw, bool uid, bool move);
   // LIST's shared part: the namespaces' roots and each sharing owner's
   // answer to the same command (before the tagged OK of cmd_list).
   void list_shared(const std::string& raw, const std::vector<std::string>& patterns, bool lsub);
-  struct Proxy;
-  struct ProxyDeleter {
-    void operator()(Proxy* p) const;
-  };
-  using ProxyPtr = std::unique_ptr<Proxy, ProxyDeleter>;
+
   // imapd-share for owner, its greeting read and enable's ENABLE sent.
   static ProxyPtr spawn_owner(const std::string& owner, const std::string& enable);
   ProxyPtr proxy_;  // the owner's process of the selected shared folder
@@ -284,7 +301,11 @@ class Session {
   std::optional<maildir_quota::Limits> quota_limits_now();
   bool put_quota(const maildir_quota::Limits& l);  // "* QUOTA ..." with the usage now
   // True when bytes and messages more fit; else answers tag NO [OVERQUOTA].
-  bool quota_allows(const std::string& tag, std::uint64_t bytes, std::uint64_t messages);
+  // (and, when folder n has a root of its own, into n).
+  bool quota_allows(const std::string& tag, const std::string& n, std::uint64_t bytes, std::uint64_t messages,
+                    bool whole_mailbox = true);
+  std::optional<maildir_quota::Limits> folder_limits(const std::string& n);
+  void put_folder_quota(const std::string& n, const maildir_quota::Limits& l);
   // After an expunge: smtpd's over-quota mark goes when there is room.
   void quota_freed();
   void expunge(const std::string& tag, const SeqSet* uids);

@@ -15,8 +15,19 @@ import subprocess
 import tempfile
 import unittest
 
+import dovecot_peer
 from harness import IS_ROOT, can_open_as, maildir_files
 from imap_raw import ImapTestCase
+
+DOVECOT_ACL = """
+mail_plugins = zlib acl
+protocol imap {
+  mail_plugins = zlib imap_zlib acl imap_acl
+}
+plugin {
+  acl = vfile
+}
+"""
 
 imaplib.Commands.setdefault("LISTRIGHTS", ("AUTH", "SELECTED"))
 NPM_DIR = "/var/cache/postern/npm"
@@ -191,6 +202,74 @@ class SharedFolders(ImapTestCase):
         with self.assertRaises(imaplib.IMAP4.readonly):  # "anyone lr" only, now
             d.select(self.shared())
         d.shutdown()
+
+    def test_append_copy_and_move_across_owners(self):
+        bob = self.others["aclbob"].name
+        c = self.as_("owner")
+        self.assertEqual(c.setacl("Projects", bob, "lrs")[0], "OK")
+        c.logout()
+        b = self.as_("aclbob")
+        # no i: nothing goes in
+        typ, data = b.append(self.shared(), "(\\Seen)", None, b"Subject: from bob\r\n\r\nhi\r\n")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"NOPERM", data[0])
+        c = self.as_("owner")
+        self.assertEqual(c.setacl("Projects", bob, "+ite")[0], "OK")
+        c.logout()
+        typ, data = b.append(self.shared(), "(\\Flagged)", None, b"Subject: from bob\r\n\r\nhi\r\n")
+        self.assertEqual(typ, "OK", data)
+        self.assertIn(b"APPENDUID", data[0])
+        # shared -> own (COPY), shared -> own (MOVE), own -> shared (COPY)
+        def subjects(client, which="1:*"):
+            typ, data = client.fetch(which, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            return sorted(re.findall(rb"Subject: ([^\r]+)", b"".join(x[1] for x in data if isinstance(x, tuple))))
+        b.create("Mine")
+        b.select(self.shared())
+        seqs = b.search(None, 'SUBJECT "shared"')[1][0].split()
+        moved = subjects(b, seqs[2].decode())[0]
+        typ, data = b.copy(b",".join(seqs[:2]).decode(), "Mine")
+        self.assertEqual(typ, "OK", data)
+        self.assertIn(b"COPYUID", data[0])
+        typ, data = b._simple_command("MOVE", seqs[2].decode(), "Mine")
+        self.assertEqual(typ, "OK", data)
+        b.select("Mine")
+        self.assertEqual(subjects(b), [b"shared 0", b"shared 1", b"shared 2"])
+        back = b.search(None, "SUBJECT", '"' + moved.decode() + '"')[1][0].split()[0].decode()
+        typ, data = b.copy(back, self.shared())
+        self.assertEqual(typ, "OK", data)
+        self.assertIn(b"COPYUID", data[0])
+        b.logout()
+        o = self.as_("owner")
+        o.select("Projects")
+        # the moved one went out and came back; bob's own message came in
+        self.assertEqual(subjects(o), [b"from bob", b"shared 0", b"shared 1", b"shared 2"])
+        self.assertIn("\\Flagged", set().union(*flags_of(o).values()))
+        o.logout()
+
+    @unittest.skipUnless(dovecot_peer.available(), "needs dovecot-imapd (tools/deps)")
+    def test_dovecot_reads_the_same_acl(self):
+        bob, carol = self.others["aclbob"].name, self.others["aclcarol"].name
+        c = self.as_("owner")
+        c.setacl("Projects", bob, "lrs")
+        c.setacl("Projects", f"-{carol}", "w")
+        c.logout()
+        dove = dovecot_peer.DovecotPeer([self.user], password=self.PASSWORD, extra=DOVECOT_ACL, tmp=self.inst.tmp)
+        try:
+            d = dove.login(self.user.name, timeout=30)
+            typ, data = d.getacl("Projects")
+            self.assertEqual(typ, "OK", dove.log()[-2000:])
+            acl = data[0].decode()
+            self.assertRegex(acl, rf"{bob} \"?lrs\"?( |$)")
+            self.assertRegex(acl, rf"-{carol} \"?w\"?( |$)")
+            # and what Dovecot writes, postern reads
+            self.assertEqual(d.setacl("Projects", carol, "lr")[0], "OK")
+            d.logout()
+        finally:
+            dove.cleanup()
+        c = self.as_("owner")
+        typ, data = c.getacl("Projects")
+        self.assertIn(f"{carol} lr", data[0].decode())
+        c.logout()
 
     def test_imapflow_lists_and_reads_a_shared_folder(self):
         if not os.path.exists(os.path.join(IMAPFLOW, "package.json")):

@@ -86,7 +86,7 @@ class Quota(ImapTestCase):
             self.inst.wait_queue_empty()
         # Each test starts from an empty mailbox and no over-quota mark.
         c = self.imaplib_login()
-        for box in ("INBOX", "Keep"):
+        for box in ("INBOX", "Keep", "Archive"):
             typ, data = c.select(box)
             if typ == "OK" and int(data[0]):
                 c.store("1:*", "+FLAGS", "(\\Deleted)")
@@ -119,8 +119,8 @@ class Quota(ImapTestCase):
             self.assertEqual(code, 250, text)
             if n < 4:
                 self.inst.wait_queue_empty()
-        wait_for(lambda: "is full" in self.inst.log(), 30, "a quota deferral")
-        self.assertIn(f"The mailbox of {self.user.name} is full", self.inst.log())
+        full = f"The mailbox of {self.user.name} is full"
+        wait_for(lambda: full in self.inst.log(), 30, "a quota deferral")
         self.assertEqual(self.inst.queue_count(), 1, self.inst.mailq())
         self.assertIn("full", self.inst.mailq())
         files = [raw(p) for p in maildir_files(self.user.maildir)]
@@ -177,6 +177,35 @@ class Quota(ImapTestCase):
         self.assertEqual(q["MESSAGE"], (3, 3))
         self.assertNotIn("STORAGE", q)
         c.logout()
+
+    def test_a_folder_with_a_root_of_its_own(self):
+        self.inst.control("quotas", f"{self.user.name} 1M 0\n{self.user.name}/Archive 0 2")
+        self.user.write(".qmail-archive", "./Maildir/.Archive/\n")
+        self.assertEqual(self.inst.run("newrcpt", []).returncode, 0)  # smtpd learns the address
+        c = self.imaplib_login()
+        if c.select("Archive")[0] != "OK":
+            c.create("Archive")
+        self.assertEqual(c.append("Archive", None, None, body(1, 300).encode())[0], "OK")
+        typ, data = c.getquotaroot("Archive")
+        self.assertEqual(data[0][0], f'Archive "{self.user.name}" "{self.user.name}/Archive"'.encode())
+        self.assertIn(f'"{self.user.name}/Archive" (MESSAGE 1 2)'.encode(), b" ".join(data[1]))
+        # a delivery fills it; the next one waits, named by its folder
+        code, text = self.smtp(f"{self.user.name}-archive@{self.inst.me}", 1, 300)
+        self.assertEqual(code, 250, text)
+        self.inst.wait_queue_empty()
+        self.assertEqual(self.smtp(f"{self.user.name}-archive@{self.inst.me}", 2, 300)[0], 250)
+        wait_for(lambda: "The folder Archive of" in self.inst.log(), 30, "a folder quota deferral")
+        typ, data = c.append("Archive", None, None, body(3, 300).encode())
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[OVERQUOTA]", data[0])
+        # INBOX is not that root's: it takes mail
+        self.assertEqual(c.append("INBOX", None, None, body(4, 300).encode())[0], "OK")
+        c.select("Archive")
+        c.store("1", "+FLAGS", "(\\Deleted)")
+        c.expunge()
+        c.logout()
+        self.inst.retry()
+        self.inst.wait_queue_empty()
 
     def test_getquotaroot_through_imaplib_and_imapflow(self):
         self.inst.control("quotas", f"{self.user.name} 100K 50")

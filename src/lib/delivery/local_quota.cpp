@@ -62,10 +62,31 @@ void warn(const Context& c, const std::string& dir, const std::string& root, con
     log::line("unable to leave the quota warning for {} in {}: {}", c.user, dir, w.error());
 }
 
+// A Maildir++ folder with a root of its own ("user/Folder" in
+// control/quotas): counted from its files, and deferred when full.
+Outcome folder_before(const Context& c, const std::string& dir, std::uint64_t size) {
+  std::string d = dir;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  if (maildir_quota::root_of(d) == d) return {status::ok, ""};
+  std::string name = d.substr(d.rfind('/') + 1);
+  if (name.size() < 2 || name[0] != '.') return {status::ok, ""};
+  std::string why;
+  auto limits = quota_limits::for_folder(c.user, name.substr(1), why);
+  if (!limits) return {status::ok, ""};
+  maildir_quota::Usage u = maildir_quota::count_folder(d);
+  if (maildir_quota::fits(*limits, u, size, 1)) return {status::ok, ""};
+  return temporary("The folder " + name.substr(1) + " of " + c.user + " is full (" + usage_text(*limits, u) +
+                   " used). (#4.2.2)");
+}
+
 }  // namespace
 
 Outcome quota_before(const Context& c, const std::string& dir, QuotaCheck& q) {
   std::string why;
+  struct stat st {};
+  std::uint64_t size = c.rpline.size() + c.dtline.size();
+  if (::fstat(0, &st) == 0) size += static_cast<std::uint64_t>(st.st_size);
+  if (Outcome o = folder_before(c, dir, size); !o.ok()) return o;
   auto limits = quota_limits::for_user(c.user, why);
   if (!limits) return temporary("Unable to read the quotas: " + why + ". (#4.3.0)");
   if (!limits->any()) return {status::ok, ""};
@@ -74,9 +95,6 @@ Outcome quota_before(const Context& c, const std::string& dir, QuotaCheck& q) {
   if (!usage) return {status::ok, ""};  // no Maildir yet: nothing to count
   q.on = true;
   q.limits = *limits;
-  struct stat st {};
-  std::uint64_t size = c.rpline.size() + c.dtline.size();
-  if (::fstat(0, &st) == 0) size += static_cast<std::uint64_t>(st.st_size);
   if (maildir_quota::fits(q.limits, *usage, size, 1)) return {status::ok, ""};
   over_quota::mark(c.user);
   return temporary("The mailbox of " + c.user + " is full (" + usage_text(q.limits, *usage) +

@@ -40,6 +40,8 @@ class Writer {
   bool commit(std::string_view info = "");
 
   std::uint64_t size() const { return size_; }
+  // The file in tmp/ while it is written (before commit()).
+  const std::string& tmp_path() const { return tmp_; }
   // The path of the delivered file (dir + "new/..."), after commit().
   const std::string& path() const { return final_; }
   const std::string& error() const { return error_; }

@@ -21,12 +21,19 @@ std::optional<std::uint64_t> count(std::string_view s) {
   return n;
 }
 
-bool name_ok(std::string_view n) {
-  if (n == "*") return true;
+bool part_ok(std::string_view n) {
   if (n.empty() || n.size() > 255 || n[0] == '.' || n[0] == '-') return false;
   for (char c : n)
     if (static_cast<unsigned char>(c) <= ' ' || c == '/' || c == 0x7f) return false;
   return true;
+}
+
+// "user", "*", or "user/Folder" (a folder root).
+bool name_ok(std::string_view n) {
+  if (n == "*") return true;
+  auto slash = n.find('/');
+  if (slash == std::string_view::npos) return part_ok(n);
+  return part_ok(n.substr(0, slash)) && part_ok(n.substr(slash + 1));
 }
 
 }  // namespace
@@ -77,6 +84,16 @@ std::optional<maildir_quota::Limits> for_user(std::string_view user, std::string
     if (e->name == "*" && !fallback) fallback = e->limits;
   }
   return fallback.value_or(maildir_quota::Limits{});
+}
+
+std::optional<maildir_quota::Limits> for_folder(std::string_view user, std::string_view folder, std::string& why) {
+  if (folder.empty() || folder == "INBOX") return std::nullopt;
+  auto lines = control::lines("quotas", why);
+  if (!lines) return std::nullopt;
+  std::string key = std::string(user) + "/" + std::string(folder);
+  for (const auto& l : *lines)
+    if (auto e = parse_line(l); e && e->name == key && e->limits.any()) return e->limits;
+  return std::nullopt;
 }
 
 unsigned warn_percent() {

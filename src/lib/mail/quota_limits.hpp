@@ -3,7 +3,8 @@
 //   name  storage  messages
 // storage in bytes, or with K, M, G or T (powers of 1024); messages a
 // count; 0 or "-" is no limit. The name "*" is everyone not named. A user
-// with no line (and no "*" line) has no quota. control/quotawarn is the
+// with no line (and no "*" line) has no quota. A name "user/Folder" is a
+// quota root of its own for one folder (within the user's). control/quotawarn is the
 // percentage of either limit at which the user is warned once (default
 // 90; 0 turns the warning off). setquota(8) rewrites control/quotas.
 //
@@ -35,6 +36,11 @@ std::optional<std::uint64_t> parse_storage(std::string_view s);
 // The limits of user (its own line, else "*", else none). Nothing (why
 // set) when control/quotas cannot be read.
 std::optional<maildir_quota::Limits> for_user(std::string_view user, std::string& why);
+
+// The limits of a folder root, a line "user/Folder storage messages"
+// (Folder as IMAP names it, "Archive" or "Lists.debian"); nothing when
+// the folder has none. Its usage is the folder's own messages.
+std::optional<maildir_quota::Limits> for_folder(std::string_view user, std::string_view folder, std::string& why);
 
 // control/quotawarn, 0 to 100.
 unsigned warn_percent();
