@@ -161,12 +161,7 @@ struct AppendSpool : LiteralSink {
         auto fl = p.flag_list(false);
         if (!fl || !p.sp()) return err = "Bad flag list", false;
         for (auto& f : *fl) {
-          std::string u = upper(f);
-          if (u == "\\SEEN") m.flags.sys |= f_seen;
-          else if (u == "\\ANSWERED") m.flags.sys |= f_answered;
-          else if (u == "\\FLAGGED") m.flags.sys |= f_flagged;
-          else if (u == "\\DELETED") m.flags.sys |= f_deleted;
-          else if (u == "\\DRAFT") m.flags.sys |= f_draft;
+          if (std::uint8_t bit = system_flag(f)) m.flags.sys |= bit;
           else if (f[0] == '\\') return err = "Invalid flag " + log::printable(f, 40), false;
           else m.kws.push_back(f);
         }

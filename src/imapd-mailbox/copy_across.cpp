@@ -165,12 +165,7 @@ void Session::copy_across(const std::string& tag, const std::string& raw, bool u
       Flags f;
       std::vector<std::string> kws;
       for (auto& x : m.flags) {
-        std::string u = upper(x);
-        if (u == "\\SEEN") f.sys |= f_seen;
-        else if (u == "\\ANSWERED") f.sys |= f_answered;
-        else if (u == "\\FLAGGED") f.sys |= f_flagged;
-        else if (u == "\\DELETED") f.sys |= f_deleted;
-        else if (u == "\\DRAFT") f.sys |= f_draft;
+        if (std::uint8_t bit = system_flag(x)) f.sys |= bit;
         else if (!x.empty() && x[0] != '\\') kws.push_back(x);
       }
       bool good = true;

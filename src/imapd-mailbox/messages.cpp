@@ -221,12 +221,7 @@ void Session::cmd_store(Cmd& c) {
   Flags change;
   std::vector<std::string> kws;
   for (auto& f : *list) {
-    std::string u = upper(f);
-    if (u == "\\SEEN") change.sys |= f_seen;
-    else if (u == "\\ANSWERED") change.sys |= f_answered;
-    else if (u == "\\FLAGGED") change.sys |= f_flagged;
-    else if (u == "\\DELETED") change.sys |= f_deleted;
-    else if (u == "\\DRAFT") change.sys |= f_draft;
+    if (std::uint8_t bit = system_flag(f)) change.sys |= bit;
     else if (f[0] == '\\') return bad(tag, "Invalid flag " + log::printable(f, 40));  // \\Recent too: only the server sets it
     else kws.push_back(f);
   }

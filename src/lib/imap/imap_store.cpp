@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <ctime>
 #include <map>
@@ -72,6 +73,17 @@ std::string name_with(std::string_view base, const Flags& f) {
   return std::string(base) + ":2," + letters;
 }
 
+
+std::uint8_t system_flag(std::string_view name) {
+  static const std::pair<std::string_view, std::uint8_t> table[] = {
+      {"\\SEEN", f_seen}, {"\\ANSWERED", f_answered}, {"\\FLAGGED", f_flagged},
+      {"\\DELETED", f_deleted}, {"\\DRAFT", f_draft}};
+  for (auto& [n, bit] : table)
+    if (n.size() == name.size() &&
+        std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) { return a == std::toupper(static_cast<unsigned char>(b)); }))
+      return bit;
+  return 0;
+}
 
 // -- changes under the lock ------------------------------------------------
 

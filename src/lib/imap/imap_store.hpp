@@ -40,6 +40,9 @@ struct Flags {
   bool operator==(const Flags&) const = default;
 };
 
+// The bit of a system flag ("\\Seen", any case), 0 for any other name.
+std::uint8_t system_flag(std::string_view name);
+
 // The base name (before ':') and the flags of a Maildir file name.
 std::string_view base_of(std::string_view name);
 Flags flags_of(std::string_view name);
