@@ -209,6 +209,12 @@ std::string Session::enabled_list() const {
 std::string Session::relay(Proxy& px, const std::string& command, const std::string& t, bool tagged_to_client) {
   if (!px.send(literal_plus(command))) return "";
   bool idling = false;
+  // Only an IDLE of the client's may take the client's next lines there:
+  // a "+" the owner's process sends to anything else is no reason to.
+  Parser q(command);
+  auto t0 = q.atom();
+  auto v = t0 && q.sp() ? q.atom() : std::nullopt;
+  bool idle = v && upper(*v) == "IDLE";
   std::string r;
   for (;;) {
     if (idling && px.buf.find("\r\n") == std::string::npos) {
@@ -229,7 +235,7 @@ std::string Session::relay(Proxy& px, const std::string& command, const std::str
       return r.substr(0, r.size() - 2);
     }
     // IDLE's continuation: from here the client's DONE goes over too.
-    if (r.starts_with("+")) idling = true;
+    if (r.starts_with("+")) idling = idle;
     io_.put(r);
   }
 }

@@ -246,6 +246,22 @@ class SharedFolders(ImapTestCase):
         self.assertIn("\\Flagged", set().union(*flags_of(o).values()))
         o.logout()
 
+    def test_idle_in_a_shared_folder_hears_new_mail(self):
+        bob = self.others["aclbob"]
+        c = self.as_("owner")
+        c.setacl("Projects", bob.name, "lr")
+        c.logout()
+        r = self.login(user=bob)
+        r.expect_ok(f"EXAMINE {self.shared()}")
+        r.send("i IDLE\r\n")
+        r.read_until(lambda x: x.startswith("+"), timeout=10)
+        self.put("Subject: while idle\n\nnew\n", ".Projects")
+        got = r.read_until(lambda x: x.endswith("EXISTS"), timeout=60)
+        self.assertTrue(any(x == "* 4 EXISTS" for x in got), got)
+        r.send("DONE\r\n")
+        r.read_until(lambda x: x.startswith("i OK"), timeout=10)
+        r.expect_ok("NOOP")
+
     @unittest.skipUnless(dovecot_peer.available(), "needs dovecot-imapd (tools/deps)")
     def test_dovecot_reads_the_same_acl(self):
         bob, carol = self.others["aclbob"].name, self.others["aclcarol"].name
