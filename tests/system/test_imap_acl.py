@@ -246,6 +246,27 @@ class SharedFolders(ImapTestCase):
         self.assertIn("\\Flagged", set().union(*flags_of(o).values()))
         o.logout()
 
+    def test_public_folders_under_shared(self):
+        carol = self.others["aclcarol"]
+        self.inst.control("imapshared", carol.name)  # carol's account holds the public folders
+        self.addCleanup(self.inst.control, "imapshared", "")
+        k = self.as_("aclcarol")
+        if k.select("News")[0] != "OK":
+            self.assertEqual(k.create("News")[0], "OK")
+        self.assertEqual(k.setacl("News", "anyone", "lr")[0], "OK")
+        k.logout()
+        b = self.as_("aclbob")
+        typ, data = b.namespace()
+        self.assertIn(b'(("Shared." "."))', data[0])
+        names = b"\n".join(b.list()[1]).decode()
+        self.assertIn('(\\Noselect \\HasChildren) "." Shared\n', names)
+        self.assertIn('"." Shared.News', names)
+        self.assertNotIn(f"Other Users.{carol.name}", names)
+        typ, data = b.select('"Shared.News"', readonly=True)
+        self.assertEqual(typ, "OK", data)
+        self.assertIn(b"lr", b.myrights('"Shared.News"')[1][0])
+        b.logout()
+
     def test_idle_in_a_shared_folder_hears_new_mail(self):
         bob = self.others["aclbob"]
         c = self.as_("owner")
