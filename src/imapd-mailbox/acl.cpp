@@ -104,7 +104,8 @@ void Session::mark_seen(Msg& m) {
 }
 
 void Session::store_shared(const std::string& tag, const std::vector<std::size_t>& which, FlagChange how,
-                           const Flags& change, bool silent, bool uid) {
+                           const Flags& change, bool silent, bool uid,
+                           std::optional<std::uint64_t> unchangedsince) {
   Rights r = sel_->rights;
   std::uint8_t sys_ok = static_cast<std::uint8_t>((has_right(r, 'w') ? f_answered | f_flagged | f_draft : 0) |
                                                   (has_right(r, 't') ? f_deleted : 0));
@@ -112,9 +113,14 @@ void Session::store_shared(const std::string& tag, const std::vector<std::size_t
   bool seen_ok = has_right(r, 's');
   if (!sys_ok && !kw_ok && !seen_ok) return no(tag, "[NOPERM] Permission denied (s, w or t needed)");
   bool seen_changed = false;
+  std::vector<std::uint32_t> modified;  // CONDSTORE's UNCHANGEDSINCE: changed since
   for (auto idx : which) {
     Msg& m = sel_->msgs[idx];
     if (m.gone) continue;
+    if (unchangedsince && m.modseq > *unchangedsince) {
+      modified.push_back(uid ? m.uid : static_cast<std::uint32_t>(idx + 1));
+      continue;
+    }
     Flags want = m.flags;
     if (how == FlagChange::replace) want = change;
     else if (how == FlagChange::add) want.sys |= change.sys, want.kw |= change.kw;
@@ -144,7 +150,9 @@ void Session::store_shared(const std::string& tag, const std::vector<std::size_t
   }
   if (seen_changed) save_private_seen();
   if (uid) update(true);
-  ok(tag, uid ? "UID STORE completed" : "STORE completed");
+  std::sort(modified.begin(), modified.end());
+  std::string code = modified.empty() ? "" : "[MODIFIED " + uid_set_text(modified) + "] ";
+  ok(tag, code + (uid ? "UID STORE completed" : "STORE completed"));
 }
 
 // -- GETACL, SETACL, DELETEACL, LISTRIGHTS, MYRIGHTS ---------------------------

@@ -244,7 +244,7 @@ void Session::cmd_store(Cmd& c) {
     else uids.push_back(sel_->msgs[idx].uid);
   }
   FlagChange how = mode == 0 ? FlagChange::replace : mode == 1 ? FlagChange::add : FlagChange::remove;
-  if (sel_->private_seen) return store_shared(tag, *which, how, change, silent, uid);
+  if (sel_->private_seen) return store_shared(tag, *which, how, change, silent, uid, unchangedsince);
   std::vector<FlagResult> results;
   std::string err;
   if (!uids.empty() && !sel_->folder->change_flags(uids, how, change, unchangedsince.value_or(0), results, err)) {

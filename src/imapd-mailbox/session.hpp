@@ -255,7 +255,7 @@ class Session {
   // STORE in share mode: each flag only with its right (s, t, w), \Seen
   // into the requester's own list.
   void store_shared(const std::string& tag, const std::vector<std::size_t>& which, FlagChange how,
-                    const Flags& change, bool silent, bool uid);
+                    const Flags& change, bool silent, bool uid, std::optional<std::uint64_t> unchangedsince);
   // FETCH's implicit \Seen (fetch.cpp).
   void mark_seen(Msg& m);
   void publish_acl_change();
