@@ -28,10 +28,10 @@
 #include <cstring>
 #include <string>
 
-#include "base/cdb.hpp"
 #include "mail/conf.hpp"
 #include "base/log.hpp"
 #include "mail/status.hpp"
+#include "mail/tcp_rules.hpp"
 
 using namespace postern;
 
@@ -46,43 +46,6 @@ bool numeric(const struct sockaddr_storage& sa, socklen_t len, std::string& ip, 
   if (ip.starts_with("::ffff:") && ip.find('.') != std::string::npos) ip = ip.substr(7);
   port = s;
   return true;
-}
-
-// tcprules' keys for an address: the address, then shorter prefixes ending
-// in '.' (IPv4) or ':' (IPv6), then "" for the default.
-bool apply_rules(const std::string& path, const std::string& ip) {
-  CdbReader db;
-  if (!db.open(path)) {
-    if (errno != ENOENT) log::die(status::temporary, "unable to open " + path);
-    log::line("{} does not exist: no rules apply", path);
-    return true;  // nobody gets RELAYCLIENT: the safe side
-  }
-  std::string key = ip;
-  for (;;) {
-    if (auto v = db.find(key)) {
-      if (!v->empty() && (*v)[0] == 'D') return false;
-      // An allow rule: "+VAR=value\0" or "-VAR\0" entries.
-      std::string_view rest(*v);
-      while (!rest.empty()) {
-        auto nul = rest.find('\0');
-        std::string item(rest.substr(0, nul));
-        rest.remove_prefix(nul == std::string_view::npos ? rest.size() : nul + 1);
-        if (item.size() < 2) continue;
-        if (item[0] == '+') {
-          auto eq = item.find('=');
-          if (eq != std::string::npos) ::setenv(item.substr(1, eq - 1).c_str(), item.c_str() + eq + 1, 1);
-        } else if (item[0] == '-') {
-          ::unsetenv(item.c_str() + 1);
-        }
-      }
-      return true;
-    }
-    if (db.read_error()) log::die(status::temporary, "unable to read " + path);
-    if (key.empty()) return true;
-    key.pop_back();
-    auto cut = key.find_last_of(".:");
-    key = cut == std::string::npos ? "" : key.substr(0, cut + 1);
-  }
 }
 
 bool same_file(int a, int b) {
@@ -171,7 +134,7 @@ int main(int argc, char** argv) {
     if (auto slash = tag.rfind('/'); slash != std::string::npos) tag = tag.substr(slash + 1);
     log_to_syslog(tag);
   }
-  if (!rules.empty() && !apply_rules(rules, rip)) {
+  if (!rules.empty() && !tcp_rules::apply(rules, rip)) {
     log::line("refused a connection from {} by {}", rip, rules);
     return status::ok;
   }
