@@ -54,14 +54,11 @@ std::string seen_file(const std::string& dir, const std::string& requester) {
 
 }  // namespace
 
-Flags Session::view_flags(std::uint32_t uid, std::string_view name) const {
+Flags Session::view_flags(const Selected& s, std::uint32_t uid, std::string_view name) {
   Flags f = flags_of(name);
-  // During select the session's Selected is not sel_ yet: the one being
-  // made is the only one with private_seen set and seen loaded by then.
-  const Selected* s = building_ ? building_ : sel_.get();
-  if (!s || !s->private_seen) return f;
+  if (!s.private_seen) return f;
   f.sys = static_cast<std::uint8_t>(f.sys & ~f_seen);
-  if (s->seen.count(uid)) f.sys |= f_seen;
+  if (s.seen.count(uid)) f.sys |= f_seen;
   return f;
 }
 
@@ -142,7 +139,7 @@ void Session::store_shared(const std::string& tag, const std::vector<std::size_t
       else sel_->seen.erase(m.uid);
       seen_changed = true;
     }
-    m.flags = view_flags(m.uid, m.name);
+    m.flags = view_flags(*sel_, m.uid, m.name);
     if (!silent) {
       std::string uid_item = uid || enabled_.qresync ? fmt::format("UID {} ", m.uid) : "";
       io_.put(fmt::format("* {} FETCH ({}FLAGS ({}){})\r\n", idx + 1, uid_item, flags_text(m), modseq_item(m)));

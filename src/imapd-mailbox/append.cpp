@@ -268,6 +268,8 @@ void Session::append_to_owner(const std::string& tag, const std::string& owner) 
   if (sp.walk(raw_, false, specs, name, err) || !err.empty() || specs.empty())
     return bad(tag, err.empty() ? "Bad arguments" : err);
   sp.advance(name, specs, true);
+  // Sent as one command, so held whole: as much as a COPY across owners.
+  if (sp.total > (256u << 20)) return no(tag, "[LIMIT] At most 256 MB are appended to another user's folder at once");
   std::string command = tag + " APPEND " + astring_out(name);
   for (std::size_t i = 0; i < specs.size(); ++i) {
     auto& part = sp.parts[i];

@@ -20,65 +20,17 @@
 #include "mail/maildir.hpp"
 #include "mail/maildir_quota.hpp"
 #include "proxy.hpp"
+#include "relay_text.hpp"
 #include "session.hpp"
 
 namespace imapd {
 
 namespace {
 
-struct Fetched {
-  std::uint32_t uid = 0;
-  std::vector<std::string> flags;
-  std::optional<std::time_t> when;
-  std::string data;
-};
-
-// One "* n FETCH (UID .. FLAGS (..) INTERNALDATE ".." BODY[] {n}\r\n...)".
-std::optional<Fetched> parse_fetched(const std::string& r) {
-  Fetched f;
-  auto body = r.find("BODY[] {");
-  if (body == std::string::npos) return std::nullopt;
-  std::string head = r.substr(0, body);
-  auto u = head.find("UID ");
-  if (u == std::string::npos) return std::nullopt;
-  f.uid = static_cast<std::uint32_t>(std::strtoul(head.c_str() + u + 4, nullptr, 10));
-  auto fl = head.find("FLAGS (");
-  if (fl != std::string::npos) {
-    auto close = head.find(')', fl);
-    std::string list = head.substr(fl + 7, close == std::string::npos ? 0 : close - fl - 7);
-    for (std::size_t i = 0; i < list.size();) {
-      auto sp = list.find(' ', i);
-      std::string one = list.substr(i, sp == std::string::npos ? std::string::npos : sp - i);
-      if (!one.empty() && one != "\\Recent") f.flags.push_back(one);
-      if (sp == std::string::npos) break;
-      i = sp + 1;
-    }
-  }
-  auto d = head.find("INTERNALDATE \"");
-  if (d != std::string::npos) {
-    auto close = head.find('"', d + 14);
-    if (close != std::string::npos) f.when = parse_date_time(head.substr(d + 14, close - d - 14));
-  }
-  auto open = body + 8;
-  auto close = r.find("}\r\n", open);
-  if (close == std::string::npos) return std::nullopt;
-  std::size_t n = std::strtoull(r.c_str() + open, nullptr, 10);
-  if (close + 3 + n > r.size()) return std::nullopt;
-  f.data = r.substr(close + 3, n);
-  return f;
-}
-
-// "[APPENDUID v uids]" of a tagged OK: the validity and the UID set.
-std::optional<std::pair<std::string, std::string>> appenduid(const std::string& line) {
-  auto a = line.find("[APPENDUID ");
-  if (a == std::string::npos) return std::nullopt;
-  auto close = line.find(']', a);
-  if (close == std::string::npos) return std::nullopt;
-  std::string in = line.substr(a + 11, close - a - 11);
-  auto sp = in.find(' ');
-  if (sp == std::string::npos) return std::nullopt;
-  return std::pair{in.substr(0, sp), in.substr(sp + 1)};
-}
+// The messages of one COPY across owners are held in memory on their way
+// (and one APPEND into another user's folder is sent whole): past this,
+// NO [LIMIT], and nothing is copied.
+constexpr std::uint64_t max_across = 256u << 20;
 
 std::string append_one(const std::vector<std::string>& flags, std::optional<std::time_t> when, const std::string& data) {
   std::string out = " (";
@@ -103,6 +55,8 @@ void Session::copy_across(const std::string& tag, const std::string& raw, bool u
 
   // What to copy, and from where.
   std::vector<Fetched> msgs;
+  std::uint64_t held = 0;
+  bool too_big = false;
   if (proxy_ && proxy_->selected) {
     std::string fetch = std::string("p2 ") + (uid ? "UID " : "") + "FETCH " + set + " (UID FLAGS INTERNALDATE BODY.PEEK[])\r\n";
     if (!proxy_->send(fetch)) return no(tag, "[UNAVAILABLE] Another user's folders could not be reached");
@@ -111,8 +65,9 @@ void Session::copy_across(const std::string& tag, const std::string& raw, bool u
       if (!proxy_->response(r, 600)) return no(tag, "[UNAVAILABLE] Another user's folders could not be reached");
       if (r.starts_with("p2 ")) break;
       auto f = r.starts_with("* ") ? parse_fetched(r) : std::nullopt;
-      if (f) msgs.push_back(std::move(*f));
-      else io_.put(r);  // EXPUNGE, EXISTS, a flag change: the client's to know
+      if (f && (held += f->data.size()) > max_across) too_big = true;
+      if (f && !too_big) msgs.push_back(std::move(*f));
+      else if (!f) io_.put(r);  // EXPUNGE, EXISTS, a flag change: the client's to know
     }
     if (!r.starts_with("p2 OK")) return no(tag, r.substr(r.find(' ', 3) + 1, r.size() - r.find(' ', 3) - 3));
   } else if (sel_) {
@@ -123,6 +78,10 @@ void Session::copy_across(const std::string& tag, const std::string& raw, bool u
       if (m.gone) continue;
       auto data = read_file(path_of(m), limits_.max_literal + 1);
       if (!data) continue;  // removed meanwhile
+      if ((held += data->size()) > max_across) {
+        too_big = true;
+        break;
+      }
       m.recent = false;
       Fetched f{m.uid, {}, internal_date(m), std::move(*data)};
       std::string flags = flags_text(m);
@@ -137,6 +96,7 @@ void Session::copy_across(const std::string& tag, const std::string& raw, bool u
   } else {
     return bad(tag, "No mailbox selected");
   }
+  if (too_big) return no(tag, fmt::format("[LIMIT] At most {} MB are copied across owners at once", max_across >> 20));
   if (msgs.empty()) return ok(tag, std::string(verb) + " completed");
   std::vector<std::uint32_t> src;
   for (auto& m : msgs) src.push_back(m.uid);

@@ -29,6 +29,7 @@
 #include "imap/imap_shares.hpp"
 #include "mail/conf.hpp"
 #include "proxy.hpp"
+#include "relay_text.hpp"
 #include "session.hpp"
 #include "watch.hpp"
 
@@ -83,13 +84,9 @@ bool Session::Proxy::response(std::string& out, int seconds) {
     out += l + "\r\n";
     if (out.size() > max_reply) return false;
     // "{n}" at the end of a line: n bytes of a literal, then the rest.
-    if (l.empty() || l.back() != '}') return true;
-    auto open = l.rfind('{');
-    if (open == std::string::npos) return true;
-    std::string digits = l.substr(open + 1, l.size() - open - 2);
-    if (digits.empty() || digits.size() > 10 || digits.find_first_not_of("0123456789") != std::string::npos) return true;
-    std::size_t n = std::stoul(digits);
-    if (n > max_reply || !exact(n, out, seconds)) return false;
+    auto n = literal_at_end(l);
+    if (!n) return true;
+    if (n->size > max_reply || !exact(n->size, out, seconds)) return false;
   }
 }
 
@@ -98,49 +95,6 @@ bool Session::Proxy::send(std::string_view bytes) { return write_all(fd, bytes);
 void Session::ProxyDeleter::operator()(Proxy* p) const { delete p; }
 
 namespace {
-
-// The command with each synchronizing literal "{n}" made "{n+}": the
-// owner's process must not wait to say "+" for bytes already here.
-std::string literal_plus(const std::string& raw) {
-  std::string out;
-  bool line_ended = false;  // the last thing copied was a line's own CRLF
-  std::size_t i = 0;
-  while (i < raw.size()) {
-    auto e = raw.find("\r\n", i);
-    if (e == std::string::npos) {
-      out.append(raw, i);
-      line_ended = false;
-      break;
-    }
-    std::string_view l(raw.data() + i, e - i);
-    i = e + 2;
-    std::size_t n = 0;
-    bool lit = false, plus = false;
-    auto open = l.rfind('{');
-    if (!l.empty() && l.back() == '}' && open != std::string_view::npos) {
-      std::string_view d = l.substr(open + 1, l.size() - open - 2);
-      plus = !d.empty() && d.back() == '+';
-      if (plus) d.remove_suffix(1);
-      lit = !d.empty() && d.size() <= 10 && d.find_first_not_of("0123456789") == std::string_view::npos;
-      if (lit) n = std::stoul(std::string(d));
-    }
-    if (lit && !plus) {
-      out.append(l.substr(0, l.size() - 1));
-      out += "+}";
-    } else {
-      out.append(l);
-    }
-    out += "\r\n";
-    line_ended = true;
-    if (lit) {
-      out.append(raw, i, n);
-      i += n;
-      line_ended = false;  // a literal's own CRLFs end no line of the command
-    }
-  }
-  if (!line_ended) out += "\r\n";
-  return out;
-}
 
 std::string first_word_replaced(const std::string& raw, const std::string& tag) {
   auto sp = raw.find(' ');
@@ -236,7 +190,9 @@ std::string Session::relay(Proxy& px, const std::string& command, const std::str
     }
     // IDLE's continuation: from here the client's DONE goes over too.
     if (r.starts_with("+")) idling = idle;
+    // Out at once: a FETCH of a whole shared folder is never held here.
     io_.put(r);
+    io_.flush();
   }
 }
 
@@ -418,7 +374,10 @@ void Session::list_shared(const std::string& raw, const std::vector<std::string>
     if (!px) continue;
     std::string r;
     px->send(literal_plus(first_word_replaced(raw, "p1")));
-    while (px->response(r, reply_wait) && !r.starts_with("p1 ")) io_.put(r);
+    while (px->response(r, reply_wait) && !r.starts_with("p1 ")) {
+      io_.put(r);
+      io_.flush();
+    }
   }
 }
 

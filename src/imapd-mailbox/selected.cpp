@@ -62,13 +62,12 @@ void Session::cmd_select(Cmd& c) {
   s->stamp[2] = mtime_of(dir + "/dovecot-uidlist");
   s->keywords = s->folder->keywords();
   load_private_seen(*s);
-  building_ = s.get();
   std::size_t recent = 0, unseen = 0;
   s->msgs.reserve(entries.size());
   for (auto& e : entries) {
     Msg m;
     m.uid = e.uid;
-    m.flags = view_flags(e.uid, e.name);
+    m.flags = view_flags(*s, e.uid, e.name);
     m.name = std::move(e.name);
     m.vsize = e.vsize;
     m.modseq = e.modseq;
@@ -78,7 +77,6 @@ void Session::cmd_select(Cmd& c) {
     s->msgs.push_back(std::move(m));
   }
   sel_ = std::move(s);
-  building_ = nullptr;
   headers_.clear();
   headers_bytes_ = 0;
   cached_.reset();
@@ -170,7 +168,7 @@ void Session::update(bool expunges) {
       n.gone = false;
       n.name = entries[j].name;
       n.modseq = entries[j].modseq;
-      Flags f = view_flags(n.uid, n.name);
+      Flags f = view_flags(s, n.uid, n.name);
       // With CONDSTORE a new MODSEQ is news even when the flags came back.
       if (!(f == m.flags) || (enabled_.condstore && n.modseq != m.modseq)) {
         if (f.kw & ~((1u << s.keywords.size()) - 1)) new_keywords = true;
@@ -196,7 +194,7 @@ void Session::update(bool expunges) {
   for (; j < entries.size(); ++j) {
     Msg m;
     m.uid = entries[j].uid;
-    m.flags = view_flags(entries[j].uid, entries[j].name);
+    m.flags = view_flags(s, entries[j].uid, entries[j].name);
     m.name = entries[j].name;
     m.vsize = entries[j].vsize;
     m.modseq = entries[j].modseq;

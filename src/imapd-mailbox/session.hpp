@@ -249,7 +249,7 @@ class Session {
   bool allowed(const std::string& tag, const std::string& n, std::string_view letters);
   // A message's flags as this session shows them: the file's, with the
   // requester's own \Seen in share mode.
-  Flags view_flags(std::uint32_t uid, std::string_view name) const;
+  static Flags view_flags(const Selected& s, std::uint32_t uid, std::string_view name);
   void load_private_seen(Selected& s);
   void save_private_seen();
   // STORE in share mode: each flag only with its right (s, t, w), \Seen
@@ -265,7 +265,6 @@ class Session {
     std::string prefix;  // "Other Users.<owner>." or "Shared."
   };
   std::optional<ShareMode> share_;
-  const Selected* building_ = nullptr;  // the Selected that SELECT is making
 
   // Shared folders as the user's own session sees them (proxy.cpp): the
   // command is relayed to an imapd-share process of the folder's owner.

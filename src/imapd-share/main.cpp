@@ -30,26 +30,16 @@
 #include <vector>
 
 #include "base/log.hpp"
+#include "imap/imap_shares.hpp"
 #include "mail/conf.hpp"
 #include "mail/privilege.hpp"
 #include "mail/status.hpp"
 
 using namespace postern;
 
-namespace {
-
-bool plain(std::string_view s, std::size_t max) {
-  if (s.empty() || s.size() > max || s[0] == '-' || s[0] == '.') return false;
-  for (unsigned char c : s)
-    if (c <= ' ' || c >= 0x7f || c == '/' || c == '.' || c == '"' || c == '\\' || c == '*' || c == '%') return false;
-  return true;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   log::set_program("imapd-share");
-  if (argc != 2 || !plain(argv[1], 64)) log::die(status::permanent, "usage: imapd-share owner");
+  if (argc != 2 || !imap::shareable_name(argv[1])) log::die(status::permanent, "usage: imapd-share owner");
   std::string owner = argv[1];
 
   std::string requester;
@@ -60,7 +50,7 @@ int main(int argc, char** argv) {
     const struct passwd* me = ::getpwuid(::getuid());
     if (me) requester = me->pw_name;
   }
-  if (!plain(requester, 64)) log::die(status::permanent, "the requesting user has no usable name");
+  if (!imap::shareable_name(requester)) log::die(status::permanent, "the requesting user has no usable name");
   const char* ip = std::getenv("TCPREMOTEIP");
   std::string remote;  // for the log only, and only an address's characters
   if (ip && std::strlen(ip) <= 64 && std::strspn(ip, "0123456789abcdefABCDEF:.") == std::strlen(ip)) remote = ip;

@@ -40,6 +40,7 @@ void fix_subscriptions(const std::string& root, const Options& o, Report& r) {
   auto text = read_regular_file(root + "/subscriptions", 1 << 20);
   if (!text) return;
   auto s = imap::parse_subscriptions(*text);
+  std::size_t read = s.names.size();
   std::vector<std::string> keep;
   for (auto& n : s.names) {
     if (!imap::valid_name(n)) {
@@ -50,7 +51,7 @@ void fix_subscriptions(const std::string& root, const Options& o, Report& r) {
   }
   s.names = keep;
   if (imap::format_subscriptions(s) == *text) return;
-  if (keep.size() == imap::parse_subscriptions(*text).names.size())
+  if (keep.size() == read)
     r.changes.push_back(fmt::format("{}: subscriptions rewritten without the lines that cannot be read", root));
   if (!o.dry_run && !imap::write_subscriptions(root, keep))
     r.problems.push_back(fmt::format("{}: cannot write subscriptions", root));

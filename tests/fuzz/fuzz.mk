@@ -25,6 +25,7 @@ FUZZ_LIBS_sts_dane_records := -lunbound
 FUZZ_PROG_tlsrpt_records := tlsrpt/rua tlsrpt/report
 FUZZ_LIBS_tlsrpt_records := -lz
 FUZZ_PROG_smtp_reply := remote/reply
+FUZZ_PROG_imap_relay := imapd-mailbox/relay_text
 FUZZ_PROG_authcheck_verdict := authcheck/verdict
 # The libraries authcheck parses DNS answers with.
 FUZZ_LIBS_auth_records := -lspf2 -lopendmarc

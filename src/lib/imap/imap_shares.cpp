@@ -16,20 +16,16 @@
 
 namespace postern::imap {
 
-namespace {
-
-bool owner_name_ok(std::string_view n) {
+bool shareable_name(std::string_view n) {
   if (n.empty() || n.size() > 64 || n[0] == '.' || n[0] == '-') return false;
   for (unsigned char c : n)
     if (c <= ' ' || c >= 0x7f || c == '/' || c == '.' || c == '"' || c == '\\' || c == '*' || c == '%') return false;
   return true;
 }
 
-}  // namespace
-
 std::string public_account() {
   auto a = control::line("imapshared", "");
-  return a && owner_name_ok(*a) ? *a : "";
+  return a && shareable_name(*a) ? *a : "";
 }
 
 std::string share_prefix(const std::string& owner) {
@@ -50,7 +46,7 @@ std::optional<SharedName> split_shared(std::string_view name) {
   auto dot = rest.find('.');
   if (dot == std::string_view::npos || dot + 1 >= rest.size()) return std::nullopt;
   std::string owner(rest.substr(0, dot));
-  if (!owner_name_ok(owner)) return std::nullopt;
+  if (!shareable_name(owner)) return std::nullopt;
   return SharedName{owner, std::string(rest.substr(dot + 1))};
 }
 
@@ -62,7 +58,7 @@ bool in_shared_namespace(std::string_view name) {
 }
 
 void publish_shares(const std::string& owner, const std::vector<std::string>& folder_dirs) {
-  if (!owner_name_ok(owner)) return;
+  if (!shareable_name(owner)) return;
   std::set<std::string> ids;
   for (auto& d : folder_dirs)
     for (auto& e : read_acl(d))
@@ -85,7 +81,7 @@ std::vector<std::string> owners_sharing_with(const Identity& who) {
   if (!d) return out;
   std::vector<std::string> names;
   while (struct dirent* e = ::readdir(d))
-    if (owner_name_ok(e->d_name) && who.user != e->d_name) names.emplace_back(e->d_name);
+    if (shareable_name(e->d_name) && who.user != e->d_name) names.emplace_back(e->d_name);
   ::closedir(d);
   std::sort(names.begin(), names.end());
   for (auto& owner : names) {

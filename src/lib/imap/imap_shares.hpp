@@ -26,6 +26,10 @@ namespace postern::imap {
 inline constexpr std::string_view other_users = "Other Users";
 inline constexpr std::string_view public_folders = "Shared";
 
+// A login that can own or ask for shared folders: printable, at most 64
+// bytes, no '.', '/', quote, backslash or wildcard (imapd-share's check too).
+bool shareable_name(std::string_view name);
+
 // The account of control/imapshared, or "" when there is none.
 std::string public_account();
 // "Other Users.<owner>." or, for the public account, "Shared.".
