@@ -27,6 +27,11 @@ endif
 OBJ := build/obj$(if $(SAN),-asan)
 INST := build/inst/$(subst /,_,$(CONF_HOME))$(if $(SINGLE),-single)$(if $(SAN),-asan)
 LIBS := -lsodium -lfmt -lcdb -lcrypto -lresolv -lcrypt
+# The user directory (src/lib/directory) speaks LDAP through OpenLDAP's
+# libldap and liblber: linked as needed, so only the programs that ask the
+# directory (getpw, lspawn, smtpd, checkpassword, aliasforward, authhttp)
+# record them.
+LDAP_LIBS := -lldap -llber
 # How a program is linked: every delivery starts several programs, and the
 # dynamic loader was 37% of the CPU (DESIGN.md, "Performance"). The C++
 # runtime, fmt (header-only: Debian ships no libfmt.a), libsodium, tinycdb
@@ -37,9 +42,9 @@ LIBS := -lsodium -lfmt -lcdb -lcrypto -lresolv -lcrypt
 FMT_FLAGS := -DFMT_HEADER_ONLY
 ifeq ($(SAN),)
 PROG_LDFLAGS := -static-libstdc++ -static-libgcc -Wl,-O1,--as-needed,--hash-style=gnu
-PROG_LIBS := -Wl,-Bstatic -lsodium -lcdb -lcrypt -Wl,-Bdynamic -lcrypto -lresolv
+PROG_LIBS := -Wl,-Bstatic -lsodium -lcdb -lcrypt -Wl,-Bdynamic -lcrypto -lresolv $(LDAP_LIBS)
 else
-PROG_LIBS := $(LIBS)
+PROG_LIBS := $(LIBS) $(LDAP_LIBS)
 endif
 # Objects are rebuilt when the compile command changes, not only their
 # sources (fmt header-only or not must be the same in every object).
@@ -87,6 +92,7 @@ UNIT_PROG_SRC += src/mailstats/logline.cpp src/mailstats/tally.cpp src/mailstats
 UNIT_PROG_SRC += src/mailstats/report_text.cpp src/mailstats/report_html.cpp
 UNIT_PROG_SRC += src/queued/group_sync.cpp src/queued/overlap.cpp
 UNIT_PROG_SRC += src/authcheck/verdict.cpp
+UNIT_PROG_SRC += src/authhttp/auth_request.cpp
 UNIT_PROG_OBJ := $(UNIT_PROG_SRC:src/%.cpp=$(OBJ)/%.o)
 BINS := $(PROGRAMS:%=$(INST)/%)
 
@@ -128,7 +134,7 @@ $(INST)/%: $$(addprefix $(OBJ)/,$$(subst .cpp,.o,$$(subst src/,,$$(wildcard src/
 UNIT_HOME := $(CURDIR)/build/unit-home
 $(OBJ)/unit-tests: $(UNIT_OBJ) $(UNIT_PROG_OBJ) $(OBJ)/libpostern.a
 	$(MAKE) --no-print-directory CONF_HOME=$(UNIT_HOME) SINGLE=1 SAN=$(SAN) build/inst/$(subst /,_,$(UNIT_HOME))-single$(if $(SAN),-asan)/auto_conf.o
-	$(LD_CMD) $(SANFLAGS) -o $@ $(UNIT_OBJ) $(UNIT_PROG_OBJ) build/inst/$(subst /,_,$(UNIT_HOME))-single$(if $(SAN),-asan)/auto_conf.o $(OBJ)/libpostern.a $(SSL_LIBS) -lunbound -lz $(LIBS)
+	$(LD_CMD) $(SANFLAGS) -o $@ $(UNIT_OBJ) $(UNIT_PROG_OBJ) build/inst/$(subst /,_,$(UNIT_HOME))-single$(if $(SAN),-asan)/auto_conf.o $(OBJ)/libpostern.a $(SSL_LIBS) -lunbound -lz $(LIBS) $(LDAP_LIBS)
 
 unit: all $(OBJ)/unit-tests
 

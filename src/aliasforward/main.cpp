@@ -13,7 +13,10 @@
 // too, owner-NAME@HOST becomes the envelope sender of the deliveries, so
 // that their bounces go to the list's owner.
 //
-// A name not in the database bounces ("no mailbox here by that name"),
+// A name not in the database is looked up as NAME@HOST in the user
+// directory (LDAP, postern-ldap(5)) when control/ldapserver names one: an
+// alias entry there (mailRoutingAddress, rfc822MailMember) forwards to its
+// addresses. A name found in neither bounces ("no mailbox here by that name"),
 // unless -p is given: then aliasforward exits 0 without delivering, so the
 // next line of the .qmail file applies; and when it does deliver, exits 99
 // so that the next line does not.
@@ -30,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "directory/mail_directory.hpp"
 #include "mail/aliases.hpp"
 #include "mail/aliases_path.hpp"
 #include "base/cdb.hpp"
@@ -127,6 +131,35 @@ struct Expansion {
   }
 };
 
+// The forwarding addresses of key@host in the user directory; nullopt when
+// it has no alias of that name (or none is configured).
+std::optional<std::vector<std::string>> directory_alias(const std::string& key, const std::string& host) {
+  auto& dir = directory::mail_directory();
+  std::string why;
+  if (!dir.reload(why)) quit(status::temporary, "Unable to read the user directory's settings: " + why + ". (#4.3.0)");
+  if (!dir.configured()) return std::nullopt;
+  directory::MailEntry e;
+  std::string ext;
+  switch (dir.find_recipient(key, host, e, ext, why)) {
+    case directory::Found::error: quit(status::temporary, "Unable to ask the user directory: " + why + ". (#4.3.0)");
+    case directory::Found::no: return std::nullopt;
+    case directory::Found::yes: break;
+  }
+  if (!e.alias() || !ext.empty()) return std::nullopt;
+  return e.forward;
+}
+
+[[noreturn]] void not_here(bool pass, const std::string& key, const std::string& host) {
+  if (auto targets = directory_alias(key, host)) {
+    std::string instructions;
+    for (auto& t : *targets) instructions += "&" + t + "\n";
+    int code = delivery_env::deliver(instructions, delivery_env::get("SENDER"));
+    std::exit(code == status::ok && pass ? status::ok_stop : code);
+  }
+  if (pass) std::exit(0);
+  quit(status::permanent, "Sorry, no mailbox here by that name. (#5.1.1)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -154,15 +187,11 @@ int main(int argc, char** argv) {
   CdbReader db;
   if (!db.open(*path + ".cdb")) {
     if (errno != ENOENT) quit(status::temporary, "Unable to open " + *path + ".cdb. (#4.3.0)");
-    if (pass) return 0;
-    quit(status::permanent, "Sorry, no mailbox here by that name. (#5.1.1)");
+    not_here(pass, key, host);
   }
   auto value = db.find(key);
   if (db.read_error()) quit(status::temporary, "Unable to read the aliases database. (#4.3.0)");
-  if (!value) {
-    if (pass) return 0;
-    quit(status::permanent, "Sorry, no mailbox here by that name. (#5.1.1)");
-  }
+  if (!value) not_here(pass, key, host);
 
   Expansion x{db, host, {}, 0, {}};
   std::vector<std::string> chain{key};

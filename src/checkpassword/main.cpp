@@ -8,7 +8,13 @@
 // checked against users/mailauth.cdb first (an entry there overrides the
 // login password: see mailauth(5)), else against the shadow file. With a
 // timestamp, a password of 32 hex digits is also accepted as the APOP
-// digest of the timestamp and the user's APOP secret. On success it sets
+// digest of the timestamp and the user's APOP secret. A user in neither
+// file is looked up in the user directory (LDAP, postern-ldap(5)) when
+// control/ldapserver names one: the password is checked by binding as the
+// entry, and the account is the entry's uidNumber, gidNumber and
+// homeDirectory. An account the directory places on another mailbox host
+// is refused, unless AUTHONLY is set (the login parent of authhttp and
+// smtpd -s sets it): then prog runs as posternd in /, with MAILHOST set. On success it sets
 // USER, LOGNAME, HOME and SHELL, changes to the home directory, becomes the
 // user (never root) and runs prog. Exit 1: login refused; 111: temporary
 // failure; 2: misuse. See checkpassword(8).
@@ -31,6 +37,7 @@
 #include <memory>
 
 #include "base/cdb.hpp"
+#include "directory/mail_directory.hpp"
 #include "mail/conf.hpp"
 #include "base/io.hpp"
 #include "base/log.hpp"
@@ -136,6 +143,37 @@ bool system_password_ok(const std::string& user, const std::string& password) {
   return ok;
 }
 
+// The directory's account for the login, when it has one: true with acct
+// set (the password was right); false when it does not know the login.
+// Refuses or fails temporarily itself.
+bool directory_account(const login::Request& req, Account& acct) {
+  auto& dir = directory::mail_directory();
+  std::string why;
+  if (!dir.reload(why)) temporary(why);
+  if (!dir.configured()) return false;
+  directory::MailEntry e;
+  switch (dir.find_login(req.user, e, why)) {
+    case directory::Found::error: temporary("unable to ask the user directory: " + why);
+    case directory::Found::no: return false;
+    case directory::Found::yes: break;
+  }
+  int right = dir.check_password(e, req.password, why);
+  if (right < 0) temporary("unable to check a password in the user directory: " + why);
+  if (right == 0) refuse(req.user, "wrong password (user directory)");
+  if (!dir.here(e)) {
+    const char* only = std::getenv("AUTHONLY");
+    if (!only || std::string_view(only) != "1") refuse(req.user, "the mailbox is on " + e.mailhost);
+    struct passwd* pw = ::getpwnam(conf::user_daemon);
+    if (!pw) temporary(std::string("no user ") + conf::user_daemon);
+    acct = Account{e.login, pw->pw_uid, pw->pw_gid, "/", "/usr/sbin/nologin"};
+    ::setenv("MAILHOST", e.mailhost.c_str(), 1);
+    return true;
+  }
+  if (!e.uid || !e.gid || e.home.empty()) temporary("the directory entry " + e.dn + " names no account");
+  acct = Account{e.login, *e.uid, *e.gid, e.home, "/usr/sbin/nologin"};
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -198,6 +236,8 @@ int main(int argc, char** argv) {
       temporary("mailauth entry " + e->name + " names no Unix user");
     }
     acct.name = e->name;
+  } else if (!conf::single_user && directory_account(*req, acct)) {
+    // checked by the directory
   } else {
     if (conf::single_user) {
       struct passwd* me = ::getpwuid(::getuid());

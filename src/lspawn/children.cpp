@@ -18,12 +18,15 @@
 #include <cstring>
 #include <string>
 
+#include "base/io.hpp"
 #include "base/log.hpp"
+#include "base/strings.hpp"
 #include "delivery/agent_wire.hpp"
 #include "delivery/local_delivery.hpp"
 #include "delivery/user_lookup.hpp"
 #include "mail/conf.hpp"
 #include "mail/privilege.hpp"
+#include "mail/remote_run.hpp"
 #include "mail/status.hpp"
 
 extern char** environ;
@@ -131,10 +134,14 @@ void lookup_main(uid_t uid, gid_t gid) {
     } else {
       // users/assign.cdb and the password database are opened again for
       // every lookup, so a change is seen at the next delivery.
-      auto found = delivery::find_mail_user(std::string_view(req).substr(1));
+      std::string_view asked = std::string_view(req).substr(1);
+      auto nul = asked.find('\0');
+      auto found = delivery::find_mail_user(asked.substr(0, nul),
+                                            nul == std::string_view::npos ? "" : asked.substr(nul + 1));
       a.user = found.user;
       a.error = found.error;
-      if (!found.user) log::write_line("fatal: " + found.error);  // as the program getpw logs it
+      a.mailhost = found.mailhost;
+      if (!found.user && found.mailhost.empty()) log::write_line("fatal: " + found.error);  // as getpw logs it
     }
     answer(delivery::encode_lookup_answer(a));
   }
@@ -184,6 +191,45 @@ void agent_main(uid_t uid, gid_t gid, const UserLimits& limits, unsigned long re
     answer(delivery::encode_agent_answer({o, last}));
     if (last) break;
   }
+  ::_exit(status::ok);
+}
+
+std::string encode_forward_request(const std::string& host, const std::string& sender, const std::string& rcpt) {
+  return host + '\0' + sender + '\0' + rcpt;
+}
+
+namespace {
+
+// remote's answer for the one recipient, as an agent's outcome.
+delivery::Outcome forward_by_remote(const std::string& host, const std::string& sender, const std::string& rcpt) {
+  RemoteResult r = run_remote(0, host, sender, {rcpt}).front();
+  std::string text = "mailbox host " + host + ": " + r.text;
+  if (r.result == status::delivered) return {status::ok, text};
+  return r.result == status::failed ? delivery::permanent(text) : delivery::temporary(text);
+}
+
+}  // namespace
+
+void forward_main(uid_t uid, gid_t gid) {
+  ::prctl(PR_SET_NAME, "forward");
+  log::set_program("lspawn");
+  reset_like_exec();
+  ::signal(SIGPIPE, SIG_IGN);
+  delivery::Outcome o;
+  std::string req;
+  int message = -1;
+  if (!become(uid, gid) || ::chdir("/") != 0) {
+    o = delivery::temporary("unable to switch to the user " + std::string(conf::user_remote));
+  } else if (!next_request(req, &message) || message < 0) {
+    o = delivery::temporary("lspawn sent a malformed forwarding request");
+  } else {
+    auto f = split(req, '\0');
+    bool taken = ::dup2(message, 0) == 0;
+    ::close(message);
+    if (f.size() != 3 || !taken) o = delivery::temporary("lspawn sent a malformed forwarding request");
+    else o = forward_by_remote(std::string(f[0]), std::string(f[1]), std::string(f[2]));
+  }
+  answer(delivery::encode_agent_answer({o, true}));
   ::_exit(status::ok);
 }
 

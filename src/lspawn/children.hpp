@@ -10,6 +10,10 @@
 //                       while root, then the user for good; runs one
 //                       delivery (delivery/local_delivery.hpp) a request,
 //                       with the message file that came with it as fd 0
+//   a forwarder         posternr: one message for a user whom the directory
+//                       places on another mailbox host; runs remote(8)
+//                       for it with the message as fd 0, answers as an
+//                       agent does, and exits
 //
 // Each exits when the parent closes its end. Trusts the parent.
 #pragma once
@@ -35,5 +39,10 @@ pid_t fork_child(int& sock, const std::function<void()>& body);
 [[noreturn]] void agent_main(uid_t uid, gid_t gid, const UserLimits& limits, unsigned long retire_cpu);
 
 constexpr unsigned long max_deliveries = 1000;
+
+// A forwarder's body: as uid/gid (posternr). Its one request is
+// encode_forward_request's, with the message file's descriptor.
+[[noreturn]] void forward_main(uid_t uid, gid_t gid);
+std::string encode_forward_request(const std::string& host, const std::string& sender, const std::string& rcpt);
 
 }  // namespace postern::lspawn

@@ -72,6 +72,7 @@ struct Agent {
   UserLimits limits;
   std::optional<Job> job;
   Clock::time_point last_used;
+  bool forwarder = false;  // one message to a mailbox host, then gone
 };
 
 int child_pipe[2] = {-1, -1};
@@ -115,8 +116,10 @@ class Spawner {
   void pump_lookups();
   void lookup_readable();
   void deliver(Job job, const MailUser& user);
+  void forward(Job job, const std::string& mailhost);
   Agent* find_idle(uid_t uid, gid_t gid, const UserLimits& limits);
   Agent* start_agent(uid_t uid, gid_t gid, const UserLimits& limits);
+  Agent& add_agent(pid_t pid, int sock, uid_t uid, gid_t gid);
   void agent_readable(Agent& a);
   void close_extra_idle();
   void reap();
@@ -229,7 +232,7 @@ void Spawner::pump_lookups() {
     if (!lookup_.sock.ok()) return;  // going away: started again once reaped
     Job job = std::move(waiting_.front());
     waiting_.pop_front();
-    if (!delivery::send_record(lookup_.sock.get(), "L" + lower(job.rcpt.local))) {
+    if (!delivery::send_record(lookup_.sock.get(), "L" + lower(job.rcpt.local) + '\0' + lower(job.rcpt.domain))) {
       defer(job, "unable to look up the recipient's user (getpw failed)");
       kill_child(lookup_.pid);
       lookup_.sock.reset();
@@ -256,6 +259,7 @@ void Spawner::lookup_readable() {
   }
   Job job = std::move(*lookup_.job);
   lookup_.job.reset();
+  if (!a->mailhost.empty()) return forward(std::move(job), a->mailhost);
   if (!a->user)
     return defer(job, "unable to look up the recipient's user: " + log::printable(trim(a->error), 200));
   const MailUser& user = *a->user;
@@ -268,7 +272,7 @@ void Spawner::lookup_readable() {
 
 Agent* Spawner::find_idle(uid_t uid, gid_t gid, const UserLimits& limits) {
   for (auto& a : agents_)
-    if (!a.job && a.sock.ok() && a.uid == uid && a.gid == gid && same(a.limits, limits)) return &a;
+    if (!a.job && a.sock.ok() && !a.forwarder && a.uid == uid && a.gid == gid && same(a.limits, limits)) return &a;
   return nullptr;
 }
 
@@ -281,14 +285,19 @@ Agent* Spawner::start_agent(uid_t uid, gid_t gid, const UserLimits& limits) {
   int sock = -1;
   pid_t pid = fork_child(sock, [&] { agent_main(uid, gid, own, limits.cpu); });
   if (pid < 0) return nullptr;
+  Agent& a = add_agent(pid, sock, uid, gid);
+  a.limits = limits;
+  return &a;
+}
+
+Agent& Spawner::add_agent(pid_t pid, int sock, uid_t uid, gid_t gid) {
   Agent& a = agents_.emplace_back();
   a.pid = pid;
   a.sock.reset(sock);
   a.uid = uid;
   a.gid = gid;
-  a.limits = limits;
   a.last_used = Clock::now();
-  return &a;
+  return a;
 }
 
 void Spawner::deliver(Job job, const MailUser& user) {
@@ -321,6 +330,32 @@ void Spawner::deliver(Job job, const MailUser& user) {
     a->sock.reset();
   }
   defer(job, "unable to pass the message to local: " + why);
+}
+
+// The directory places the recipient on another mailbox host: a
+// forwarder, as posternr, runs remote for it (children.hpp). Its answer
+// comes back as an agent's.
+void Spawner::forward(Job job, const std::string& mailhost) {
+  uid_t uid = ::getuid();
+  gid_t gid = ::getgid();
+  if (!conf::single_user) {
+    struct passwd* pw = ::getpwnam(conf::user_remote);
+    if (!pw) return defer(job, std::string("unable to find the user ") + conf::user_remote);
+    uid = pw->pw_uid;
+    gid = pw->pw_gid;
+  }
+  std::string req = encode_forward_request(mailhost, job.sender, job.rcpt.local + "@" + job.rcpt.domain);
+  int sock = -1;
+  pid_t pid = fork_child(sock, [&] { forward_main(uid, gid); });
+  if (pid < 0) return defer(job, "unable to fork a forwarder: " + std::string(std::strerror(errno)));
+  Agent& a = add_agent(pid, sock, uid, gid);
+  a.forwarder = true;
+  if (!delivery::send_record(a.sock.get(), req, job.mess.get())) {
+    kill_child(a.pid);
+    a.sock.reset();
+    return defer(job, "unable to pass the message to the forwarder: " + std::string(std::strerror(errno)));
+  }
+  a.job = std::move(job);
 }
 
 void Spawner::agent_readable(Agent& a) {

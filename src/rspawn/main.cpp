@@ -34,6 +34,7 @@
 #include "base/io.hpp"
 #include "base/log.hpp"
 #include "mail/queue_dirs.hpp"
+#include "mail/remote_run.hpp"
 #include "mail/spawn_protocol.hpp"
 #include "mail/status.hpp"
 #include "base/strings.hpp"
@@ -53,45 +54,11 @@ void deliver(const spawn::Request& req) {
     return;
   }
   std::string domain = split_address(req.targets[0].recipient).domain;
-  std::vector<std::string> args = {conf::path("bin/remote"), domain, req.sender};
-  for (auto& t : req.targets) args.push_back(t.recipient);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) {
-    report_all(req, status::deferred, "unable to create a pipe");
-    return;
-  }
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    report_all(req, status::deferred, "unable to fork");
-    return;
-  }
-  if (pid == 0) {
-    if (::dup2(mess.get(), 0) < 0 || ::dup2(p[1], 1) < 0) ::_exit(status::temporary);
-    ::signal(SIGPIPE, SIG_DFL);
-    char* env[] = {const_cast<char*>("PATH=/usr/bin:/bin"), nullptr};
-    ::execve(argv[0], argv.data(), env);
-    ::_exit(status::temporary);
-  }
-  ::close(p[1]);
-  LineReader out(p[0], 2000);
-  std::string line;
-  for (auto& t : req.targets) {
-    auto r = out.next(line);
-    std::string_view l = chomp(line);
-    if (r != LineReader::Result::line || l.size() < 2 || std::string_view("KZD").find(l[0]) == std::string_view::npos) {
-      write_all(1, spawn::encode(spawn::Report{t.delnum, status::deferred, "remote ended without a result"}));
-      continue;
-    }
-    write_all(1, spawn::encode(spawn::Report{t.delnum, l[0], std::string(l.substr(2))}));
-  }
-  ::close(p[0]);
-  int st;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
+  std::vector<std::string> recipients;
+  for (auto& t : req.targets) recipients.push_back(t.recipient);
+  auto results = run_remote(mess.get(), domain, req.sender, recipients);
+  for (std::size_t i = 0; i < req.targets.size(); ++i)
+    write_all(1, spawn::encode(spawn::Report{req.targets[i].delnum, results[i].result, results[i].text}));
 }
 
 // tlsrpt(8) for the days before this one, beside the deliveries; its

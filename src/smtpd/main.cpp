@@ -133,10 +133,7 @@ int main(int argc, char** argv) {
   if (!mode.auth) return serve(mode, -1, std::move(tls));
 
   login::harden();
-  login::Checker checker;
-  checker.checkpassword = conf::path("bin/checkpassword");
-  checker.mailbox = "/bin/true";
-  checker.authenticate_only = true;
+  login::Checker checker = login::password_checker();
   std::string why;
   auto me = control::line("me", host_name(), why);
   if (!me) temp_fail(plain, why);

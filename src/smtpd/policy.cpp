@@ -7,6 +7,7 @@
 #include "mail/conf.hpp"
 #include "mail/control.hpp"
 #include "mail/over_quota.hpp"
+#include "directory/mail_directory.hpp"
 #include "mail/recipients.hpp"
 #include "smtpd.hpp"
 #include "base/strings.hpp"
@@ -77,17 +78,33 @@ bool Policy::relay_allowed(const std::string& address) {
   return false;
 }
 
-Policy::Rcpt Policy::check_local(const std::string& address) {
+Policy::Rcpt Policy::check_local(const std::string& address, std::string& why) {
   auto local = domains_.local_part(address);
   if (!local) return Rcpt::ok;  // not ours to know
   if (*local == "postmaster") return Rcpt::ok;  // RFC 5321 4.5.1
   std::string user = lower(*local);
   if (over_quota::marked(user) || over_quota::marked(user.substr(0, user.find('-')))) return Rcpt::full;
+  // The directory first: its users are in no file here. An outage is a
+  // 451, never a 550: the sender tries again.
+  auto& dir = directory::mail_directory();
+  if (!dir.reload(why)) return Rcpt::error;
+  if (dir.configured()) {
+    directory::MailEntry entry;
+    std::string ext;
+    switch (dir.find_recipient(*local, split_address(address).domain, entry, ext, why)) {
+      case directory::Found::yes: return Rcpt::ok;
+      case directory::Found::error: why = "the user directory: " + why; return Rcpt::error;
+      case directory::Found::no: break;
+    }
+  }
   if (!have_recipients_) return Rcpt::ok;       // no database: accept, as qmail
   switch (recipients::lookup(recipients_, *local)) {
     case recipients::Known::yes: return Rcpt::ok;
-    case recipients::Known::no: return Rcpt::unknown;
-    case recipients::Known::error: return Rcpt::error;
+    case recipients::Known::no:
+      why = dir.configured() ? "no such user (the user directory, control/recipients.cdb)"
+                             : "no such user (control/recipients.cdb)";
+      return Rcpt::unknown;
+    case recipients::Known::error: why = "unable to read control/recipients.cdb"; return Rcpt::error;
   }
   return Rcpt::error;
 }

@@ -344,7 +344,8 @@ bool Session::rcpt(const std::string& arg) {
   } else if (!policy_.relay_allowed(addr)) {
     return refuse("553 5.7.1 relaying denied: this server does not accept mail for that domain", &addr, {}, true);
   }
-  switch (policy_.check_local(addr)) {
+  std::string why;
+  switch (policy_.check_local(addr, why)) {
     case Policy::Rcpt::ok: break;
     case Policy::Rcpt::unknown:
       // A list's message may name a few stale addresses; thousands of
@@ -353,11 +354,9 @@ bool Session::rcpt(const std::string& arg) {
         refuse("421 4.7.0 " + policy_.me + " too many unknown recipients; closing the connection", &addr);
         return false;
       }
-      return refuse("550 5.1.1 <" + log::printable(addr, 200) + ">: no such user here", &addr,
-                    "no such user (control/recipients.cdb)");
+      return refuse("550 5.1.1 <" + log::printable(addr, 200) + ">: no such user here", &addr, why);
     case Policy::Rcpt::error:
-      return refuse("451 4.3.0 unable to check the recipient; try again later", &addr,
-                    "unable to read control/recipients.cdb");
+      return refuse("451 4.3.0 unable to check the recipient; try again later", &addr, why);
     case Policy::Rcpt::full:
       return refuse("452 4.2.2 <" + log::printable(addr, 200) + ">: mailbox full; try again later", &addr,
                     "over quota (quota/ mark)");

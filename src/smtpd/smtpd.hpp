@@ -68,10 +68,12 @@ class Policy {
   // May this client send to this recipient? rcpthosts, morercpthosts.cdb.
   bool relay_allowed(const std::string& address);
   enum class Rcpt { ok, unknown, error, full };
-  // Unknown local recipients, from control/recipients.cdb (when there is
-  // one); full: the user (the local part, or its part before the first
-  // '-') has an over-quota mark that local left (over_quota.hpp).
-  Rcpt check_local(const std::string& address);
+  // Unknown local recipients: the user directory (mail_directory.hpp) when
+  // control/ldapserver names one, then control/recipients.cdb (when there
+  // is one); full: the user (the local part, or its part before the first
+  // '-') has an over-quota mark that local left (over_quota.hpp). why says
+  // what decided an unknown or error, for the log.
+  Rcpt check_local(const std::string& address, std::string& why);
 
  private:
   std::set<std::string> badmailfrom_;  // lowercased addresses and "@domain"

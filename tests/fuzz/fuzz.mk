@@ -27,6 +27,7 @@ FUZZ_LIBS_tlsrpt_records := -lz
 FUZZ_PROG_smtp_reply := remote/reply
 FUZZ_PROG_imap_relay := imapd-mailbox/relay_text
 FUZZ_PROG_authcheck_verdict := authcheck/verdict
+FUZZ_PROG_authhttp_request := authhttp/auth_request
 # The libraries authcheck parses DNS answers with.
 FUZZ_LIBS_auth_records := -lspf2 -lopendmarc
 FUZZ_PROG_mailstats_line := mailstats/logline mailstats/tally mailstats/report mailstats/report_text mailstats/report_html
@@ -77,4 +78,4 @@ fuzz_objs = $(foreach p,$(FUZZ_PROG_$(1)),$(if $(filter fuzz/%,$(p)),$(FUZZ)/$(p
 $(FUZZ)/bin/%: $$(call fuzz_objs,$$*) \
                $(FUZZ)/fuzz/targets/%.o $(FUZZ_SUPPORT) $(FUZZ)/libpostern.a
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_LDFLAGS_$*) -o $@ $(filter %.o,$^) $(FUZZ)/libpostern.a $(FUZZ_LIBS_$*) $(SSL_LIBS) $(LIBS)
+	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_LDFLAGS_$*) -o $@ $(filter %.o,$^) $(FUZZ)/libpostern.a $(FUZZ_LIBS_$*) $(SSL_LIBS) $(LIBS) $(LDAP_LIBS)

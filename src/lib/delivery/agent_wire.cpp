@@ -23,6 +23,7 @@ constexpr std::size_t text_cut = max_answer_text - 10;
 
 std::string encode_lookup_answer(const LookupAnswer& a) {
   if (a.user) return "U" + encode_mail_user(*a.user);
+  if (!a.mailhost.empty()) return "H" + a.mailhost;
   return "E" + log::printable(a.error, text_cut);
 }
 
@@ -33,10 +34,16 @@ std::optional<LookupAnswer> decode_lookup_answer(std::string_view bytes) {
   if (kind == 'U') {
     auto u = decode_mail_user(bytes);
     if (!u) return std::nullopt;
-    return LookupAnswer{std::move(*u), ""};
+    return LookupAnswer{std::move(*u), "", ""};
+  }
+  if (kind == 'H') {
+    // A host name or [address]: what remote takes as its domain argument.
+    if (bytes.empty() || bytes.size() > 255 || has_control(bytes) || bytes.find(' ') != std::string_view::npos)
+      return std::nullopt;
+    return LookupAnswer{std::nullopt, "", std::string(bytes)};
   }
   if (kind != 'E' || bytes.empty() || bytes.size() > max_answer_text || has_control(bytes)) return std::nullopt;
-  return LookupAnswer{std::nullopt, std::string(bytes)};
+  return LookupAnswer{std::nullopt, std::string(bytes), ""};
 }
 
 std::string encode_agent_request(const LocalArgs& a) {

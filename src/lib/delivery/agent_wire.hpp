@@ -2,8 +2,9 @@
 // (lspawn(8), "Inside lspawn"), each one SOCK_SEQPACKET record, so a record
 // is read whole or not at all and never runs into the next:
 //
-//   lookup request  lspawn -> lookup (posternp):  the local part
+//   lookup request  lspawn -> lookup:  the local part, NUL, the domain
 //   lookup answer   lookup -> lspawn:  'U' encode_mail_user(user)
+//                                    | 'H' the mailbox host to send it to
 //                                    | 'E' why no user (a temporary failure)
 //   agent request   lspawn -> agent (the user):  local's arguments (LocalArgs)
 //                                    as NUL-ended fields, and the message
@@ -32,7 +33,8 @@ constexpr std::size_t max_answer_text = 1000;
 
 struct LookupAnswer {
   std::optional<MailUser> user;
-  std::string error;  // when there is no user
+  std::string error;     // when there is no user nor mailhost
+  std::string mailhost;  // the user's mail goes to this host
 };
 
 std::string encode_lookup_answer(const LookupAnswer& a);

@@ -45,6 +45,18 @@ std::vector<std::string> clean_env(const std::vector<std::string>& extra) {
   return env;
 }
 
+}  // namespace
+
+Checker password_checker() {
+  Checker c;
+  c.checkpassword = conf::path("bin/checkpassword");
+  c.mailbox = "/bin/true";
+  c.authenticate_only = true;
+  return c;
+}
+
+namespace {
+
 // Runs the checkpassword chain and returns its wait status (-1: it could
 // not be started).
 int run_checkpassword(const Checker& c, std::string_view request, const std::vector<std::string>& extra) {
@@ -69,6 +81,9 @@ int run_checkpassword(const Checker& c, std::string_view request, const std::vec
       std::_Exit(status::temporary);
     }
     std::vector<std::string> env = clean_env(extra);
+    // checkpassword(8): the password is all that is asked, so a directory
+    // account of another mailbox host may pass (authhttp, smtpd -s).
+    if (c.authenticate_only) env.push_back("AUTHONLY=1");
     std::vector<char*> envp;
     for (auto& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);

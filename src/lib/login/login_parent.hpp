@@ -80,6 +80,11 @@ struct Checker {
   std::string stopped_goodbye;    // to the client when the mailbox stage is killed
 };
 
+// A checker for a server that asks only whether a password is right
+// (smtpd's AUTH, authhttp): conf-home's checkpassword running /bin/true,
+// authenticate_only.
+Checker password_checker();
+
 // What both servers do first: SIGPIPE ignored, and no core files (a dump
 // of the parent or of checkpassword could hold a password).
 void harden();
