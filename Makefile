@@ -27,11 +27,6 @@ endif
 OBJ := build/obj$(if $(SAN),-asan)
 INST := build/inst/$(subst /,_,$(CONF_HOME))$(if $(SINGLE),-single)$(if $(SAN),-asan)
 LIBS := -lsodium -lfmt -lcdb -lcrypto -lresolv -lcrypt
-# The user directory (src/lib/directory) speaks LDAP through OpenLDAP's
-# libldap and liblber: linked as needed, so only the programs that ask the
-# directory (getpw, lspawn, smtpd, checkpassword, aliasforward, authhttp)
-# record them.
-LDAP_LIBS := -lldap -llber
 # How a program is linked: every delivery starts several programs, and the
 # dynamic loader was 37% of the CPU (DESIGN.md, "Performance"). The C++
 # runtime, fmt (header-only: Debian ships no libfmt.a), libsodium, tinycdb
@@ -42,9 +37,9 @@ LDAP_LIBS := -lldap -llber
 FMT_FLAGS := -DFMT_HEADER_ONLY
 ifeq ($(SAN),)
 PROG_LDFLAGS := -static-libstdc++ -static-libgcc -Wl,-O1,--as-needed,--hash-style=gnu
-PROG_LIBS := -Wl,-Bstatic -lsodium -lcdb -lcrypt -Wl,-Bdynamic -lcrypto -lresolv $(LDAP_LIBS)
+PROG_LIBS := -Wl,-Bstatic -lsodium -lcdb -lcrypt -Wl,-Bdynamic -lcrypto -lresolv
 else
-PROG_LIBS := $(LIBS) $(LDAP_LIBS)
+PROG_LIBS := $(LIBS)
 endif
 # Objects are rebuilt when the compile command changes, not only their
 # sources (fmt header-only or not must be the same in every object).
@@ -58,8 +53,8 @@ LIBS_tlsd := $(SSL_LIBS)
 LIBS_remote := $(SSL_LIBS)
 # DANE (remote): DNSSEC validation by libunbound.
 LIBS_remote += -lunbound
-# MTA-STS policies (remote) are fetched over HTTPS by libcurl.
-LIBS_remote += -lcurl
+# MTA-STS policies (remote) are fetched over HTTPS by libcurl, loaded
+# only when a policy is fetched (remote/curl_library.hpp says why).
 # TLS reports (tlsrpt): gzip'd by zlib, posted over HTTPS by libcurl.
 LIBS_tlsrpt := -lcurl -lz
 # zlib for IMAP's COMPRESS=DEFLATE, in the mailbox stage only.
@@ -134,7 +129,7 @@ $(INST)/%: $$(addprefix $(OBJ)/,$$(subst .cpp,.o,$$(subst src/,,$$(wildcard src/
 UNIT_HOME := $(CURDIR)/build/unit-home
 $(OBJ)/unit-tests: $(UNIT_OBJ) $(UNIT_PROG_OBJ) $(OBJ)/libpostern.a
 	$(MAKE) --no-print-directory CONF_HOME=$(UNIT_HOME) SINGLE=1 SAN=$(SAN) build/inst/$(subst /,_,$(UNIT_HOME))-single$(if $(SAN),-asan)/auto_conf.o
-	$(LD_CMD) $(SANFLAGS) -o $@ $(UNIT_OBJ) $(UNIT_PROG_OBJ) build/inst/$(subst /,_,$(UNIT_HOME))-single$(if $(SAN),-asan)/auto_conf.o $(OBJ)/libpostern.a $(SSL_LIBS) -lunbound -lz $(LIBS) $(LDAP_LIBS)
+	$(LD_CMD) $(SANFLAGS) -o $@ $(UNIT_OBJ) $(UNIT_PROG_OBJ) build/inst/$(subst /,_,$(UNIT_HOME))-single$(if $(SAN),-asan)/auto_conf.o $(OBJ)/libpostern.a $(SSL_LIBS) -lunbound -lz $(LIBS)
 
 unit: all $(OBJ)/unit-tests
 

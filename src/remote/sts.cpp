@@ -6,7 +6,6 @@
 // file is no policy, never a wrong one.
 #include "sts.hpp"
 
-#include <curl/curl.h>
 #include <sys/stat.h>
 
 #include <cstring>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "base/io.hpp"
+#include "curl_library.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
 #include "mail/address.hpp"
@@ -75,7 +75,9 @@ size_t take_body(char* data, size_t size, size_t count, void* user) {
 
 // The policy text served for domain, or nullopt with why.
 std::optional<std::string> fetch(const std::string& domain, int timeout, std::string& why) {
-  CURL* curl = curl_easy_init();
+  const CurlLibrary* c = curl_library(why);
+  if (!c) return std::nullopt;
+  CURL* curl = c->easy_init();
   if (!curl) {
     why = "unable to start libcurl";
     return std::nullopt;
@@ -83,31 +85,31 @@ std::optional<std::string> fetch(const std::string& domain, int timeout, std::st
   std::string url = "https://mta-sts." + domain + "/.well-known/mta-sts.txt";
   std::string body;
   char error[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);  // RFC 8461 3.3: no redirects
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, static_cast<long>(std::min(timeout, 60)));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(curl, CURLOPT_CAPATH, "/etc/ssl/certs");
+  c->easy_setopt(curl, CURLOPT_URL, url.c_str());
+  c->easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
+  c->easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);  // RFC 8461 3.3: no redirects
+  c->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  c->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, static_cast<long>(std::min(timeout, 60)));
+  c->easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+  c->easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  c->easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  c->easy_setopt(curl, CURLOPT_CAPATH, "/etc/ssl/certs");
   std::string private_cas = conf::path("control/tlsremoteca");
   struct stat st;
-  if (::stat(private_cas.c_str(), &st) == 0) curl_easy_setopt(curl, CURLOPT_CAINFO, private_cas.c_str());
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "postern remote (MTA-STS)");
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, take_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  CURLcode rc = curl_easy_perform(curl);
+  if (::stat(private_cas.c_str(), &st) == 0) c->easy_setopt(curl, CURLOPT_CAINFO, private_cas.c_str());
+  c->easy_setopt(curl, CURLOPT_USERAGENT, "postern remote (MTA-STS)");
+  c->easy_setopt(curl, CURLOPT_WRITEFUNCTION, take_body);
+  c->easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  c->easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  CURLcode rc = c->easy_perform(curl);
   long status = 0;
   char* type = nullptr;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
+  c->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  c->easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
   std::string content_type = type ? lower(type) : "";
-  curl_easy_cleanup(curl);
+  c->easy_cleanup(curl);
   if (rc != CURLE_OK) {
-    why = url + ": " + (error[0] ? error : curl_easy_strerror(rc));
+    why = url + ": " + (error[0] ? error : c->easy_strerror(rc));
     return std::nullopt;
   }
   if (status != 200) {

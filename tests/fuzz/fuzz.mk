@@ -78,4 +78,4 @@ fuzz_objs = $(foreach p,$(FUZZ_PROG_$(1)),$(if $(filter fuzz/%,$(p)),$(FUZZ)/$(p
 $(FUZZ)/bin/%: $$(call fuzz_objs,$$*) \
                $(FUZZ)/fuzz/targets/%.o $(FUZZ_SUPPORT) $(FUZZ)/libpostern.a
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_LDFLAGS_$*) -o $@ $(filter %.o,$^) $(FUZZ)/libpostern.a $(FUZZ_LIBS_$*) $(SSL_LIBS) $(LIBS) $(LDAP_LIBS)
+	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_LDFLAGS_$*) -o $@ $(filter %.o,$^) $(FUZZ)/libpostern.a $(FUZZ_LIBS_$*) $(SSL_LIBS) $(LIBS)

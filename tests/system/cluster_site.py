@@ -58,11 +58,11 @@ class Site:
     users: name -> (mailbox host key, password). mx: (host key,
     preference) pairs for example.test. subnet: the first three numbers of
     the site's addresses (the hub is .1, the hosts follow in order).
-    meter (bench/peer.CpuMeter, optional): the postern hosts' processes
-    are started in its cgroup."""
+    meters (optional): host key -> bench/peer.CpuMeter; that host's
+    processes are started in its cgroup."""
 
-    def __init__(self, tag, subnet, hosts, users, mx, meter=None):
-        self.tag, self.hosts, self.users, self.mx, self.meter = tag, hosts, users, mx, meter
+    def __init__(self, tag, subnet, hosts, users, mx, meters=None):
+        self.tag, self.hosts, self.users, self.mx, self.meters = tag, hosts, users, mx, meters or {}
         self.ns = {"H": f"{tag}H", **{k: f"{tag}{k}" for k in hosts}}
         self.addr = {"H": f"{subnet}.1", **{k: f"{subnet}.{i + 2}" for i, k in enumerate(hosts)}}
         self.insts, self.servers, self.smtpd, self.mailbox_servers = {}, [], {}, {}
@@ -93,13 +93,15 @@ class Site:
         self.make_instances()
         self.make_accounts()
         self.ldap = LdapServer(self.insts[first].tmp, self.ns["H"], self.addr["H"], self.directory_entries())
-        if self.meter:
-            self.meter.enter()
-        try:
-            self.start_servers()
-        finally:
-            if self.meter:
-                self.meter.leave()
+        for key in self.hosts:
+            meter = self.meters.get(key)
+            if meter:
+                meter.enter()
+            try:
+                self.start_host(key)
+            finally:
+                if meter:
+                    meter.leave()
 
     def start_dnsmasq(self):
         self.dnslog = f"/tmp/{self.tag}-dnsmasq.log"
@@ -138,7 +140,7 @@ class Site:
                 inst.control("ldapbasedn", LdapServer.suffix)
                 inst.control("plaintextlogin", "1")  # behind the proxy, on the site's own network
         out = self.keys("out")
-        self.sender = self.insts[out[0]].add_user("csender") if out else None
+        self.sender = self.insts[out[0]].add_user(f"s{self.tag}") if out else None
 
     def make_accounts(self):
         uid = free_uid(61000)
@@ -168,26 +170,24 @@ class Site:
                    "cn: team@example.test\n" + "".join(f"rfc822MailMember: {n}@example.test\n" for n in names))
         return "\n".join(out)
 
-    def start_servers(self):
-        for key in self.hosts:
-            if self.role(key) != "proxy":
-                self.insts[key].start()
-        for key in self.keys("mx", "backup", "mailbox"):
-            self.smtpd[key] = NsSmtpd(self.insts[key], self.ns[key], self.addr[key])
+    def start_host(self, key):
+        role, inst = self.role(key), self.insts[key]
+        if role != "proxy":
+            inst.start()
+        if role in ("mx", "backup", "mailbox"):
+            self.smtpd[key] = NsSmtpd(inst, self.ns[key], self.addr[key])
             self.servers.append(self.smtpd[key])
-        for key in self.keys("mailbox"):
-            inst = self.insts[key]
+        if role == "mailbox":
             for prog, port in (("imapd", 143), ("pop3d", 110)):
                 s = NsServer(self.ns[key], self.addr[key], port, [os.path.join(inst.bin, prog)],
                              os.path.join(inst.tmp, f"{prog}.log"))
                 self.servers.append(s)
                 self.mailbox_servers[(key, prog)] = s
-        for key in self.keys("proxy"):
-            px = self.insts[key]
-            self.authhttp = NsServer(self.ns[key], "127.0.0.1", 9000, [os.path.join(px.bin, "authhttp")],
-                                     os.path.join(px.tmp, "authhttp.log"))
+        if role == "proxy":
+            self.authhttp = NsServer(self.ns[key], "127.0.0.1", 9000, [os.path.join(inst.bin, "authhttp")],
+                                     os.path.join(inst.tmp, "authhttp.log"))
             self.servers.append(self.authhttp)
-            self.nginx = NginxMailProxy(px.tmp, self.ns[key], self.addr[key], "http://127.0.0.1:9000/auth")
+            self.nginx = NginxMailProxy(inst.tmp, self.ns[key], self.addr[key], "http://127.0.0.1:9000/auth")
 
     def restart_smtpd(self, key):
         self.smtpd[key].stop()
