@@ -2,6 +2,7 @@
 namespace and stopped by the test: OpenLDAP's slapd holding the user
 directory, nginx's mail proxy, and any program under tcpserver."""
 import os
+import shutil
 import signal
 import subprocess
 
@@ -134,3 +135,26 @@ class NginxMailProxy:
 
     def stop(self):
         stop_group(self.proc, signal.SIGQUIT)
+
+
+class HaproxySmtp:
+    """HAProxy in netns: SMTP on address:25, round robin to servers
+    (address, port) with the PROXY protocol, version 2."""
+
+    def __init__(self, workdir, netns, address, servers):
+        self.dir = os.path.join(workdir, "haproxy")
+        os.makedirs(self.dir, exist_ok=True)
+        conf = os.path.join(self.dir, "haproxy.cfg")
+        with open(conf, "w") as f:
+            f.write("global\n  maxconn 200\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n"
+                    f"  timeout server 60s\nlisten smtp\n  bind {address}:25\n  balance roundrobin\n")
+            for i, (a, port) in enumerate(servers):
+                f.write(f"  server mx{i} {a}:{port} send-proxy-v2\n")
+        haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        self.proc = subprocess.Popen(["ip", "netns", "exec", netns, haproxy, "-db", "-f", conf],
+                                     stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "log"), "ab"),
+                                     stdin=subprocess.DEVNULL, start_new_session=True, env=make_env(), cwd="/")
+        wait_for(lambda: listening(netns, address, 25), 15, "haproxy to listen")
+
+    def stop(self):
+        stop_group(self.proc)

@@ -8,7 +8,9 @@ Roles:
              to the mailbox host it names (mailHost)
     backup   relays example.test (rcpthosts only): a backup MX
     mailbox  smtpd, imapd, pop3d; the users whose mailHost it is live here
-    proxy    nginx's mail proxy (IMAP, POP3) asking authhttp
+    proxy    nginx's mail proxy (IMAP, POP3) asking authhttp, and HAProxy
+             for SMTP in front of the mx hosts' smtpd on port 2525, which
+             runs behind proxy-env (the PROXY protocol)
 
 Users exist only in the directory: uidNumbers with no passwd entry, homes
 on their mailbox host, {SSHA} passwords that slapd checks. Root only."""
@@ -17,7 +19,7 @@ import pwd
 import shutil
 import subprocess
 
-from cluster_hosts import LdapServer, NginxMailProxy, NsServer, hashed, stop_group
+from cluster_hosts import HaproxySmtp, LdapServer, NginxMailProxy, NsServer, hashed, stop_group
 from harness import make_env, maildir_files, remove_test_users, sh, wait_for
 from test_remote_dns import NsInstance, NsSmtpd, build_network, why_no_netns
 
@@ -66,7 +68,7 @@ class Site:
         self.ns = {"H": f"{tag}H", **{k: f"{tag}{k}" for k in hosts}}
         self.addr = {"H": f"{subnet}.1", **{k: f"{subnet}.{i + 2}" for i, k in enumerate(hosts)}}
         self.insts, self.servers, self.smtpd, self.mailbox_servers = {}, [], {}, {}
-        self.dnsmasq = self.ldap = self.nginx = self.authhttp = None
+        self.dnsmasq = self.ldap = self.nginx = self.authhttp = self.haproxy = None
         self.accounts = {}
         try:
             self.build()
@@ -139,6 +141,7 @@ class Site:
                 inst.control("ldapserver", f"ldap://{self.addr['H']}/")
                 inst.control("ldapbasedn", LdapServer.suffix)
                 inst.control("plaintextlogin", "1")  # behind the proxy, on the site's own network
+                inst.control("proxyfrom", "\n".join(self.addr[k] for k in self.keys("proxy")))
         out = self.keys("out")
         self.sender = self.insts[out[0]].add_user(f"s{self.tag}") if out else None
 
@@ -177,6 +180,12 @@ class Site:
         if role in ("mx", "backup", "mailbox"):
             self.smtpd[key] = NsSmtpd(inst, self.ns[key], self.addr[key])
             self.servers.append(self.smtpd[key])
+        if role == "mx" and self.keys("proxy"):
+            pw = pwd.getpwnam("posternd")
+            s = NsServer(self.ns[key], self.addr[key], 2525,
+                         [os.path.join(inst.bin, "proxy-env"), os.path.join(inst.bin, "smtpd")],
+                         os.path.join(inst.tmp, "smtpd-proxied.log"), ["-u", str(pw.pw_uid), "-g", str(pw.pw_gid)])
+            self.servers.append(s)
         if role == "mailbox":
             for prog, port in (("imapd", 143), ("pop3d", 110)):
                 s = NsServer(self.ns[key], self.addr[key], port, [os.path.join(inst.bin, prog)],
@@ -188,6 +197,8 @@ class Site:
                                      os.path.join(inst.tmp, "authhttp.log"))
             self.servers.append(self.authhttp)
             self.nginx = NginxMailProxy(inst.tmp, self.ns[key], self.addr[key], "http://127.0.0.1:9000/auth")
+            self.haproxy = HaproxySmtp(inst.tmp, self.ns[key], self.addr[key],
+                                       [(self.addr[k], 2525) for k in self.keys("mx")])
 
     def restart_smtpd(self, key):
         self.smtpd[key].stop()
@@ -208,6 +219,8 @@ class Site:
     def stop(self):
         if self.nginx:
             self.nginx.stop()
+        if self.haproxy:
+            self.haproxy.stop()
         for s in self.servers:
             s.stop()
         if self.ldap:

@@ -11,7 +11,8 @@ outside sender, and a hub with DNS (dnsmasq) and the user directory
                     mail while mx1 is down and hands it over later)
     MB1  10.78.0.5  mb1: smtpd, imapd, pop3d; alice lives here
     MB2  10.78.0.6  mb2: the same; bob and carol live here
-    PX   10.78.0.7  nginx's mail proxy (IMAP, POP3), asking authhttp
+    PX   10.78.0.7  nginx's mail proxy (IMAP, POP3), asking authhttp;
+                    HAProxy for SMTP to mx1:2525 (proxy-env, PROXY v2)
 
 The users exist only in the directory: uidNumbers with no passwd entry,
 homes on their mailbox host, passwords as {SSHA} hashes that slapd checks."""
@@ -39,6 +40,16 @@ s.mail("probe@out.test")
 for r in sys.argv[2:]:
     code, text = s.rcpt(r)
     print(code, text.decode())
+s.quit()
+"""
+
+SMTP_SEND = """
+import smtplib, sys
+s = smtplib.SMTP(sys.argv[1], 25, timeout=30)
+s.ehlo("client.out.test")
+s.mail("csender@out.test")
+print(*s.rcpt(sys.argv[2]))
+print(*s.data(("Subject: " + sys.argv[3] + "\\r\\n\\r\\nthrough the proxy\\r\\n").encode()))
 s.quit()
 """
 
@@ -203,6 +214,14 @@ class Cluster(unittest.TestCase):
         out = ns_python(self.ns["OUT"], IMAP_READ, self.addr["PX"], "alice", "wrong")
         self.assertIn("refused", out)
         self.assertIn("login refused for alice", self.site.authhttp.log())
+
+    def test_7_smtp_through_haproxy_shows_the_client_not_the_proxy(self):
+        out = ns_python(self.ns["OUT"], SMTP_SEND, self.addr["PX"], "alice@example.test", "cluster haproxy")
+        self.assertIn("250", out)
+        found = self.wait_subject("alice", "cluster haproxy")
+        text = read_message(found[0]).as_string()
+        self.assertIn(f"[{self.addr['OUT']}]", text)  # mx1's Received: names the client behind the proxy
+        self.assertNotIn(f"[{self.addr['PX']}]", text)
 
 
 if __name__ == "__main__":
