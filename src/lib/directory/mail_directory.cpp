@@ -95,6 +95,11 @@ bool MailDirectory::reload(std::string& why) {
   if (!uris) return false;
   LdapSettings s;
   for (auto& u : *uris) s.uris += (s.uris.empty() ? "" : " ") + u;
+  if (s.uris.empty()) {  // no directory: nothing more to read (smtpd asks at every RCPT)
+    settings_ = s;
+    cache_.clear();
+    return true;
+  }
   auto base = control::line("ldapbasedn", "", why);
   auto dn = control::line("ldaplogin", "", why);
   auto pw = control::line("ldappassword", "", why);
