@@ -194,6 +194,7 @@ class Cluster(unittest.TestCase):
             self.assertEqual(mx1.queue_count(), 1)
         finally:
             self.site.ldap.start()
+        time.sleep(6)  # a server found down is not asked again for 5 s (ldap_client.hpp)
         self.insts["MX1"].retry()
         self.wait_subject("carol", "cluster outage")
         self.settle()

@@ -144,3 +144,23 @@ TEST_CASE("authhttp's answers are what nginx reads") {
   CHECK(authhttp::answer_refused(0).find("Auth-Wait") == std::string::npos);
   CHECK(authhttp::answer_temporary("smtp").find("Auth-Error-Code: 451 4.3.0") != std::string::npos);
 }
+
+TEST_CASE("a directory found down is not asked again at once") {
+  LdapClient client;
+  LdapSettings s;
+  s.uris = "ldap://127.0.0.1:1/";  // nothing listens on port 1
+  s.base = "dc=example,dc=test";
+  s.timeout = 2;
+  client.configure(s);
+  std::vector<LdapEntry> entries;
+  std::string why;
+  CHECK_FALSE(client.search("(uid=joe)", {"uid"}, entries, why));
+  CHECK(why.find("bind") != std::string::npos);
+  CHECK(why.find("not tried again") == std::string::npos);
+  CHECK_FALSE(client.search("(uid=joe)", {"uid"}, entries, why));
+  CHECK(why.find("not tried again") != std::string::npos);
+  s.uris = "ldap://127.0.0.1:2/";  // new settings: asked at once
+  client.configure(s);
+  CHECK_FALSE(client.search("(uid=joe)", {"uid"}, entries, why));
+  CHECK(why.find("not tried again") == std::string::npos);
+}

@@ -89,8 +89,10 @@ LdapClient::~LdapClient() = default;
 
 void LdapClient::configure(const LdapSettings& settings) {
   if (settings.uris != settings_.uris || settings.base != settings_.base || settings.bind_dn != settings_.bind_dn ||
-      settings.bind_password != settings_.bind_password || settings.timeout != settings_.timeout)
+      settings.bind_password != settings_.bind_password || settings.timeout != settings_.timeout) {
     drop();
+    down_until_ = {};
+  }
   settings_ = settings;
 }
 
@@ -99,6 +101,17 @@ void LdapClient::drop() { handle_.reset(); }
 bool LdapClient::connect(std::string& why) {
   if (handle_) return true;
   if (settings_.uris.empty()) return why = "no LDAP server is configured (control/ldapserver)", false;
+  auto now = std::chrono::steady_clock::now();
+  if (now < down_until_) return why = down_why_ + " (not tried again yet)", false;
+  if (!open_bound(why)) {
+    down_until_ = now + retry_after;
+    down_why_ = why;
+    return false;
+  }
+  return true;
+}
+
+bool LdapClient::open_bound(std::string& why) {
   const LdapLibrary* lib = ldap_library(why);
   if (!lib) return false;
   LDAP* ld = open_handle(lib, settings_, why);

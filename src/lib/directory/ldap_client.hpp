@@ -5,12 +5,16 @@
 // for each answer), a search returns at most a few entries with at most a
 // few values of bounded size each, and referrals are never chased. A
 // connection that failed once is dropped and made again at the next call,
-// so a restarted server is found again. Nothing here retries: the caller
-// turns an error into a temporary failure.
+// so a restarted server is found again; but for retry_after seconds after
+// a server could not be reached, calls fail at once with the same reason,
+// so a long-lived process (lspawn's lookup) does not wait out the timeout
+// for every delivery while the directory is down. Nothing here retries:
+// the caller turns an error into a temporary failure.
 //
 // Trusts its settings (the administrator's control files). The directory's
 // answers are bounded here and checked by the caller.
 #pragma once
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +44,7 @@ struct LdapEntry {
 constexpr std::size_t max_entries = 2;
 constexpr std::size_t max_values = 100;
 constexpr std::size_t max_value_bytes = 4096;
+constexpr std::chrono::seconds retry_after{5};
 
 class LdapClient {
  public:
@@ -63,10 +68,13 @@ class LdapClient {
 
  private:
   bool connect(std::string& why);
+  bool open_bound(std::string& why);
   void drop();
   struct Handle;
   std::unique_ptr<Handle> handle_;
   LdapSettings settings_;
+  std::chrono::steady_clock::time_point down_until_{};
+  std::string down_why_;
 };
 
 // value escaped for use inside a search filter (RFC 4515), by libldap.
