@@ -31,6 +31,9 @@ bool Policy::load(std::string& why, bool local) {
   if (!bad) return false;
   auto hosts = control::lines("rcpthosts", why);
   if (!hosts) return false;
+  auto relays = control::lines("ldaprcpthosts", why);
+  if (!relays) return false;
+  for (auto& r : *relays) directory_relays_.insert(lower(r));
   greeting = *g;
   databytes = *db;
   timeout = *t == 0 ? 1200 : *t;
@@ -78,9 +81,30 @@ bool Policy::relay_allowed(const std::string& address) {
   return false;
 }
 
+// A backup MX knows the users it takes mail for from the directory, so
+// that it never accepts mail it will have to bounce (Postfix's
+// relay_recipient_maps).
+Policy::Rcpt Policy::check_relayed(const std::string& address, std::string& why) {
+  Address a = split_address(address);
+  if (directory_relays_.empty() || !directory_relays_.count(lower(a.domain))) return Rcpt::ok;  // not ours to know
+  if (lower(a.local) == "postmaster") return Rcpt::ok;
+  auto& dir = directory::mail_directory();
+  if (!dir.reload(why)) return Rcpt::error;
+  if (!dir.configured()) return Rcpt::ok;
+  directory::MailEntry entry;
+  std::string ext;
+  switch (dir.find_recipient(a.local, a.domain, entry, ext, why)) {
+    case directory::Found::yes: return Rcpt::ok;
+    case directory::Found::error: why = "the user directory: " + why; return Rcpt::error;
+    case directory::Found::no: break;
+  }
+  why = "no such user (the user directory, control/ldaprcpthosts)";
+  return Rcpt::unknown;
+}
+
 Policy::Rcpt Policy::check_local(const std::string& address, std::string& why) {
   auto local = domains_.local_part(address);
-  if (!local) return Rcpt::ok;  // not ours to know
+  if (!local) return check_relayed(address, why);
   if (*local == "postmaster") return Rcpt::ok;  // RFC 5321 4.5.1
   std::string user = lower(*local);
   if (over_quota::marked(user) || over_quota::marked(user.substr(0, user.find('-')))) return Rcpt::full;

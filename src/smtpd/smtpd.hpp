@@ -72,10 +72,14 @@ class Policy {
   // control/ldapserver names one, then control/recipients.cdb (when there
   // is one); full: the user (the local part, or its part before the first
   // '-') has an over-quota mark that local left (over_quota.hpp). why says
-  // what decided an unknown or error, for the log.
+  // what decided an unknown or error, for the log. A recipient at a
+  // domain of control/ldaprcpthosts (relayed here, a backup MX's) must be
+  // known to the directory too.
   Rcpt check_local(const std::string& address, std::string& why);
 
  private:
+  Rcpt check_relayed(const std::string& address, std::string& why);
+  std::set<std::string> directory_relays_;  // control/ldaprcpthosts, lowercased
   std::set<std::string> badmailfrom_;  // lowercased addresses and "@domain"
   std::set<std::string> rcpthosts_;
   bool have_more_ = false;

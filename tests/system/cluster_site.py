@@ -132,9 +132,12 @@ class Site:
             if role == "out":
                 inst.control("locals", me)
                 inst.control("rcpthosts", me)
-            elif role == "backup":
+            elif role == "backup":  # relays example.test, checking its recipients in the directory
                 inst.control("locals", me)
                 inst.control("rcpthosts", "example.test")
+                inst.control("ldaprcpthosts", "example.test")
+                inst.control("ldapserver", f"ldap://{self.addr['H']}/")
+                inst.control("ldapbasedn", LdapServer.suffix)
             else:
                 inst.control("locals", "example.test")
                 inst.control("rcpthosts", "example.test")

@@ -158,6 +158,12 @@ class Cluster(unittest.TestCase):
         self.assertTrue(lines[0].startswith("550 5.1.1"), out)
         self.assertTrue(lines[1].startswith("250"), out)
         self.assertTrue(lines[2].startswith("250"), out)  # an extension of carol's
+        # The backup MX knows the users too: it never takes mail it would bounce.
+        out = ns_python(self.ns["OUT"], SMTP_RCPT, self.addr["MX2"], "nosuchname@example.test", "bob@example.test")
+        lines = out.splitlines()
+        self.assertTrue(lines[0].startswith("550 5.1.1"), out)
+        self.assertTrue(lines[1].startswith("250"), out)
+        self.assertIn("control/ldaprcpthosts", self.smtpd["MX2"].log())
 
     def test_4_the_backup_mx_holds_mail_and_hands_it_over(self):
         self.smtpd["MX1"].stop()
