@@ -81,23 +81,32 @@ bool Policy::relay_allowed(const std::string& address) {
   return false;
 }
 
+namespace {
+
+// The directory's answer for local@domain: nullopt when none is
+// configured; error with why set.
+std::optional<directory::Found> ask_directory(std::string_view local, std::string_view domain, std::string& why) {
+  auto& dir = directory::mail_directory();
+  if (!dir.reload(why)) return directory::Found::error;
+  if (!dir.configured()) return std::nullopt;
+  directory::MailEntry entry;
+  std::string ext;
+  auto found = dir.find_recipient(local, domain, entry, ext, why);
+  if (found == directory::Found::error) why = "the user directory: " + why;
+  return found;
+}
+
+}  // namespace
+
 // A backup MX knows the users it takes mail for from the directory, so
 // that it never accepts mail it will have to bounce (Postfix's
 // relay_recipient_maps).
 Policy::Rcpt Policy::check_relayed(const std::string& address, std::string& why) {
   Address a = split_address(address);
-  if (directory_relays_.empty() || !directory_relays_.count(lower(a.domain))) return Rcpt::ok;  // not ours to know
-  if (lower(a.local) == "postmaster") return Rcpt::ok;
-  auto& dir = directory::mail_directory();
-  if (!dir.reload(why)) return Rcpt::error;
-  if (!dir.configured()) return Rcpt::ok;
-  directory::MailEntry entry;
-  std::string ext;
-  switch (dir.find_recipient(a.local, a.domain, entry, ext, why)) {
-    case directory::Found::yes: return Rcpt::ok;
-    case directory::Found::error: why = "the user directory: " + why; return Rcpt::error;
-    case directory::Found::no: break;
-  }
+  if (!directory_relays_.count(lower(a.domain)) || lower(a.local) == "postmaster") return Rcpt::ok;
+  auto found = ask_directory(a.local, a.domain, why);
+  if (!found || *found == directory::Found::yes) return Rcpt::ok;
+  if (*found == directory::Found::error) return Rcpt::error;
   why = "no such user (the user directory, control/ldaprcpthosts)";
   return Rcpt::unknown;
 }
@@ -110,23 +119,14 @@ Policy::Rcpt Policy::check_local(const std::string& address, std::string& why) {
   if (over_quota::marked(user) || over_quota::marked(user.substr(0, user.find('-')))) return Rcpt::full;
   // The directory first: its users are in no file here. An outage is a
   // 451, never a 550: the sender tries again.
-  auto& dir = directory::mail_directory();
-  if (!dir.reload(why)) return Rcpt::error;
-  if (dir.configured()) {
-    directory::MailEntry entry;
-    std::string ext;
-    switch (dir.find_recipient(*local, split_address(address).domain, entry, ext, why)) {
-      case directory::Found::yes: return Rcpt::ok;
-      case directory::Found::error: why = "the user directory: " + why; return Rcpt::error;
-      case directory::Found::no: break;
-    }
-  }
+  auto found = ask_directory(*local, split_address(address).domain, why);
+  if (found == directory::Found::yes) return Rcpt::ok;
+  if (found == directory::Found::error) return Rcpt::error;
   if (!have_recipients_) return Rcpt::ok;       // no database: accept, as qmail
   switch (recipients::lookup(recipients_, *local)) {
     case recipients::Known::yes: return Rcpt::ok;
     case recipients::Known::no:
-      why = dir.configured() ? "no such user (the user directory, control/recipients.cdb)"
-                             : "no such user (control/recipients.cdb)";
+      why = found ? "no such user (the user directory, control/recipients.cdb)" : "no such user (control/recipients.cdb)";
       return Rcpt::unknown;
     case recipients::Known::error: why = "unable to read control/recipients.cdb"; return Rcpt::error;
   }
