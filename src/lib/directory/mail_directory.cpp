@@ -180,8 +180,12 @@ int MailDirectory::check_password(const MailEntry& e, const std::string& passwor
 bool MailDirectory::here(const MailEntry& e) const { return e.mailhost.empty() || e.mailhost == me_; }
 
 MailDirectory& mail_directory() {
-  static MailDirectory d;
-  return d;
+  // Never destroyed: libldap is loaded after this is made, so at exit its
+  // own finalisers would run first, and closing the connection then writes
+  // into what they freed (AddressSanitizer caught it). The process's end
+  // closes the socket.
+  static MailDirectory* d = new MailDirectory;
+  return *d;
 }
 
 }  // namespace postern::directory
