@@ -50,6 +50,7 @@ TEST_CASE("malformed entries are refused, with the reason") {
   CHECK_FALSE(mail_entry_from(account("4001", "home/joe"), why));
   CHECK(why.find("homeDirectory") != std::string::npos);
   CHECK_FALSE(mail_entry_from(account("4001", "/home/../etc"), why));
+  CHECK_FALSE(mail_entry_from(account("4001", "/home/.."), why));
   auto bad_host = account("4001", "/home/joe");
   bad_host.values["mailhost"] = {"mb1 example"};
   CHECK_FALSE(mail_entry_from(bad_host, why));

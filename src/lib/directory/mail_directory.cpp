@@ -79,7 +79,8 @@ std::optional<MailEntry> mail_entry_from(const LdapEntry& e, std::string& why) {
   if (uid) m.uid = static_cast<uid_t>(*uid);
   if (gid) m.gid = static_cast<gid_t>(*gid);
   if (auto v = first(e, "homedirectory")) {
-    if (v->empty() || (*v)[0] != '/' || has_control(*v) || v->find("/../") != std::string::npos)
+    if (v->empty() || (*v)[0] != '/' || has_control(*v) || v->find("/../") != std::string::npos ||
+        v->ends_with("/.."))
       return why = "the entry " + e.dn + " has a malformed homeDirectory", std::nullopt;
     m.home = *v;
   }
@@ -165,8 +166,9 @@ Found MailDirectory::find_recipient(std::string_view local_given, std::string_vi
 }
 
 Found MailDirectory::find_login(std::string_view login, MailEntry& out, std::string& why) {
+  if (login.empty()) return Found::no;
   std::string v = filter_value(login);
-  if (v.empty()) return Found::no;
+  if (v.empty()) return why = "unable to escape a login for LDAP", Found::error;
   Found f = find("(&(objectClass=posixAccount)(|(uid=" + v + ")(mail=" + v + ")))", "l" + std::string(login), out,
                  why);
   if (f == Found::yes && out.alias()) return Found::no;  // an alias never logs in
