@@ -230,6 +230,16 @@ class Cluster(unittest.TestCase):
         self.assertIn(f"[{self.addr['OUT']}]", text)  # mx1's Received: names the client behind the proxy
         self.assertNotIn(f"[{self.addr['PX']}]", text)
 
+    def test_8_the_wrong_mailbox_host_sends_mail_on_and_refuses_the_login(self):
+        out = ns_python(self.ns["OUT"], SMTP_SEND, self.addr["MB1"], "bob@example.test", "cluster wrong host")
+        self.assertIn("250", out)
+        self.wait_subject("bob", "cluster wrong host")  # mb1 sent it on to bob's host, mb2
+        self.assertIn("mailbox host mb2.example.test", self.insts["MB1"].log())
+        # Logins go to the user's own host: mb2 has no mailbox for alice.
+        out = ns_python(self.ns["OUT"], IMAP_READ, self.addr["MB2"], "alice", PASSWORDS["alice"])
+        self.assertIn("refused", out)
+        self.assertIn("the mailbox is on mb1.example.test", self.site.mailbox_servers[("MB2", "imapd")].log())
+
 
 if __name__ == "__main__":
     unittest.main()
