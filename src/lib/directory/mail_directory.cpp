@@ -17,6 +17,8 @@ namespace {
 
 // The most cached answers: past it the cache starts again empty.
 constexpr std::size_t max_cached = 10000;
+// The longest an answer "no such entry" is kept.
+constexpr std::chrono::seconds negative_cache_time{10};
 // How many '-' a lookup cuts at, at most (each cut is one search).
 constexpr int max_cuts = 4;
 
@@ -129,7 +131,8 @@ Found MailDirectory::find(const std::string& filter, const std::string& key, Mai
   std::vector<LdapEntry> entries;
   if (!client_.search(filter, entry_attributes(), entries, why)) return Found::error;
   Cached c;
-  c.until = now + cache_time_;
+  // "Not there" is kept shorter: a user just added is found soon.
+  c.until = now + (entries.empty() ? std::min(cache_time_, negative_cache_time) : cache_time_);
   if (!entries.empty()) {
     auto m = mail_entry_from(entries.front(), why);
     if (!m) return Found::error;

@@ -20,7 +20,8 @@
 // Answers are yes, no, or error; error (no server, a timeout, a malformed
 // entry) is always a temporary failure for the caller: a delivery is
 // retried, an SMTP recipient gets 451, a login "try again later". Answers
-// yes and no are kept control/ldapcachetime seconds (60) in the process.
+// are kept control/ldapcachetime seconds (60) in the process, "no such
+// entry" at most 10.
 // Trusts the control files; checks every value the directory returns.
 #pragma once
 #include <sys/types.h>
