@@ -121,8 +121,21 @@ class Site:
                  "dnsmasq to answer")
 
     def make_instances(self):
+        # make setup for each host: the first alone (it may create the
+        # system's users), the others side by side.
+        from concurrent.futures import ThreadPoolExecutor
+        keys = list(self.hosts)
+        made = {keys[0]: NsInstance()}
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            futures = {k: pool.submit(NsInstance) for k in keys[1:]}
+        errors = [f.exception() for f in futures.values() if f.exception()]
+        made.update({k: f.result() for k, f in futures.items() if not f.exception()})
+        if errors:
+            for m in made.values():
+                m.cleanup()
+            raise errors[0]
         for key, (me, role) in self.hosts.items():
-            inst = NsInstance()
+            inst = made[key]
             inst.netns = self.ns[key]
             self.insts[key] = inst
             inst.me = me
