@@ -92,7 +92,9 @@ bool same(const UserLimits& a, const UserLimits& b) {
   return a.memory == b.memory && a.cpu == b.cpu && a.processes == b.processes && a.files == b.files;
 }
 
-std::string died_text(int st) {
+std::string died_text(int st, bool forwarder) {
+  if (forwarder)  // no limits of control/*local on it: any end without an answer is a crash
+    return "the forwarder to the mailbox host ended without an answer (status " + std::to_string(st) + ")";
   if (WIFSIGNALED(st)) {
     int sig = WTERMSIG(st);
     return "local was killed by signal " + std::to_string(sig) +
@@ -412,7 +414,7 @@ void Spawner::reap() {
     if (it == agents_.end()) continue;
     it->pid = -1;  // reaped: never to be signalled again
     if (it->sock.ok() && it->job) agent_readable(*it);  // its last answer may still wait
-    if (it->job) defer(*it->job, died_text(st));
+    if (it->job) defer(*it->job, died_text(st, it->forwarder));
     agents_.erase(it);
   }
 }
