@@ -53,6 +53,10 @@ bool Policy::load(std::string& why, bool local) {
   } else if (errno != ENOENT && !(local && errno == EACCES)) {
     return why = std::string("unable to open control/recipients.cdb: ") + std::strerror(errno), false;
   }
+  // The directory's settings once a connection, not at every RCPT; when
+  // they cannot be read, only recipients it would be asked about fail.
+  std::string unread;
+  if (!directory::mail_directory().reload(unread)) directory_error_ = unread;
   return domains_.load(why);
 }
 
@@ -83,11 +87,13 @@ bool Policy::relay_allowed(const std::string& address) {
 
 namespace {
 
-// The directory's answer for local@domain: nullopt when none is
-// configured; error with why set.
-std::optional<directory::Found> ask_directory(std::string_view local, std::string_view domain, std::string& why) {
+// The directory's answer for local@domain (its settings read by
+// Policy::load, or why they could not be: settings_error): nullopt when
+// none is configured; error with why set.
+std::optional<directory::Found> ask_directory(std::string_view local, std::string_view domain,
+                                              const std::string& settings_error, std::string& why) {
+  if (!settings_error.empty()) return why = settings_error, directory::Found::error;
   auto& dir = directory::mail_directory();
-  if (!dir.reload(why)) return directory::Found::error;
   if (!dir.configured()) return std::nullopt;
   directory::MailEntry entry;
   std::string ext;
@@ -104,7 +110,7 @@ std::optional<directory::Found> ask_directory(std::string_view local, std::strin
 Policy::Rcpt Policy::check_relayed(const std::string& address, std::string& why) {
   Address a = split_address(address);
   if (!directory_relays_.count(lower(a.domain)) || lower(a.local) == "postmaster") return Rcpt::ok;
-  auto found = ask_directory(a.local, a.domain, why);
+  auto found = ask_directory(a.local, a.domain, directory_error_, why);
   if (!found || *found == directory::Found::yes) return Rcpt::ok;
   if (*found == directory::Found::error) return Rcpt::error;
   why = "no such user (the user directory, control/ldaprcpthosts)";
@@ -119,7 +125,7 @@ Policy::Rcpt Policy::check_local(const std::string& address, std::string& why) {
   if (over_quota::marked(user) || over_quota::marked(user.substr(0, user.find('-')))) return Rcpt::full;
   // The directory first: its users are in no file here. An outage is a
   // 451, never a 550: the sender tries again.
-  auto found = ask_directory(*local, split_address(address).domain, why);
+  auto found = ask_directory(*local, split_address(address).domain, directory_error_, why);
   if (found == directory::Found::yes) return Rcpt::ok;
   if (found == directory::Found::error) return Rcpt::error;
   if (!have_recipients_) return Rcpt::ok;       // no database: accept, as qmail

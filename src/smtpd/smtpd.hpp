@@ -80,6 +80,7 @@ class Policy {
  private:
   Rcpt check_relayed(const std::string& address, std::string& why);
   std::set<std::string> directory_relays_;  // control/ldaprcpthosts, lowercased
+  std::string directory_error_;             // why the directory's settings could not be read
   std::set<std::string> badmailfrom_;  // lowercased addresses and "@domain"
   std::set<std::string> rcpthosts_;
   bool have_more_ = false;
